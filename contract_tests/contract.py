@@ -1,0 +1,294 @@
+"""The contract as code: load the JSON Schemas in ``schemas/``, validate payloads against
+them with a readable verdict, and list the documented fixtures.
+
+Everything here is plain data and `jsonschema`; the fake, the suites and the plugin all
+read the contract through this module, so ``schemas/`` stays the single source of truth.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+_HERE = Path(__file__).resolve().parent
+BASE_URI = "https://luma-mock.example/schemas/"
+
+
+def _data_dir(name: str) -> Path:
+    """Find ``schemas/`` or ``fixtures/``: inside the installed wheel the build puts them
+    next to this module; in a checkout they sit at the repository's top level."""
+    for candidate in (_HERE / name, _HERE.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"the contract's {name}/ folder is missing next to {_HERE}")
+
+
+def schema_dir() -> Path:
+    return _data_dir("schemas")
+
+
+def fixtures_dir() -> Path:
+    return _data_dir("fixtures")
+
+
+@cache
+def schema_names() -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in schema_dir().glob("*.json")))
+
+
+@cache
+def _raw_schema(name: str) -> dict[str, Any]:
+    path = schema_dir() / f"{name}.json"
+    if not path.is_file():
+        raise KeyError(f"no schema named {name!r}; known: {', '.join(schema_names())}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load_schema(name: str, *, strict: bool = False) -> dict[str, Any]:
+    """The schema called ``name`` (file stem in ``schemas/``), as a fresh dict.
+
+    ``strict=True`` gives the variant that rejects fields outside ``properties``; it is
+    derived here rather than kept as a second file, so the two can never drift apart.
+    """
+    schema = copy.deepcopy(_raw_schema(name))
+    if strict:
+        if "properties" not in schema:
+            raise ValueError(f"{name} has no top-level properties to be strict about")
+        schema["additionalProperties"] = False
+    return schema
+
+
+@cache
+def registry() -> Registry:
+    resources = [
+        (BASE_URI + f"{name}.json", Resource.from_contents(_raw_schema(name), DRAFT202012))
+        for name in schema_names()
+    ]
+    return Registry().with_resources(resources)
+
+
+@cache
+def validator(name: str, *, strict: bool = False) -> Draft202012Validator:
+    """A compiled validator, built once per (schema, strictness) and reused.
+
+    It validates the bundled schema (every ``$ref`` inlined): the same rules, but no
+    reference lookups on the hot path, which roughly halves the cost of a valid request.
+    """
+    return Draft202012Validator(bundled(name, strict=strict))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a payload breaks the contract: where, and why, in plain words."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason if not self.path else f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    schema: str
+    problems: tuple[Problem, ...] = ()
+    unknown_fields: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def message(self) -> str:
+        """The one problem worth reading first (jsonschema's ``best_match``)."""
+        return str(self.problems[0]) if self.problems else ""
+
+
+def check(name: str, payload: Any, *, strict: bool = False) -> Verdict:
+    """Validate ``payload`` against schema ``name``.
+
+    The valid path costs one ``is_valid`` call; the error tooling only runs on failure.
+    """
+    v = validator(name, strict=strict)
+    unknown = unknown_fields(name, payload)
+    if v.is_valid(payload):
+        return Verdict(name, (), unknown)
+    errors = list(v.iter_errors(payload))
+    first = best_match(errors)
+    problems = [describe(first)] if first is not None else []
+    problems += [describe(e) for e in errors if e is not first]
+    return Verdict(name, tuple(problems), unknown)
+
+
+def unknown_fields(name: str, payload: Any) -> tuple[str, ...]:
+    """Top-level fields of ``payload`` that schema ``name`` does not describe."""
+    known = _raw_schema(name).get("properties")
+    if known is None or not isinstance(payload, dict):
+        return ()
+    return tuple(sorted(k for k in payload if k not in known))
+
+
+def _path(error: ValidationError) -> str:
+    parts = []
+    for part in error.absolute_path:
+        parts.append(f"[{part}]" if isinstance(part, int) else f".{part}" if parts else part)
+    return "".join(str(p) for p in parts)
+
+
+def _json(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _type_name(value: Any) -> str:
+    return {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "object",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+def _is_plain_required(error: ValidationError) -> bool:
+    """An anyOf alternative that is nothing but ``{"required": [one field]}``."""
+    return error.validator == "required" and len(error.relative_schema_path) == 2
+
+
+def describe(error: ValidationError) -> Problem:
+    """Turn a jsonschema error into a Problem whose text names the field and the rule."""
+    path = _path(error)
+    kind, value = error.validator, error.instance
+
+    alternatives = error.context or []
+    if kind == "anyOf" and alternatives and all(_is_plain_required(e) for e in alternatives):
+        # "extend needs video_id or video_url": name every alternative, not just one.
+        names = list(dict.fromkeys(str(e.validator_value[0]) for e in alternatives))
+        return Problem(path, " or ".join(names) + " is required")
+    if kind == "required":
+        missing = [n for n in error.validator_value if n not in (value or {})]
+        where = f"{path}." if path else ""
+        return Problem("", f"{where}{missing[0] if missing else '?'} is required")
+    if kind == "type":
+        return Problem(path, f"must be {error.validator_value}, got {_type_name(value)}")
+    if kind == "enum":
+        allowed = ", ".join(str(v) for v in error.validator_value)
+        return Problem(path, f"{_json(value)} is not one of {allowed}")
+    if kind == "const":
+        return Problem(path, f"must be {_json(error.validator_value)}, got {_json(value)}")
+    if kind == "minLength" and error.validator_value == 1:
+        return Problem(path, "must not be empty")
+    if kind == "pattern" and error.validator_value == "\\S":
+        return Problem(path, "must not be blank")
+    if kind == "pattern" and "https?" in str(error.validator_value):
+        return Problem(path, f"{_json(value)} is not an http(s) URL")
+    if kind == "exclusiveMinimum":
+        return Problem(path, f"must be greater than {error.validator_value}, got {_json(value)}")
+    if kind == "minItems":
+        return Problem(path, f"must have at least {error.validator_value} item(s)")
+    if kind == "additionalProperties":
+        extra = [k for k in value if k not in error.schema.get("properties", {})]
+        return Problem(path, f"unknown field(s): {', '.join(sorted(extra))}")
+    return Problem(path, error.message)
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    code: str
+    status: int
+    message: str
+    description: str = ""
+
+
+@cache
+def error_codes() -> dict[str, ErrorCode]:
+    """The documented error codes with their HTTP status and message, read from
+    ``error.json`` (each code's ``x-status`` and ``x-message``)."""
+    options = _raw_schema("error")["$defs"]["ErrorCode"]["oneOf"]
+    return {
+        o["const"]: ErrorCode(o["const"], o["x-status"], o["x-message"], o.get("description", ""))
+        for o in options
+    }
+
+
+def bundled(name: str, *, strict: bool = False) -> dict[str, Any]:
+    """Schema ``name`` with every ``$ref`` inlined: one self-contained document, which is
+    what schema-driven generators such as hypothesis-jsonschema want."""
+    root = load_schema(name, strict=strict)
+    resolver = registry().resolver(base_uri=BASE_URI + f"{name}.json")
+    return _inline(root, resolver)
+
+
+def _inline(node: Any, resolver: Any) -> Any:
+    if isinstance(node, list):
+        return [_inline(item, resolver) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        resolved = resolver.lookup(node["$ref"])
+        target = _inline(resolved.contents, resolved.resolver)
+        rest = {k: v for k, v in node.items() if k != "$ref"}
+        return {"allOf": [target, _inline(rest, resolver)]} if rest else target
+    skip = {"$id", "$schema", "$defs"}
+    return {
+        k: (_inline(v, resolver) if not k.startswith("x-") else v)
+        for k, v in node.items()
+        if k not in skip
+    }
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """A documented example payload, labelled with the schema it must satisfy (``valid``)
+    or that must reject it, and why."""
+
+    name: str
+    schema: str
+    valid: bool
+    payload: Any
+    source: str = ""
+    why: str = ""
+    expect: str = ""  # for invalid ones: words the readable error must contain
+    strict: bool = False
+
+
+@cache
+def fixtures() -> tuple[Fixture, ...]:
+    found = []
+    for path in sorted((fixtures_dir() / "examples").glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        found.append(
+            Fixture(
+                name=path.stem,
+                schema=data["schema"],
+                valid=data["valid"],
+                payload=data["payload"],
+                source=data.get("source", ""),
+                why=data.get("why", ""),
+                expect=data.get("expect", ""),
+                strict=data.get("strict", False),
+            )
+        )
+    return tuple(found)
+
+
+def fixture(name: str) -> Fixture:
+    for f in fixtures():
+        if f.name == name:
+            return f
+    raise KeyError(f"no fixture named {name!r}")
+
+
+def media_dir() -> Path:
+    return fixtures_dir() / "media"

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""The newcomer's two commands, with nothing but Python 3 and git on the machine:
+
+    python3 dev.py serve [luma-mock serve options]   set up, then start the fake server
+    python3 dev.py test  [pytest options]            set up, then lint and run every test
+
+Set-up makes ``.venv/`` and installs the project with its development extras into it; it
+runs again only when ``pyproject.toml`` changes, so both commands start fast after the
+first time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".luma-mock-installed"
+
+
+def _fingerprint() -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def set_up() -> None:
+    if not (BIN / "python").exists():
+        print("dev.py: creating .venv", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    if STAMP.exists() and STAMP.read_text() == _fingerprint():
+        return
+    print("dev.py: installing luma-mock and its development tools into .venv", flush=True)
+    pip = [str(BIN / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "install", "-e", f"{ROOT}[dev]"], check=True)
+    STAMP.write_text(_fingerprint())
+
+
+def run(*command: str) -> int:
+    return subprocess.run(command, cwd=ROOT).returncode
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"serve", "test"}:
+        print(__doc__)
+        return 2
+    set_up()
+    verb, rest = argv[0], argv[1:]
+    if verb == "serve":
+        os.execv(str(BIN / "luma-mock"), [str(BIN / "luma-mock"), "serve", *rest])
+    lint = run(str(BIN / "ruff"), "check", ".") or run(str(BIN / "ruff"), "format", "--check", ".")
+    if lint:
+        return lint
+    return run(str(BIN / "python"), "-m", "pytest", *rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

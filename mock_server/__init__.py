@@ -1,0 +1,1 @@
+"""luma-mock: a fake of the AceDataCloud Luma video API."""

@@ -1,0 +1,4 @@
+from contract_tests import profiles
+
+profiles.register()
+profiles.load_default()
