@@ -68,7 +68,9 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
         raise ValueError("not a JPEG: missing SOI marker")
     pos = 2
     while True:
-        if pos >= len(data) or data[pos] != 0xFF:
+        if pos >= len(data):
+            raise ValueError("not a JPEG: truncated before a SOF marker")
+        if data[pos] != 0xFF:
             raise ValueError(f"not a JPEG: expected a marker at offset {pos}")
         while pos < len(data) and data[pos] == 0xFF:  # skip fill bytes
             pos += 1
