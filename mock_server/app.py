@@ -1,0 +1,188 @@
+"""The HTTP layer: Flask blueprints that parse a request, call `LumaService`, and render
+its answer or its `ApiError` in the envelope. Nothing clever lives here."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, request, send_file
+from werkzeug.exceptions import HTTPException
+
+from . import media
+from .errors import ApiError
+from .service import LumaService
+
+log = logging.getLogger("luma_mock.requests")
+
+luma_api = Blueprint("luma_api", __name__)
+media_files = Blueprint("media_files", __name__)
+meta = Blueprint("meta", __name__)
+
+
+def service() -> LumaService:
+    return current_app.extensions["luma"]
+
+
+def render(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    if isinstance(body, dict) and "task_id" in body:
+        g.task_id = body["task_id"]
+    payload = json.dumps(body, ensure_ascii=False)
+    return Response(payload, status, headers=headers, mimetype="application/json")
+
+
+def render_error(error: ApiError) -> Response:
+    return render(error.envelope(), error.status, error.headers)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def json_body() -> Any:
+    """The request's JSON body, or 400 ``bad_request`` saying what is wrong with it."""
+    mimetype = request.mimetype
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise ApiError(
+            "bad_request", f"content-type must be application/json, got {mimetype or 'none'}"
+        )
+    raw = request.get_data(cache=False)  # over the size limit: 413 from werkzeug
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        raise ApiError("bad_request", f"body is not UTF-8 (byte {bad.start})") from None
+    try:
+        return json.loads(text, parse_float=_finite, parse_constant=_reject_constant)
+    except json.JSONDecodeError as bad:
+        where = f"line {bad.lineno} column {bad.colno}"
+        raise ApiError("bad_request", f"body is not valid JSON: {bad.msg} at {where}") from None
+    except RecursionError:
+        raise ApiError("bad_request", "body is not valid JSON: nested too deeply") from None
+    except ValueError as bad:
+        raise ApiError("bad_request", f"body is not valid JSON: {bad}") from None
+
+
+def _base_url() -> str:
+    return request.host_url.rstrip("/")
+
+
+@luma_api.post("/luma/videos")
+def videos() -> Response:
+    luma = service()
+    token = luma.authenticate(request.headers.get("Authorization"))
+    return render(luma.videos(json_body(), token=token, base_url=_base_url()))
+
+
+@luma_api.post("/luma/tasks")
+def tasks() -> Response:
+    luma = service()
+    token = luma.authenticate(request.headers.get("Authorization"))
+    body = json_body()
+    if isinstance(body, dict) and isinstance(body.get("id"), str):
+        g.task_id = body["id"]
+    return render(luma.tasks(body, token=token))
+
+
+@media_files.get("/luma/<task_id>.mp4")
+def video_file(task_id: str) -> Response:
+    return _media(task_id, "mp4")
+
+
+@media_files.get("/luma/<task_id>.jpg")
+def thumbnail_file(task_id: str) -> Response:
+    return _media(task_id, "jpg")
+
+
+def _media(task_id: str, kind: str) -> Response:
+    g.task_id = task_id
+    task = service().media_for(task_id)
+    path = media.media_file(task.aspect_ratio, kind)
+    return send_file(path, mimetype=media.KINDS[kind], conditional=True, max_age=3600)
+
+
+@meta.get("/health")
+def health() -> Response:
+    luma = service()
+    return render({"status": "ok", "tasks": len(luma.store), "clock": luma.clock.now()})
+
+
+@meta.get("/openapi.json")
+def openapi() -> Response:
+    from contract_tests.openapi import document
+
+    return render(document())
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    code = _HTTP_CODES.get(status, "bad_request" if status < 500 else "api_error")
+    headers = {}
+    if status == 405 and getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(error.valid_methods)
+    messages = {
+        "not_found": f"no such path: {request.path}",
+        "method_not_allowed": f"{request.method} is not allowed on {request.path}",
+        "request_too_large": (
+            f"the request body is over {current_app.config['MAX_CONTENT_LENGTH']} bytes"
+        ),
+    }
+    return render_error(ApiError(code, messages.get(code, error.description), headers=headers))
+
+
+def _unexpected(error: Exception) -> Response:
+    # Never a stack trace to the client; the log keeps it for whoever runs the fake.
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    return render_error(ApiError("api_error", "internal error in the fake (see its log)"))
+
+
+def _started() -> None:
+    g.started = time.perf_counter()
+
+
+def _log_request(response: Response) -> Response:
+    """One line per request, and never the token (the JSON log format emits ``fields``)."""
+    duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    fields = {
+        "method": request.method,
+        "path": request.path,
+        "status": response.status_code,
+        "task_id": g.get("task_id"),
+        "duration_ms": round(duration_ms, 2),
+    }
+    log.info(
+        "%s %s %s task=%s %.1fms",
+        request.method,
+        request.path,
+        response.status_code,
+        fields["task_id"] or "-",
+        duration_ms,
+        extra={"fields": fields},
+    )
+    return response
+
+
+def create_app(luma: LumaService) -> Flask:
+    app = Flask("luma_mock")
+    app.config["MAX_CONTENT_LENGTH"] = luma.settings.max_body_bytes
+    app.extensions["luma"] = luma
+    for blueprint in (luma_api, media_files, meta):
+        app.register_blueprint(blueprint)
+    app.register_error_handler(ApiError, render_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+    app.before_request(_started)
+    app.after_request(_log_request)
+    return app

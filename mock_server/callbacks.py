@@ -1,0 +1,258 @@
+"""Delivering results to ``callback_url``: one `CallbackDelivery` per task, attempted by a
+background dispatcher with a per-attempt timeout and retries with backoff on the fake's
+clock (so a manual clock moves retries too), and at most one successful delivery.
+
+Targets are checked before every attempt: link-local and cloud-metadata addresses are
+refused, so the fake never becomes a relay into the network it runs in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import ipaddress
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import urllib3
+
+from .clock import Clock
+from .scheduler import Scheduler
+
+log = logging.getLogger("luma_mock.callbacks")
+
+# Cloud metadata services that are not link-local (AWS's IPv6 one, Alibaba Cloud's).
+METADATA_ADDRESSES = {ipaddress.ip_address(a) for a in ("fd00:ec2::254", "100.100.100.200")}
+METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data"}
+
+
+class TargetRefused(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class TargetPolicy:
+    """Where callbacks may go: any http(s) host but link-local and metadata addresses,
+    narrowed further by ``allow`` (host patterns such as ``127.0.0.1`` or ``*.test``)."""
+
+    allow: tuple[str, ...] = ()
+
+    def check_url(self, url: str) -> str:
+        """Refuse what can be refused without DNS; returns the host."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme not in ("http", "https") or not host:
+            raise TargetRefused(f"{url!r} is not an http(s) URL with a host")
+        if host in METADATA_HOSTS:
+            raise TargetRefused(f"{host} is a cloud metadata host")
+        if self.allow and not any(fnmatch.fnmatch(host, p.lower()) for p in self.allow):
+            raise TargetRefused(f"{host} is not in the callback allow-list")
+        with contextlib.suppress(ValueError):  # a name: checked when it is resolved
+            self._check_address(ipaddress.ip_address(host))
+        return host
+
+    def check_resolved(self, url: str) -> None:
+        """Refuse a name that resolves to a forbidden address (checked at each attempt)."""
+        host = self.check_url(url)
+        port = urlsplit(url).port or 80
+        try:
+            infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        except OSError:
+            return  # unresolvable: the attempt itself fails and is retried
+        for info in infos:
+            self._check_address(ipaddress.ip_address(info[4][0].split("%")[0]))
+
+    @staticmethod
+    def _check_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+        if address.is_link_local or address in METADATA_ADDRESSES:
+            raise TargetRefused(f"{address} is a link-local or cloud metadata address")
+        if address.is_multicast or address.is_unspecified:
+            raise TargetRefused(f"{address} is not a host address")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    retries: int = 3
+    backoff: float = 1.0  # seconds before the first retry; doubles each time
+    max_backoff: float = 60.0
+    timeout: float = 10.0  # per attempt, in real seconds: it bounds a real socket
+
+    def delay_before(self, retry: int) -> float:
+        return min(self.max_backoff, self.backoff * 2 ** (retry - 1))
+
+
+@dataclass
+class CallbackAttempt:
+    number: int
+    at: float  # on the fake's clock
+    status: int | None = None
+    error: str | None = None
+    duration_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "at": self.at,
+            "status": self.status,
+            "error": self.error,
+            "duration_ms": round(self.duration_ms, 3),
+            "ok": self.ok,
+        }
+
+
+@dataclass
+class CallbackDelivery:
+    """One task's result on its way to ``url``: every attempt, and how it ended."""
+
+    task_id: str
+    url: str
+    body: dict[str, Any]
+    state: str = "scheduled"  # scheduled → delivered | failed | refused | dropped
+    attempts: list[CallbackAttempt] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("delivered", "failed", "refused", "dropped")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id,
+            "url": self.url,
+            "state": self.state,
+            "attempts": [a.as_dict() for a in self.attempts],
+        }
+
+
+class InlineExecutor(Executor):
+    """Runs work at once on the caller's thread: with a manual clock, moving the clock
+    performs the attempts that fall due, in order, before it returns."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        fn(*args, **kwargs)
+        return None
+
+
+class CallbackDispatcher:
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        clock: Clock,
+        retry: RetryPolicy | None = None,
+        targets: TargetPolicy | None = None,
+        workers: int = 32,
+    ) -> None:
+        self.scheduler = scheduler
+        self.clock = clock
+        self.retry = retry or RetryPolicy()
+        self.targets = targets or TargetPolicy()
+        self._executor: Executor = (
+            InlineExecutor()
+            if scheduler.manual
+            else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="luma-callback")
+        )
+        self._http = urllib3.PoolManager(num_pools=16, maxsize=workers, retries=False)
+        self._deliveries: dict[str, CallbackDelivery] = {}
+        self._lock = threading.Lock()
+        self.on_attempt: Callable[[CallbackDelivery, CallbackAttempt], None] | None = None
+
+    def send(self, task_id: str, url: str, body: dict[str, Any]) -> CallbackDelivery:
+        """Start delivering one task's result; a task is delivered at most once."""
+        with self._lock:
+            existing = self._deliveries.get(task_id)
+            if existing is not None:
+                return existing
+            delivery = CallbackDelivery(task_id, url, body)
+            self._deliveries[task_id] = delivery
+        self.scheduler.after(0, lambda: self._executor.submit(self._attempt, delivery))
+        return delivery
+
+    def get(self, task_id: str) -> CallbackDelivery | None:
+        return self._deliveries.get(task_id)
+
+    def all(self) -> list[CallbackDelivery]:
+        with self._lock:
+            return list(self._deliveries.values())
+
+    def clear(self) -> None:
+        with self._lock:
+            for delivery in self._deliveries.values():
+                if not delivery.finished:
+                    self._end(delivery, "dropped")
+            self._deliveries.clear()
+
+    def close(self) -> list[CallbackDelivery]:
+        """Stop; returns the deliveries that had not finished (now marked dropped)."""
+        with self._lock:
+            dropped = [d for d in self._deliveries.values() if not d.finished]
+        for delivery in dropped:
+            self._end(delivery, "dropped")
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._http.clear()
+        return dropped
+
+    def _end(self, delivery: CallbackDelivery, state: str) -> None:
+        delivery.state = state
+        delivery.done.set()
+
+    def _attempt(self, delivery: CallbackDelivery) -> None:
+        if delivery.finished:
+            return
+        attempt = CallbackAttempt(number=len(delivery.attempts) + 1, at=self.clock.now())
+        started = time.perf_counter()
+        refused = False
+        try:
+            self.targets.check_resolved(delivery.url)
+            response = self._http.request(
+                "POST",
+                delivery.url,
+                body=json.dumps(delivery.body).encode(),
+                headers={"content-type": "application/json", "user-agent": "luma-mock"},
+                timeout=urllib3.Timeout(total=self.retry.timeout),
+                redirect=False,
+            )
+            attempt.status = response.status
+            if not attempt.ok:
+                attempt.error = f"answered {response.status}"
+        except TargetRefused as refusal:
+            attempt.error = f"refused: {refusal}"
+            refused = True
+        except Exception as failure:  # any failure of the attempt is logged, then retried
+            attempt.error = f"{type(failure).__name__}: {failure}"
+        attempt.duration_ms = (time.perf_counter() - started) * 1000
+        delivery.attempts.append(attempt)
+        self._settle(delivery, attempt, refused)
+
+    def _settle(self, delivery: CallbackDelivery, attempt: CallbackAttempt, refused: bool) -> None:
+        if attempt.ok:
+            self._end(delivery, "delivered")
+        elif refused:
+            self._end(delivery, "refused")
+        elif attempt.number > self.retry.retries:
+            self._end(delivery, "failed")
+        else:
+            delay = self.retry.delay_before(attempt.number)
+            self.scheduler.after(delay, lambda: self._executor.submit(self._attempt, delivery))
+        level = logging.INFO if attempt.ok else logging.WARNING
+        log.log(
+            level,
+            "callback task=%s attempt=%d %s -> %s",
+            delivery.task_id,
+            attempt.number,
+            delivery.url,
+            attempt.status if attempt.ok else attempt.error,
+        )
+        if self.on_attempt is not None:
+            self.on_attempt(delivery, attempt)

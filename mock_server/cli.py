@@ -1,0 +1,83 @@
+"""``luma-mock``: serve the fake, or print the contract's OpenAPI document."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="luma-mock", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the fake Luma API server")
+    serve.add_argument("--config", help="TOML config file (or LUMA_MOCK_CONFIG)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000; 0 picks a free one)")
+    serve.add_argument("--delay", help="seconds per task, or a preset: instant, default, realistic")
+    serve.add_argument("--clock", choices=["real", "manual"], help="default real")
+    serve.add_argument(
+        "--token", action="append", dest="tokens", help="accept only this token (repeatable)"
+    )
+    serve.add_argument("--public-url", help="base of the media URLs handed out")
+    serve.add_argument("--callback-retries", type=int, help="retries after a failed callback")
+    serve.add_argument(
+        "--callback-allow", action="append", help="allowed callback host pattern (repeatable)"
+    )
+    serve.add_argument("--max-tasks", type=int, help="tasks kept before the oldest go")
+    serve.add_argument("--seed", type=int, help="seed for ids and delays (reproducible runs)")
+    serve.add_argument("--log-format", choices=["text", "json"], help="default text")
+
+    commands.add_parser("openapi", help="print the OpenAPI document of the contract")
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    # Patch before anything that uses sockets or threads is imported: held synchronous
+    # requests and callback deliveries then become cheap greenlets.
+    from gevent import monkey
+
+    monkey.patch_all()
+
+    from .config import load
+    from .server import configure_logging, serve
+
+    cli: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "delay": args.delay,
+        "clock": args.clock,
+        "tokens": args.tokens,
+        "public_url": args.public_url,
+        "callback_retries": args.callback_retries,
+        "callback_allow": args.callback_allow,
+        "max_tasks": args.max_tasks,
+        "seed": args.seed,
+        "log_format": args.log_format,
+    }
+    try:
+        settings = load(cli, config=args.config)
+    except (ValueError, OSError) as bad:
+        print(f"luma-mock: {bad}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format)
+    return serve(settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "openapi":
+        from contract_tests.openapi import document
+
+        json.dump(document(), sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Events at times on the fake's clock, run one at a time in due order.
+
+With a real clock a daemon thread sleeps until the next event is due. With a manual
+clock nothing runs until the clock is moved, and then every event on the way runs at its
+own time; an event due *now* (an instant delay) runs at once.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .clock import Clock, ManualClock
+
+log = logging.getLogger("luma_mock.scheduler")
+
+
+@dataclass(order=True)
+class Scheduled:
+    due: float
+    seq: int
+    action: Callable[[], None] = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Scheduler:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._heap: list[Scheduled] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        # One runner at a time, so events run strictly in due order; re-entrant because
+        # an event may schedule another one that is due at once.
+        self._running = threading.RLock()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        if isinstance(clock, ManualClock):
+            clock.attach(self)
+        else:
+            self._thread = threading.Thread(target=self._tick, name="luma-scheduler", daemon=True)
+            self._thread.start()
+
+    @property
+    def manual(self) -> bool:
+        return isinstance(self.clock, ManualClock)
+
+    def at(self, due: float, action: Callable[[], None]) -> Scheduled:
+        item = Scheduled(due, next(self._seq), action)
+        with self._cond:
+            heapq.heappush(self._heap, item)
+            if self._heap[0] is item:
+                self._cond.notify()
+        if self.manual and due <= self.clock.now():
+            self.run_due()
+        return item
+
+    def after(self, delay: float, action: Callable[[], None]) -> Scheduled:
+        return self.at(self.clock.now() + max(0.0, delay), action)
+
+    def pending(self) -> int:
+        with self._cond:
+            return sum(1 for item in self._heap if not item.cancelled)
+
+    def next_due(self) -> float | None:
+        with self._cond:
+            live = [item.due for item in self._heap if not item.cancelled]
+        return min(live) if live else None
+
+    def clear(self) -> None:
+        with self._cond:
+            self._heap.clear()
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def _pop_due(self, until: float) -> Scheduled | None:
+        with self._cond:
+            while self._heap and self._heap[0].cancelled:
+                heapq.heappop(self._heap)
+            if self._heap and self._heap[0].due <= until:
+                return heapq.heappop(self._heap)
+            return None
+
+    def _run(self, item: Scheduled) -> None:
+        try:
+            item.action()
+        except Exception:  # an event must never take the scheduler down with it
+            log.exception("scheduled event failed")
+
+    def run_due(self) -> int:
+        """Run every event due by now; returns how many ran.
+
+        If another thread is already running events it will run these too, so this
+        returns at once instead of waiting for it: a callback receiver that calls the
+        fake back while a manual clock is being moved must not deadlock.
+        """
+        ran = 0
+        while self._running.acquire(blocking=False):
+            try:
+                while (item := self._pop_due(self.clock.now())) is not None:
+                    self._run(item)
+                    ran += 1
+            finally:
+                self._running.release()
+            if not self._has_due(self.clock.now()):  # anything pushed while we held it?
+                break
+        return ran
+
+    def run_until(self, when: float) -> None:
+        """ManualClock's driver: step the clock through each due event up to ``when``."""
+        assert isinstance(self.clock, ManualClock)
+        with self._running:
+            while (item := self._pop_due(when)) is not None:
+                self.clock._step_to(item.due)
+                self._run(item)
+            self.clock._step_to(when)
+        self.run_due()
+
+    def _has_due(self, until: float) -> bool:
+        with self._cond:
+            while self._heap and self._heap[0].cancelled:
+                heapq.heappop(self._heap)
+            return bool(self._heap) and self._heap[0].due <= until
+
+    def _tick(self) -> None:
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                wait = self._heap[0].due - self.clock.now()
+                if wait > 0:
+                    self._cond.wait(timeout=wait)
+                    continue
+            self.run_due()

@@ -1,0 +1,99 @@
+"""Serving the fake over real sockets with gevent's WSGI server.
+
+Synchronous calls are held open until their task ends — a minute or two with realistic
+delays — so the server must hold thousands of idle requests at once; gevent's
+cooperative server does that in one process (the caller monkey-patches first, see
+`cli`). SIGTERM and SIGINT stop it cleanly and it says what it dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any, TextIO
+
+import gevent
+from gevent.event import Event
+from gevent.pywsgi import WSGIServer
+
+from .app import create_app
+from .config import Settings
+from .service import LumaService
+
+log = logging.getLogger("luma_mock")
+
+
+class JsonLogFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        entry.update(getattr(record, "fields", None) or {"message": record.getMessage()})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(log_format: str, stream: TextIO = sys.stdout) -> None:
+    handler = logging.StreamHandler(stream)
+    if log_format == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger("luma_mock")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
+def base_url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def banner(url: str, settings: Settings) -> str:
+    example = (
+        f"curl -s {url}/luma/videos -H 'authorization: Bearer any-token' "
+        "-H 'content-type: application/json' "
+        """-d '{"prompt": "Astronauts shuttle from space to volcano", "async": true}'"""
+    )
+    return (
+        f"luma-mock listening on {url}\n"
+        f"  clock {settings.clock}; tokens: {'any' if not settings.tokens else 'restricted'}\n"
+        f"  try: {example}"
+    )
+
+
+def serve(settings: Settings, *, on_ready: Callable[[str], None] | None = None) -> int:
+    luma = LumaService(settings)
+    server = WSGIServer(
+        (settings.host, settings.port),
+        create_app(luma),
+        log=None,  # the app logs one line per request itself, without tokens
+        error_log=logging.getLogger("luma_mock.wsgi"),
+        backlog=2048,
+    )
+    server.start()
+    url = base_url(settings.host, server.server_port)
+    print(banner(url, settings), flush=True)
+    if on_ready is not None:
+        on_ready(url)
+
+    stopping = Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, stopping.set)
+    stopping.wait()
+
+    dropped = luma.close()  # releases held requests first, so stop() need not wait long
+    server.stop(timeout=2)
+    print(
+        f"luma-mock stopped; dropped {dropped['running_tasks']} running task(s) and "
+        f"{dropped['undelivered_callbacks']} undelivered callback(s)",
+        flush=True,
+    )
+    return 0

@@ -1,0 +1,170 @@
+"""Tasks and where they are kept.
+
+A task lives pending → processing → completed | failed. Its record (what
+``POST /luma/tasks`` returns) is rendered from it on demand, so it always agrees with
+the clock that moved it.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+from .errors import ApiError
+
+_IDS = uuid.UUID("6f1d3c52-6a0b-4b1e-9d64-2f5c0f1a9e01")  # namespace for derived ids
+LUMA_VIDEOS_API_ID = str(uuid.uuid5(_IDS, "api:/luma/videos"))
+
+
+class TaskState(str, Enum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in (TaskState.COMPLETED, TaskState.FAILED)
+
+
+@dataclass(eq=False)
+class Task:
+    id: str
+    video_id: str
+    action: str
+    request: dict[str, Any]
+    token: str
+    trace_id: str
+    aspect_ratio: str
+    public_url: str
+    created_at: float
+    callback_url: str | None = None
+    state: TaskState = TaskState.PENDING
+    started_at: float | None = None
+    finished_at: float | None = None
+    result: dict[str, Any] | None = None
+    error: ApiError | None = None
+    # Set (never cleared) once the task is finished: the one thing waiters block on.
+    done: threading.Event = field(default_factory=threading.Event, repr=False)
+    _watchers: list[threading.Event] = field(default_factory=list, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.state.finished
+
+    def watch(self, event: threading.Event) -> None:
+        """Have ``event`` set when the task finishes (at once if it already has)."""
+        self._watchers.append(event)
+        if self.finished:
+            event.set()
+
+    def finish(self) -> None:
+        self.done.set()
+        for event in self._watchers:
+            event.set()
+        self._watchers.clear()
+
+    def response(self) -> dict[str, Any]:
+        """The task's answer: the result, the error envelope, or its running state."""
+        if self.result is not None:
+            return self.result
+        if self.error is not None:
+            return self.error.envelope(self.trace_id, task_id=self.id)
+        return {"task_id": self.id, "state": self.state.value}
+
+    def record(self) -> dict[str, Any]:
+        ids = _derived_ids(self.token)
+        record: dict[str, Any] = {
+            "id": self.id,
+            "api_id": LUMA_VIDEOS_API_ID,
+            **ids,
+            "trace_id": self.trace_id,
+            "created_at": self.created_at,
+        }
+        if self.started_at is not None:
+            record["started_at"] = self.started_at
+        if self.finished_at is not None:
+            record["finished_at"] = self.finished_at
+            record["elapsed"] = round(self.finished_at - self.created_at, 6)
+        record["request"] = self.request
+        record["response"] = self.response()
+        return record
+
+
+def _derived_ids(token: str) -> dict[str, str]:
+    """Stable user/application/credential ids per token, as the real records carry."""
+    return {
+        "application_id": str(uuid.uuid5(_IDS, f"application:{token}")),
+        "user_id": str(uuid.uuid5(_IDS, f"user:{token}")),
+        "credential_id": str(uuid.uuid5(_IDS, f"credential:{token}")),
+    }
+
+
+class TaskStore(Protocol):
+    """Where tasks are kept; the in-memory store is the first of several."""
+
+    def add(self, task: Task) -> None: ...
+    def get(self, task_id: str) -> Task | None: ...
+    def by_video(self, video_id: str) -> Task | None: ...
+    def clear(self) -> None: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[Task]: ...
+
+
+class InMemoryTaskStore:
+    """Tasks in insertion order, bounded: past ``max_tasks`` the oldest *finished* tasks
+    are evicted. A running task is never evicted, since its callback and its waiters
+    still need it; running tasks are bounded by the clients' own concurrency."""
+
+    def __init__(self, max_tasks: int = 10_000) -> None:
+        if max_tasks < 1:
+            raise ValueError("max_tasks must be at least 1")
+        self.max_tasks = max_tasks
+        self.evicted = 0
+        self._tasks: OrderedDict[str, Task] = OrderedDict()
+        self._videos: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def add(self, task: Task) -> None:
+        with self._lock:
+            self._tasks[task.id] = task
+            self._videos[task.video_id] = task.id
+            if len(self._tasks) > self.max_tasks:
+                self._evict()
+
+    def _evict(self) -> None:
+        excess = len(self._tasks) - self.max_tasks
+        victims: list[str] = []
+        for task in self._tasks.values():  # oldest first; stop as soon as enough are found
+            if task.finished:
+                victims.append(task.id)
+                if len(victims) == excess:
+                    break
+        for task_id in victims:
+            task = self._tasks.pop(task_id)
+            self._videos.pop(task.video_id, None)
+            self.evicted += 1
+
+    def get(self, task_id: str) -> Task | None:
+        return self._tasks.get(task_id)
+
+    def by_video(self, video_id: str) -> Task | None:
+        task_id = self._videos.get(video_id)
+        return self._tasks.get(task_id) if task_id else None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tasks.clear()
+            self._videos.clear()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def __iter__(self) -> Iterator[Task]:
+        with self._lock:
+            return iter(list(self._tasks.values()))
