@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import ValidationError, relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -109,7 +109,7 @@ class Verdict:
 
     @property
     def message(self) -> str:
-        """The one problem worth reading first (jsonschema's ``best_match``)."""
+        """The one problem worth reading first (see ``_focus``)."""
         return str(self.problems[0]) if self.problems else ""
 
 
@@ -123,7 +123,7 @@ def check(name: str, payload: Any, *, strict: bool = False) -> Verdict:
     if v.is_valid(payload):
         return Verdict(name, (), unknown)
     errors = list(v.iter_errors(payload))
-    first = best_match(errors)
+    first = _focus(max(errors, key=relevance)) if errors else None
     problems = [describe(first)] if first is not None else []
     problems += [describe(e) for e in errors if e is not first]
     return Verdict(name, tuple(problems), unknown)
@@ -166,6 +166,45 @@ def _is_plain_required(error: ValidationError) -> bool:
     return error.validator == "required" and len(error.relative_schema_path) == 2
 
 
+def _closest_branches(error: ValidationError) -> list[list[ValidationError]]:
+    """The alternatives of an anyOf/oneOf that came nearest to matching (fewest errors),
+    each as the list of its errors."""
+    branches: dict[Any, list[ValidationError]] = {}
+    for e in error.context or []:
+        branches.setdefault(e.relative_schema_path[0], []).append(e)
+    fewest = min((len(b) for b in branches.values()), default=0)
+    return [b for b in branches.values() if len(b) == fewest]
+
+
+def _focus(error: ValidationError) -> ValidationError:
+    """Follow anyOf/oneOf into the one alternative the payload came closest to.
+
+    jsonschema's ``best_match`` descends to the deepest error instead, which can pick an
+    alternative the payload never meant to be: a failed callback without task_id was
+    reported as "success: must be true". On a tie we stay put and ``describe`` names the
+    tied alternatives.
+    """
+    while error.validator in ("anyOf", "oneOf") and error.context:
+        closest = _closest_branches(error)
+        if len(closest) != 1:
+            return error
+        error = max(closest[0], key=relevance)
+    return error
+
+
+def _describe_alternatives(error: ValidationError, path: str) -> Problem:
+    """An anyOf/oneOf that no alternative satisfies, without dumping the whole instance."""
+    alternatives = error.context or []
+    if all(e.validator == "const" for e in alternatives):
+        allowed = ", ".join(str(e.validator_value) for e in alternatives)
+        return Problem(path, f"{_json(error.instance)} is not one of {allowed}")
+    closest = _closest_branches(error)
+    if 1 < len(closest) <= 3:
+        options = [str(describe(_focus(max(b, key=relevance)))) for b in closest]
+        return Problem("", "either " + "; or ".join(options))
+    return Problem(path, f"{_json(error.instance)} matches none of the allowed shapes")
+
+
 def describe(error: ValidationError) -> Problem:
     """Turn a jsonschema error into a Problem whose text names the field and the rule."""
     path = _path(error)
@@ -176,6 +215,8 @@ def describe(error: ValidationError) -> Problem:
         # "extend needs video_id or video_url": name every alternative, not just one.
         names = list(dict.fromkeys(str(e.validator_value[0]) for e in alternatives))
         return Problem(path, " or ".join(names) + " is required")
+    if kind in ("anyOf", "oneOf") and alternatives:
+        return _describe_alternatives(error, path)
     if kind == "required":
         missing = [n for n in error.validator_value if n not in (value or {})]
         where = f"{path}." if path else ""
