@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from contract_tests.contract import check
 
@@ -33,6 +33,7 @@ from .scheduler import Scheduler
 from .tasks import InMemoryTaskStore, Task, TaskState, TaskStore
 
 log = logging.getLogger("luma_mock.service")
+T = TypeVar("T")
 
 
 @dataclass
@@ -61,7 +62,9 @@ class LumaService:
             clock = ManualClock() if self.settings.clock == "manual" else RealClock()
         self.clock = clock
         self.scheduler = Scheduler(clock)
-        self.store: TaskStore = store or InMemoryTaskStore(self.settings.max_tasks)
+        self.store: TaskStore = (
+            store if store is not None else InMemoryTaskStore(self.settings.max_tasks)
+        )
         self.callbacks = CallbackDispatcher(
             self.scheduler,
             clock,
@@ -75,6 +78,7 @@ class LumaService:
         self.rng = random.Random(self.settings.seed)
         self.planners: list[Planner] = []
         self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)  # any task created or moved
         self._sync_waits: set[threading.Event] = set()
         self._closed = False
 
@@ -134,6 +138,7 @@ class LumaService:
             )
             plan = self._plan(task)
             self.store.add(task)
+            self._changed.notify_all()
         # Scheduled outside the lock: with a manual clock an instant task runs (and may
         # deliver its callback) right here. Events of a task ended early are no-ops.
         self.scheduler.at(now + plan.queue, lambda: self._start(task))
@@ -192,6 +197,7 @@ class LumaService:
             if task.state is TaskState.PENDING:
                 task.state = TaskState.PROCESSING
                 task.started_at = self.clock.now()
+                self._changed.notify_all()
 
     def _end(self, task: Task, error: ApiError | None) -> bool:
         with self._lock:
@@ -207,6 +213,7 @@ class LumaService:
             else:
                 task.error = error
                 task.state = TaskState.FAILED
+            self._changed.notify_all()
         task.finish()
         if task.callback_url:
             self.callbacks.send(task.id, task.callback_url, task.response())
@@ -285,6 +292,15 @@ class LumaService:
         if not isinstance(self.clock, ManualClock):
             raise ValueError("only a manual clock can be moved")
         return self.clock.advance(seconds)
+
+    def wait_until(self, condition: Callable[[], T], timeout: float = 10.0) -> T:
+        """Block until ``condition()`` is truthy, re-checking whenever a task is created
+        or moves; returns its value, or raises TimeoutError (real seconds)."""
+        with self._changed:
+            value = self._changed.wait_for(condition, timeout)
+        if not value:
+            raise TimeoutError(f"not reached within {timeout} s")
+        return value
 
     def delivery(self, task_id: str) -> CallbackDelivery | None:
         return self.callbacks.get(task_id)

@@ -1,0 +1,129 @@
+"""Helpers for the project's own tests: the fake in process, and as a real process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+
+from mock_server.config import Settings
+from mock_server.delays import PRESETS
+from mock_server.service import LumaService
+
+TOKEN = "test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PROMPT = "Astronauts shuttle from space to volcano"
+
+
+def manual_service(**settings: Any) -> LumaService:
+    """A fake on a manual clock (start 1,700,000,000) with fixed delays: 2 s queued,
+    60 s generating, unless told otherwise."""
+    from mock_server.clock import ManualClock
+    from mock_server.delays import DelayModel, Fixed
+
+    values: dict[str, Any] = {
+        "delays": DelayModel(Fixed(2.0), Fixed(60.0), Fixed(60.0)),
+        "clock": "manual",
+        "seed": 7,
+    }
+    values.update(settings)
+    return LumaService(Settings(**values), clock=ManualClock(1_700_000_000.0))
+
+
+def instant_service(**settings: Any) -> LumaService:
+    values: dict[str, Any] = {"delays": PRESETS["instant"], "seed": 7}
+    values.update(settings)
+    return LumaService(Settings(**values))
+
+
+class InThread:
+    """Run a blocking call on another thread and collect its result or exception."""
+
+    def __init__(self, fn: Any, *args: Any, **kwargs: Any) -> None:
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args, kwargs), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Any, args: Any, kwargs: Any) -> None:
+        try:
+            self.result = fn(*args, **kwargs)
+        except BaseException as error:
+            self.error = error
+
+    def join(self, timeout: float = 10.0) -> Any:
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError("the call did not return")
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+
+class LiveServer:
+    """``luma-mock serve`` as a real process on a free loopback port."""
+
+    def __init__(self, process: subprocess.Popen[str], url: str, banner: list[str]) -> None:
+        self.process = process
+        self.url = url
+        self.banner = banner
+        self.session = requests.Session()
+        self.output: list[str] = []
+        # Drain the log as it comes: a full pipe would block the server.
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("headers", AUTH)
+        kwargs.setdefault("timeout", 30)
+        return self.session.post(self.url + path, json=body, **kwargs)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> str:
+        """Signal the server, wait for it to exit, and return everything it printed."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        self.process.wait(timeout=timeout)
+        self._reader.join(timeout)
+        self.session.close()
+        return "".join(self.output)
+
+
+@contextmanager
+def live_server(*args: str, env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    command = [sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", *args]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    if not first.startswith("luma-mock listening on "):
+        process.kill()
+        raise RuntimeError(f"luma-mock did not start: {first}{process.stdout.read()}")
+    banner = [first, process.stdout.readline(), process.stdout.readline()]
+    server = LiveServer(process, first.split()[-1], banner)
+    try:
+        yield server
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
