@@ -3,6 +3,7 @@ its answer or its `ApiError` in the envelope. Nothing clever lives here."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -118,9 +119,15 @@ def health() -> Response:
 
 @meta.get("/openapi.json")
 def openapi() -> Response:
+    return Response(_openapi_text(), mimetype="application/json")
+
+
+@functools.cache
+def _openapi_text() -> str:
+    """Assembled once per process: the schemas it is built from do not change."""
     from contract_tests.openapi import document
 
-    return render(document())
+    return json.dumps(document(), ensure_ascii=False)
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
