@@ -69,7 +69,20 @@ def banner(url: str, settings: Settings) -> str:
     )
 
 
+def _raise_open_file_limit() -> None:
+    """Each held request is an open socket: allow as many as the hard limit permits."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, ValueError, OSError):  # not on this platform, or not allowed
+        pass
+
+
 def serve(settings: Settings, *, on_ready: Callable[[str], None] | None = None) -> int:
+    _raise_open_file_limit()
     luma = LumaService(settings)
     server = WSGIServer(
         (settings.host, settings.port),

@@ -39,9 +39,9 @@ def test_distributions_from_a_table() -> None:
     rng = random.Random(0)
     assert all(model.plan("extend", rng)[1] <= 120 for _ in range(500))
     assert all(5 <= model.plan("generate", rng)[1] <= 10 for _ in range(500))
-    assert parse_delays({"preset": "realistic", "queue": 0}).generate == PRESETS[
-        "realistic"
-    ].generate
+    assert (
+        parse_delays({"preset": "realistic", "queue": 0}).generate == PRESETS["realistic"].generate
+    )
     assert LogNormal(10, 0).sample(rng) == pytest.approx(10)
     assert math.isinf(LogNormal(1, 1).cap)
 

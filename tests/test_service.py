@@ -235,3 +235,15 @@ def test_close_releases_held_requests_and_reports_what_was_dropped() -> None:
 def _wait_for_a_task(luma: LumaService):
     """The first task, once the call on the other thread has created it."""
     return luma.wait_until(lambda: next(iter(luma.store), None))
+
+
+def test_the_engine_does_not_import_flask() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, mock_server.service, mock_server.receiver;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'werkzeug')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
