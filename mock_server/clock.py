@@ -66,6 +66,11 @@ class ManualClock:
         self._step_to(when)
         return self._now
 
+    def reset(self, when: float) -> None:
+        """Put the clock back to ``when`` (the fake's reset; nothing runs)."""
+        with self._lock:
+            self._now = float(when)
+
     def _step_to(self, when: float) -> None:
         """Used by the driver while it runs events: move without running anything."""
         with self._lock:

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .accounts import parse_rate_limit
 from .delays import PRESETS, DelayModel, parse_delays
+from .scenarios import Scenarios
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -34,6 +37,12 @@ class Settings:
     default_timeout: float = 300.0
     log_format: str = "text"  # or "json"
     seed: int | None = None
+    credits: float | None = None  # each token's starting balance; None: unlimited
+    video_cost: float = 1.0  # credits a generate or extend spends
+    rate_limit: str | None = None  # "REQUESTS/SECONDS" per token, e.g. "10/60"
+    journal_limit: int = 10_000
+    control_token: str | None = None  # required by /__admin/ when set
+    scenarios: tuple[dict[str, Any], ...] = ()  # rules the fake starts (and resets) with
 
     def __post_init__(self) -> None:
         if self.clock not in ("real", "manual"):
@@ -42,6 +51,12 @@ class Settings:
             raise ValueError(f"log format must be text or json, not {self.log_format!r}")
         if self.callback_retries < 0 or self.max_tasks < 1 or self.max_body_bytes < 1:
             raise ValueError("callback_retries, max_tasks and max_body_bytes must be positive")
+        if self.journal_limit < 1:
+            raise ValueError("journal_limit must be positive")
+        parse_rate_limit(self.rate_limit)
+        scenarios = Scenarios()
+        for rule in self.scenarios:  # refuse a bad rule at start, not at the first request
+            scenarios.add(rule)
 
     def with_values(self, values: dict[str, Any]) -> Settings:
         """A copy with ``values`` (names as in the config file) parsed and applied."""
@@ -62,12 +77,18 @@ def _parse(key: str, value: Any) -> Any:
         if isinstance(value, str):
             value = [v for v in value.replace(",", " ").split() if v]
         return tuple(str(v) for v in value)
-    if key in ("port", "callback_retries", "max_tasks", "max_body_bytes"):
+    if key in ("port", "callback_retries", "max_tasks", "max_body_bytes", "journal_limit"):
         return int(value)
     if key == "seed":
         return None if value in (None, "") else int(value)
-    if key in ("callback_backoff", "callback_timeout", "default_timeout"):
+    if key == "credits":
+        return None if value in (None, "") else float(value)
+    if key in ("callback_backoff", "callback_timeout", "default_timeout", "video_cost"):
         return float(value)
+    if key == "scenarios":
+        if isinstance(value, str):
+            value = json.loads(value)
+        return tuple(dict(rule) for rule in value)
     return value
 
 

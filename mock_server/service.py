@@ -1,25 +1,31 @@
 """The Luma video service as the fake plays it: plain Python, no Flask.
 
 `LumaService` takes parsed request bodies and returns answer bodies (or raises
-`ApiError`); the HTTP layer only parses and renders. Tasks are planned when they are
-created — how long they wait, how long they take, how they end — and moved along by
-the scheduler on the fake's clock.
+`ApiError`, or `ConnectionFault`); the HTTP layer only parses and renders. Each call
+passes the rate limit, the contract, then the scenario rules; tasks are planned when
+they are created — how long they wait, how long they take, how they end — and moved
+along by the scheduler on the fake's clock. The control side (moving time, ending
+tasks, waiting, reset) lives here too, so Python tests and the HTTP control API share it.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-from contract_tests.contract import check
+from contract_tests.contract import Verdict, check
 
 from . import media
+from .accounts import Accounts, parse_rate_limit
 from .callbacks import (
+    CallbackAttempt,
     CallbackDelivery,
     CallbackDispatcher,
     RetryPolicy,
@@ -29,6 +35,9 @@ from .callbacks import (
 from .clock import Clock, ManualClock, RealClock
 from .config import Settings
 from .errors import ApiError
+from .faults import ConnectionFault
+from .journal import Journal, JournalEntry
+from .scenarios import Outcome, ScenarioRequest, Scenarios
 from .scheduler import Scheduler
 from .tasks import InMemoryTaskStore, Task, TaskState, TaskStore
 
@@ -45,8 +54,18 @@ class Plan:
     error: ApiError | None = None
 
 
-# Decides a task's plan from its request and token; None keeps the default plan.
-Planner = Callable[[dict[str, Any], str, Plan], Plan | None]
+@dataclass
+class Call:
+    """One call to the Luma API, filled in by the engine as it goes (for the journal)."""
+
+    endpoint: str  # "videos" or "tasks"
+    body: Any
+    token: str
+    base_url: str = ""
+    scenario: str | None = None  # the X-Luma-Mock-Scenario header
+    verdict: Verdict | None = None
+    rule: str | None = None
+    task_id: str | None = None
 
 
 class LumaService:
@@ -75,8 +94,19 @@ class LumaService:
             ),
             TargetPolicy(self.settings.callback_allow),
         )
+        self.callbacks.on_attempt = self._callback_attempted
         self.rng = random.Random(self.settings.seed)
-        self.planners: list[Planner] = []
+        self.scenarios = Scenarios()
+        self.journal = Journal(self.settings.journal_limit)
+        self.accounts = Accounts(
+            clock,
+            credits=self.settings.credits,
+            video_cost=self.settings.video_cost,
+            rate_limit=parse_rate_limit(self.settings.rate_limit),
+        )
+        self._clock_start = clock.now()
+        for rule in self.settings.scenarios:
+            self.scenarios.add(rule)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)  # any task created or moved
         self._sync_waits: set[threading.Event] = set()
@@ -99,16 +129,63 @@ class LumaService:
 
     # -- POST /luma/videos --------------------------------------------------------
 
-    def videos(self, body: Any, *, token: str, base_url: str) -> dict[str, Any]:
+    def videos(
+        self, body: Any, *, token: str, base_url: str, scenario: str | None = None
+    ) -> dict[str, Any]:
         """The whole endpoint: an immediate ``{"task_id"}`` with callback_url or async,
         otherwise the finished result (held until the task ends or times out)."""
-        task = self.create_video(body, token=token, base_url=base_url)
+        return self.handle(Call("videos", body, token, base_url, scenario))
+
+    def tasks(self, body: Any, *, token: str, scenario: str | None = None) -> dict[str, Any]:
+        return self.handle(Call("tasks", body, token, scenario=scenario))
+
+    def handle(self, call: Call) -> dict[str, Any]:
+        """One call, in the order the real service is assumed to check things: the
+        rate limit, the contract, then what the scenarios say, then the work."""
+        self.accounts.admit(call.token)
+        call.verdict = check(f"{call.endpoint}-request", call.body)
+        if not call.verdict.ok:
+            raise ApiError("bad_request", call.verdict.message)
+        outcome = self._decide(call)
+        if outcome is not None and outcome.kind == "reject":
+            assert outcome.code is not None
+            headers = {}
+            if outcome.retry_after is not None:
+                headers["Retry-After"] = str(max(1, math.ceil(outcome.retry_after)))
+            raise ApiError(outcome.code, outcome.message, headers=headers)
+        if call.endpoint == "videos":
+            answer = self._video_call(call, outcome)
+        else:
+            answer = self._task_call(call)
+        if outcome is not None and outcome.kind == "fault":
+            assert outcome.fault is not None
+            raise ConnectionFault(outcome.fault, 200, answer)
+        return answer
+
+    def _decide(self, call: Call) -> Outcome | None:
+        decided = self.scenarios.decide(
+            ScenarioRequest(call.endpoint, call.body, call.token, call.scenario)
+        )
+        if decided is None:
+            return None
+        rule, outcome = decided
+        call.rule = rule.name
+        return outcome
+
+    def _video_call(self, call: Call, outcome: Outcome | None) -> dict[str, Any]:
+        body = call.body
+        task = self.create_video(body, token=call.token, base_url=call.base_url, outcome=outcome)
+        call.task_id = task.id
         if task.callback_url or body.get("async") is True:
             return {"task_id": task.id}
         timeout = float(body.get("timeout", self.settings.default_timeout))
         return self.wait_result(task, timeout)
 
-    def create_video(self, body: Any, *, token: str, base_url: str) -> Task:
+    def create_video(
+        self, body: Any, *, token: str, base_url: str, outcome: Outcome | None = None
+    ) -> Task:
+        """Create and schedule one task from a request body (validated here as well, so
+        the Python API is as strict as the HTTP one); spends the token's credit."""
         verdict = check("videos-request", body)
         if not verdict.ok:
             raise ApiError("bad_request", verdict.message)
@@ -123,6 +200,7 @@ class LumaService:
             if self._closed:
                 raise ApiError("api_error", "the fake is shutting down")
             aspect_ratio = self._aspect_ratio(body, action, token)
+            self.accounts.spend(token)
             now = self.clock.now()
             task = Task(
                 id=self.new_id(),
@@ -136,7 +214,7 @@ class LumaService:
                 created_at=now,
                 callback_url=callback_url,
             )
-            plan = self._plan(task)
+            plan = self._plan(task, outcome)
             self.store.add(task)
             self._changed.notify_all()
         # Scheduled outside the lock: with a manual clock an instant task runs (and may
@@ -161,11 +239,15 @@ class LumaService:
                 return source.aspect_ratio
         return body.get("aspect_ratio", media.DEFAULT_ASPECT_RATIO)
 
-    def _plan(self, task: Task) -> Plan:
+    def _plan(self, task: Task, outcome: Outcome | None) -> Plan:
         queue, work = self.settings.delays.plan(task.action, self.rng)
         plan = Plan(queue, work)
-        for planner in self.planners:
-            plan = planner(task.request, task.token, plan) or plan
+        if outcome is not None and outcome.kind in ("delay", "fail", "succeed"):
+            plan.queue = plan.queue if outcome.queue is None else outcome.queue
+            plan.work = plan.work if outcome.work is None else outcome.work
+            if outcome.kind == "fail":
+                assert outcome.code is not None
+                plan.error = ApiError(outcome.code, outcome.message)
         return plan
 
     def wait_result(self, task: Task, timeout: float) -> dict[str, Any]:
@@ -188,6 +270,8 @@ class LumaService:
             raise ApiError(task.error.code, task.error.message)
         if self._closed:
             raise ApiError("api_error", "the fake is shutting down")
+        if self.store.get(task.id) is not task:
+            raise ApiError("api_error", "the fake was reset while this call was held")
         raise ApiError("timeout", f"the result did not arrive within {timeout:g} s")
 
     # -- the task's life ----------------------------------------------------------
@@ -237,11 +321,10 @@ class LumaService:
 
     # -- POST /luma/tasks ---------------------------------------------------------
 
-    def tasks(self, body: Any, *, token: str) -> dict[str, Any]:
-        verdict = check("tasks-request", body)
-        if not verdict.ok:
-            raise ApiError("bad_request", verdict.message)
+    def _task_call(self, call: Call) -> dict[str, Any]:
+        body, token = call.body, call.token
         if body["action"] == "retrieve":
+            call.task_id = body["id"]
             task = self._own(body["id"], token)
             if task is None:
                 raise ApiError("not_found", f"task {body['id']!r} was not found")
@@ -267,7 +350,7 @@ class LumaService:
             raise ApiError("not_found", f"no media for task {task_id!r}")
         return task
 
-    # -- control --------------------------------------------------------------------
+    # -- control: the same names over HTTP under /__admin/ -------------------------
 
     def task(self, task_id: str) -> Task:
         task = self.store.get(task_id)
@@ -290,20 +373,92 @@ class LumaService:
     def advance(self, seconds: float) -> float:
         """Move a manual clock; tasks progress and callbacks fire on the way."""
         if not isinstance(self.clock, ManualClock):
-            raise ValueError("only a manual clock can be moved")
+            raise ValueError(
+                "only a manual clock can be moved (start the fake with --clock manual)"
+            )
         return self.clock.advance(seconds)
 
     def wait_until(self, condition: Callable[[], T], timeout: float = 10.0) -> T:
         """Block until ``condition()`` is truthy, re-checking whenever a task is created
-        or moves; returns its value, or raises TimeoutError (real seconds)."""
+        or moves or a callback is attempted; returns its value, or raises TimeoutError
+        after ``timeout`` real seconds."""
         with self._changed:
             value = self._changed.wait_for(condition, timeout)
         if not value:
             raise TimeoutError(f"not reached within {timeout} s")
         return value
 
+    def wait_for_state(self, task_id: str, state: str = "finished", timeout: float = 10.0) -> Task:
+        """Block until the task is in ``state`` (pending, processing, completed, failed)
+        or any later one; ``finished`` means completed or failed."""
+        order = ["pending", "processing", "finished"]
+        target = "finished" if state in ("completed", "failed") else state
+        if target not in order:
+            raise ValueError(f"unknown state {state!r}")
+
+        def reached() -> Task | None:
+            task = self.store.get(task_id)
+            if task is None:
+                return None
+            now = "finished" if task.finished else task.state.value
+            return task if order.index(now) >= order.index(target) else None
+
+        task = self.wait_until(reached, timeout)
+        if state in ("completed", "failed") and task.state.value != state:
+            raise ValueError(f"task {task_id} ended {task.state.value}, not {state}")
+        return task
+
     def delivery(self, task_id: str) -> CallbackDelivery | None:
         return self.callbacks.get(task_id)
+
+    def wait_for_callback(self, task_id: str, timeout: float = 10.0) -> CallbackDelivery:
+        """Block until the task's callback has been delivered, or has finally failed or
+        been refused (see its ``state`` and ``attempts``)."""
+
+        def settled() -> CallbackDelivery | None:
+            delivery = self.callbacks.get(task_id)
+            return delivery if delivery is not None and delivery.finished else None
+
+        return self.wait_until(settled, timeout)
+
+    def _callback_attempted(self, delivery: CallbackDelivery, attempt: CallbackAttempt) -> None:
+        self.journal.record(
+            JournalEntry(
+                kind="callback",
+                at=attempt.at,
+                path=urlsplit(delivery.url).path,
+                url=delivery.url,
+                body=delivery.body,
+                status=attempt.status,
+                task_id=delivery.task_id,
+                attempt=attempt.number,
+                error=attempt.error,
+            )
+        )
+        with self._changed:
+            self._changed.notify_all()
+
+    def reset(self) -> None:
+        """Back to the fake as it started: no tasks, callbacks or journal, the configured
+        rules, balances and rate limit only, the clock at its start, the same seed. Calls
+        held at the time are answered with an error."""
+        with self._lock:
+            waits = list(self._sync_waits)
+            self.scheduler.clear()
+            self.callbacks.clear()
+            self.store.clear()
+            self.journal.clear()
+            self.accounts.clear()
+            self.accounts.set_rate_limit(parse_rate_limit(self.settings.rate_limit))
+            self.scenarios.clear()
+            for rule in self.settings.scenarios:
+                self.scenarios.add(rule)
+            self.rng.seed(self.settings.seed)
+            if isinstance(self.clock, ManualClock):
+                self.clock.reset(self._clock_start)
+            self._changed.notify_all()
+        for wake in waits:
+            wake.set()
 
     def close(self) -> dict[str, int]:
         """Stop: release held requests and say what was dropped."""

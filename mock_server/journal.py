@@ -1,0 +1,115 @@
+"""The journal: every request the fake received and every callback it attempted, in
+order, bounded, queryable with filters, and waitable — so a test asks "has my client
+sent this yet?" instead of sleeping."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SECRET_HEADERS = ("authorization", "cookie", "x-api-key", "x-luma-mock-control-token")
+FILTER_KEYS = ("kind", "method", "path", "status", "task_id", "rule", "since", "fault")
+
+
+def redact(value: str) -> str:
+    """Keep the scheme and the last four characters, enough to tell tokens apart."""
+    scheme, _, secret = value.partition(" ")
+    if not secret:
+        scheme, secret = "", scheme
+    hint = f"…{secret[-4:]}" if len(secret) > 8 else "…"
+    return f"{scheme} {hint}".strip()
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {
+        name: redact(value) if name.lower() in SECRET_HEADERS or "token" in name.lower() else value
+        for name, value in headers.items()
+    }
+
+
+@dataclass
+class JournalEntry:
+    kind: str  # "request" or "callback"
+    at: float  # on the fake's clock
+    method: str = "POST"
+    path: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    verdict: dict[str, Any] | None = None  # the schema's verdict on a request body
+    status: int | None = None
+    answer: Any = None
+    task_id: str | None = None
+    rule: str | None = None  # the scenario rule that decided it
+    fault: str | None = None
+    url: str | None = None  # callbacks: the target
+    attempt: int | None = None
+    error: str | None = None
+    seq: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def matches(self, filters: Mapping[str, Any]) -> bool:
+        for key, wanted in filters.items():
+            if wanted is None:
+                continue
+            if key == "since":
+                if self.seq <= int(wanted):
+                    return False
+            elif key == "status":
+                if self.status != int(wanted):
+                    return False
+            elif getattr(self, key) != wanted:
+                return False
+        return True
+
+
+def check_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(filters) - set(FILTER_KEYS)
+    if unknown:
+        raise ValueError(f"unknown journal filter(s): {', '.join(sorted(unknown))}")
+    return {k: v for k, v in filters.items() if v is not None}
+
+
+class Journal:
+    def __init__(self, limit: int = 10_000) -> None:
+        self._entries: deque[JournalEntry] = deque(maxlen=limit)
+        self._seq = itertools.count(1)
+        self._changed = threading.Condition()
+
+    def record(self, entry: JournalEntry) -> JournalEntry:
+        with self._changed:
+            entry.seq = next(self._seq)
+            self._entries.append(entry)
+            self._changed.notify_all()
+        return entry
+
+    def entries(self, **filters: Any) -> list[JournalEntry]:
+        wanted = check_filters(filters)
+        with self._changed:
+            return [e for e in self._entries if e.matches(wanted)]
+
+    def wait(self, timeout: float = 10.0, **filters: Any) -> JournalEntry:
+        """The first entry matching ``filters`` — at once if one is there, else the next
+        to arrive; TimeoutError after ``timeout`` real seconds. Use ``since`` (a seq) to
+        wait only for entries newer than one already seen."""
+        wanted = check_filters(filters)
+        with self._changed:
+            found = self._changed.wait_for(
+                lambda: next((e for e in self._entries if e.matches(wanted)), None), timeout
+            )
+        if found is None:
+            raise TimeoutError(f"no journal entry matching {wanted} within {timeout} s")
+        return found
+
+    def last_seq(self) -> int:
+        with self._changed:
+            return self._entries[-1].seq if self._entries else 0
+
+    def clear(self) -> None:
+        with self._changed:
+            self._entries.clear()

@@ -1,0 +1,252 @@
+"""Scenarios: rules that pick a request out and decide how it goes.
+
+A rule matches on the endpoint, the action, body fields, a substring of the prompt, the
+``X-Luma-Mock-Scenario`` header or the token, and gives an outcome — or a sequence of
+outcomes, one per matching request. The first live rule that matches wins; a rule with
+``times`` is spent after that many matches ("fail twice, then succeed").
+
+Rules are plain data, the same in Python, over the control API and in the config file:
+
+    {"name": "moderated", "match": {"prompt_contains": "volcano"}, "then": {"reject": "forbidden"}}
+    {"match": {"scenario": "flaky"}, "then": [{"reject": "api_error"}, {"succeed": true}]}
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from contract_tests.contract import error_codes
+
+from .faults import KINDS as FAULT_KINDS
+from .faults import Fault
+
+SCENARIO_HEADER = "X-Luma-Mock-Scenario"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happens to a matched request.
+
+    - ``succeed``: as the fake would anyway (useful in sequences);
+    - ``delay``: the task takes ``work`` seconds (and ``queue`` seconds pending);
+    - ``fail``: the task is created and fails with ``code`` when it ends;
+    - ``reject``: answered at once with ``code`` (no task), with ``Retry-After`` for 429;
+    - ``fault``: handled, but the answer is lost or damaged on its way back.
+    """
+
+    kind: str
+    code: str | None = None
+    message: str | None = None
+    work: float | None = None
+    queue: float | None = None
+    retry_after: float | None = None
+    fault: Fault | None = None
+
+    @classmethod
+    def parse(cls, spec: Mapping[str, Any]) -> Outcome:
+        if not isinstance(spec, Mapping):
+            raise ValueError(f"an outcome is an object, not {spec!r}")
+        kinds = [k for k in ("succeed", "delay", "fail", "reject", "fault") if k in spec]
+        if len(kinds) != 1:
+            raise ValueError("an outcome names exactly one of succeed, delay, fail, reject, fault")
+        kind = kinds[0]
+        work = _seconds(spec, "delay") if kind == "delay" else _seconds(spec, "after")
+        queue = _seconds(spec, "queue")
+        if kind in ("fail", "reject"):
+            code = spec[kind]
+            if code not in error_codes():
+                raise ValueError(f"{code!r} is not a documented error code")
+            retry_after = _seconds(spec, "retry_after")
+            if retry_after is None and code == "too_many_requests":
+                retry_after = 1.0
+            message = spec.get("message")
+            return cls(kind, code, message, work, queue, retry_after)
+        if kind == "fault":
+            fault_kind = spec["fault"]
+            if fault_kind not in FAULT_KINDS:
+                raise ValueError(f"unknown fault {fault_kind!r}; known: {', '.join(FAULT_KINDS)}")
+            seconds = _seconds(spec, "seconds")
+            fault = Fault(fault_kind) if seconds is None else Fault(fault_kind, seconds)
+            return cls(kind, fault=fault)
+        return cls(kind, work=work, queue=queue)
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.kind in ("fail", "reject"):
+            spec: dict[str, Any] = {self.kind: self.code}
+            if self.message:
+                spec["message"] = self.message
+            if self.retry_after is not None:
+                spec["retry_after"] = self.retry_after
+            if self.work is not None:
+                spec["after"] = self.work
+        elif self.kind == "fault":
+            assert self.fault is not None
+            spec = {"fault": self.fault.kind, "seconds": self.fault.seconds}
+        elif self.kind == "delay":
+            spec = {"delay": self.work}
+        else:
+            spec = {"succeed": True}
+        if self.queue is not None:
+            spec["queue"] = self.queue
+        return spec
+
+
+def _seconds(spec: Mapping[str, Any], key: str) -> float | None:
+    if key not in spec or spec[key] is None:
+        return None
+    value = spec[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"{key} must be a number of seconds >= 0, not {value!r}")
+    return float(value)
+
+
+MATCH_KEYS = ("endpoint", "action", "fields", "prompt_contains", "scenario", "token")
+
+
+@dataclass(frozen=True)
+class Match:
+    endpoint: str | None = None  # "videos" or "tasks"
+    action: str | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    prompt_contains: str | None = None
+    scenario: str | None = None  # the X-Luma-Mock-Scenario header's value
+    token: str | None = None
+
+    @classmethod
+    def parse(cls, spec: Mapping[str, Any] | None) -> Match:
+        spec = dict(spec or {})
+        unknown = set(spec) - set(MATCH_KEYS)
+        if unknown:
+            raise ValueError(f"unknown match key(s): {', '.join(sorted(unknown))}")
+        if spec.get("endpoint") not in (None, "videos", "tasks"):
+            raise ValueError("endpoint is videos or tasks")
+        if not isinstance(spec.get("fields", {}), Mapping):
+            raise ValueError("fields is an object of body fields and values")
+        return cls(**spec)
+
+    def matches(self, request: ScenarioRequest) -> bool:
+        body = request.body if isinstance(request.body, Mapping) else {}
+        default_action = "generate" if request.endpoint == "videos" else None
+        prompt = body.get("prompt")
+        return (
+            (self.endpoint is None or self.endpoint == request.endpoint)
+            and (self.action is None or self.action == body.get("action", default_action))
+            and all(body.get(k) == v for k, v in self.fields.items())
+            and (
+                self.prompt_contains is None
+                or (isinstance(prompt, str) and self.prompt_contains in prompt)
+            )
+            and (self.scenario is None or self.scenario == request.scenario)
+            and (self.token is None or self.token == request.token)
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        spec = {k: getattr(self, k) for k in MATCH_KEYS if getattr(self, k) not in (None, {})}
+        if "fields" in spec:
+            spec["fields"] = dict(spec["fields"])
+        return spec
+
+
+@dataclass(frozen=True)
+class ScenarioRequest:
+    endpoint: str
+    body: Any
+    token: str
+    scenario: str | None = None
+
+
+@dataclass
+class Rule:
+    id: int
+    name: str
+    match: Match
+    outcomes: tuple[Outcome, ...]
+    times: int | None  # matches left; None: no limit
+    matched: int = 0
+
+    @property
+    def spent(self) -> bool:
+        return self.times is not None and self.matched >= self.times
+
+    def take(self) -> Outcome:
+        outcome = self.outcomes[min(self.matched, len(self.outcomes) - 1)]
+        self.matched += 1
+        return outcome
+
+    def as_dict(self) -> dict[str, Any]:
+        then: Any = [o.as_dict() for o in self.outcomes]
+        return {
+            "id": self.id,
+            "name": self.name,
+            "match": self.match.as_dict(),
+            "then": then[0] if len(then) == 1 else then,
+            "times": self.times,
+            "matched": self.matched,
+            "spent": self.spent,
+        }
+
+
+class Scenarios:
+    """The live rules of one fake, in the order they were added."""
+
+    def __init__(self) -> None:
+        self._rules: list[Rule] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def add(self, spec: Mapping[str, Any]) -> Rule:
+        """Add a rule from its plain-data form; raises ValueError saying what is wrong."""
+        if not isinstance(spec, Mapping):
+            raise ValueError("a rule is an object with match and then")
+        unknown = set(spec) - {"name", "match", "then", "times"}
+        if unknown:
+            raise ValueError(f"unknown rule key(s): {', '.join(sorted(unknown))}")
+        if "then" not in spec:
+            raise ValueError("a rule needs then: an outcome or a list of outcomes")
+        then = spec["then"]
+        steps = then if isinstance(then, list) else [then]
+        if not steps:
+            raise ValueError("then needs at least one outcome")
+        outcomes = tuple(Outcome.parse(step) for step in steps)
+        times = spec.get("times", len(outcomes) if isinstance(then, list) else None)
+        if times is not None and (isinstance(times, bool) or not isinstance(times, int)):
+            raise ValueError("times is a whole number of matches")
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            rule_id = next(self._ids)
+            rule = Rule(
+                rule_id,
+                str(spec.get("name", f"rule-{rule_id}")),
+                Match.parse(spec.get("match")),
+                outcomes,
+                times,
+            )
+            self._rules.append(rule)
+        return rule
+
+    def decide(self, request: ScenarioRequest) -> tuple[Rule, Outcome] | None:
+        """The outcome for ``request`` from the first live matching rule, if any."""
+        with self._lock:
+            for rule in self._rules:
+                if not rule.spent and rule.match.matches(request):
+                    return rule, rule.take()
+        return None
+
+    def remove(self, rule_id: int) -> bool:
+        with self._lock:
+            before = len(self._rules)
+            self._rules = [r for r in self._rules if r.id != rule_id]
+            return len(self._rules) < before
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def list(self) -> list[Rule]:
+        with self._lock:
+            return list(self._rules)
