@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request, send_file
@@ -15,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import media
 from .errors import ApiError
+from .faults import ENVIRON_KEY, ConnectionFault
 from .service import LumaService
 
 log = logging.getLogger("luma_mock.requests")
@@ -155,6 +157,42 @@ def _unexpected(error: Exception) -> Response:
     return render_error(ApiError("api_error", "internal error in the fake (see its log)"))
 
 
+def _connection_fault(error: ConnectionFault) -> Response:
+    """The request was handled but its answer must arrive broken. The socket-level kinds
+    are carried out by the server's connection handler (`connection`), which finds the
+    fault in the environ and needs the normal rendering (a truncated answer is cut from
+    it); the two kinds that are still well-formed HTTP are rendered here."""
+    fault = error.fault
+    request.environ[ENVIRON_KEY] = fault
+    response = render(error.answer, error.status)
+    if fault.kind == "malformed_json":
+        # A 200 that claims JSON and whose Content-Length is right: only the parse fails.
+        text = response.get_data(as_text=True)
+        return Response(text[: len(text) // 2], 200, mimetype="application/json")
+    if fault.kind == "dribble":
+        payload = response.get_data()
+        return Response(
+            _dribble(payload, fault.seconds),
+            error.status,
+            headers={"Content-Length": str(len(payload))},  # streamed, yet of known size
+            mimetype="application/json",
+        )
+    return response
+
+
+def _dribble(payload: bytes, seconds: float) -> Iterator[bytes]:
+    """``payload`` a few bytes at a time, spread over ``seconds``. Under gevent the sleep
+    yields to other connections. Pieces of 8 bytes, but at least 10 pieces (so even a
+    short answer dribbles) and at most 200 (so a big one is not a sleep per 8 bytes)."""
+    size = max(1, min(-(-len(payload) // 10), max(8, -(-len(payload) // 200))))
+    pieces = [payload[start : start + size] for start in range(0, len(payload), size)]
+    pause = seconds / max(len(pieces) - 1, 1)
+    for index, piece in enumerate(pieces):
+        if index:
+            time.sleep(pause)
+        yield piece
+
+
 def _started() -> None:
     g.started = time.perf_counter()
 
@@ -188,6 +226,7 @@ def create_app(luma: LumaService) -> Flask:
     for blueprint in (luma_api, media_files, meta):
         app.register_blueprint(blueprint)
     app.register_error_handler(ApiError, render_error)
+    app.register_error_handler(ConnectionFault, _connection_fault)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     app.before_request(_started)

@@ -16,11 +16,14 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 import gevent
+from flask import Flask
 from gevent.event import Event
+from gevent.pool import Pool
 from gevent.pywsgi import WSGIServer
 
 from .app import create_app
 from .config import Settings
+from .connection import FaultyConnectionHandler
 from .service import LumaService
 
 log = logging.getLogger("luma_mock")
@@ -81,25 +84,43 @@ def _raise_open_file_limit() -> None:
         pass
 
 
-def serve(settings: Settings, *, on_ready: Callable[[str], None] | None = None) -> int:
-    _raise_open_file_limit()
-    luma = LumaService(settings)
-    server = WSGIServer(
-        (settings.host, settings.port),
-        create_app(luma),
+def make_server(app: Flask, host: str, port: int, stopping: Event) -> WSGIServer:
+    """gevent's WSGI server for ``app``, whose connections can carry out faults below HTTP;
+    setting ``stopping`` cuts short the answers that hang, so shutdown stays prompt."""
+    return WSGIServer(
+        (host, port),
+        app,
+        # An unbounded pool, not gevent's default bare spawn: only with a pool does
+        # stop(timeout) wait for the answers in flight instead of abandoning them.
+        spawn=Pool(),
         log=None,  # the app logs one line per request itself, without tokens
         error_log=logging.getLogger("luma_mock.wsgi"),
         backlog=2048,
+        handler_class=FaultyConnectionHandler.until(stopping),
     )
+
+
+def serve(settings: Settings, *, on_ready: Callable[[str], None] | None = None) -> int:
+    return serve_app(create_app(LumaService(settings)), settings, on_ready=on_ready)
+
+
+def serve_app(
+    app: Flask, settings: Settings, *, on_ready: Callable[[str], None] | None = None
+) -> int:
+    """Serve an app made by `create_app` until SIGTERM or SIGINT (tests add routes to
+    the app first)."""
+    _raise_open_file_limit()
+    luma: LumaService = app.extensions["luma"]
+    stopping = Event()
+    # Before the banner: whoever reads it may signal at once, and must get a clean stop.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, stopping.set)
+    server = make_server(app, settings.host, settings.port, stopping)
     server.start()
     url = base_url(settings.host, server.server_port)
     print(banner(url, settings), flush=True)
     if on_ready is not None:
         on_ready(url)
-
-    stopping = Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        gevent.signal_handler(signum, stopping.set)
     stopping.wait()
 
     dropped = luma.close()  # releases held requests first, so stop() need not wait long

@@ -1,0 +1,77 @@
+"""Carrying out faults below HTTP on the socket itself.
+
+The HTTP layer renders the answer as usual and marks the WSGI environ with the `Fault`
+(see `app`); this connection handler then decides what of that answer reaches the wire.
+Only the kinds that need the socket are handled here — ``malformed_json`` and
+``dribble`` are still well-formed HTTP, so the app renders them itself.
+
+Every kind here ends the connection. The handler never closes the socket itself: it
+sets ``close_connection`` and lets gevent's own cleanup in `WSGIHandler.handle` close
+it, after the request body has been drained — closing earlier would make gevent's
+cleanup trip over a closed file and log a traceback, and closing with unread input
+would turn a clean close into a reset.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import Callable
+
+from gevent.event import Event
+from gevent.pywsgi import WSGIHandler
+
+from .faults import ENVIRON_KEY, Fault
+
+# SO_LINGER on with a zero timeout: close() discards the connection with a TCP RST
+# instead of the FIN handshake, so the client's next read fails with ECONNRESET.
+_RESET_ON_CLOSE = struct.pack("ii", 1, 0)
+
+
+class FaultyConnectionHandler(WSGIHandler):
+    """gevent's WSGI handler, which breaks the answer as the environ's fault says."""
+
+    #: Set when the server stops, so a hanging answer ends then rather than holding
+    #: shutdown up for its full duration. `until` binds a server's own event.
+    stopping: Event = Event()
+
+    @classmethod
+    def until(cls, stopping: Event) -> type[FaultyConnectionHandler]:
+        """This handler class, with hangs cut short when ``stopping`` is set."""
+        return type(cls.__name__, (cls,), {"stopping": stopping})
+
+    def process_result(self) -> None:
+        fault = self.environ.get(ENVIRON_KEY) if self.environ else None
+        carry_out = self._carriers().get(fault.kind) if isinstance(fault, Fault) else None
+        if carry_out is None:
+            super().process_result()
+            return
+        # gevent closes the connection once this answer is over (see the module doc).
+        self.close_connection = True
+        carry_out(fault)
+
+    def _carriers(self) -> dict[str, Callable[[Fault], None]]:
+        return {
+            "reset": self._reset,
+            "empty": self._empty,
+            "truncated": self._truncated,
+            "hang": self._hang,
+        }
+
+    def _reset(self, fault: Fault) -> None:
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+
+    def _empty(self, fault: Fault) -> None:
+        pass  # not a byte of the answer: the close alone is the fault
+
+    def _truncated(self, fault: Fault) -> None:
+        body = b"".join(self.result)
+        if self.provided_content_length is None:
+            # Announce the whole length, so the client knows it got less.
+            length = str(len(body))
+            self.response_headers.append((b"Content-Length", length.encode("latin-1")))
+            self.provided_content_length = length
+        self.write(body[: len(body) // 2])
+
+    def _hang(self, fault: Fault) -> None:
+        self.stopping.wait(fault.seconds)
