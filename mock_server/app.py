@@ -15,9 +15,12 @@ from flask import Blueprint, Flask, Response, current_app, g, request, send_file
 from werkzeug.exceptions import HTTPException
 
 from . import media
+from .admin import admin
 from .errors import ApiError
 from .faults import ENVIRON_KEY, ConnectionFault
-from .service import LumaService
+from .journal import JournalEntry, redact_headers
+from .scenarios import SCENARIO_HEADER
+from .service import Call, LumaService
 
 log = logging.getLogger("luma_mock.requests")
 
@@ -60,12 +63,14 @@ def json_body() -> Any:
             "bad_request", f"content-type must be application/json, got {mimetype or 'none'}"
         )
     raw = request.get_data(cache=False)  # over the size limit: 413 from werkzeug
+    g.raw_body = raw
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as bad:
         raise ApiError("bad_request", f"body is not UTF-8 (byte {bad.start})") from None
     try:
-        return json.loads(text, parse_float=_finite, parse_constant=_reject_constant)
+        g.body = json.loads(text, parse_float=_finite, parse_constant=_reject_constant)
+        return g.body
     except json.JSONDecodeError as bad:
         where = f"line {bad.lineno} column {bad.colno}"
         raise ApiError("bad_request", f"body is not valid JSON: {bad.msg} at {where}") from None
@@ -81,19 +86,20 @@ def _base_url() -> str:
 
 @luma_api.post("/luma/videos")
 def videos() -> Response:
-    luma = service()
-    token = luma.authenticate(request.headers.get("Authorization"))
-    return render(luma.videos(json_body(), token=token, base_url=_base_url()))
+    return render(_call("videos"))
 
 
 @luma_api.post("/luma/tasks")
 def tasks() -> Response:
+    return render(_call("tasks"))
+
+
+def _call(endpoint: str) -> dict[str, Any]:
     luma = service()
     token = luma.authenticate(request.headers.get("Authorization"))
-    body = json_body()
-    if isinstance(body, dict) and isinstance(body.get("id"), str):
-        g.task_id = body["id"]
-    return render(luma.tasks(body, token=token))
+    scenario = request.headers.get(SCENARIO_HEADER)
+    g.call = Call(endpoint, json_body(), token, _base_url(), scenario)
+    return luma.handle(g.call)
 
 
 @media_files.get("/luma/<task_id>.mp4")
@@ -197,6 +203,64 @@ def _started() -> None:
     g.started = time.perf_counter()
 
 
+JOURNAL_BODY_LIMIT = 65_536  # bytes of a body kept in the journal
+
+
+def _journal(response: Response) -> None:
+    """Every request but control calls goes into the journal, with the schema's verdict
+    (unknown fields included), the scenario rule and fault, and the answer given."""
+    if request.path.startswith("/__admin"):
+        return
+    call: Call | None = g.get("call")
+    verdict = call.verdict if call is not None else None
+    fault = request.environ.get(ENVIRON_KEY)
+    service().journal.record(
+        JournalEntry(
+            kind="request",
+            at=service().clock.now(),
+            method=request.method,
+            path=request.path,
+            headers=redact_headers(request.headers),
+            body=_journal_body(),
+            verdict=None
+            if verdict is None
+            else {
+                "schema": verdict.schema,
+                "ok": verdict.ok,
+                "problems": [str(p) for p in verdict.problems],
+                "unknown_fields": list(verdict.unknown_fields),
+            },
+            status=response.status_code,
+            answer=_journal_answer(response),
+            task_id=(call.task_id if call is not None else None) or g.get("task_id"),
+            rule=call.rule if call is not None else None,
+            fault=fault.kind if fault is not None else None,
+        )
+    )
+
+
+def _journal_body() -> Any:
+    if "body" in g:
+        return g.body
+    raw = g.get("raw_body")
+    if raw is None:
+        try:
+            raw = request.get_data(cache=True)
+        except HTTPException:  # too large to read: the answer says so already
+            return None
+    if not raw:
+        return None
+    return raw[:JOURNAL_BODY_LIMIT].decode("utf-8", "replace")
+
+
+def _journal_answer(response: Response) -> Any:
+    if response.is_streamed or response.direct_passthrough:
+        return f"<{response.mimetype} stream>"
+    if response.mimetype != "application/json":
+        return f"<{response.mimetype}, {response.content_length} bytes>"
+    return response.get_json(silent=True)
+
+
 def _log_request(response: Response) -> Response:
     """One line per request, and never the token (the JSON log format emits ``fields``)."""
     duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
@@ -204,18 +268,23 @@ def _log_request(response: Response) -> Response:
         "method": request.method,
         "path": request.path,
         "status": response.status_code,
-        "task_id": g.get("task_id"),
+        "task_id": g.get("task_id") or (g.call.task_id if "call" in g else None),
         "duration_ms": round(duration_ms, 2),
     }
+    fault = request.environ.get(ENVIRON_KEY)
+    if fault is not None:
+        fields["fault"] = fault.kind
     log.info(
-        "%s %s %s task=%s %.1fms",
+        "%s %s %s task=%s %.1fms%s",
         request.method,
         request.path,
         response.status_code,
         fields["task_id"] or "-",
         duration_ms,
+        f" fault={fault.kind}" if fault is not None else "",
         extra={"fields": fields},
     )
+    _journal(response)
     return response
 
 
@@ -223,7 +292,7 @@ def create_app(luma: LumaService) -> Flask:
     app = Flask("luma_mock")
     app.config["MAX_CONTENT_LENGTH"] = luma.settings.max_body_bytes
     app.extensions["luma"] = luma
-    for blueprint in (luma_api, media_files, meta):
+    for blueprint in (luma_api, media_files, meta, admin):
         app.register_blueprint(blueprint)
     app.register_error_handler(ApiError, render_error)
     app.register_error_handler(ConnectionFault, _connection_fault)

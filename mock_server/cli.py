@@ -29,6 +29,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-tasks", type=int, help="tasks kept before the oldest go")
     serve.add_argument("--seed", type=int, help="seed for ids and delays (reproducible runs)")
     serve.add_argument("--log-format", choices=["text", "json"], help="default text")
+    serve.add_argument(
+        "--control-token", help="require this token on /__admin/ (needed beyond loopback)"
+    )
+    serve.add_argument("--credits", type=float, help="each token's starting credit balance")
+    serve.add_argument("--rate-limit", help="per-token limit REQUESTS/SECONDS, e.g. 10/60")
 
     commands.add_parser("openapi", help="print the OpenAPI document of the contract")
     return parser
@@ -56,6 +61,9 @@ def _serve(args: argparse.Namespace) -> int:
         "max_tasks": args.max_tasks,
         "seed": args.seed,
         "log_format": args.log_format,
+        "control_token": args.control_token,
+        "credits": args.credits,
+        "rate_limit": args.rate_limit,
     }
     try:
         settings = load(cli, config=args.config)

@@ -206,8 +206,9 @@ def test_an_unexpected_failure_is_an_envelope_without_a_trace(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(luma, "videos", broken)
+    monkeypatch.setattr(luma, "handle", broken)
     response = post(client, "/luma/videos", {"prompt": PROMPT})
     assert_envelope(response, 500, "api_error")
     assert "boom" not in response.get_data(as_text=True)
+    monkeypatch.undo()
     assert post(client, "/luma/tasks", {"action": "retrieve", "id": "x"}).status_code == 404

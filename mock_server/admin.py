@@ -1,0 +1,258 @@
+"""The control API under ``/__admin/``: the Python control side of `LumaService`, over
+HTTP, with the same names — for tests in any language and for a fake shared by a team.
+
+Off when the fake listens beyond loopback, unless a control token is configured; with a
+control token, every control call must bear it (``Authorization: Bearer <token>``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from .errors import ApiError
+from .journal import FILTER_KEYS, redact
+
+admin = Blueprint("admin", __name__, url_prefix="/__admin")
+
+MAX_WAIT = 300.0  # seconds a long-poll may hold
+
+
+def _luma() -> Any:
+    from .app import service
+
+    return service()
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@admin.before_request
+def _guard() -> None:
+    settings = _luma().settings
+    if settings.control_token is None:
+        if not is_loopback(settings.host):
+            raise ApiError(
+                "not_found",
+                "the control API is off: the fake listens beyond loopback without a control token",
+            )
+        return
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), settings.control_token.encode()
+    ):
+        raise ApiError("invalid_token", "control calls need the control token")
+
+
+def _body() -> dict[str, Any]:
+    from .app import json_body
+
+    if not request.get_data(cache=True):
+        return {}
+    body = json_body()
+    if not isinstance(body, dict):
+        raise ApiError("bad_request", "a control call's body is a JSON object")
+    return body
+
+
+def _number(body: dict[str, Any], name: str, default: float | None = None) -> float:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ApiError("bad_request", f"{name} must be a number >= 0")
+    return float(value)
+
+
+def _timeout(body: dict[str, Any]) -> float:
+    return min(MAX_WAIT, _number(body, "timeout", 10.0))
+
+
+def _render(body: Any, status: int = 200) -> Response:
+    from .app import render
+
+    return render(body, status)
+
+
+def _attempt(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Engine refusals become envelopes: ValueError is a 400, TimeoutError a 504."""
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as refusal:
+        raise ApiError("bad_request", str(refusal)) from None
+    except TimeoutError as late:
+        raise ApiError("timeout", str(late)) from None
+
+
+# -- time ---------------------------------------------------------------------------
+
+
+@admin.get("/clock")
+def clock() -> Response:
+    luma = _luma()
+    return _render({"now": luma.clock.now(), "manual": luma.scheduler.manual})
+
+
+@admin.post("/clock/advance")
+def advance() -> Response:
+    seconds = _number(_body(), "seconds")
+    return _render({"now": _attempt(_luma().advance, seconds)})
+
+
+# -- tasks --------------------------------------------------------------------------
+
+
+def _task_view(task_id: str) -> dict[str, Any]:
+    luma = _luma()
+    task = luma.task(task_id)
+    delivery = luma.delivery(task_id)
+    return {
+        "state": task.state.value,
+        "record": luma.record(task),
+        "callback": delivery.as_dict() if delivery else None,
+    }
+
+
+@admin.get("/tasks/<task_id>")
+def task(task_id: str) -> Response:
+    return _render(_task_view(task_id))
+
+
+@admin.post("/tasks/<task_id>/complete")
+def complete(task_id: str) -> Response:
+    _luma().complete(task_id)
+    return _render(_task_view(task_id))
+
+
+@admin.post("/tasks/<task_id>/fail")
+def fail(task_id: str) -> Response:
+    body = _body()
+    _attempt(_luma().fail, task_id, body.get("code", "api_error"), body.get("message"))
+    return _render(_task_view(task_id))
+
+
+@admin.post("/tasks/<task_id>/wait")
+def wait_for_state(task_id: str) -> Response:
+    body = _body()
+    state = body.get("state", "finished")
+    _attempt(_luma().wait_for_state, task_id, state, _timeout(body))
+    return _render(_task_view(task_id))
+
+
+@admin.get("/tasks/<task_id>/callback")
+def callback(task_id: str) -> Response:
+    delivery = _luma().delivery(task_id)
+    if delivery is None:
+        raise ApiError("not_found", f"no callback for task {task_id!r} (yet)")
+    return _render(delivery.as_dict())
+
+
+@admin.post("/tasks/<task_id>/callback/wait")
+def wait_for_callback(task_id: str) -> Response:
+    delivery = _attempt(_luma().wait_for_callback, task_id, _timeout(_body()))
+    return _render(delivery.as_dict())
+
+
+# -- scenarios ----------------------------------------------------------------------
+
+
+@admin.get("/scenarios")
+def scenarios() -> Response:
+    return _render({"rules": [rule.as_dict() for rule in _luma().scenarios.list()]})
+
+
+@admin.post("/scenarios")
+def add_scenario() -> Response:
+    rule = _attempt(_luma().scenarios.add, _body())
+    return _render(rule.as_dict(), 201)
+
+
+@admin.delete("/scenarios/<int:rule_id>")
+def remove_scenario(rule_id: int) -> Response:
+    if not _luma().scenarios.remove(rule_id):
+        raise ApiError("not_found", f"no rule {rule_id}")
+    return _render({"removed": rule_id})
+
+
+@admin.delete("/scenarios")
+def clear_scenarios() -> Response:
+    _luma().scenarios.clear()
+    return _render({"rules": []})
+
+
+# -- journal ------------------------------------------------------------------------
+
+
+def _filters(source: Any) -> dict[str, Any]:
+    filters = {k: source.get(k) for k in FILTER_KEYS if source.get(k) not in (None, "")}
+    for key in ("status", "since"):
+        if key in filters:
+            try:
+                filters[key] = int(filters[key])
+            except (TypeError, ValueError):
+                raise ApiError("bad_request", f"{key} must be a whole number") from None
+    return filters
+
+
+@admin.get("/journal")
+def journal() -> Response:
+    unknown = set(request.args) - set(FILTER_KEYS)
+    if unknown:
+        raise ApiError("bad_request", f"unknown journal filter(s): {', '.join(sorted(unknown))}")
+    entries = _luma().journal.entries(**_filters(request.args))
+    return _render({"entries": [e.as_dict() for e in entries], "count": len(entries)})
+
+
+@admin.post("/journal/wait")
+def wait_for_entry() -> Response:
+    body = _body()
+    unknown = set(body) - set(FILTER_KEYS) - {"timeout"}
+    if unknown:
+        raise ApiError("bad_request", f"unknown journal filter(s): {', '.join(sorted(unknown))}")
+    entry = _attempt(_luma().journal.wait, _timeout(body), **_filters(body))
+    return _render(entry.as_dict())
+
+
+# -- credits and rate limits ----------------------------------------------------------
+
+
+@admin.get("/balances")
+def balances() -> Response:
+    known = _luma().accounts.balances()
+    return _render({"balances": [{"token": redact(t), "credits": c} for t, c in known.items()]})
+
+
+@admin.post("/balances")
+def set_balance() -> Response:
+    body = _body()
+    token = body.get("token")
+    if not isinstance(token, str) or not token:
+        raise ApiError("bad_request", "token is required")
+    credits = None if body.get("credits") is None else _number(body, "credits")
+    _luma().accounts.set_balance(token, credits)
+    return _render({"token": redact(token), "credits": credits})
+
+
+@admin.post("/rate-limit")
+def set_rate_limit() -> Response:
+    from .accounts import parse_rate_limit
+
+    limit = _body().get("limit")
+    _luma().accounts.set_rate_limit(_attempt(parse_rate_limit, limit))
+    return _render({"limit": limit})
+
+
+# -- reset ----------------------------------------------------------------------------
+
+
+@admin.post("/reset")
+def reset() -> Response:
+    _luma().reset()
+    return _render({"reset": True})
