@@ -99,6 +99,9 @@ def _call(endpoint: str) -> dict[str, Any]:
     token = luma.authenticate(request.headers.get("Authorization"))
     scenario = request.headers.get(SCENARIO_HEADER)
     g.call = Call(endpoint, json_body(), token, _base_url(), scenario)
+    entry = g.get("entry")
+    if entry is not None:  # held calls show their task in the journal before they answer
+        g.call.on_task = lambda task_id: luma.journal.update(entry, task_id=task_id)
     return luma.handle(g.call)
 
 
@@ -201,41 +204,47 @@ def _dribble(payload: bytes, seconds: float) -> Iterator[bytes]:
 
 def _started() -> None:
     g.started = time.perf_counter()
+    if not request.path.startswith("/__admin"):
+        # Journaled on arrival, so a test can wait for a request that is still held.
+        g.entry = service().journal.record(
+            JournalEntry(
+                kind="request",
+                at=service().clock.now(),
+                method=request.method,
+                path=request.path,
+                headers=redact_headers(request.headers),
+            )
+        )
 
 
 JOURNAL_BODY_LIMIT = 65_536  # bytes of a body kept in the journal
 
 
 def _journal(response: Response) -> None:
-    """Every request but control calls goes into the journal, with the schema's verdict
-    (unknown fields included), the scenario rule and fault, and the answer given."""
-    if request.path.startswith("/__admin"):
+    """Complete the request's journal entry: the body, the schema's verdict (unknown
+    fields included), the scenario rule and fault, and the answer given."""
+    entry: JournalEntry | None = g.get("entry")
+    if entry is None:
         return
     call: Call | None = g.get("call")
     verdict = call.verdict if call is not None else None
     fault = request.environ.get(ENVIRON_KEY)
-    service().journal.record(
-        JournalEntry(
-            kind="request",
-            at=service().clock.now(),
-            method=request.method,
-            path=request.path,
-            headers=redact_headers(request.headers),
-            body=_journal_body(),
-            verdict=None
-            if verdict is None
-            else {
-                "schema": verdict.schema,
-                "ok": verdict.ok,
-                "problems": [str(p) for p in verdict.problems],
-                "unknown_fields": list(verdict.unknown_fields),
-            },
-            status=response.status_code,
-            answer=_journal_answer(response),
-            task_id=(call.task_id if call is not None else None) or g.get("task_id"),
-            rule=call.rule if call is not None else None,
-            fault=fault.kind if fault is not None else None,
-        )
+    service().journal.update(
+        entry,
+        body=_journal_body(),
+        verdict=None
+        if verdict is None
+        else {
+            "schema": verdict.schema,
+            "ok": verdict.ok,
+            "problems": [str(p) for p in verdict.problems],
+            "unknown_fields": list(verdict.unknown_fields),
+        },
+        status=response.status_code,
+        answer=_journal_answer(response),
+        task_id=(call.task_id if call is not None else None) or g.get("task_id"),
+        rule=call.rule if call is not None else None,
+        fault=fault.kind if fault is not None else None,
     )
 
 

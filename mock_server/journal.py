@@ -12,7 +12,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 SECRET_HEADERS = ("authorization", "cookie", "x-api-key", "x-luma-mock-control-token")
-FILTER_KEYS = ("kind", "method", "path", "status", "task_id", "rule", "since", "fault")
+FILTER_KEYS = (
+    "kind",
+    "method",
+    "path",
+    "status",
+    "task_id",
+    "rule",
+    "fault",
+    "since",  # only entries after this seq
+    "answered",  # true: answered requests only; false: those still held
+    "with_task",  # true: only entries that have a task id (a held call's, once it exists)
+)
 
 
 def redact(value: str) -> str:
@@ -63,9 +74,22 @@ class JournalEntry:
             elif key == "status":
                 if self.status != int(wanted):
                     return False
+            elif key == "answered":
+                if (self.status is not None) != _truth(wanted):
+                    return False
+            elif key == "with_task":
+                if (self.task_id is not None) != _truth(wanted):
+                    return False
             elif getattr(self, key) != wanted:
                 return False
         return True
+
+
+def _truth(value: Any) -> bool:
+    """Booleans from JSON or from a query string."""
+    if isinstance(value, str):
+        return value.lower() in ("1", "true", "yes")
+    return bool(value)
 
 
 def check_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
@@ -87,6 +111,13 @@ class Journal:
             self._entries.append(entry)
             self._changed.notify_all()
         return entry
+
+    def update(self, entry: JournalEntry, **fields: Any) -> None:
+        """Fill in an entry as its request goes on (its task, then its answer)."""
+        with self._changed:
+            for name, value in fields.items():
+                setattr(entry, name, value)
+            self._changed.notify_all()
 
     def entries(self, **filters: Any) -> list[JournalEntry]:
         wanted = check_filters(filters)

@@ -66,6 +66,7 @@ class Call:
     verdict: Verdict | None = None
     rule: str | None = None
     task_id: str | None = None
+    on_task: Callable[[str], None] | None = None  # told the task id as soon as it exists
 
 
 class LumaService:
@@ -176,6 +177,8 @@ class LumaService:
         body = call.body
         task = self.create_video(body, token=call.token, base_url=call.base_url, outcome=outcome)
         call.task_id = task.id
+        if call.on_task is not None:
+            call.on_task(task.id)
         if task.callback_url or body.get("async") is True:
             return {"task_id": task.id}
         timeout = float(body.get("timeout", self.settings.default_timeout))
