@@ -95,3 +95,21 @@ def test_config_file_can_come_from_the_environment(tmp_path: Path) -> None:
 def test_bad_settings_are_refused(values: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         Settings().with_values(values)
+
+
+def test_scenarios_from_the_config_file_are_there_from_the_start(tmp_path: Path) -> None:
+    from mock_server.service import LumaService
+
+    config = tmp_path / "fake.toml"
+    config.write_text(
+        "[luma-mock]\n"
+        '[[luma-mock.scenarios]]\nname = "moderated"\n'
+        'match = {prompt_contains = "forbidden"}\nthen = {reject = "forbidden"}\n'
+        '[[luma-mock.scenarios]]\nthen = [{reject = "api_error"}, {succeed = true}]\n'
+    )
+    luma = LumaService(load({}, config=config, environ={}))
+    assert [r.name for r in luma.scenarios.list()] == ["moderated", "rule-2"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[scenarios]]\nthen = {reject = "teapot"}\n')
+    with pytest.raises(ValueError, match="teapot"):
+        load({}, config=bad, environ={})
