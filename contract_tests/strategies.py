@@ -1,0 +1,560 @@
+"""Hypothesis strategies for the Luma API's requests, derived from ``schemas/``.
+
+Every field's values come from the contract's own (bundled) schema through
+``hypothesis_jsonschema.from_schema``; where a schema is too wide for a useful or safe
+test we narrow a *copy* of it (a ``maxLength`` on prompts, a range on ``timeout``) or
+filter with the schema's own validator, so a schema change moves the data with it.
+
+Valid requests, one strategy per shape:
+
+- `generate_requests` — text, first frame, last frame or both frames;
+- `extend_requests` — by ``video_id`` or by ``video_url`` (optionally with an end frame);
+- `video_requests` — any of the above;
+- `retrieve_requests`, `retrieve_batch_requests`, `task_requests` — ``POST /luma/tasks``.
+
+Each takes ``mode``: ``"sync"`` (held until the result), ``"callback"`` (needs
+``callback_url``) or ``"async"``; `Mode` names them. Generated URLs only point at
+reserved names (``example.com``, ``*.example.test``, ``*.example.org``) or loopback,
+and a callback goes only to the URL the caller passes in (`callback_urls`).
+
+Invalid requests, each breaking exactly one contract rule and labelled with it:
+
+- `invalid_video_requests`, `invalid_task_requests` — JSON objects;
+- `malformed_bodies` — not JSON, invalid UTF-8, JSON that is not an object;
+- `invalid_requests` — all of them.
+
+They yield `Invalid` (endpoint, rule, body or raw bytes, and the words the contract's
+verdict must contain). `RULES` lists every rule name.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
+from jsonschema import Draft202012Validator
+
+from . import contract
+
+Mode = Literal["sync", "callback", "async"]
+Frames = Literal["none", "first", "last", "both"]
+MODES: tuple[Mode, ...] = ("sync", "callback", "async")
+FRAMES: tuple[Frames, ...] = ("none", "first", "last", "both")
+
+# Reserved for documentation and testing (RFC 2606 / RFC 6761): nothing real answers.
+SAFE_HOSTS = ("example.com", "cdn.example.test", "media.example.org", "127.0.0.1")
+DEFAULT_CALLBACK_URL = "http://callback.example.test/luma"
+PROMPT_MAX = 40  # keeps generation fast and curl lines short
+SYNC_TIMEOUT = (120.0, 900.0)  # long enough that a healthy server answers a sync call
+
+VIDEOS, TASKS = "videos", "tasks"
+
+
+# -- the contract's pieces ----------------------------------------------------------
+
+
+@cache
+def _bundled(endpoint: str) -> dict[str, Any]:
+    return contract.bundled(f"{endpoint}-request")
+
+
+def field_schema(endpoint: str, name: str) -> dict[str, Any]:
+    """A copy of the schema of one request field (``"videos"``/``"tasks"``, field name)."""
+    return copy.deepcopy(_bundled(endpoint)["properties"][name])
+
+
+@cache
+def _field_validator(endpoint: str, name: str) -> Draft202012Validator:
+    return Draft202012Validator(field_schema(endpoint, name))
+
+
+def is_valid_field(endpoint: str, name: str, value: Any) -> bool:
+    """Whether ``value`` satisfies the schema of that field on its own."""
+    return _field_validator(endpoint, name).is_valid(value)
+
+
+def field_values(endpoint: str, name: str, **narrowing: Any) -> st.SearchStrategy[Any]:
+    """Values of a field drawn from its schema, with extra JSON Schema keywords
+    (``maxLength=…``) to narrow it."""
+    return from_schema({**field_schema(endpoint, name), **narrowing})
+
+
+def enum_values(endpoint: str, name: str) -> tuple[Any, ...]:
+    """The values an enum field allows, read from the schema."""
+    return tuple(field_schema(endpoint, name)["enum"])
+
+
+# -- field values -------------------------------------------------------------------
+
+
+def prompts(max_size: int = PROMPT_MAX) -> st.SearchStrategy[str]:
+    """Non-blank prompts, as ``common.json#/$defs/Prompt`` allows, at most ``max_size``."""
+    return field_values(VIDEOS, "prompt", maxLength=max_size)
+
+
+def aspect_ratios() -> st.SearchStrategy[str]:
+    return st.sampled_from(enum_values(VIDEOS, "aspect_ratio"))
+
+
+def timeouts(low: float = 0.0, high: float = SYNC_TIMEOUT[1]) -> st.SearchStrategy[float]:
+    """Seconds for ``timeout``: the schema's range (> 0), narrowed to [low, high]."""
+    narrowing: dict[str, Any] = {"maximum": high}
+    if low > 0:
+        narrowing["minimum"] = low
+    return field_values(VIDEOS, "timeout", **narrowing)
+
+
+_PATH_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def urls(suffix: str = "", hosts: Sequence[str] = SAFE_HOSTS) -> st.SearchStrategy[str]:
+    """http(s) URLs on reserved hosts, kept only if the contract's ``HttpUrl`` accepts
+    them (generating from its pattern would invent real hosts)."""
+    path = st.text(_PATH_CHARS, min_size=1, max_size=12)
+    built = st.builds(
+        lambda scheme, host, parts: f"{scheme}://{host}/{'/'.join(parts)}{suffix}",
+        st.sampled_from(("http", "https")),
+        st.sampled_from(tuple(hosts)),
+        st.lists(path, min_size=1, max_size=3),
+    )
+    return built.filter(lambda url: is_valid_field(VIDEOS, "video_url", url))
+
+
+def image_urls() -> st.SearchStrategy[str]:
+    return urls(".jpg")
+
+
+def video_file_urls() -> st.SearchStrategy[str]:
+    return urls(".mp4")
+
+
+def callback_urls(receiver_url: str) -> st.SearchStrategy[str]:
+    """URLs on the caller's own receiver (a query string tells cases apart): a generated
+    callback never goes anywhere else."""
+    if not is_valid_field(VIDEOS, "callback_url", receiver_url):
+        raise ValueError(f"{receiver_url!r} is not a URL the contract allows for callback_url")
+    joiner = "&" if "?" in receiver_url else "?"
+    return st.integers(0, 9999).map(lambda n: f"{receiver_url}{joiner}case={n}")
+
+
+def identifiers() -> st.SearchStrategy[str]:
+    """Task or video ids as the schema allows (any non-empty string), kept short."""
+    return field_values(TASKS, "id", maxLength=36)
+
+
+def _as_strategy(value: st.SearchStrategy[Any] | Sequence[Any] | None, default: Any) -> Any:
+    if value is None:
+        return default
+    if isinstance(value, st.SearchStrategy):
+        return value
+    if isinstance(value, str):
+        return st.just(value)
+    return st.sampled_from(tuple(value))
+
+
+# -- valid requests ---------------------------------------------------------------
+
+
+def _mode_fields(mode: Mode, callback_url: str | None) -> dict[str, st.SearchStrategy[Any]]:
+    if mode == "callback":
+        return {"callback_url": callback_urls(callback_url or DEFAULT_CALLBACK_URL)}
+    if mode == "async":
+        return {"async": st.just(True)}
+    return {}
+
+
+def _optional(mode: Mode) -> dict[str, st.SearchStrategy[Any]]:
+    optional = {
+        "aspect_ratio": aspect_ratios(),
+        "loop": field_values(VIDEOS, "loop"),
+        "enhancement": field_values(VIDEOS, "enhancement"),
+        "timeout": timeouts(*SYNC_TIMEOUT) if mode == "sync" else timeouts(),
+    }
+    if mode == "sync":
+        # async: false is the same as leaving it out; only sync calls may say so.
+        optional["async"] = st.just(False)
+    return optional
+
+
+def _one_mode(mode: Mode | None, build: Callable[[Mode], st.SearchStrategy[Any]]) -> Any:
+    return build(mode) if mode is not None else st.one_of(*(build(m) for m in MODES))
+
+
+def generate_requests(
+    frames: Frames | None = None, mode: Mode | None = None, callback_url: str | None = None
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Bodies of a valid generate: text only, first frame, last frame or both."""
+
+    def build(mode: Mode, frames: Frames) -> st.SearchStrategy[dict[str, Any]]:
+        required: dict[str, st.SearchStrategy[Any]] = {"prompt": prompts()}
+        if frames in ("first", "both"):
+            required["start_image_url"] = image_urls()
+        if frames in ("last", "both"):
+            required["end_image_url"] = image_urls()
+        required.update(_mode_fields(mode, callback_url))
+        optional = {"action": st.just("generate"), **_optional(mode)}
+        return st.fixed_dictionaries(required, optional=optional)
+
+    shapes = FRAMES if frames is None else (frames,)
+    return _one_mode(mode, lambda m: st.one_of(*(build(m, f) for f in shapes)))
+
+
+def extend_requests(
+    by: Literal["id", "url"] | None = None,
+    mode: Mode | None = None,
+    callback_url: str | None = None,
+    video_ids: st.SearchStrategy[str] | Sequence[str] | None = None,
+    video_urls: st.SearchStrategy[str] | Sequence[str] | None = None,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Bodies of a valid extend, by ``video_id`` or ``video_url``, sometimes with an end
+    frame. A server only extends videos it made: pass their ids/URLs in."""
+    ids = _as_strategy(video_ids, identifiers())
+    sources = _as_strategy(video_urls, video_file_urls())
+
+    def build(mode: Mode, by: str) -> st.SearchStrategy[dict[str, Any]]:
+        required: dict[str, st.SearchStrategy[Any]] = {
+            "action": st.just("extend"),
+            "prompt": prompts(),
+        }
+        required["video_id" if by == "id" else "video_url"] = ids if by == "id" else sources
+        required.update(_mode_fields(mode, callback_url))
+        optional = {"end_image_url": image_urls(), **_optional(mode)}
+        optional.pop("aspect_ratio")  # an extension keeps its source's size
+        return st.fixed_dictionaries(required, optional=optional)
+
+    ways = ("id", "url") if by is None else (by,)
+    return _one_mode(mode, lambda m: st.one_of(*(build(m, w) for w in ways)))
+
+
+def video_requests(
+    mode: Mode | None = None,
+    callback_url: str | None = None,
+    video_ids: st.SearchStrategy[str] | Sequence[str] | None = None,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Any valid body of ``POST /luma/videos``."""
+    return st.one_of(
+        generate_requests(mode=mode, callback_url=callback_url),
+        extend_requests(mode=mode, callback_url=callback_url, video_ids=video_ids),
+    )
+
+
+def retrieve_requests(
+    ids: st.SearchStrategy[str] | Sequence[str] | None = None,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """``{"action": "retrieve", "id": …}`` for one of ``ids`` (any id if none given)."""
+    return st.fixed_dictionaries(
+        {"action": st.just("retrieve"), "id": _as_strategy(ids, identifiers())}
+    )
+
+
+def retrieve_batch_requests(
+    ids: st.SearchStrategy[str] | Sequence[str] | None = None, max_size: int = 5
+) -> st.SearchStrategy[dict[str, Any]]:
+    """``{"action": "retrieve_batch", "ids": [...]}`` with 1..max_size of ``ids``."""
+    one = _as_strategy(ids, identifiers())
+    return st.fixed_dictionaries(
+        {"action": st.just("retrieve_batch"), "ids": st.lists(one, min_size=1, max_size=max_size)}
+    )
+
+
+def task_requests(
+    ids: st.SearchStrategy[str] | Sequence[str] | None = None,
+) -> st.SearchStrategy[dict[str, Any]]:
+    return st.one_of(retrieve_requests(ids), retrieve_batch_requests(ids))
+
+
+# -- invalid requests ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """A request that breaks exactly one contract rule.
+
+    ``body`` is the JSON value sent (``raw`` is None), or ``raw`` holds bytes that are
+    not a JSON document at all. ``expect`` are words the contract's verdict message
+    (`contract.check(...).message`) contains for it; empty for raw bodies.
+    """
+
+    endpoint: str  # "videos" or "tasks"
+    rule: str  # e.g. "prompt-empty", "timeout-not-positive", "body-not-json"
+    body: Any = None
+    raw: bytes | None = None
+    expect: str = ""
+
+    @property
+    def path(self) -> str:
+        return f"/luma/{self.endpoint}"
+
+    @property
+    def schema(self) -> str:
+        return f"{self.endpoint}-request"
+
+    def payload(self) -> bytes:
+        """The bytes to send."""
+        if self.raw is not None:
+            return self.raw
+        return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+
+
+_JSON_TYPES = {
+    "string": st.text(max_size=8),
+    "integer": st.integers(-5, 5),
+    "number": st.floats(-5, 5, allow_nan=False).filter(lambda x: x != int(x)),
+    "boolean": st.booleans(),
+    "null": st.none(),
+    "array": st.lists(st.integers(0, 3), max_size=2),
+    "object": st.dictionaries(st.sampled_from("abc"), st.integers(0, 3), max_size=2),
+}
+
+
+def wrong_types(endpoint: str, name: str) -> st.SearchStrategy[Any]:
+    """JSON values of every type the field's schema does not allow."""
+    schema = field_schema(endpoint, name)
+    allowed = schema.get("type")
+    if allowed is None and "enum" in schema:
+        allowed = sorted({_json_type(v) for v in schema["enum"]})
+    allowed = {allowed} if isinstance(allowed, str) else set(allowed or ())
+    if "number" in allowed:
+        allowed.add("integer")  # JSON Schema: an integer is a number
+    others = [s for t, s in _JSON_TYPES.items() if t not in allowed]
+    return st.one_of(*others).filter(lambda v: not is_valid_field(endpoint, name, v))
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return {str: "string", int: "integer", float: "number"}.get(type(value), "null")
+
+
+def _broken(
+    endpoint: str,
+    rule: str,
+    expect: str,
+    base: st.SearchStrategy[dict[str, Any]],
+    change: Callable[[dict[str, Any], Any], dict[str, Any]],
+    value: st.SearchStrategy[Any] | None = None,
+) -> st.SearchStrategy[Invalid]:
+    value = st.none() if value is None else value
+    return st.builds(
+        lambda body, v: Invalid(endpoint, rule, change(dict(body), v), expect=expect), base, value
+    )
+
+
+def _set(name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    return lambda body, value: {**body, name: value}
+
+
+def _without(*names: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    return lambda body, _: {k: v for k, v in body.items() if k not in names}
+
+
+_NOT_URLS = st.one_of(
+    st.sampled_from(("example.com/a.jpg", "ftp://example.com/a.jpg", "http://", "not a url")),
+    st.text("abc /:", max_size=10).filter(lambda s: not s.startswith("http")),
+    urls(".jpg").map(lambda u: u + "\n"),  # a trailing newline must not sneak through
+)
+
+
+def invalid_video_requests() -> st.SearchStrategy[Invalid]:
+    """Bodies of ``POST /luma/videos`` that each break one rule, labelled with it.
+
+    The base of each is a valid async request, so a server that wrongly accepts one
+    answers at once instead of holding the call.
+    """
+    generate = generate_requests(frames="none", mode="async")
+    any_generate = generate_requests(mode="async")
+    extend = extend_requests(by="id", mode="async")
+    ratios = set(enum_values(VIDEOS, "aspect_ratio"))
+    cases = [
+        _broken(VIDEOS, "prompt-missing", "prompt is required", generate, _without("prompt")),
+        _broken(
+            VIDEOS,
+            "prompt-empty",
+            "prompt: must not be empty",
+            generate,
+            _set("prompt"),
+            st.just(""),
+        ),
+        _broken(
+            VIDEOS,
+            "prompt-blank",
+            "prompt: must not be blank",
+            generate,
+            _set("prompt"),
+            st.text(" \t\n", min_size=1, max_size=4),
+        ),
+        _broken(
+            VIDEOS,
+            "aspect-ratio-unknown",
+            "aspect_ratio:",
+            generate,
+            _set("aspect_ratio"),
+            st.text("0123456789:x", max_size=6).filter(lambda r: r not in ratios),
+        ),
+        _broken(
+            VIDEOS,
+            "action-unknown",
+            "action:",
+            generate,
+            _set("action"),
+            st.sampled_from(("create", "Generate", "extend ", "")),
+        ),
+        _broken(
+            VIDEOS,
+            "extend-without-video",
+            "video_id or video_url is required",
+            extend,
+            _without("video_id", "video_url"),
+        ),
+        _broken(
+            VIDEOS,
+            "video-id-empty",
+            "video_id: must not be empty",
+            extend,
+            _set("video_id"),
+            st.just(""),
+        ),
+        _broken(
+            VIDEOS,
+            "timeout-not-positive",
+            "timeout: must be greater than 0",
+            generate,
+            _set("timeout"),
+            st.one_of(st.just(0), st.floats(-1e6, 0).map(lambda x: x or 0)),
+        ),
+    ]
+    for name in ("start_image_url", "end_image_url", "callback_url"):
+        cases.append(
+            _broken(
+                VIDEOS,
+                f"{name.replace('_', '-')}-not-url",
+                f"{name}:",
+                any_generate,
+                _set(name),
+                _NOT_URLS,
+            )
+        )
+    cases.append(
+        _broken(
+            VIDEOS,
+            "video-url-not-url",
+            "video_url:",
+            extend_requests(by="url", mode="async"),
+            _set("video_url"),
+            _NOT_URLS,
+        )
+    )
+    for name in _bundled(VIDEOS)["properties"]:
+        base = extend if name == "video_id" else generate
+        cases.append(
+            _broken(
+                VIDEOS,
+                f"{name.replace('_', '-')}-wrong-type",
+                f"{name}:",
+                base,
+                _set(name),
+                wrong_types(VIDEOS, name),
+            )
+        )
+    return st.one_of(*cases)
+
+
+def invalid_task_requests() -> st.SearchStrategy[Invalid]:
+    """Bodies of ``POST /luma/tasks`` that each break one rule, labelled with it."""
+    retrieve = retrieve_requests()
+    batch = retrieve_batch_requests()
+    cases = [
+        _broken(TASKS, "action-missing", "action is required", retrieve, _without("action")),
+        _broken(
+            TASKS,
+            "action-unknown",
+            "action:",
+            retrieve,
+            _set("action"),
+            st.sampled_from(("get", "list", "Retrieve", "")),
+        ),
+        _broken(TASKS, "retrieve-without-id", "id is required", retrieve, _without("id")),
+        _broken(TASKS, "id-empty", "id: must not be empty", retrieve, _set("id"), st.just("")),
+        _broken(TASKS, "id-wrong-type", "id:", retrieve, _set("id"), wrong_types(TASKS, "id")),
+        _broken(TASKS, "batch-without-ids", "ids is required", batch, _without("ids")),
+        _broken(TASKS, "ids-empty", "ids: must have at least 1", batch, _set("ids"), st.just([])),
+        _broken(TASKS, "ids-wrong-type", "ids:", batch, _set("ids"), wrong_types(TASKS, "ids")),
+        _broken(
+            TASKS,
+            "ids-item-empty",
+            "ids[0]: must not be empty",
+            batch,
+            lambda body, _: {**body, "ids": ["", *body["ids"][1:]]},
+        ),
+    ]
+    return st.one_of(*cases)
+
+
+def malformed_bodies(endpoint: str | None = None) -> st.SearchStrategy[Invalid]:
+    """Bodies that are not a JSON object: not JSON, not UTF-8, empty, or another JSON
+    value (array, string, number, null)."""
+    endpoints = (VIDEOS, TASKS) if endpoint is None else (endpoint,)
+
+    def raw(rule: str, data: st.SearchStrategy[bytes]) -> st.SearchStrategy[Invalid]:
+        return st.builds(lambda e, b: Invalid(e, rule, raw=b), st.sampled_from(endpoints), data)
+
+    not_json = st.sampled_from((b"{prompt: 'a cat'}", b'{"prompt": "a cat"', b"prompt=a+cat"))
+    not_utf8 = st.sampled_from((b'{"prompt": "\xff\xfe"}', b'{"prompt": "caf\xe9"}'))
+    others = st.one_of(
+        st.lists(st.integers(0, 3), max_size=2), st.text(max_size=8), st.integers(), st.none()
+    )
+    return st.one_of(
+        raw("body-not-json", not_json),
+        raw("body-not-utf8", not_utf8),
+        raw("body-empty", st.just(b"")),
+        st.builds(
+            lambda e, v: Invalid(e, "body-not-object", v, expect="must be object"),
+            st.sampled_from(endpoints),
+            others,
+        ),
+    )
+
+
+def invalid_requests() -> st.SearchStrategy[Invalid]:
+    return st.one_of(invalid_video_requests(), invalid_task_requests(), malformed_bodies())
+
+
+def _rule_names() -> tuple[str, ...]:
+    fields = [n.replace("_", "-") for n in _bundled(VIDEOS)["properties"]]
+    videos = [
+        "prompt-missing",
+        "prompt-empty",
+        "prompt-blank",
+        "aspect-ratio-unknown",
+        "action-unknown",
+        "extend-without-video",
+        "video-id-empty",
+        "timeout-not-positive",
+        "start-image-url-not-url",
+        "end-image-url-not-url",
+        "callback-url-not-url",
+        "video-url-not-url",
+        *(f"{f}-wrong-type" for f in fields),
+    ]
+    tasks = [
+        "action-missing",
+        "action-unknown",
+        "retrieve-without-id",
+        "id-empty",
+        "id-wrong-type",
+        "batch-without-ids",
+        "ids-empty",
+        "ids-wrong-type",
+        "ids-item-empty",
+    ]
+    malformed = ["body-not-json", "body-not-utf8", "body-empty", "body-not-object"]
+    return tuple(dict.fromkeys([*videos, *tasks, *malformed]))
+
+
+RULES: tuple[str, ...] = _rule_names()
