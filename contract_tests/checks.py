@@ -1,0 +1,689 @@
+"""The catalogue of contract checks: one plain function per check, one registry.
+
+A check looks at one exchange — the `Case` that was sent and the `Answer` that came —
+and raises `CheckFailure` (via `fail`) when the contract does not hold. Checks that need
+the past (states only move forward, timestamps never change) read it from the
+`CheckContext`'s `TaskHistory`, which `run_checks` updates after every exchange.
+
+    @check("batch-count", "retrieve_batch's count equals len(items)", on=("tasks",))
+    def batch_count(ctx: CheckContext, case: Case, answer: Answer) -> None: ...
+
+    failures = run_checks(ctx, case, answer)  # every applicable check, all failures
+
+`REGISTRY` maps names to `Check`s; `CHECKS` lists the names in the order they run.
+Operations: ``videos`` and ``tasks`` (answers of the API), ``callback`` (a body the
+server POSTed to our receiver; the case is the request that asked for it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import contract
+
+# -- what is sent and what comes --------------------------------------------------
+
+
+@dataclass
+class Case:
+    """One request of the suite, and what the contract says about it.
+
+    ``body`` is the JSON value to send, unless ``raw`` holds the exact bytes (malformed
+    bodies). ``auth`` says which Authorization header goes with it: ``valid`` (the
+    target's token), ``missing``, ``malformed`` (not a bearer token) or ``wrong``.
+    ``label`` is the shape (``generate-first/async``) or the rule broken
+    (``prompt-empty``); ``valid`` whether the contract accepts the body;
+    ``expect_status`` pins the one status the contract gives (404 for an unknown id).
+    """
+
+    operation: str  # "videos", "tasks" or "callback"
+    body: Any = None
+    raw: bytes | None = None
+    method: str = "POST"
+    path: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    auth: str = "valid"
+    label: str = ""
+    valid: bool = True
+    expect_status: int | None = None
+    task_id: str | None = None  # the task the case is about, once known
+
+    def __post_init__(self) -> None:
+        if not self.path and self.operation in ("videos", "tasks"):
+            self.path = f"/luma/{self.operation}"
+
+    def payload(self) -> bytes | None:
+        """The bytes of the body as sent."""
+        if self.raw is not None:
+            return self.raw
+        if self.body is None:
+            return None
+        return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+
+    @property
+    def mode(self) -> str:
+        """``sync``, ``callback`` or ``async``, as the body asks (videos only)."""
+        body = self.body if isinstance(self.body, dict) else {}
+        if body.get("callback_url"):
+            return "callback"
+        return "async" if body.get("async") is True else "sync"
+
+    @property
+    def action(self) -> str | None:
+        body = self.body if isinstance(self.body, dict) else {}
+        default = "generate" if self.operation == "videos" else None
+        return body.get("action", default)
+
+
+@dataclass
+class Answer:
+    """What came back: status, headers (names in lower case) and the raw content."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    content: bytes = b""
+    elapsed: float = 0.0
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    def json(self) -> Any:
+        """The body as JSON; ValueError if it is not."""
+        return json.loads(self.content.decode("utf-8"))
+
+    def json_or_none(self) -> Any:
+        try:
+            return self.json()
+        except ValueError:
+            return None
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+
+class CheckFailure(AssertionError):
+    """A check that did not hold: which check, what it expected, what came, and the
+    case and answer that showed it (enough to print a curl line)."""
+
+    def __init__(
+        self,
+        title: str,
+        *,
+        expected: str = "",
+        actual: str = "",
+        check: str = "",
+        case: Case | None = None,
+        answer: Answer | None = None,
+    ) -> None:
+        super().__init__(title)
+        self.title = title
+        self.expected = expected
+        self.actual = actual
+        self.check = check
+        self.case = case
+        self.answer = answer
+        self.reproduce: str = ""  # Hypothesis' seed or @reproduce_failure, when known
+
+    def __str__(self) -> str:
+        parts = [f"[{self.check}] {self.title}" if self.check else self.title]
+        if self.expected:
+            parts.append(f"expected: {self.expected}")
+        if self.actual:
+            parts.append(f"actual: {self.actual}")
+        return "\n".join(parts)
+
+
+class CheckFailures(AssertionError):
+    """Several checks failed on one exchange (raised by `assert_checks`)."""
+
+    def __init__(self, failures: list[CheckFailure]) -> None:
+        super().__init__("\n".join(str(f) for f in failures))
+        self.failures = failures
+
+
+def fail(title: str, *, expected: Any = "", actual: Any = "") -> None:
+    """Raise the failure of the check that is running; `run_checks` names it."""
+    raise CheckFailure(title, expected=_text(expected), actual=_text(actual))
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+# -- what the checks remember ------------------------------------------------------
+
+STATE_ORDER = {"pending": 0, "processing": 1, "completed": 2, "failed": 2}
+SET_ONCE = ("created_at", "started_at", "finished_at", "elapsed")
+
+
+def record_state(record: Mapping[str, Any]) -> str:
+    """The state a task record shows: its response's ``state``, ``failed`` for an
+    error envelope, ``pending`` with no response yet."""
+    response = record.get("response")
+    if not isinstance(response, Mapping):
+        return "pending"
+    if response.get("success") is False or "error" in response:
+        return "failed"
+    return str(response.get("state", "pending"))
+
+
+@dataclass
+class TaskHistory:
+    """Everything seen of each task so far: its records in order, and the finished
+    result (from the synchronous answer, the callback or a record) with its source."""
+
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    results: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def last(self, task_id: str) -> dict[str, Any] | None:
+        seen = self.records.get(task_id)
+        return seen[-1] if seen else None
+
+    def remember_result(self, task_id: str, source: str, result: dict[str, Any]) -> None:
+        self.results.setdefault(task_id, (source, result))
+
+    def observe(self, case: Case, answer: Answer) -> None:
+        body = answer.json_or_none()
+        if not isinstance(body, dict):
+            return
+        if case.operation == "videos" and answer.status == 200 and body.get("success") is True:
+            self.remember_result(str(body.get("task_id")), "the synchronous answer", body)
+        elif case.operation == "callback" and case.task_id:
+            self.remember_result(case.task_id, "the callback", body)
+        elif case.operation == "tasks" and answer.status == 200:
+            for record in task_records(case, body):
+                task_id = str(record.get("id"))
+                self.records.setdefault(task_id, []).append(record)
+                response = record.get("response")
+                if record_state(record) in ("completed", "failed") and isinstance(response, dict):
+                    self.remember_result(task_id, "an earlier retrieve", response)
+
+
+def task_records(case: Case, body: Any) -> list[dict[str, Any]]:
+    """The task records in a /luma/tasks answer (one, or a batch's items)."""
+    if not isinstance(body, dict):
+        return []
+    if case.action == "retrieve_batch":
+        items = body.get("items")
+        return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+    return [body] if "id" in body else []
+
+
+@dataclass
+class CheckContext:
+    """What the checks share across a run: the history of tasks, how to fetch a media
+    URL (None: media is not checked), whether the target takes any token, and a tally
+    of runs and failures per check."""
+
+    history: TaskHistory = field(default_factory=TaskHistory)
+    fetch: Callable[[str], Answer] | None = None
+    any_token: bool = False
+    runs: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
+    media_seen: dict[str, tuple[int, int] | str] = field(default_factory=dict)
+
+
+# -- the registry --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    description: str
+    operations: frozenset[str]
+    fn: Callable[[CheckContext, Case, Answer], None]
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def check(
+    name: str, description: str, on: Iterable[str] = ("videos", "tasks")
+) -> Callable[[Callable[[CheckContext, Case, Answer], None]], Any]:
+    """Register a check under ``name`` for the operations ``on``."""
+
+    def register(fn: Callable[[CheckContext, Case, Answer], None]) -> Any:
+        if name in REGISTRY:
+            raise ValueError(f"check {name!r} is registered twice")
+        REGISTRY[name] = Check(name, description, frozenset(on), fn)
+        return fn
+
+    return register
+
+
+def run_checks(
+    ctx: CheckContext, case: Case, answer: Answer, only: Iterable[str] | None = None
+) -> list[CheckFailure]:
+    """Run every check that applies to the case's operation (or those in ``only``),
+    collect their failures, then add the exchange to the history."""
+    chosen = set(only) if only is not None else None
+    failures = []
+    for item in REGISTRY.values():
+        if case.operation not in item.operations or (chosen and item.name not in chosen):
+            continue
+        ctx.runs[item.name] += 1
+        try:
+            item.fn(ctx, case, answer)
+        except CheckFailure as failure:
+            failure.check, failure.case, failure.answer = item.name, case, answer
+            ctx.failures[item.name] += 1
+            failures.append(failure)
+    ctx.history.observe(case, answer)
+    return failures
+
+
+def assert_checks(ctx: CheckContext, case: Case, answer: Answer) -> None:
+    """`run_checks`, raising the failure (or `CheckFailures`) instead of returning it."""
+    failures = run_checks(ctx, case, answer)
+    if len(failures) == 1:
+        raise failures[0]
+    if failures:
+        raise CheckFailures(failures)
+
+
+# -- what the contract allows ----------------------------------------------------------
+
+ERROR_STATUSES_SYNC = {403, 429, 500, 504}  # a failed task, a rate limit, a timeout
+ERROR_STATUSES_SUBMIT = {403, 429}  # refused before any task exists
+
+
+def allowed_statuses(case: Case) -> set[int]:
+    """The statuses the contract allows for this case."""
+    if case.auth in ("missing", "malformed"):
+        return {401}
+    if not case.valid:
+        return {400}
+    if case.expect_status is not None:
+        return {case.expect_status, 429}
+    if case.operation == "videos":
+        failures = ERROR_STATUSES_SYNC if case.mode == "sync" else ERROR_STATUSES_SUBMIT
+        return {200} | failures
+    return {200, 429}
+
+
+def schema_for(case: Case, answer: Answer) -> str | None:
+    """The schema the answer's body must satisfy, by operation and status."""
+    if answer.status >= 400:
+        return "error"
+    if answer.status != 200:
+        return None
+    if case.operation == "videos":
+        return "videos-result" if case.mode == "sync" else "videos-accepted"
+    if case.operation == "tasks":
+        return "tasks-batch" if case.action == "retrieve_batch" else "task-record"
+    return None
+
+
+def _json_body(answer: Answer) -> Any:
+    try:
+        return answer.json()
+    except ValueError as bad:
+        fail("the body is not JSON", expected="a JSON document", actual=f"{bad}: {answer.text!r}")
+
+
+def _error_code(body: Any) -> str | None:
+    error = body.get("error") if isinstance(body, dict) else None
+    return error.get("code") if isinstance(error, dict) else None
+
+
+# -- answers of the API ----------------------------------------------------------------
+
+
+@check("status-allowed", "the status is one the contract allows for that input")
+def status_allowed(ctx: CheckContext, case: Case, answer: Answer) -> None:
+    if case.auth == "wrong" and ctx.any_token:
+        return
+    allowed = {401} if case.auth == "wrong" else allowed_statuses(case)
+    if answer.status not in allowed:
+        fail(
+            f"status {answer.status} is not allowed for {case.label or case.operation}",
+            expected=" or ".join(str(s) for s in sorted(allowed)),
+            actual=f"{answer.status} {answer.text[:200]}",
+        )
+
+
+@check("content-type-json", "answers of the API are JSON (content-type application/json)")
+def content_type_json(ctx: CheckContext, case: Case, answer: Answer) -> None:
+    kind = answer.content_type
+    if kind != "application/json" and not kind.endswith("+json"):
+        fail("the answer is not JSON", expected="application/json", actual=kind or "none")
+
+
+@check("body-schema", "the body matches the schema for its status and operation")
+def body_schema(ctx: CheckContext, case: Case, answer: Answer) -> None:
+    name = schema_for(case, answer)
+    if name is None:
+        return
+    body = _json_body(answer)
+    verdict = contract.check(name, body)
+    if not verdict.ok:
+        fail(
+            f"the {answer.status} body does not match {name}", expected=name, actual=verdict.message
+        )
+
+
+@check("error-code-status", "an error's code is documented and its x-status is the HTTP status")
+def error_code_status(ctx: CheckContext, case: Case, answer: Answer) -> None:
+    code = _error_code(answer.json_or_none())
+    if code is None:
+        return
+    known = contract.error_codes().get(code)
+    if known is None:
+        fail(f"undocumented error code {code!r}", expected="a code of error.json", actual=code)
+    elif known.status != answer.status:
+        fail(
+            f"error code {code!r} came with HTTP {answer.status}",
+            expected=f"HTTP {known.status} for {code}",
+            actual=f"HTTP {answer.status}",
+        )
+
+
+@check("valid-accepted", "a valid request with a valid token is answered 2xx")
+def valid_accepted(ctx: CheckContext, case: Case, answer: Answer) -> None:
+    if not case.valid or case.auth != "valid" or case.expect_status not in (None, 200):
+        return
+    if not 200 <= answer.status < 300:
+        fail(
+            f"a valid {case.label or case.operation} request was refused",
+            expected="2xx",
+            actual=f"{answer.status} {answer.text[:200]}",
+        )
+
+
+@check("invalid-rejected", "an invalid request is 400 bad_request, never 2xx or 5xx")
+def invalid_rejected(ctx: CheckContext, case: Case, answer: Answer) -> None:
+    if case.valid or case.auth != "valid":
+        return
+    code = _error_code(answer.json_or_none())
+    if answer.status == 400 and code == "bad_request":
+        return
+    what = (
+        "accepted"
+        if answer.status < 300
+        else "a server error"
+        if answer.status >= 500
+        else "rejected with the wrong status or code"
+    )
+    fail(
+        f"a request breaking {case.label!r} was {what}",
+        expected="400 bad_request",
+        actual=f"{answer.status} {code or answer.text[:200]}",
+    )
+
+
+@check("auth-required", "a missing or malformed token (or a wrong one) is 401 invalid_token")
+def auth_required(ctx: CheckContext, case: Case, answer: Answer) -> None:
+    if case.auth == "valid" or (case.auth == "wrong" and ctx.any_token):
+        return
+    code = _error_code(answer.json_or_none())
+    if answer.status != 401 or code != "invalid_token":
+        fail(
+            f"a request with a {case.auth} token was not refused",
+            expected="401 invalid_token",
+            actual=f"{answer.status} {code or answer.text[:200]}",
+        )
+
+
+# -- tasks over time ------------------------------------------------------------------
+
+
+def _records(case: Case, answer: Answer) -> list[dict[str, Any]]:
+    if case.operation != "tasks" or answer.status != 200:
+        return []
+    return task_records(case, answer.json_or_none())
+
+
+@check("result-consistent", "a task's result is the same in its record, sync answer and callback")
+def result_consistent(ctx: CheckContext, case: Case, answer: Answer) -> None:
+    if case.operation == "tasks" and case.action == "retrieve" and answer.status == 200:
+        body = answer.json_or_none()
+        wanted = case.body.get("id") if isinstance(case.body, dict) else None
+        if isinstance(body, dict) and body.get("id") != wanted:
+            fail("retrieve answered another task", expected=wanted, actual=body.get("id"))
+    for record in _records(case, answer):
+        task_id = str(record.get("id"))
+        response = record.get("response")
+        if record_state(record) not in ("completed", "failed"):
+            continue
+        succeeded = isinstance(response, dict) and response.get("success") is True
+        if succeeded and response.get("task_id") != task_id:
+            fail(
+                "a finished record's response names another task",
+                expected=task_id,
+                actual=response.get("task_id"),
+            )
+        earlier = ctx.history.results.get(task_id)
+        if earlier is not None and earlier[1] != response:
+            fail(
+                f"task {task_id}'s record differs from {earlier[0]}",
+                expected=earlier[1],
+                actual=response,
+            )
+
+
+@check("states-forward", "task states only move forward: pending → processing → completed|failed")
+def states_forward(ctx: CheckContext, case: Case, answer: Answer) -> None:
+    for record in _records(case, answer):
+        task_id = str(record.get("id"))
+        before = ctx.history.last(task_id)
+        if before is None:
+            continue
+        was, now = record_state(before), record_state(record)
+        if STATE_ORDER.get(now, -1) < STATE_ORDER.get(was, -1) or (
+            STATE_ORDER.get(was) == 2 and now != was
+        ):
+            fail(f"task {task_id} went from {was} to {now}", expected=f"{was} or later", actual=now)
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-3)
+
+
+@check(
+    "timestamps-consistent", "created ≤ started ≤ finished, elapsed = finished - created, set once"
+)
+def timestamps_consistent(ctx: CheckContext, case: Case, answer: Answer) -> None:
+    for record in _records(case, answer):
+        task_id = str(record.get("id"))
+        times = {k: record[k] for k in SET_ONCE if isinstance(record.get(k), (int, float))}
+        order = [times[k] for k in ("created_at", "started_at", "finished_at") if k in times]
+        if order != sorted(order):
+            fail(
+                f"task {task_id}'s timestamps are out of order",
+                expected="created ≤ started ≤ finished",
+                actual=times,
+            )
+        timed = "finished_at" in times and "elapsed" in times and "created_at" in times
+        if timed and not _close(times["elapsed"], times["finished_at"] - times["created_at"]):
+            fail(
+                f"task {task_id}'s elapsed is not finished_at - created_at",
+                expected=times["finished_at"] - times["created_at"],
+                actual=times["elapsed"],
+            )
+        finished = record_state(record) in ("completed", "failed")
+        if finished != ("finished_at" in times):
+            fail(
+                f"task {task_id} is {record_state(record)} with finished_at "
+                f"{'set' if 'finished_at' in times else 'missing'}",
+                expected="finished_at exactly when the task is finished",
+                actual=times,
+            )
+        before = ctx.history.last(task_id) or {}
+        for key in SET_ONCE:
+            if key in before and before[key] != record.get(key):
+                fail(
+                    f"task {task_id}'s {key} changed once set",
+                    expected=before[key],
+                    actual=record.get(key),
+                )
+
+
+@check("batch-count", "retrieve_batch's count equals len(items), and items are the ids asked for")
+def batch_count(ctx: CheckContext, case: Case, answer: Answer) -> None:
+    if case.operation != "tasks" or case.action != "retrieve_batch" or answer.status != 200:
+        return
+    body = answer.json_or_none()
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        return  # body-schema says what is wrong
+    items = body["items"]
+    if body.get("count") != len(items):
+        fail("count is not the number of items", expected=len(items), actual=body.get("count"))
+    asked = set(case.body.get("ids", [])) if isinstance(case.body, dict) else set()
+    stray = [i.get("id") for i in items if isinstance(i, dict) and i.get("id") not in asked]
+    if stray:
+        fail("the batch holds tasks that were not asked for", expected=sorted(asked), actual=stray)
+
+
+# -- callbacks -----------------------------------------------------------------------
+
+
+@check(
+    "callback-shape",
+    "a callback body is the sync result (or error envelope) of its task",
+    on=("callback",),
+)
+def callback_shape(ctx: CheckContext, case: Case, answer: Answer) -> None:
+    body = _json_body(answer)
+    verdict = contract.check("callback", body)
+    if not verdict.ok:
+        fail(
+            "the callback does not match the callback schema",
+            expected="callback",
+            actual=verdict.message,
+        )
+    if case.task_id and body.get("task_id") != case.task_id:
+        fail("the callback names another task", expected=case.task_id, actual=body.get("task_id"))
+
+
+# -- media -----------------------------------------------------------------------------
+
+
+def _results_in(case: Case, answer: Answer) -> Iterator[dict[str, Any]]:
+    body = answer.json_or_none()
+    if answer.status != 200 or not isinstance(body, dict):
+        return
+    if case.operation == "videos" and body.get("success") is True:
+        yield body
+    for record in _records(case, answer):
+        response = record.get("response")
+        if isinstance(response, dict) and response.get("success") is True:
+            yield response
+
+
+@check("media-size", "video_url and thumbnail_url serve an MP4 and a JPEG of the stated size")
+def media_size(ctx: CheckContext, case: Case, answer: Answer) -> None:
+    if ctx.fetch is None:
+        return
+    for result in _results_in(case, answer):
+        stated = (result.get("video_width"), result.get("video_height"))
+        thumb = (result.get("thumbnail_width"), result.get("thumbnail_height"))
+        for url_key, kind, size in (("video_url", "mp4", stated), ("thumbnail_url", "jpeg", thumb)):
+            url = result.get(url_key)
+            if not isinstance(url, str):
+                continue
+            found = ctx.media_seen.get(url)
+            if found is None:
+                found = ctx.media_seen[url] = _probe(ctx.fetch, url, kind)
+            if found != size:
+                fail(
+                    f"{url_key} does not serve a {kind} of the stated size",
+                    expected=f"{size[0]}x{size[1]} {kind}",
+                    actual=_size_text(found, url),
+                )
+
+
+def _probe(fetch: Callable[[str], Answer], url: str, kind: str) -> tuple[int, int] | str:
+    answer = fetch(url)
+    if answer.status != 200:
+        return f"HTTP {answer.status}"
+    try:
+        return mp4_size(answer.content) if kind == "mp4" else jpeg_size(answer.content)
+    except ValueError as bad:
+        return str(bad)
+
+
+def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """The ISO-BMFF boxes in data[start:end]: (type, payload start, box end)."""
+    pos = start
+    while pos + 8 <= end:
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        header = 8
+        if size == 1:  # a 64-bit size follows the type
+            size, header = int.from_bytes(data[pos + 8 : pos + 16], "big"), 16
+        elif size == 0:  # the box runs to the end
+            size = end - pos
+        if size < header or pos + size > end:
+            raise ValueError(f"not an MP4: bad box size {size} at offset {pos}")
+        yield kind, pos + header, pos + size
+        pos += size
+
+
+def mp4_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of an MP4's first video track, from its ``tkhd`` box (16.16 fixed
+    point), without ffmpeg; ValueError if it is not an MP4 with a visual track."""
+    top = {kind: (start, end) for kind, start, end in _boxes(data, 0, len(data))}
+    if b"ftyp" not in top or b"moov" not in top:
+        raise ValueError("not an MP4: no ftyp or moov box")
+    for kind, start, end in _boxes(data, *top[b"moov"]):
+        if kind != b"trak":
+            continue
+        for inner, at, stop in _boxes(data, start, end):
+            if inner != b"tkhd":
+                continue
+            # version 1 has 64-bit times: 32 bytes of times and ids instead of 20
+            offset = at + 4 + (32 if data[at] == 1 else 20) + 52
+            if offset + 8 > stop:
+                raise ValueError("not an MP4: tkhd box too short")
+            width = int.from_bytes(data[offset : offset + 4], "big") >> 16
+            height = int.from_bytes(data[offset + 4 : offset + 8], "big") >> 16
+            if width and height:  # audio tracks have 0x0
+                return width, height
+    raise ValueError("not an MP4 video: no track with a size")
+
+
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # DHT, JPG and DAC are not frames
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RSTn: no length field
+
+
+def jpeg_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a JPEG's SOFn segment; ValueError if it is not a JPEG."""
+    if data[:2] != b"\xff\xd8":
+        raise ValueError("not a JPEG: no SOI marker")
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            raise ValueError(f"not a JPEG: no marker at offset {pos}")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in _STANDALONE:
+            pos += 2
+            continue
+        if marker in (0xD9, 0xDA):
+            break
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker in _SOF and pos + 9 <= len(data):
+            height = int.from_bytes(data[pos + 5 : pos + 7], "big")
+            width = int.from_bytes(data[pos + 7 : pos + 9], "big")
+            return width, height
+        pos += 2 + length
+    raise ValueError("not a JPEG: no frame header before the image data")
+
+
+def _size_text(found: tuple[int, int] | str, url: str) -> str:
+    return f"{found[0]}x{found[1]} at {url}" if isinstance(found, tuple) else f"{found} at {url}"
+
+
+CHECKS: tuple[str, ...] = tuple(REGISTRY)
