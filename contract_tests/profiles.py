@@ -14,11 +14,15 @@ from hypothesis import HealthCheck, settings
 PROFILES = ("ci", "dev", "thorough")
 
 
-def register() -> None:
+def register(prefix: str = "") -> None:
+    """Register the profiles; the pytest plugin uses ``prefix="luma-"`` so that they sit
+    beside a project's own ``ci`` profile without replacing it."""
     common = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
-    settings.register_profile("ci", derandomize=True, database=None, print_blob=True, **common)
-    settings.register_profile("dev", **common)
-    settings.register_profile("thorough", max_examples=1000, **common)
+    settings.register_profile(
+        f"{prefix}ci", derandomize=True, database=None, print_blob=True, **common
+    )
+    settings.register_profile(f"{prefix}dev", **common)
+    settings.register_profile(f"{prefix}thorough", max_examples=1000, **common)
 
 
 def load_default() -> str:

@@ -249,6 +249,15 @@ def set_rate_limit() -> Response:
     return _render({"limit": limit})
 
 
+@admin.post("/delays")
+def set_delays() -> Response:
+    body = _body()
+    if "delay" not in body:
+        raise ApiError("bad_request", "delay is required: a preset, seconds or a table")
+    _attempt(_luma().set_delays, body["delay"])
+    return _render({"delay": body["delay"]})
+
+
 # -- reset ----------------------------------------------------------------------------
 
 

@@ -34,6 +34,7 @@ from .callbacks import (
 )
 from .clock import Clock, ManualClock, RealClock
 from .config import Settings
+from .delays import DelayModel, parse_delays
 from .errors import ApiError
 from .faults import ConnectionFault
 from .journal import Journal, JournalEntry
@@ -105,6 +106,7 @@ class LumaService:
             video_cost=self.settings.video_cost,
             rate_limit=parse_rate_limit(self.settings.rate_limit),
         )
+        self.delays = self.settings.delays  # a control call may change them for a test
         self._clock_start = clock.now()
         for rule in self.settings.scenarios:
             self.scenarios.add(rule)
@@ -243,7 +245,7 @@ class LumaService:
         return body.get("aspect_ratio", media.DEFAULT_ASPECT_RATIO)
 
     def _plan(self, task: Task, outcome: Outcome | None) -> Plan:
-        queue, work = self.settings.delays.plan(task.action, self.rng)
+        queue, work = self.delays.plan(task.action, self.rng)
         plan = Plan(queue, work)
         if outcome is not None and outcome.kind in ("delay", "fail", "succeed"):
             plan.queue = plan.queue if outcome.queue is None else outcome.queue
@@ -381,6 +383,12 @@ class LumaService:
             )
         return self.clock.advance(seconds)
 
+    def set_delays(self, spec: Any) -> DelayModel:
+        """Change how long new tasks take (a preset, seconds, or a table as in the
+        config file); reset restores the configured delays."""
+        self.delays = spec if isinstance(spec, DelayModel) else parse_delays(spec)
+        return self.delays
+
     def wait_until(self, condition: Callable[[], T], timeout: float = 10.0) -> T:
         """Block until ``condition()`` is truthy, re-checking whenever a task is created
         or moves or a callback is attempted; returns its value, or raises TimeoutError
@@ -457,6 +465,7 @@ class LumaService:
             for rule in self.settings.scenarios:
                 self.scenarios.add(rule)
             self.rng.seed(self.settings.seed)
+            self.delays = self.settings.delays
             if isinstance(self.clock, ManualClock):
                 self.clock.reset(self._clock_start)
             self._changed.notify_all()

@@ -2,3 +2,5 @@ from contract_tests import profiles
 
 profiles.register()
 profiles.load_default()
+
+pytest_plugins = ("pytester",)

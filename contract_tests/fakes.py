@@ -1,0 +1,197 @@
+"""The fakes the pytest plugin hands to tests: `LumaFake` in process, `LumaServer` over a
+real socket. Both carry ``url``, ``token`` and ``headers`` and the same control names
+(``advance``, ``complete``, ``fail``, ``wait_for_state``, ``wait_for_callback``,
+``scenarios``, ``journal``, ``accounts``, ``set_delays``, ``reset``, ``clock``), so one
+test body can run against either."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from mock_server.app import create_app
+from mock_server.clock import Clock
+from mock_server.config import Settings
+from mock_server.remote import RemoteFake
+from mock_server.service import LumaService
+
+IN_PROCESS_URL = "http://luma-mock.test"  # a reserved name: it never resolves to a real host
+
+
+class _ClientAt(FlaskClient):
+    """A test client whose requests carry a base URL, so media URLs come out right."""
+
+    def __init__(self, base_url: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._base_url = base_url
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("base_url", self._base_url)
+        return super().open(*args, **kwargs)
+
+
+class LumaFake:
+    """The fake in this process; control calls go straight to its `LumaService`."""
+
+    def __init__(self, service: LumaService, token: str, url: str = IN_PROCESS_URL) -> None:
+        self.service = service
+        self.app = create_app(service)
+        self.url = url
+        self.token = token
+        self.responses: Any = None  # the active responses mock, under luma_responses
+
+    @classmethod
+    def start(cls, values: dict[str, Any], *, clock: Clock, token: str) -> LumaFake:
+        """A fake with the marker's settings: a manual clock and instant tasks unless
+        told otherwise, a fixed seed so ids repeat from run to run."""
+        values = {"clock": "manual", "delay": "instant", "seed": 0, **values}
+        settings = Settings().with_values(values)
+        service = LumaService(settings, clock=clock if settings.clock == "manual" else None)
+        return cls(service, settings.tokens[0] if settings.tokens else token)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def client(self) -> Any:
+        """Flask's test client over the fake's app, as if called at ``url``."""
+        return _ClientAt(self.url, self.app, self.app.response_class, use_cookies=False)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.service, name)
+
+    def close(self) -> None:
+        self.service.close()
+
+
+class LumaServer:
+    """A server on a socket: one this session started, or ``--luma-target``'s."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        control: RemoteFake | None,
+        max_billable: int | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.control = control
+        self.max_billable = max_billable
+
+    @classmethod
+    def remote(cls, url: str, token: str, max_billable: int | None) -> LumaServer:
+        control = RemoteFake(url)
+        return cls(url, token, control if control.has_control_api() else None, max_billable)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def is_fake(self) -> bool:
+        return self.control is not None
+
+    def prepare(self, per_test: dict[str, Any]) -> LumaServer:
+        """Reset, then apply this test's marker settings through the control API."""
+        control = self.require_control()
+        control.reset()
+        if "delay" in per_test:
+            control.set_delays(per_test["delay"])
+        for rule in per_test.get("scenarios", ()):
+            control.scenarios.add(rule)
+        if "credits" in per_test:
+            control.accounts.set_balance(self.token, per_test["credits"])
+        if "rate_limit" in per_test:
+            control.accounts.set_rate_limit(per_test["rate_limit"])
+        return self
+
+    def require_control(self) -> RemoteFake:
+        if self.control is None:
+            pytest.skip(f"{self.url} has no luma-mock control API")
+        return self.control
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.require_control(), name)
+
+
+class RunningServer:
+    """``luma-mock serve`` in a child process on a free loopback port."""
+
+    def __init__(self, startup: dict[str, Any], token: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LUMA_MOCK_")}
+        for name, value in startup.items():
+            env[f"LUMA_MOCK_{name.upper()}"] = _env_value(value)
+        command = [sys.executable, "-m", "mock_server.cli", "serve", "--port", "0"]
+        command += ["--delay", "instant"]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
+        assert self.process.stdout is not None
+        first = self.process.stdout.readline()
+        if not first.startswith("luma-mock listening on "):
+            self.process.kill()
+            rest = self.process.stdout.read()
+            raise RuntimeError(f"luma-mock did not start:\n{first}{rest}")
+        self.url = first.split()[-1]
+        self.output: list[str] = [first]
+        # Drain the log as it comes: a full pipe would stall the server.
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.view = LumaServer(self.url, token, RemoteFake(self.url))
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    def prepare(self, per_test: dict[str, Any]) -> LumaServer:
+        return self.view.prepare(per_test)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self._reader.join(timeout=5)
+
+
+def _env_value(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+class ServerPool:
+    """One running server per distinct set of startup settings, for the whole session."""
+
+    def __init__(self, token: str = "luma-test-token") -> None:
+        self.token = token
+        self._servers: dict[str, RunningServer] = {}
+        self._lock = threading.Lock()
+
+    def server(self, startup: dict[str, Any]) -> RunningServer:
+        key = json.dumps(startup, sort_keys=True, default=str)
+        with self._lock:
+            if key not in self._servers:
+                tokens = startup.get("tokens") or ()
+                token = tokens[0] if tokens else self.token
+                self._servers[key] = RunningServer(startup, token)
+            return self._servers[key]
+
+    def close(self) -> None:
+        with self._lock:
+            servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            server.stop()

@@ -1,0 +1,195 @@
+"""The pytest plugin: the fake and the contract suites as fixtures.
+
+Registered through the ``pytest11`` entry point. It imports nothing heavy until a test
+asks for one of its fixtures, so a session that uses none of them pays nothing.
+
+Fixtures: ``luma_fake`` (the fake in process), ``luma_clock`` (its manual clock),
+``luma_responses`` (``requests`` answered in process), ``luma_httpx_transport`` (an httpx
+transport answered in process), ``luma_server`` (a real server on a loopback port, one per
+session and configuration, reset before each test), ``luma_callback_receiver``.
+The marker ``@pytest.mark.luma(...)`` configures one test's fake; the options
+``--luma-target``, ``--luma-token`` and ``--luma-max-billable`` point ``luma_server`` (and
+the contract suites) at another server or the real service.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+TOKEN = "luma-test-token"
+TARGET_ENV = "LUMA_MOCK_TARGET"
+TARGET_TOKEN_ENV = "LUMA_MOCK_TARGET_TOKEN"
+
+# Marker keys a running server takes through its control API, test by test ...
+PER_TEST_KEYS = ("delay", "scenarios", "credits", "rate_limit")
+# ... and keys it can only take when it starts (one server per distinct set of them).
+STARTUP_KEYS = (
+    "clock",
+    "tokens",
+    "seed",
+    "public_url",
+    "callback_retries",
+    "callback_backoff",
+    "callback_timeout",
+    "callback_allow",
+    "max_tasks",
+    "default_timeout",
+    "video_cost",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("luma", "luma-mock")
+    group.addoption(
+        "--luma-target",
+        default=os.environ.get(TARGET_ENV),
+        help=f"base URL of another server (or the real API) for luma_server and the "
+        f"contract suites; default: the fake ({TARGET_ENV})",
+    )
+    group.addoption(
+        "--luma-token",
+        default=os.environ.get(TARGET_TOKEN_ENV),
+        help=f"bearer token for --luma-target ({TARGET_TOKEN_ENV})",
+    )
+    group.addoption(
+        "--luma-max-billable",
+        type=int,
+        default=None,
+        help="most generate/extend requests a run may send to --luma-target",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "luma(**settings): configure this test's fake — delay, clock, scenarios, tokens, "
+        "credits, rate_limit, seed, callback_retries, …",
+    )
+    # Hypothesis' own plugin loads --hypothesis-profile in its pytest_configure: ours must
+    # exist by then, but only cost an import of Hypothesis when one of them is asked for.
+    wanted = config.getoption("hypothesis_profile", None) or ""
+    if str(wanted).startswith("luma-") or "hypothesis" in sys.modules:
+        _register_profiles()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if "hypothesis" in sys.modules:  # a test module imported it: make ours available
+        _register_profiles()
+
+
+def _register_profiles() -> None:
+    from contract_tests import profiles
+
+    profiles.register(prefix="luma-")
+
+
+def luma_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The test's ``@pytest.mark.luma(...)`` values; the marker closest to the test wins."""
+    values: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers("luma"))):
+        if marker.args:
+            raise pytest.UsageError("@pytest.mark.luma takes keyword arguments only")
+        values.update(marker.kwargs)
+    return values
+
+
+# -- in process ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def luma_clock() -> Any:
+    """The manual clock of this test's in-process fake (it moves only when told)."""
+    from mock_server.clock import ManualClock
+
+    return ManualClock()
+
+
+@pytest.fixture
+def luma_fake(request: pytest.FixtureRequest, luma_clock: Any) -> Iterator[Any]:
+    """The fake in this process, with the same control names as ``luma_server``."""
+    from contract_tests.fakes import LumaFake
+
+    fake = LumaFake.start(luma_settings(request), clock=luma_clock, token=TOKEN)
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def luma_responses(luma_fake: Any) -> Iterator[Any]:
+    """``requests`` calls to the fake's URL (and the provider's own URLs) answered in
+    process through ``responses``; other URLs pass through. Yields the fake."""
+    from mock_server.transports import DEFAULT_BASE_URLS, responses_mock
+
+    with responses_mock(luma_fake.app, (luma_fake.url, *DEFAULT_BASE_URLS)) as mock:
+        luma_fake.responses = mock
+        yield luma_fake
+
+
+@pytest.fixture
+def luma_httpx_transport(luma_fake: Any) -> Any:
+    """An httpx transport answered by the in-process fake; use with
+    ``httpx.Client(transport=luma_httpx_transport, base_url=luma_fake.url)``."""
+    pytest.importorskip("httpx")
+    from mock_server.transports import httpx_transport
+
+    return httpx_transport(luma_fake.app)
+
+
+@pytest.fixture
+def luma_httpx_async_transport(luma_fake: Any) -> Any:
+    """The same for ``httpx.AsyncClient``."""
+    pytest.importorskip("httpx")
+    from mock_server.transports import async_httpx_transport
+
+    return async_httpx_transport(luma_fake.app)
+
+
+@pytest.fixture
+def luma_callback_receiver() -> Iterator[Any]:
+    """A real HTTP server on loopback that records callbacks and waits for them."""
+    from mock_server.receiver import CallbackReceiver
+
+    with CallbackReceiver() as receiver:
+        yield receiver
+
+
+# -- over a socket ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def luma_server_pool(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Running fakes of this session (of this xdist worker), one per startup settings."""
+    from contract_tests.fakes import ServerPool
+
+    pool = ServerPool()
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def luma_server(request: pytest.FixtureRequest, luma_server_pool: Any) -> Any:
+    """A fake on a real loopback socket — started once per session (and per distinct
+    startup settings), reset before each test — or, with ``--luma-target``, that server."""
+    from contract_tests.fakes import LumaServer
+
+    config = request.config
+    target = config.getoption("luma_target")
+    if target:
+        return LumaServer.remote(
+            target,
+            token=config.getoption("luma_token") or "",
+            max_billable=config.getoption("luma_max_billable"),
+        )
+    values = luma_settings(request)
+    unknown = set(values) - set(PER_TEST_KEYS) - set(STARTUP_KEYS)
+    if unknown:
+        raise pytest.UsageError(f"unknown @pytest.mark.luma setting(s): {sorted(unknown)}")
+    startup = {k: v for k, v in values.items() if k in STARTUP_KEYS}
+    per_test = {k: v for k, v in values.items() if k in PER_TEST_KEYS}
+    return luma_server_pool.server(startup).prepare(per_test)

@@ -1,0 +1,155 @@
+"""The fake answering in process, with no socket: for `requests` through the `responses`
+library, and for httpx through a transport. Both hand each request to the fake's Flask
+app, so every behaviour (validation, scenarios, the journal, media) is the same as over a
+socket; faults below HTTP become the exceptions the client library raises for them.
+Callbacks are still delivered for real, by the fake's dispatcher.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from flask import Flask
+
+from .faults import FAULT_SLOT_KEY, Fault
+
+if TYPE_CHECKING:
+    import httpx
+    import responses
+
+# Where clients of this API send requests by default: the documented base URL, and the
+# one the provider's Python SDK uses. Code under test needs no configuration to hit the fake.
+DEFAULT_BASE_URLS = ("https://api.acedata.cloud", "https://x402.acedata.cloud")
+
+
+@dataclass(frozen=True)
+class AppAnswer:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    fault: Fault | None
+
+
+def call_app(
+    app: Flask, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+) -> AppAnswer:
+    """One request through the fake's WSGI app, as a server would pass it."""
+    parts = urlsplit(url)
+    client = app.test_client(use_cookies=False)
+    faults: list[Fault] = []
+    response = client.open(
+        parts.path or "/",
+        base_url=f"{parts.scheme}://{parts.netloc}",
+        query_string=parts.query,
+        method=method,
+        headers=list(headers.items()),
+        data=body or b"",
+        environ_overrides={FAULT_SLOT_KEY: faults},
+    )
+    fault = faults[0] if faults else None
+    return AppAnswer(response.status_code, list(response.headers.items()), response.data, fault)
+
+
+# -- requests, through `responses` ------------------------------------------------------
+
+
+def _requests_error(fault: Fault) -> Exception | None:
+    import requests
+
+    if fault.kind == "reset":
+        return requests.ConnectionError(ConnectionResetError(104, "Connection reset by peer"))
+    if fault.kind == "empty":
+        return requests.ConnectionError(
+            http.client.RemoteDisconnected("Remote end closed connection without response")
+        )
+    if fault.kind == "truncated":
+        return requests.exceptions.ChunkedEncodingError(
+            "Connection broken: IncompleteRead (the fake cut the body short)"
+        )
+    if fault.kind == "hang":
+        return requests.ReadTimeout("Read timed out (the fake hung)")
+    return None  # malformed JSON and a dribble are well-formed HTTP: the body says it all
+
+
+def responses_mock(
+    app: Flask, base_urls: Iterable[str] = DEFAULT_BASE_URLS
+) -> responses.RequestsMock:
+    """A `responses.RequestsMock` that answers every request under ``base_urls`` from the
+    fake and lets anything else through to the network (e.g. a local callback receiver).
+    Use it as a context manager, or start()/stop() it."""
+    import responses
+
+    def answer(request: Any) -> tuple[int, dict[str, str], Any]:
+        body = request.body.encode() if isinstance(request.body, str) else request.body
+        result = call_app(app, request.method, request.url, request.headers, body)
+        error = _requests_error(result.fault) if result.fault else None
+        headers = {k: v for k, v in result.headers if k.lower() != "content-length"}
+        return result.status, headers, error if error is not None else result.body
+
+    mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+    for base in base_urls:
+        pattern = re.compile(re.escape(base.rstrip("/")) + r"(/.*)?$")
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
+            mock.add_callback(method, pattern, callback=answer)
+    mock.add_passthru(re.compile(r".*"))
+    return mock
+
+
+# -- httpx -------------------------------------------------------------------------------
+
+
+def _httpx_error(fault: Fault, request: httpx.Request) -> Exception | None:
+    import httpx
+
+    if fault.kind == "reset":
+        return httpx.ReadError("[Errno 104] Connection reset by peer", request=request)
+    if fault.kind == "empty":
+        return httpx.RemoteProtocolError(
+            "Server disconnected without sending a response.", request=request
+        )
+    if fault.kind == "truncated":
+        return httpx.RemoteProtocolError(
+            "peer closed connection without sending complete message body", request=request
+        )
+    if fault.kind == "hang":
+        return httpx.ReadTimeout("timed out (the fake hung)", request=request)
+    return None
+
+
+def _httpx_answer(app: Flask, request: httpx.Request) -> httpx.Response:
+    import httpx
+
+    result = call_app(app, request.method, str(request.url), request.headers, request.read())
+    error = _httpx_error(result.fault, request) if result.fault else None
+    if error is not None:
+        raise error
+    return httpx.Response(result.status, headers=result.headers, content=result.body)
+
+
+def httpx_transport(app: Flask) -> httpx.BaseTransport:
+    """An httpx transport answered by the fake: ``httpx.Client(transport=...)``."""
+    import httpx
+
+    class LumaTransport(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            return _httpx_answer(app, request)
+
+    return LumaTransport()
+
+
+def async_httpx_transport(app: Flask) -> httpx.AsyncBaseTransport:
+    """The same for ``httpx.AsyncClient``; the fake answers at once for async calls and
+    instant tasks (a held synchronous call blocks the event loop until its task ends)."""
+    import httpx
+
+    class AsyncLumaTransport(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            await request.aread()
+            return _httpx_answer(app, request)
+
+    return AsyncLumaTransport()
