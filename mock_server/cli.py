@@ -36,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--rate-limit", help="per-token limit REQUESTS/SECONDS, e.g. 10/60")
 
     commands.add_parser("openapi", help="print the OpenAPI document of the contract")
+
+    from contract_tests.report import add_verify_arguments  # stdlib only until it runs
+
+    add_verify_arguments(commands.add_parser("verify", help="check a server against the contract"))
     return parser
 
 
@@ -78,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "verify":
+        from contract_tests.report import run_verify
+
+        return run_verify(args)
     if args.command == "openapi":
         from contract_tests.openapi import document
 
