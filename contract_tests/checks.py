@@ -6,7 +6,7 @@ the past (states only move forward, timestamps never change) read it from the
 `CheckContext`'s `TaskHistory`, which `run_checks` updates after every exchange.
 
     @check("batch-count", "retrieve_batch's count equals len(items)", on=("tasks",))
-    def batch_count(ctx: CheckContext, case: Case, answer: Answer) -> None: ...
+    def batch_count(ctx: CheckContext, case: Case, answer: Answer) -> bool | None: ...
 
     failures = run_checks(ctx, case, answer)  # every applicable check, all failures
 
@@ -236,23 +236,29 @@ class CheckContext:
 # -- the registry --------------------------------------------------------------------
 
 
+CheckFunction = Callable[[CheckContext, Case, Answer], "bool | None"]
+
+
 @dataclass(frozen=True)
 class Check:
     name: str
     description: str
     operations: frozenset[str]
-    fn: Callable[[CheckContext, Case, Answer], None]
+    fn: CheckFunction
 
 
 REGISTRY: dict[str, Check] = {}
+SKIPPED = False  # what a check returns when the exchange is not its business
 
 
 def check(
     name: str, description: str, on: Iterable[str] = ("videos", "tasks")
-) -> Callable[[Callable[[CheckContext, Case, Answer], None]], Any]:
-    """Register a check under ``name`` for the operations ``on``."""
+) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check under ``name`` for the operations ``on``. The function raises
+    `CheckFailure` (see `fail`) when the contract is broken, and returns `SKIPPED` when
+    the exchange is not its business (so the tally counts only real runs)."""
 
-    def register(fn: Callable[[CheckContext, Case, Answer], None]) -> Any:
+    def register(fn: CheckFunction) -> CheckFunction:
         if name in REGISTRY:
             raise ValueError(f"check {name!r} is registered twice")
         REGISTRY[name] = Check(name, description, frozenset(on), fn)
@@ -271,10 +277,11 @@ def run_checks(
     for item in REGISTRY.values():
         if case.operation not in item.operations or (chosen and item.name not in chosen):
             continue
-        ctx.runs[item.name] += 1
         try:
-            item.fn(ctx, case, answer)
+            if item.fn(ctx, case, answer) is not SKIPPED:
+                ctx.runs[item.name] += 1
         except CheckFailure as failure:
+            ctx.runs[item.name] += 1
             failure.check, failure.case, failure.answer = item.name, case, answer
             ctx.failures[item.name] += 1
             failures.append(failure)
@@ -282,7 +289,7 @@ def run_checks(
     return failures
 
 
-def assert_checks(ctx: CheckContext, case: Case, answer: Answer) -> None:
+def assert_checks(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     """`run_checks`, raising the failure (or `CheckFailures`) instead of returning it."""
     failures = run_checks(ctx, case, answer)
     if len(failures) == 1:
@@ -340,9 +347,9 @@ def _error_code(body: Any) -> str | None:
 
 
 @check("status-allowed", "the status is one the contract allows for that input")
-def status_allowed(ctx: CheckContext, case: Case, answer: Answer) -> None:
+def status_allowed(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     if case.auth == "wrong" and ctx.any_token:
-        return
+        return SKIPPED
     allowed = {401} if case.auth == "wrong" else allowed_statuses(case)
     if answer.status not in allowed:
         fail(
@@ -353,17 +360,17 @@ def status_allowed(ctx: CheckContext, case: Case, answer: Answer) -> None:
 
 
 @check("content-type-json", "answers of the API are JSON (content-type application/json)")
-def content_type_json(ctx: CheckContext, case: Case, answer: Answer) -> None:
+def content_type_json(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     kind = answer.content_type
     if kind != "application/json" and not kind.endswith("+json"):
         fail("the answer is not JSON", expected="application/json", actual=kind or "none")
 
 
 @check("body-schema", "the body matches the schema for its status and operation")
-def body_schema(ctx: CheckContext, case: Case, answer: Answer) -> None:
+def body_schema(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     name = schema_for(case, answer)
     if name is None:
-        return
+        return SKIPPED
     body = _json_body(answer)
     verdict = contract.check(name, body)
     if not verdict.ok:
@@ -373,10 +380,10 @@ def body_schema(ctx: CheckContext, case: Case, answer: Answer) -> None:
 
 
 @check("error-code-status", "an error's code is documented and its x-status is the HTTP status")
-def error_code_status(ctx: CheckContext, case: Case, answer: Answer) -> None:
+def error_code_status(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     code = _error_code(answer.json_or_none())
     if code is None:
-        return
+        return SKIPPED
     known = contract.error_codes().get(code)
     if known is None:
         fail(f"undocumented error code {code!r}", expected="a code of error.json", actual=code)
@@ -389,9 +396,9 @@ def error_code_status(ctx: CheckContext, case: Case, answer: Answer) -> None:
 
 
 @check("valid-accepted", "a valid request with a valid token is answered 2xx")
-def valid_accepted(ctx: CheckContext, case: Case, answer: Answer) -> None:
+def valid_accepted(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     if not case.valid or case.auth != "valid" or case.expect_status not in (None, 200):
-        return
+        return SKIPPED
     if not 200 <= answer.status < 300:
         fail(
             f"a valid {case.label or case.operation} request was refused",
@@ -401,9 +408,9 @@ def valid_accepted(ctx: CheckContext, case: Case, answer: Answer) -> None:
 
 
 @check("invalid-rejected", "an invalid request is 400 bad_request, never 2xx or 5xx")
-def invalid_rejected(ctx: CheckContext, case: Case, answer: Answer) -> None:
+def invalid_rejected(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     if case.valid or case.auth != "valid":
-        return
+        return SKIPPED
     code = _error_code(answer.json_or_none())
     if answer.status == 400 and code == "bad_request":
         return
@@ -422,9 +429,9 @@ def invalid_rejected(ctx: CheckContext, case: Case, answer: Answer) -> None:
 
 
 @check("auth-required", "a missing or malformed token (or a wrong one) is 401 invalid_token")
-def auth_required(ctx: CheckContext, case: Case, answer: Answer) -> None:
+def auth_required(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     if case.auth == "valid" or (case.auth == "wrong" and ctx.any_token):
-        return
+        return SKIPPED
     code = _error_code(answer.json_or_none())
     if answer.status != 401 or code != "invalid_token":
         fail(
@@ -443,14 +450,29 @@ def _records(case: Case, answer: Answer) -> list[dict[str, Any]]:
     return task_records(case, answer.json_or_none())
 
 
-@check("result-consistent", "a task's result is the same in its record, sync answer and callback")
-def result_consistent(ctx: CheckContext, case: Case, answer: Answer) -> None:
+@check(
+    "result-consistent",
+    "a task's result is the same in its record, sync answer and callback",
+    on=("videos", "tasks", "callback"),
+)
+def result_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
+    if case.operation == "callback":
+        earlier = ctx.history.results.get(case.task_id or "")
+        body = answer.json_or_none()
+        if earlier is None:
+            return SKIPPED
+        if earlier[1] != body:
+            fail(f"the callback differs from {earlier[0]}", expected=earlier[1], actual=body)
+        return None
     if case.operation == "tasks" and case.action == "retrieve" and answer.status == 200:
         body = answer.json_or_none()
         wanted = case.body.get("id") if isinstance(case.body, dict) else None
         if isinstance(body, dict) and body.get("id") != wanted:
             fail("retrieve answered another task", expected=wanted, actual=body.get("id"))
-    for record in _records(case, answer):
+    records = _records(case, answer)
+    if not records:
+        return SKIPPED
+    for record in records:
         task_id = str(record.get("id"))
         response = record.get("response")
         if record_state(record) not in ("completed", "failed"):
@@ -472,8 +494,11 @@ def result_consistent(ctx: CheckContext, case: Case, answer: Answer) -> None:
 
 
 @check("states-forward", "task states only move forward: pending → processing → completed|failed")
-def states_forward(ctx: CheckContext, case: Case, answer: Answer) -> None:
-    for record in _records(case, answer):
+def states_forward(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
+    records = _records(case, answer)
+    if not any(ctx.history.last(str(r.get("id"))) for r in records):
+        return SKIPPED  # nothing seen before to compare with
+    for record in records:
         task_id = str(record.get("id"))
         before = ctx.history.last(task_id)
         if before is None:
@@ -492,8 +517,11 @@ def _close(a: float, b: float) -> bool:
 @check(
     "timestamps-consistent", "created ≤ started ≤ finished, elapsed = finished - created, set once"
 )
-def timestamps_consistent(ctx: CheckContext, case: Case, answer: Answer) -> None:
-    for record in _records(case, answer):
+def timestamps_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
+    records = _records(case, answer)
+    if not records:
+        return SKIPPED
+    for record in records:
         task_id = str(record.get("id"))
         times = {k: record[k] for k in SET_ONCE if isinstance(record.get(k), (int, float))}
         order = [times[k] for k in ("created_at", "started_at", "finished_at") if k in times]
@@ -529,12 +557,12 @@ def timestamps_consistent(ctx: CheckContext, case: Case, answer: Answer) -> None
 
 
 @check("batch-count", "retrieve_batch's count equals len(items), and items are the ids asked for")
-def batch_count(ctx: CheckContext, case: Case, answer: Answer) -> None:
+def batch_count(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     if case.operation != "tasks" or case.action != "retrieve_batch" or answer.status != 200:
-        return
+        return SKIPPED
     body = answer.json_or_none()
     if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-        return  # body-schema says what is wrong
+        return SKIPPED  # body-schema says what is wrong
     items = body["items"]
     if body.get("count") != len(items):
         fail("count is not the number of items", expected=len(items), actual=body.get("count"))
@@ -552,7 +580,7 @@ def batch_count(ctx: CheckContext, case: Case, answer: Answer) -> None:
     "a callback body is the sync result (or error envelope) of its task",
     on=("callback",),
 )
-def callback_shape(ctx: CheckContext, case: Case, answer: Answer) -> None:
+def callback_shape(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     body = _json_body(answer)
     verdict = contract.check("callback", body)
     if not verdict.ok:
@@ -581,10 +609,11 @@ def _results_in(case: Case, answer: Answer) -> Iterator[dict[str, Any]]:
 
 
 @check("media-size", "video_url and thumbnail_url serve an MP4 and a JPEG of the stated size")
-def media_size(ctx: CheckContext, case: Case, answer: Answer) -> None:
-    if ctx.fetch is None:
-        return
-    for result in _results_in(case, answer):
+def media_size(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
+    results = list(_results_in(case, answer)) if ctx.fetch is not None else []
+    if not results:
+        return SKIPPED
+    for result in results:
         stated = (result.get("video_width"), result.get("video_height"))
         thumb = (result.get("thumbnail_width"), result.get("thumbnail_height"))
         for url_key, kind, size in (("video_url", "mp4", stated), ("thumbnail_url", "jpeg", thumb)):

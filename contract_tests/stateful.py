@@ -1,0 +1,148 @@
+"""The stateful part of the provider suite: a Hypothesis state machine that mixes
+generate, extend (of videos made earlier in the run), retrieve, retrieve_batch and —
+where the target's clock can be moved — advancing time or finishing tasks by hand.
+
+There are no separate invariants to write: every answer goes through the same checks
+as the rest of the suite, and those read the run's history, so "states only move
+forward", "timestamps never change once set" and "a retrieved result equals the earlier
+answer" are checked after every step, across steps.
+
+Billable steps cost money, so the machine is never shrunk or replayed: a failure is
+kept (with the seed) and the run goes on.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from . import strategies as S
+from .checks import Case
+
+if TYPE_CHECKING:
+    from .provider import Provider
+
+STEPS = 10  # steps per machine run
+INDEX = st.integers(0, 10**6)  # picks one of the tasks or videos known when the step runs
+
+
+class LumaMachine(RuleBasedStateMachine):
+    """Set ``provider`` on a subclass (see `machine_for`) before running it."""
+
+    provider: Provider
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tasks: list[str] = []
+
+    @initialize()
+    def known_tasks(self) -> None:
+        # Tasks the earlier phases made are fair game: their history is already checked.
+        self.tasks = list(self.provider.ctx.history.records)
+
+    def _after(self) -> None:
+        from .provider import _keep
+
+        seed = self.provider_seed
+        _keep(self.provider, self.provider.current, f"stateful run, seed {seed}" if seed else "")
+        self.provider.current = []
+        self.provider.progress.step("stateful")
+
+    provider_seed: int | None = None
+
+    def _submit(self, body: dict[str, Any], label: str) -> None:
+        from .provider import BudgetSpent
+
+        try:
+            answer = self.provider.exchange(Case("videos", body, label=label))
+        except BudgetSpent:
+            return
+        data = answer.json_or_none()
+        if answer.status == 200 and isinstance(data, dict) and isinstance(data.get("task_id"), str):
+            self.tasks.append(data["task_id"])
+
+    def _pick(self, index: int) -> str:
+        return self.tasks[index % len(self.tasks)]
+
+    @precondition(lambda self: self.provider.budget.left > 0)
+    @rule(body=S.generate_requests(mode="async"))
+    def generate(self, body: dict[str, Any]) -> None:
+        self._submit(body, "stateful generate/async")
+        self._after()
+
+    @precondition(lambda self: self.provider.budget.left > 0 and self.provider.videos)
+    @rule(body=S.extend_requests(by="id", mode="async"), index=INDEX)
+    def extend(self, body: dict[str, Any], index: int) -> None:
+        videos = self.provider.videos
+        self._submit({**body, "video_id": videos[index % len(videos)][0]}, "stateful extend/async")
+        self._after()
+
+    @precondition(lambda self: self.tasks)
+    @rule(index=INDEX)
+    def retrieve(self, index: int) -> None:
+        record = self.provider.retrieve(self._pick(index))
+        if record is not None:
+            self.provider.remember_video(record.get("response"))
+        self._after()
+
+    @precondition(lambda self: self.tasks)
+    @rule(indexes=st.lists(INDEX, min_size=1, max_size=4), unknown=st.booleans())
+    def retrieve_batch(self, indexes: list[int], unknown: bool) -> None:
+        ids = [self._pick(i) for i in indexes]
+        self.provider.retrieve_batch([*ids, "luma-mock-verify-unknown"] if unknown else ids)
+        self._after()
+
+    @rule(task_id=S.identifiers())
+    def retrieve_unknown(self, task_id: str) -> None:
+        body = {"action": "retrieve", "id": f"luma-mock-verify-unknown-{task_id}"}
+        self.provider.exchange(Case("tasks", body, label="unknown-id", expect_status=404))
+        self._after()
+
+    @precondition(lambda self: self.provider.manual_clock)
+    @rule(seconds=st.sampled_from((0.5, 1.0, 2.0, 5.0, 30.0, 61.0, 120.0)))
+    def advance(self, seconds: float) -> None:
+        self.provider.advance(seconds)
+        self._after()
+
+    @precondition(
+        lambda self: self.tasks and self.provider.control and not self.provider.manual_clock
+    )
+    @rule(index=INDEX)
+    def complete(self, index: int) -> None:
+        self.provider.admin("POST", f"/tasks/{self._pick(index)}/complete")
+        self._after()
+
+
+def machine_for(provider: Provider, seed: int | None = None) -> type[LumaMachine]:
+    """A `LumaMachine` bound to one provider run."""
+    return type("LumaMachineRun", (LumaMachine,), {"provider": provider, "provider_seed": seed})
+
+
+def run_machine(provider: Provider, base: settings, examples: int, seed: int | None) -> None:
+    """Run the machine ``max(2, examples // 20)`` times of `STEPS` steps each."""
+    provider.phase = "stateful"
+    runs = max(2, examples // 20)
+    provider.progress.planned += runs * STEPS
+    chosen = settings(
+        base,
+        max_examples=runs,
+        stateful_step_count=STEPS,
+        phases=[Phase.explicit, Phase.generate],
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    machine = machine_for(provider, seed)
+    if seed is not None and not base.derandomize:
+        machine = hypothesis_seed(seed)(machine)
+    run_state_machine_as_test(machine, settings=chosen)
