@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from mock_server.app import create_app
 from mock_server.clock import Clock
 from mock_server.config import Settings
-from mock_server.remote import RemoteFake
+from mock_server.remote import ControlClient, RemoteFake
 from mock_server.service import LumaService
 
 IN_PROCESS_URL = "http://luma-mock.test"  # a reserved name: it never resolves to a real host
@@ -47,6 +47,17 @@ class LumaFake:
         self.url = url
         self.token = token
         self.responses: Any = None  # the active responses mock, under luma_responses
+        # The control API's own views, answered by the app in process: the same JSON a
+        # luma_server test gets over HTTP.
+        self.control = ControlClient(self._control_call)
+
+    def _control_call(
+        self, method: str, path: str, body: Any, params: dict[str, Any] | None
+    ) -> tuple[int, Any]:
+        answer = self.app.test_client().open(
+            f"/__admin{path}", method=method, json=body, query_string=params
+        )
+        return answer.status_code, answer.get_json()
 
     @classmethod
     def start(cls, values: dict[str, Any], *, clock: Clock, token: str) -> LumaFake:
@@ -65,8 +76,12 @@ class LumaFake:
         """Flask's test client over the fake's app, as if called at ``url``."""
         return _ClientAt(self.url, self.app, self.app.response_class, use_cookies=False)
 
+    @property
+    def clock(self) -> Any:
+        return self.service.clock  # the ManualClock itself: advance() runs due events
+
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.service, name)
+        return getattr(self.control, name)
 
     def close(self) -> None:
         self.service.close()

@@ -1,9 +1,12 @@
-"""The control API of a fake in another process, from Python, with the same names as
-`LumaService`'s own control side — so a test reads the same against ``luma_fake`` (in
-process) and ``luma_server`` (over a socket). Answers are the control API's JSON."""
+"""The control API from Python, with the same names as `LumaService`'s control side:
+`RemoteFake` for a fake in another process (over HTTP), and `ControlClient` over any way
+of sending a control call — the pytest plugin uses one that calls the fake's app in
+process, so a test reads the same against ``luma_fake`` and ``luma_server``. Answers are
+the control API's JSON."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -22,7 +25,7 @@ class ControlError(Exception):
 
 
 class _Part:
-    def __init__(self, fake: RemoteFake) -> None:
+    def __init__(self, fake: ControlClient) -> None:
         self._fake = fake
 
 
@@ -79,32 +82,26 @@ class RemoteAccounts(_Part):
         self._fake.call("POST", "/rate-limit", {"limit": limit})
 
 
-class RemoteFake:
-    """Control of a fake at ``url`` (``/__admin/``), e.g. one started by ``luma-mock serve``."""
+# How a control call is sent: (method, path under /__admin, JSON body, query) -> (status, JSON)
+Send = Callable[[str, str, Any, dict[str, Any] | None], tuple[int, Any]]
 
-    def __init__(self, url: str, control_token: str | None = None, timeout: float = 30.0) -> None:
-        self.url = url.rstrip("/")
-        self.timeout = timeout
-        self.session = requests.Session()
-        if control_token:
-            self.session.headers["Authorization"] = f"Bearer {control_token}"
+
+class ControlClient:
+    """The control API through ``send``; `RemoteFake` sends over HTTP."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
         self.clock = RemoteClock(self)
         self.scenarios = RemoteScenarios(self)
         self.journal = RemoteJournal(self)
         self.accounts = RemoteAccounts(self)
 
-    def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Any:
-        wait = float(body.get("timeout", 0)) if isinstance(body, dict) else 0.0
-        response = self.session.request(
-            method,
-            f"{self.url}/__admin{path}",
-            json=body,
-            timeout=self.timeout + wait,
-            **kwargs,
-        )
-        answer = response.json()
-        if response.status_code >= 400:
-            raise ControlError(response.status_code, answer)
+    def call(
+        self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        status, answer = self._send(method, path, body, params)
+        if status >= 400:
+            raise ControlError(status, answer)
         return answer
 
     def has_control_api(self) -> bool:
@@ -150,6 +147,38 @@ class RemoteFake:
 
     def reset(self) -> None:
         self.call("POST", "/reset")
+
+
+class RemoteFake(ControlClient):
+    """Control of a fake at ``url`` (``/__admin/``), e.g. one started by ``luma-mock serve``."""
+
+    def __init__(self, url: str, control_token: str | None = None, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        if control_token:
+            self.session.headers["Authorization"] = f"Bearer {control_token}"
+        super().__init__(self._http)
+
+    def _http(
+        self, method: str, path: str, body: Any, params: dict[str, Any] | None
+    ) -> tuple[int, Any]:
+        wait = float(body.get("timeout", 0)) if isinstance(body, dict) else 0.0
+        response = self.session.request(
+            method,
+            f"{self.url}/__admin{path}",
+            json=body,
+            params=params,
+            timeout=self.timeout + wait,  # a long-poll may hold as long as it was asked to
+        )
+        return response.status_code, response.json()
+
+    def has_control_api(self) -> bool:
+        try:
+            self.call("GET", "/clock")
+        except (ControlError, requests.RequestException, ValueError):
+            return False
+        return True
 
     def close(self) -> None:
         self.session.close()

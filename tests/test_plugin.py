@@ -50,9 +50,10 @@ def test_luma_fake_luma_clock_and_the_marker(pytester: pytest.Pytester) -> None:
             client = luma_fake.client()
             task_id = client.post("/luma/videos", json={"prompt": "x", "async": True},
                                   headers=luma_fake.headers).get_json()["task_id"]
-            assert luma_fake.task(task_id).state.value == "processing"
+            assert luma_fake.task(task_id)["state"] == "processing"
             luma_clock.advance(30)
-            assert luma_fake.task(task_id).state.value == "completed"
+            assert luma_fake.task(task_id)["state"] == "completed"
+            assert luma_fake.journal.entries(task_id=task_id)[0]["status"] == 200
 
         @pytest.mark.luma(scenarios=[{"then": {"reject": "used_up"}}], tokens=["mine"])
         def test_scenarios_and_tokens(luma_fake):
