@@ -1,4 +1,5 @@
-"""``luma-mock``: serve the fake, or print the contract's OpenAPI document."""
+"""``luma-mock``: serve the fake, check a server or a client against the contract, proxy
+real traffic through the contract, or print the contract's OpenAPI document."""
 
 from __future__ import annotations
 
@@ -40,6 +41,24 @@ def _parser() -> argparse.ArgumentParser:
     from contract_tests.report import add_verify_arguments  # stdlib only until it runs
 
     add_verify_arguments(commands.add_parser("verify", help="check a server against the contract"))
+
+    client = commands.add_parser("verify-client", help="check a client against the contract")
+    client.add_argument("factory", help="MODULE:FACTORY, factory(base_url, token) -> adapter")
+    client.add_argument("--profile", choices=["ci", "dev", "thorough"], default="ci")
+    client.add_argument(
+        "--client-timeout", type=float, default=10.0, help="seconds the client takes to give up"
+    )
+    client.add_argument("--fake-url", help="use this running fake instead of starting one")
+    client.add_argument("--control-token", help="the running fake's control token")
+    client.add_argument("--token", default="luma-mock-consumer", help="token the client gets")
+    client.add_argument("-k", "--only", help="run only the cases whose name contains this")
+
+    proxy = commands.add_parser("proxy", help="forward to a target, checking every exchange")
+    proxy.add_argument("--target", required=True, help="base URL to forward to")
+    proxy.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    proxy.add_argument("--port", type=int, default=8010, help="port (0 picks a free one)")
+    proxy.add_argument("--max-billable", type=int, help="forward at most N generate/extend")
+    proxy.add_argument("--record", help="append every exchange to this JSON-lines file")
     return parser
 
 
@@ -86,6 +105,14 @@ def main(argv: list[str] | None = None) -> int:
         from contract_tests.report import run_verify
 
         return run_verify(args)
+    if args.command == "verify-client":
+        from contract_tests import consumer
+
+        return consumer.main(args)
+    if args.command == "proxy":
+        from contract_tests import proxy
+
+        return proxy.main(args)
     if args.command == "openapi":
         from contract_tests.openapi import document
 
