@@ -24,7 +24,8 @@ Invalid requests, each breaking exactly one contract rule and labelled with it:
 - `invalid_requests` — all of them.
 
 They yield `Invalid` (endpoint, rule, body or raw bytes, and the words the contract's
-verdict must contain). `RULES` lists every rule name.
+verdict must contain). `RULES` lists every rule name, `rules(endpoint)` those of one
+endpoint (or ``"malformed"``), and `breaking(endpoint, rule)` gives one rule's strategy.
 """
 
 from __future__ import annotations
@@ -332,26 +333,39 @@ def _json_type(value: Any) -> str:
     return {str: "string", int: "integer", float: "number"}.get(type(value), "null")
 
 
+Change = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def _set(name: str) -> Change:
+    return lambda body, value: {**body, name: value}
+
+
+def _without(*names: str) -> Change:
+    return lambda body, _: {k: v for k, v in body.items() if k not in names}
+
+
+def _first_id_empty(body: dict[str, Any], _: Any) -> dict[str, Any]:
+    return {**body, "ids": ["", *body["ids"][1:]]}
+
+
 def _broken(
     endpoint: str,
     rule: str,
     expect: str,
     base: st.SearchStrategy[dict[str, Any]],
-    change: Callable[[dict[str, Any], Any], dict[str, Any]],
+    change: Change,
     value: st.SearchStrategy[Any] | None = None,
-) -> st.SearchStrategy[Invalid]:
-    value = st.none() if value is None else value
-    return st.builds(
-        lambda body, v: Invalid(endpoint, rule, change(dict(body), v), expect=expect), base, value
+) -> tuple[str, st.SearchStrategy[Invalid]]:
+    """``(rule, strategy)``: valid bodies from ``base`` with one ``change`` applied."""
+    values = st.none() if value is None else value
+    made = st.builds(
+        lambda body, v: Invalid(endpoint, rule, change(dict(body), v), expect=expect), base, values
     )
+    return rule, made
 
 
-def _set(name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    return lambda body, value: {**body, name: value}
-
-
-def _without(*names: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    return lambda body, _: {k: v for k, v in body.items() if k not in names}
+def _dashed(name: str) -> str:
+    return name.replace("_", "-")
 
 
 _NOT_URLS = st.one_of(
@@ -361,200 +375,126 @@ _NOT_URLS = st.one_of(
 )
 
 
-def invalid_video_requests() -> st.SearchStrategy[Invalid]:
-    """Bodies of ``POST /luma/videos`` that each break one rule, labelled with it.
-
-    The base of each is a valid async request, so a server that wrongly accepts one
-    answers at once instead of holding the call.
-    """
+@cache
+def _video_rules() -> dict[str, st.SearchStrategy[Invalid]]:
+    # Each base is a valid async request: a server that wrongly accepts one answers at once.
     generate = generate_requests(frames="none", mode="async")
-    any_generate = generate_requests(mode="async")
     extend = extend_requests(by="id", mode="async")
     ratios = set(enum_values(VIDEOS, "aspect_ratio"))
-    cases = [
-        _broken(VIDEOS, "prompt-missing", "prompt is required", generate, _without("prompt")),
-        _broken(
-            VIDEOS,
-            "prompt-empty",
-            "prompt: must not be empty",
-            generate,
-            _set("prompt"),
-            st.just(""),
-        ),
-        _broken(
-            VIDEOS,
-            "prompt-blank",
-            "prompt: must not be blank",
-            generate,
-            _set("prompt"),
-            st.text(" \t\n", min_size=1, max_size=4),
-        ),
-        _broken(
-            VIDEOS,
-            "aspect-ratio-unknown",
-            "aspect_ratio:",
-            generate,
-            _set("aspect_ratio"),
-            st.text("0123456789:x", max_size=6).filter(lambda r: r not in ratios),
-        ),
-        _broken(
-            VIDEOS,
-            "action-unknown",
-            "action:",
-            generate,
-            _set("action"),
-            st.sampled_from(("create", "Generate", "extend ", "")),
-        ),
-        _broken(
-            VIDEOS,
-            "extend-without-video",
-            "video_id or video_url is required",
-            extend,
-            _without("video_id", "video_url"),
-        ),
-        _broken(
-            VIDEOS,
-            "video-id-empty",
-            "video_id: must not be empty",
-            extend,
-            _set("video_id"),
-            st.just(""),
-        ),
-        _broken(
-            VIDEOS,
-            "timeout-not-positive",
-            "timeout: must be greater than 0",
-            generate,
-            _set("timeout"),
-            st.one_of(st.just(0), st.floats(-1e6, 0).map(lambda x: x or 0)),
-        ),
-    ]
+    blank = st.text(" \t\n", min_size=1, max_size=4)
+    odd_ratio = st.text("0123456789:x", max_size=6).filter(lambda r: r not in ratios)
+    not_positive = st.one_of(st.just(0), st.floats(-1e6, 0).map(lambda x: x or 0))
+    v = VIDEOS
+    rules = [
+        _broken(v, "prompt-missing", "prompt is required", generate, _without("prompt")),
+        _broken(v, "prompt-empty", "prompt: must not be empty", generate, _set("prompt"),
+                st.just("")),
+        _broken(v, "prompt-blank", "prompt: must not be blank", generate, _set("prompt"), blank),
+        _broken(v, "aspect-ratio-unknown", "aspect_ratio:", generate, _set("aspect_ratio"),
+                odd_ratio),
+        _broken(v, "action-unknown", "action:", generate, _set("action"),
+                st.sampled_from(("create", "Generate", "extend ", ""))),
+        _broken(v, "extend-without-video", "video_id or video_url is required", extend,
+                _without("video_id", "video_url")),
+        _broken(v, "video-id-empty", "video_id: must not be empty", extend, _set("video_id"),
+                st.just("")),
+        _broken(v, "timeout-not-positive", "timeout: must be greater than 0", generate,
+                _set("timeout"), not_positive),
+    ]  # fmt: skip
     for name in ("start_image_url", "end_image_url", "callback_url"):
-        cases.append(
-            _broken(
-                VIDEOS,
-                f"{name.replace('_', '-')}-not-url",
-                f"{name}:",
-                any_generate,
-                _set(name),
-                _NOT_URLS,
-            )
+        base = generate_requests(mode="async")
+        rules.append(
+            _broken(v, f"{_dashed(name)}-not-url", f"{name}:", base, _set(name), _NOT_URLS)
         )
-    cases.append(
-        _broken(
-            VIDEOS,
-            "video-url-not-url",
-            "video_url:",
-            extend_requests(by="url", mode="async"),
-            _set("video_url"),
-            _NOT_URLS,
-        )
+    by_url = extend_requests(by="url", mode="async")
+    rules.append(
+        _broken(v, "video-url-not-url", "video_url:", by_url, _set("video_url"), _NOT_URLS)
     )
-    for name in _bundled(VIDEOS)["properties"]:
+    for name in _bundled(VIDEOS)["properties"]:  # every field, with every type it refuses
         base = extend if name == "video_id" else generate
-        cases.append(
-            _broken(
-                VIDEOS,
-                f"{name.replace('_', '-')}-wrong-type",
-                f"{name}:",
-                base,
-                _set(name),
-                wrong_types(VIDEOS, name),
-            )
-        )
-    return st.one_of(*cases)
+        rules.append(_broken(v, f"{_dashed(name)}-wrong-type", f"{name}:", base, _set(name),
+                             wrong_types(VIDEOS, name)))  # fmt: skip
+    return dict(rules)
 
 
-def invalid_task_requests() -> st.SearchStrategy[Invalid]:
-    """Bodies of ``POST /luma/tasks`` that each break one rule, labelled with it."""
-    retrieve = retrieve_requests()
-    batch = retrieve_batch_requests()
-    cases = [
-        _broken(TASKS, "action-missing", "action is required", retrieve, _without("action")),
-        _broken(
-            TASKS,
-            "action-unknown",
-            "action:",
-            retrieve,
-            _set("action"),
-            st.sampled_from(("get", "list", "Retrieve", "")),
-        ),
-        _broken(TASKS, "retrieve-without-id", "id is required", retrieve, _without("id")),
-        _broken(TASKS, "id-empty", "id: must not be empty", retrieve, _set("id"), st.just("")),
-        _broken(TASKS, "id-wrong-type", "id:", retrieve, _set("id"), wrong_types(TASKS, "id")),
-        _broken(TASKS, "batch-without-ids", "ids is required", batch, _without("ids")),
-        _broken(TASKS, "ids-empty", "ids: must have at least 1", batch, _set("ids"), st.just([])),
-        _broken(TASKS, "ids-wrong-type", "ids:", batch, _set("ids"), wrong_types(TASKS, "ids")),
-        _broken(
-            TASKS,
-            "ids-item-empty",
-            "ids[0]: must not be empty",
-            batch,
-            lambda body, _: {**body, "ids": ["", *body["ids"][1:]]},
-        ),
-    ]
-    return st.one_of(*cases)
+@cache
+def _task_rules() -> dict[str, st.SearchStrategy[Invalid]]:
+    retrieve, batch, t = retrieve_requests(), retrieve_batch_requests(), TASKS
+    return dict([
+        _broken(t, "action-missing", "action is required", retrieve, _without("action")),
+        _broken(t, "action-unknown", "action:", retrieve, _set("action"),
+                st.sampled_from(("get", "list", "Retrieve", ""))),
+        _broken(t, "retrieve-without-id", "id is required", retrieve, _without("id")),
+        _broken(t, "id-empty", "id: must not be empty", retrieve, _set("id"), st.just("")),
+        _broken(t, "id-wrong-type", "id:", retrieve, _set("id"), wrong_types(TASKS, "id")),
+        _broken(t, "batch-without-ids", "ids is required", batch, _without("ids")),
+        _broken(t, "ids-empty", "ids: must have at least 1", batch, _set("ids"), st.just([])),
+        _broken(t, "ids-wrong-type", "ids:", batch, _set("ids"), wrong_types(TASKS, "ids")),
+        _broken(t, "ids-item-empty", "ids[0]: must not be empty", batch, _first_id_empty),
+    ])  # fmt: skip
 
 
-def malformed_bodies(endpoint: str | None = None) -> st.SearchStrategy[Invalid]:
-    """Bodies that are not a JSON object: not JSON, not UTF-8, empty, or another JSON
-    value (array, string, number, null)."""
-    endpoints = (VIDEOS, TASKS) if endpoint is None else (endpoint,)
+@cache
+def _malformed_rules(endpoint: str | None) -> dict[str, st.SearchStrategy[Invalid]]:
+    endpoints = st.sampled_from((VIDEOS, TASKS) if endpoint is None else (endpoint,))
 
     def raw(rule: str, data: st.SearchStrategy[bytes]) -> st.SearchStrategy[Invalid]:
-        return st.builds(lambda e, b: Invalid(e, rule, raw=b), st.sampled_from(endpoints), data)
+        return st.builds(lambda e, b: Invalid(e, rule, raw=b), endpoints, data)
 
     not_json = st.sampled_from((b"{prompt: 'a cat'}", b'{"prompt": "a cat"', b"prompt=a+cat"))
     not_utf8 = st.sampled_from((b'{"prompt": "\xff\xfe"}', b'{"prompt": "caf\xe9"}'))
     others = st.one_of(
         st.lists(st.integers(0, 3), max_size=2), st.text(max_size=8), st.integers(), st.none()
     )
-    return st.one_of(
-        raw("body-not-json", not_json),
-        raw("body-not-utf8", not_utf8),
-        raw("body-empty", st.just(b"")),
-        st.builds(
-            lambda e, v: Invalid(e, "body-not-object", v, expect="must be object"),
-            st.sampled_from(endpoints),
-            others,
-        ),
+    not_object = st.builds(
+        lambda e, value: Invalid(e, "body-not-object", value, expect="must be object"),
+        endpoints,
+        others,
     )
+    return {
+        "body-not-json": raw("body-not-json", not_json),
+        "body-not-utf8": raw("body-not-utf8", not_utf8),
+        "body-empty": raw("body-empty", st.just(b"")),
+        "body-not-object": not_object,
+    }
+
+
+def invalid_video_requests() -> st.SearchStrategy[Invalid]:
+    """Bodies of ``POST /luma/videos`` that each break one rule, labelled with it."""
+    return st.one_of(*_video_rules().values())
+
+
+def invalid_task_requests() -> st.SearchStrategy[Invalid]:
+    """Bodies of ``POST /luma/tasks`` that each break one rule, labelled with it."""
+    return st.one_of(*_task_rules().values())
+
+
+def malformed_bodies(endpoint: str | None = None) -> st.SearchStrategy[Invalid]:
+    """Bodies that are not a JSON object: not JSON, not UTF-8, empty, or another JSON
+    value (array, string, number, null); for one endpoint or both."""
+    return st.one_of(*_malformed_rules(endpoint).values())
 
 
 def invalid_requests() -> st.SearchStrategy[Invalid]:
+    """Every invalid request above."""
     return st.one_of(invalid_video_requests(), invalid_task_requests(), malformed_bodies())
 
 
-def _rule_names() -> tuple[str, ...]:
-    fields = [n.replace("_", "-") for n in _bundled(VIDEOS)["properties"]]
-    videos = [
-        "prompt-missing",
-        "prompt-empty",
-        "prompt-blank",
-        "aspect-ratio-unknown",
-        "action-unknown",
-        "extend-without-video",
-        "video-id-empty",
-        "timeout-not-positive",
-        "start-image-url-not-url",
-        "end-image-url-not-url",
-        "callback-url-not-url",
-        "video-url-not-url",
-        *(f"{f}-wrong-type" for f in fields),
-    ]
-    tasks = [
-        "action-missing",
-        "action-unknown",
-        "retrieve-without-id",
-        "id-empty",
-        "id-wrong-type",
-        "batch-without-ids",
-        "ids-empty",
-        "ids-wrong-type",
-        "ids-item-empty",
-    ]
-    malformed = ["body-not-json", "body-not-utf8", "body-empty", "body-not-object"]
-    return tuple(dict.fromkeys([*videos, *tasks, *malformed]))
+def breaking(endpoint: str, rule: str) -> st.SearchStrategy[Invalid]:
+    """Requests that break one named rule (``"videos"``, ``"prompt-empty"``); ``endpoint``
+    is ``videos``, ``tasks`` or ``malformed``."""
+    return _rule_table(endpoint)[rule]
 
 
-RULES: tuple[str, ...] = _rule_names()
+def rules(endpoint: str) -> tuple[str, ...]:
+    """The names of the rules broken for ``videos``, ``tasks`` or ``malformed``."""
+    return tuple(_rule_table(endpoint))
+
+
+def _rule_table(endpoint: str) -> dict[str, st.SearchStrategy[Invalid]]:
+    if endpoint == VIDEOS:
+        return _video_rules()
+    return _task_rules() if endpoint == TASKS else _malformed_rules(None)
+
+
+RULES: tuple[str, ...] = tuple(dict.fromkeys([*rules(VIDEOS), *rules(TASKS), *rules("malformed")]))
