@@ -617,6 +617,9 @@ def _run_plan(provider: Provider, plan: Plan, base: settings, seed: int | None) 
     stops."""
     provider.phase = plan.phase
     stopped = False
+    progress = provider.progress
+    done_after = progress.done + plan.examples  # shrinking runs more; progress counts these
+    rerun = f"rerun with --seed {seed}" if seed is not None and not base.derandomize else ""
 
     def example(value: Any) -> None:
         nonlocal stopped
@@ -628,9 +631,10 @@ def _run_plan(provider: Provider, plan: Plan, base: settings, seed: int | None) 
         except BudgetSpent:
             stopped = True
         finally:
-            provider.progress.step(plan.phase)
+            if progress.done < done_after:
+                progress.step(plan.phase)
         if provider.current and plan.billable:
-            _keep(provider, provider.current, "billable examples are not replayed")
+            _keep(provider, provider.current, rerun)
             stopped = True
         elif len(provider.current) == 1:
             raise provider.current[0]
@@ -647,8 +651,8 @@ def _run_plan(provider: Provider, plan: Plan, base: settings, seed: int | None) 
         test()
     except Exception as failure:  # every way a property can end is reported
         notes = "\n".join(n.strip() for n in getattr(failure, "__notes__", []))
-        how = notes or (f"seed {seed}" if seed is not None else "")
-        _keep(provider, _failures_in(failure, plan.name), how)
+        _keep(provider, _failures_in(failure, plan.name), "\n".join(filter(None, [notes, rerun])))
+    progress.done = max(progress.done, done_after)
 
 
 def _failures_in(error: BaseException, plan: str) -> list[CheckFailure]:

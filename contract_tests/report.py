@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # imported lazily: `luma-mock serve` builds its parser before
     from .provider import Budget, Verification
 
 TOKEN_VAR = "$LUMA_TOKEN"
+SECRET_MIN = 8  # shorter "tokens" (test ones) would be replaced inside ordinary words
 SHOWN_HEADERS = ("content-type", "x-luma-mock-scenario")
 
 
@@ -54,7 +55,7 @@ class Recorder:
         self._file.flush()
 
     def _redact(self, value: str) -> str:
-        return value.replace(self._token, "$LUMA_TOKEN") if self._token else value
+        return value.replace(self._token, TOKEN_VAR) if self._token else value
 
     def close(self) -> None:
         if self._file is not None:
@@ -136,8 +137,12 @@ def curl_line(
             parts += ["-H", shlex.quote(f"{name}: {sent[name]}")]
     if payload is not None:
         parts += ["--data-binary", _quote_bytes(payload)]
-    line = " ".join(parts)
-    return line.replace(token, TOKEN_VAR) if token else line
+    return _redact(" ".join(parts), token)
+
+
+def _redact(text: str, token: str) -> str:
+    """The token never printed, should a server echo it back."""
+    return text.replace(token, TOKEN_VAR) if len(token) >= SECRET_MIN else text
 
 
 def format_failure(
@@ -163,8 +168,7 @@ def format_failure(
         for note in failure.reproduce.splitlines():
             if note.strip():
                 lines.append(f"   hypothesis: {note.strip()}")
-    text = "\n".join(lines)
-    return text.replace(token, TOKEN_VAR) if token else text
+    return _redact("\n".join(lines), token)
 
 
 def summary_table(result: Verification) -> str:

@@ -32,7 +32,7 @@ from .checks import Case
 if TYPE_CHECKING:
     from .provider import Provider
 
-STEPS = 10  # steps per machine run
+STEPS = 20  # steps per machine run
 INDEX = st.integers(0, 10**6)  # picks one of the tasks or videos known when the step runs
 
 
@@ -54,9 +54,11 @@ class LumaMachine(RuleBasedStateMachine):
         from .provider import _keep
 
         seed = self.provider_seed
-        _keep(self.provider, self.provider.current, f"stateful run, seed {seed}" if seed else "")
+        _keep(self.provider, self.provider.current, f"rerun with --seed {seed}" if seed else "")
         self.provider.current = []
-        self.provider.progress.step("stateful")
+        progress = self.provider.progress
+        if progress.done < progress.planned:
+            progress.step("stateful")
 
     provider_seed: int | None = None
 
@@ -72,7 +74,9 @@ class LumaMachine(RuleBasedStateMachine):
             self.tasks.append(data["task_id"])
 
     def _pick(self, index: int) -> str:
-        return self.tasks[index % len(self.tasks)]
+        # mostly the newest tasks (the machine's own, still moving), sometimes any task
+        recent = self.tasks[-4:] if index % 4 else self.tasks
+        return recent[index % len(recent)]
 
     @precondition(lambda self: self.provider.budget.left > 0)
     @rule(body=S.generate_requests(mode="async"))
@@ -102,6 +106,7 @@ class LumaMachine(RuleBasedStateMachine):
         self.provider.retrieve_batch([*ids, "luma-mock-verify-unknown"] if unknown else ids)
         self._after()
 
+    @precondition(lambda self: not self.tasks)  # the fallback: always something to run
     @rule(task_id=S.identifiers())
     def retrieve_unknown(self, task_id: str) -> None:
         body = {"action": "retrieve", "id": f"luma-mock-verify-unknown-{task_id}"}
@@ -132,7 +137,9 @@ def run_machine(provider: Provider, base: settings, examples: int, seed: int | N
     """Run the machine ``max(2, examples // 20)`` times of `STEPS` steps each."""
     provider.phase = "stateful"
     runs = max(2, examples // 20)
-    provider.progress.planned += runs * STEPS
+    progress = provider.progress
+    progress.planned += runs * STEPS
+    done_after = progress.done + runs * STEPS
     chosen = settings(
         base,
         max_examples=runs,
@@ -146,3 +153,4 @@ def run_machine(provider: Provider, base: settings, examples: int, seed: int | N
     if seed is not None and not base.derandomize:
         machine = hypothesis_seed(seed)(machine)
     run_state_machine_as_test(machine, settings=chosen)
+    progress.done = max(progress.done, done_after)  # runs may end early

@@ -1,0 +1,227 @@
+"""Servers that break the contract in exactly one way each: the real fake, in process,
+behind a WSGI middleware that corrupts one thing (or, for callbacks, with its callback
+dispatcher wrapped). The provider suite must fail on each, naming the right check.
+
+`BROKEN` maps a name to (the check that must fail, how to build the target).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from contract_tests.provider import Target
+from mock_server.app import create_app
+from mock_server.clock import ManualClock
+from mock_server.config import Settings
+from mock_server.delays import DelayModel, Fixed
+from mock_server.media import media_file
+from mock_server.service import LumaService
+
+TOKEN = "broken-token"
+
+
+@dataclass
+class Seen:
+    """One exchange as the middleware sees it; a rewrite may change status and body."""
+
+    method: str
+    path: str
+    request: Any
+    status: int
+    body: Any  # the JSON answer, or bytes when it is not JSON
+    content_type: str
+
+
+Rewrite = Callable[[Seen], None]
+
+
+class Corrupt:
+    """WSGI middleware: run the app, let ``rewrite`` change the answer, send that."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], rewrite: Rewrite) -> None:
+        self.app, self.rewrite = app, rewrite
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(raw)
+        caught: dict[str, Any] = {}
+
+        def catch(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            caught["status"], caught["headers"] = status, headers
+            return lambda data: None
+
+        content = b"".join(self.app(environ, catch))
+        headers = dict(caught["headers"])
+        kind = headers.get("Content-Type", "")
+        seen = Seen(
+            environ["REQUEST_METHOD"],
+            environ["PATH_INFO"],
+            _json(raw),
+            int(caught["status"].split()[0]),
+            _json(content) if "json" in kind else content,
+            kind,
+        )
+        self.rewrite(seen)
+        out = seen.body if isinstance(seen.body, bytes) else json.dumps(seen.body).encode()
+        headers["Content-Length"] = str(len(out))
+        start_response(f"{seen.status} X", list(headers.items()))
+        return [out]
+
+
+def _json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data
+
+
+def fake() -> LumaService:
+    """The fake as `Target.in_process` makes it: manual clock, 2 s + 60 s, one token."""
+    settings = Settings(
+        clock="manual", delays=DelayModel(Fixed(2.0), Fixed(60.0), Fixed(60.0)),
+        tokens=(TOKEN,), seed=1,
+    )  # fmt: skip
+    return LumaService(settings, clock=ManualClock(1_700_000_000.0))
+
+
+def corrupted(rewrite: Rewrite) -> Target:
+    luma = fake()
+    target = Target.wsgi(Corrupt(create_app(luma), rewrite), TOKEN, name="a broken fake")
+    target.on_close = luma.close
+    return target
+
+
+def _is(seen: Seen, path: str, status: int = 200) -> bool:
+    return seen.path == path and seen.status == status and isinstance(seen.body, dict)
+
+
+def _records(seen: Seen) -> list[dict[str, Any]]:
+    """The task records of a /luma/tasks answer."""
+    if not _is(seen, "/luma/tasks"):
+        return []
+    return seen.body.get("items", []) if "items" in seen.body else [seen.body]
+
+
+def _results(seen: Seen) -> list[dict[str, Any]]:
+    """Every finished video in an answer: the sync result, or records' responses."""
+    if _is(seen, "/luma/videos") and seen.body.get("success") is True:
+        return [seen.body]
+    found = [r.get("response") for r in _records(seen)]
+    return [r for r in found if isinstance(r, dict) and r.get("success") is True]
+
+
+# -- one fault each ------------------------------------------------------------------
+
+
+def width_as_string(seen: Seen) -> None:
+    for result in _results(seen):
+        result["video_width"] = str(result["video_width"])
+
+
+def accepted_without_task_id(seen: Seen) -> None:
+    if _is(seen, "/luma/videos") and set(seen.body) == {"task_id"}:
+        seen.body = {"id": seen.body["task_id"]}
+
+
+def server_error_on_sync(seen: Seen) -> None:
+    if _is(seen, "/luma/videos") and seen.body.get("success") is True:
+        seen.status = 500
+        seen.body = {"success": False, "error": {"code": "api_error", "message": "boom"},
+                     "trace_id": "t"}  # fmt: skip
+
+
+def invalid_accepted(seen: Seen) -> None:
+    if _is(seen, "/luma/videos", 400):
+        seen.status, seen.body = 200, {"task_id": "accepted-anyway"}
+
+
+def wrong_code_for_status(seen: Seen) -> None:
+    if _is(seen, "/luma/tasks", 404):
+        seen.body["error"]["code"] = "bad_request"  # documented with x-status 400
+
+
+def batch_count_off(seen: Seen) -> None:
+    if _is(seen, "/luma/tasks") and "items" in seen.body:
+        seen.body["count"] = len(seen.body["items"]) + 1
+
+
+def media_of_another_size(seen: Seen) -> None:
+    if seen.path.startswith("/luma/") and seen.path.endswith(".mp4") and seen.status == 200:
+        seen.body = media_file("1:1", "mp4").read_bytes()  # 1024x1024, whatever was asked
+
+
+class StatesBackwards:
+    """Once a task has been shown completed, show it processing again."""
+
+    def __init__(self) -> None:
+        self.completed: set[str] = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, seen: Seen) -> None:
+        with self.lock:
+            for record in _records(seen):
+                state = (record.get("response") or {}).get("state")
+                if record["id"] in self.completed:
+                    record["response"] = {"task_id": record["id"], "state": "processing"}
+                elif state == "completed":
+                    self.completed.add(record["id"])
+
+
+class TimestampsMove:
+    """Every retrieve shows the task created a little later than the last one did."""
+
+    def __init__(self) -> None:
+        self.shown = 0
+
+    def __call__(self, seen: Seen) -> None:
+        for record in _records(seen):
+            self.shown += 1
+            record["created_at"] = record["created_at"] - self.shown / 1000
+
+
+def no_auth_needed(app: Any) -> Any:
+    """Middleware that lends a missing Authorization header the real token."""
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        environ.setdefault("HTTP_AUTHORIZATION", f"Bearer {TOKEN}")
+        return app(environ, start_response)
+
+    return wrapped
+
+
+def without_auth() -> Target:
+    luma = fake()
+    target = Target.wsgi(no_auth_needed(create_app(luma)), TOKEN, name="a fake without auth")
+    target.on_close = luma.close
+    return target
+
+
+def callbacks_of_another_shape() -> Target:
+    """The fake, but each callback body is wrapped as ``{"data": ...}``."""
+    luma = fake()
+    send = luma.callbacks.send
+    luma.callbacks.send = lambda task_id, url, body: send(task_id, url, {"data": body})  # type: ignore[method-assign]
+    target = Target.wsgi(create_app(luma), TOKEN, name="a fake with odd callbacks")
+    target.on_close = luma.close
+    return target
+
+
+BROKEN: dict[str, tuple[str, Callable[[], Target]]] = {
+    "video_width is a string": ("body-schema", lambda: corrupted(width_as_string)),
+    "accepted without task_id": ("body-schema", lambda: corrupted(accepted_without_task_id)),
+    "500 on a valid sync call": ("valid-accepted", lambda: corrupted(server_error_on_sync)),
+    "invalid request accepted": ("invalid-rejected", lambda: corrupted(invalid_accepted)),
+    "no 401 without a token": ("auth-required", without_auth),
+    "wrong code for the status": ("error-code-status", lambda: corrupted(wrong_code_for_status)),
+    "batch count off by one": ("batch-count", lambda: corrupted(batch_count_off)),
+    "media of another size": ("media-size", lambda: corrupted(media_of_another_size)),
+    "states go backwards": ("states-forward", lambda: corrupted(StatesBackwards())),
+    "timestamps move": ("timestamps-consistent", lambda: corrupted(TimestampsMove())),
+    "callbacks of another shape": ("callback-shape", callbacks_of_another_shape),
+}
