@@ -45,6 +45,7 @@ SCENARIO_HEADER = "X-Luma-Mock-Scenario"
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 DEFAULT_CAP_WITH_CONTROL = 36  # the fake's videos are free: two per shape and mode
 POLL_DEADLINE = 600.0  # seconds a task may take on a target without the control API
+POLL_FIRST, POLL_MAX = 0.25, 15.0  # backoff between polls: a quick task is seen quickly
 FAKE_TIME_LIMIT = 3600.0  # seconds of a manual clock we move before completing by hand
 
 
@@ -163,6 +164,7 @@ class Target:
     any_token: bool = False
     callbacks: bool = True
     on_close: Callable[[], None] | None = None
+    hint: str = ""  # a line for the report, e.g. how to replay its curl lines
 
     @classmethod
     def url(cls, base_url: str, token: str, **options: Any) -> Target:
@@ -195,6 +197,10 @@ class Target:
         luma = LumaService(Settings(**values), clock=ManualClock(1_700_000_000.0))
         target = cls.wsgi(create_app(luma), token, name="the fake, in process")
         target.on_close = luma.close
+        target.hint = (
+            f"curl lines replay on `luma-mock serve --clock manual --token {token}` "
+            f"with LUMA_TOKEN={token}"
+        )
         return target
 
     def close(self) -> None:
@@ -278,6 +284,7 @@ class Provider:
         self.instant_rule: int | None = None
         self.videos: list[tuple[str, str]] = []  # (video_id, video_url) made in this run
         self.notes: list[str] = []
+        self.risky_skipped = 0  # invalid requests not sent: they could be billed
         self._receiver: Any = None
         self._callback_seq = itertools.count(1)
 
@@ -298,15 +305,15 @@ class Provider:
         return headers
 
     def is_billable(self, case: Case) -> bool:
-        """A POST to /luma/videos with a valid token that passes validation — or, on a
-        target without the control API (maybe the real service), an invalid one with a
-        good prompt, which a lenient server could accept and bill."""
-        if case.operation != "videos" or case.auth != "valid" or case.raw is not None:
-            return False
-        if case.valid:
-            return True
+        """A POST to /luma/videos with a valid token that passes validation."""
+        return case.operation == "videos" and case.auth == "valid" and case.valid
+
+    def is_risky(self, case: Case) -> bool:
+        """An invalid /luma/videos body with a usable prompt, for a target without the
+        control API (maybe the real service): a lenient server could accept and bill it."""
         body = case.body if isinstance(case.body, dict) else {}
-        return self.control is None and S.is_valid_field("videos", "prompt", body.get("prompt"))
+        usable = S.is_valid_field("videos", "prompt", body.get("prompt"))
+        return self.control is None and case.operation == "videos" and not case.valid and usable
 
     def send(self, case: Case, timeout: float = 30.0) -> Answer:
         if self.is_billable(case) and not self.budget.take():
@@ -389,10 +396,10 @@ class Provider:
         if self.control is not None and record is not None and not _finished(record):
             self.admin("POST", f"/tasks/{task_id}/complete")
             record = self.retrieve(task_id)
-        deadline, pause = time.monotonic() + POLL_DEADLINE, 2.0
+        deadline, pause = time.monotonic() + POLL_DEADLINE, POLL_FIRST
         while record is not None and not _finished(record) and time.monotonic() < deadline:
             time.sleep(pause)  # the real service: nothing to wait on but the clock
-            pause = min(pause * 1.5, 15.0)
+            pause = min(pause * 2, POLL_MAX)
             record = self.retrieve(task_id)
         return record
 
@@ -520,7 +527,11 @@ def cheap_plans(provider: Provider, n: int) -> list[Plan]:
         provider.exchange(Case(endpoint, body, auth=kind, label=f"token-{kind}"))
 
     def invalid(item: S.Invalid) -> None:
-        provider.exchange(_invalid_case(item))
+        case = _invalid_case(item)
+        if provider.is_risky(case):
+            provider.risky_skipped += 1
+            return
+        provider.exchange(case)
 
     def unknown(body: dict[str, Any]) -> None:
         status = 404 if body["action"] == "retrieve" else 200
@@ -725,6 +736,12 @@ def verify(
             for plan in group:
                 _run_plan(provider, plan, base, seed)
             progress.phase_done(phase)
+        if provider.risky_skipped:
+            provider.notes.append(
+                f"{provider.risky_skipped} invalid /luma/videos examples with a usable prompt "
+                "not sent: without a control API the target may be the real service, which "
+                "could accept and bill them"
+            )
         if stateful:
             from .stateful import run_machine
 
@@ -744,7 +761,7 @@ def verify(
         seconds=time.monotonic() - started,
         seed=seed,
         profile=profile,
-        notes=provider.notes,
+        notes=provider.notes + ([target.hint] if target.hint else []),
     )
 
 

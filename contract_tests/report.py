@@ -145,6 +145,18 @@ def _redact(text: str, token: str) -> str:
     return text.replace(token, TOKEN_VAR) if len(token) >= SECRET_MIN else text
 
 
+def _reproduction(notes: str) -> list[str]:
+    """Of Hypothesis' notes, the lines that say how to get the example back (the
+    falsifying example itself is what the case and the curl line show)."""
+    wanted = [n.strip() for n in notes.splitlines() if "reproduce_failure" in n or "seed" in n]
+    return [
+        n[n.index("@reproduce_failure") :].split(" as a decorator")[0]
+        if "@reproduce_failure" in n
+        else n
+        for n in wanted
+    ]
+
+
 def format_failure(
     failure: CheckFailure, base_url: str, token: str = "", number: int | None = None
 ) -> str:
@@ -164,10 +176,8 @@ def format_failure(
 
         request = Case("videos", case.body, label=case.label)
         lines.append(f"   the request that asked for it: {curl_line(request, base_url, token)}")
-    if failure.reproduce:
-        for note in failure.reproduce.splitlines():
-            if note.strip():
-                lines.append(f"   hypothesis: {note.strip()}")
+    for note in _reproduction(failure.reproduce):
+        lines.append(f"   hypothesis: {note}")
     return _redact("\n".join(lines), token)
 
 

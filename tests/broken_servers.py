@@ -225,3 +225,18 @@ BROKEN: dict[str, tuple[str, Callable[[], Target]]] = {
     "timestamps move": ("timestamps-consistent", lambda: corrupted(TimestampsMove())),
     "callbacks of another shape": ("callback-shape", callbacks_of_another_shape),
 }
+
+
+def without_control_api(luma: LumaService) -> Target:
+    """The fake with /__admin/ hidden, as a server that has no control API would be."""
+    app = create_app(luma)
+
+    def hidden(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ["PATH_INFO"].startswith("/__admin"):
+            start_response("404 Not Found", [("Content-Type", "application/json")])
+            return [b'{"success": false, "error": {"code": "not_found", "message": "no"}}']
+        return app(environ, start_response)
+
+    target = Target.wsgi(hidden, TOKEN, name="a fake without control API")
+    target.on_close = luma.close
+    return target

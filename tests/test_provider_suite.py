@@ -159,3 +159,37 @@ def test_the_real_service() -> None:  # pragma: no cover - opt-in, costs one vid
     result = _run(target, max_billable=1, max_examples=2, stateful=False)
     assert result.spent <= 1
     assert result.ok, render(result, REAL_SERVICE, target.token)
+
+
+def test_without_a_control_api_nothing_billable_beyond_the_cap_is_sent() -> None:
+    """A target without /__admin/ may be the real service: tasks are polled, and invalid
+    bodies with a usable prompt (which a lenient service could bill) are not sent."""
+    from mock_server.config import Settings
+    from mock_server.delays import PRESETS
+    from mock_server.service import LumaService
+    from tests.broken_servers import TOKEN as BROKEN_TOKEN
+    from tests.broken_servers import without_control_api
+
+    luma = LumaService(Settings(delays=PRESETS["instant"], tokens=(BROKEN_TOKEN,), seed=2))
+    result = _run(without_control_api(luma), max_billable=3)
+    assert result.ok, render(result, "http://127.0.0.1:8000", BROKEN_TOKEN)
+    posted = [e for e in luma.journal.entries(path="/luma/videos") if e.kind == "request"]
+    accepted_bodies = [e for e in posted if e.verdict and e.verdict["ok"]]
+    assert result.spent == len(accepted_bodies) <= 3
+    refused = [e.body for e in posted if not (e.verdict or {}).get("ok", True)]
+    prompts = [b.get("prompt") for b in refused if isinstance(b, dict)]
+    assert not [p for p in prompts if isinstance(p, str) and p.strip()]  # none usable
+    assert any("not sent" in note for note in result.notes)
+    assert any("no control API" in note for note in result.notes)
+
+
+def test_without_a_control_api_no_billable_request_is_sent_by_default() -> None:
+    from mock_server.config import Settings
+    from mock_server.delays import PRESETS
+    from mock_server.service import LumaService
+    from tests.broken_servers import without_control_api
+
+    luma = LumaService(Settings(delays=PRESETS["instant"], seed=2))
+    result = _run(without_control_api(luma), max_billable=None, stateful=True)
+    assert result.cap == result.spent == 0
+    assert not [e for e in luma.journal.entries(path="/luma/videos") if (e.verdict or {}).get("ok")]
