@@ -1,0 +1,127 @@
+"""Clients of the Luma API that are each wrong in exactly one way, as adapter factories
+for the consumer suite (``factory(base_url, token)``). Each starts from the reference
+client and breaks one thing a real client gets wrong; the suite must name the check.
+
+Every client gives up on a quick call after `TIMEOUT` seconds, so the hang cases of the
+suite stay short (run the suite with ``client_timeout=TIMEOUT``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import requests
+
+from contract_tests.adapters import LumaError, RequestsAdapter
+
+TIMEOUT = 0.5
+
+reference = RequestsAdapter.factory(timeout=TIMEOUT)
+
+
+class _Broken(RequestsAdapter):
+    def __init__(self, base_url: str, token: str) -> None:
+        super().__init__(base_url, token, timeout=TIMEOUT)
+
+
+class IgnoresRateLimit(_Broken):
+    """A 429 comes back as if it were the answer: the caller reads an error body as a
+    result (and never backs off)."""
+
+    def _post(self, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        try:
+            return super()._post(path, body, timeout)
+        except LumaError as error:
+            if error.status == 429:
+                return error.body
+            raise
+
+
+class SucceedsOn500(_Broken):
+    """Treats a 5xx as "accepted, try again later" and reports success."""
+
+    def _post(self, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        try:
+            return super()._post(path, body, timeout)
+        except LumaError as error:
+            if error.status >= 500:
+                return {"success": True, "state": "pending"}
+            raise
+
+
+class InvalidAspectRatio(_Broken):
+    """Writes ratios the way another API wants them: ``16x9`` (and always sends one)."""
+
+    def generate(self, **fields: Any) -> dict[str, Any]:
+        ratio = fields.pop("aspect_ratio", "16:9")
+        return super().generate(aspect_ratio=ratio.replace(":", "x"), **fields)
+
+
+class DropsCallbackUrl(_Broken):
+    """Forgets the callback URL: the service answers synchronously and never calls back."""
+
+    def generate(self, **fields: Any) -> dict[str, Any]:
+        fields.pop("callback_url", None)
+        return super().generate(**fields)
+
+
+class EarlyCompletion(_Broken):
+    """Takes "processing" for "done": reports completion while the video is still being
+    made."""
+
+    def retrieve(self, task_id: str) -> dict[str, Any]:
+        record = super().retrieve(task_id)
+        response = record.get("response")
+        if isinstance(response, dict) and response.get("state") == "processing":
+            record = {**record, "response": {**response, "state": "completed"}}
+        return record
+
+
+class SwallowsReset(_Broken):
+    """Catches connection errors and returns an empty answer, as if nothing happened."""
+
+    def _post(self, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        try:
+            return super()._post(path, body, timeout)
+        except requests.ConnectionError:
+            return {}
+
+
+class WrongTaskId(_Broken):
+    """Hands out an id of its own instead of the service's task id."""
+
+    def generate(self, **fields: Any) -> dict[str, Any]:
+        answer = super().generate(**fields)
+        return {**answer, "task_id": str(uuid.uuid4())}
+
+
+class NoTimeout(_Broken):
+    """Waits for ever for an answer (no read timeout)."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        super().__init__(base_url, token)
+        self.timeout = None  # type: ignore[assignment]
+
+
+class SendsModel(_Broken):
+    """Adds a field the contract does not know (as the Luma CLI does): a warning only."""
+
+    def generate(self, **fields: Any) -> dict[str, Any]:
+        return super().generate(model="luma", **fields)
+
+
+class GenerateOnly(_Broken):
+    """A client with no extend and no retrieve: those checks are skipped."""
+
+    extend = None  # type: ignore[assignment]
+    retrieve = None  # type: ignore[assignment]
+
+
+ignores_429 = IgnoresRateLimit
+success_on_500 = SucceedsOn500
+invalid_aspect_ratio = InvalidAspectRatio
+drops_callback_url = DropsCallbackUrl
+early_completion = EarlyCompletion
+swallows_reset = SwallowsReset
+wrong_task_id = WrongTaskId

@@ -1,0 +1,266 @@
+"""The consumer suite: the reference client keeps every check; clients broken in one way
+each fail the check that names their defect, with expected, actual and a reproduction.
+
+One fake (`luma-mock serve`, manual clock) serves the module; the suite resets it
+before every example. The full runs start a fake of their own, as users do.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from contract_tests.adapters import RequestsAdapter, describe_call, load_factory, operations
+from contract_tests.consumer import (
+    CONSUMER_CHECKS,
+    ConsumerReport,
+    FakeControl,
+    LiveFake,
+    finished_signs,
+    run_against_real_service,
+    run_consumer_suite,
+)
+from tests import broken_clients
+from tests.broken_clients import TIMEOUT
+from tests.support import TOKEN, live_server
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def fake_url() -> Iterator[str]:
+    fake = LiveFake()
+    try:
+        yield fake.url
+    finally:
+        fake.stop()
+
+
+def suite(factory: object, fake_url: str, only: str) -> ConsumerReport:
+    """The ci profile on the cases whose name contains ``only``."""
+    return run_consumer_suite(
+        factory,  # type: ignore[arg-type]
+        fake_url=fake_url,
+        client_timeout=TIMEOUT,
+        only=lambda case: only in case.name,
+    )
+
+
+def test_the_reference_client_keeps_every_check() -> None:
+    report = run_consumer_suite(broken_clients.reference, client_timeout=TIMEOUT)
+
+    assert report.ok, report.render()
+    tally = report.tally()
+    assert set(tally) == set(CONSUMER_CHECKS)
+    for name, (passed, failed, skipped) in tally.items():
+        assert passed > 0 and failed == 0 and skipped == 0, (name, tally[name])
+    assert report.warnings == []
+    names = [r.name for r in report.results]
+    assert "generate: 429 too_many_requests" in names and "retrieve: fault hang" in names
+    assert "all checks hold" in report.render()
+
+
+@pytest.mark.parametrize(
+    ("client", "only", "check", "words"),
+    [
+        ("ignores_429", "429", "raises-on-error", "returned on a 429 too_many_requests answer"),
+        ("success_on_500", "500", "raises-on-error", "returned on a 500 api_error answer"),
+        ("invalid_aspect_ratio", "generate (sync)", "request-conforms", "aspect_ratio"),
+        ("drops_callback_url", "generate (callback_url)", "callback-url-sent", "did not send"),
+        ("early_completion", "async", "no-early-completion", "reported a processing task"),
+        ("swallows_reset", "fault reset", "raises-on-fault", "(reset)"),
+        ("wrong_task_id", "generate (sync)", "task-id-matches", "but the service answered"),
+    ],
+)
+def test_a_broken_client_fails_the_check_that_names_its_defect(
+    fake_url: str, client: str, only: str, check: str, words: str
+) -> None:
+    report = suite(getattr(broken_clients, client), fake_url, only)
+
+    assert not report.ok
+    first = report.failures[0]
+    assert first.check == check, report.render()
+    assert words in first.title, first.title
+    assert first.expected and first.actual
+    # How to reproduce: the fake's set-up, the adapter call and what the client sent.
+    assert "adapter." in first.reproduce and "# the client sent: curl" in first.reproduce
+    rendered = report.render()
+    assert f"FAILED {check}" in rendered and "expected:" in rendered and "reproduce:" in rendered
+
+
+def test_a_client_that_ignores_429_fails_on_every_operation(fake_url: str) -> None:
+    report = suite(broken_clients.ignores_429, fake_url, "429")
+
+    failed = {r.name for r in report.results if not r.ok}
+    assert failed == {
+        "generate: 429 too_many_requests",
+        "extend: 429 too_many_requests",
+        "retrieve: 429 too_many_requests",
+    }
+    assert report.failed_checks() == {"raises-on-error"}
+
+
+def test_a_wrong_task_id_is_also_a_different_answer(fake_url: str) -> None:
+    report = suite(broken_clients.wrong_task_id, fake_url, "generate (sync)")
+
+    assert [f.check for f in report.failures] == ["task-id-matches", "answer-returned"]
+    assert 'task_id "' in report.failures[1].title  # the two ids, old → new
+
+
+def test_flows_shrink_to_a_small_request(fake_url: str) -> None:
+    # Hypothesis shrinks the failing request; the minimal one has no optional fields.
+    report = suite(broken_clients.invalid_aspect_ratio, fake_url, "generate (sync)")
+
+    reproduce = report.failures[0].reproduce
+    call = next(line for line in reproduce.splitlines() if line.startswith("adapter."))
+    assert call.startswith("adapter.generate(prompt=") and "start_image_url" not in call
+    assert '"aspect_ratio": "16x9"' in reproduce  # in the curl line of what was sent
+
+
+def test_a_client_without_a_read_timeout_fails_on_a_hang(fake_url: str) -> None:
+    report = suite(broken_clients.NoTimeout, fake_url, "generate: fault hang")
+
+    assert [f.check for f in report.failures] == ["raises-on-fault"]
+    assert "still waiting" in report.failures[0].title
+
+
+def test_unknown_fields_are_warnings_not_failures(fake_url: str) -> None:
+    report = suite(broken_clients.SendsModel, fake_url, "generate (sync)")
+
+    assert report.ok, report.render()
+    assert report.warnings == [
+        "POST /luma/videos sends field(s) the contract does not know: model "
+        "(the service ignores them)"
+    ]
+    assert "warnings:" in report.render()
+
+
+def test_missing_methods_skip_their_checks(fake_url: str) -> None:
+    adapter = broken_clients.GenerateOnly("http://127.0.0.1:1", "t")
+    assert operations(adapter) == ("generate",)
+
+    report = suite(broken_clients.GenerateOnly, fake_url, "429")
+    assert report.ok
+    skipped = {r.name: r.skipped for r in report.results if r.skipped}
+    assert skipped == {
+        "extend: 429 too_many_requests": "the adapter has no extend()",
+        "retrieve: 429 too_many_requests": "the adapter has no retrieve()",
+    }
+    assert report.tally()["raises-on-error"] == (1, 0, 2)
+
+
+def test_a_running_fake_is_reused_and_left_reset(fake_url: str) -> None:
+    report = suite(broken_clients.reference, fake_url, "generate (sync)")
+    assert report.ok and report.target == fake_url
+    # The suite reset the fake before each example; its journal holds only the last one.
+    journal = FakeControl(fake_url).journal()
+    assert 1 <= len(journal) <= 2
+
+
+def test_finished_signs_read_records_and_results() -> None:
+    running = {"id": "t", "response": {"task_id": "t", "state": "processing"}}
+    assert finished_signs(running) == []
+    assert finished_signs({"id": "t", "state": "succeeded"}) == ["state is 'succeeded'"]
+    assert finished_signs({"response": {"success": True, "video_url": "https://x.test/v"}}) == [
+        "response.success is true",
+        "response.video_url is 'https://x.test/v'",
+    ]
+
+
+def test_describe_call_reads_as_python() -> None:
+    call = describe_call("generate", {"prompt": "a cat", "async": True})
+    assert call == "adapter.generate(prompt='a cat', **{'async': True})"
+    assert describe_call("retrieve", {"task_id": "abc"}) == "adapter.retrieve('abc')"
+
+
+def test_load_factory_reads_module_colon_name() -> None:
+    assert load_factory("tests.broken_clients:reference") is broken_clients.reference
+    with pytest.raises(ValueError, match="MODULE:FACTORY"):
+        load_factory("tests.broken_clients")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mock_server.cli", "verify-client", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_verify_client_exits_0_when_every_check_holds() -> None:
+    done = run_cli("tests.broken_clients:reference", "--client-timeout", str(TIMEOUT))
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "  ok   generate (sync)" in done.stdout
+    assert "all checks hold" in done.stdout
+    assert "check                  passed  failed  skipped" in done.stdout
+
+
+def test_verify_client_exits_1_and_lists_the_failures() -> None:
+    done = run_cli("tests.broken_clients:ignores_429", "--client-timeout", "0.5", "-k", "429")
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "  FAIL generate: 429 too_many_requests" in done.stdout
+    assert "FAILED raises-on-error — generate: 429 too_many_requests" in done.stdout
+    assert "reproduce:" in done.stdout
+
+
+def test_verify_client_exits_2_when_the_factory_cannot_be_loaded() -> None:
+    done = run_cli("tests.no_such_module:factory")
+
+    assert done.returncode == 2
+    assert "cannot load tests.no_such_module:factory" in done.stderr
+
+
+def test_the_real_service_run_rehearsed_on_a_fake_behind_the_proxy() -> None:
+    # The same code path as against the real service — the client talks to a capped
+    # validating proxy and the checks read the proxy's records — with a fake (that takes
+    # only the test token) as the target, so nothing leaves this machine.
+    with live_server("--delay", "instant", "--token", TOKEN) as fake:
+        report = run_against_real_service(
+            broken_clients.reference, TOKEN, target=fake.url, max_billable=2
+        )
+        forwarded = fake.session.get(fake.url + "/__admin/journal", timeout=10).json()["entries"]
+
+    assert report.ok, report.render()
+    assert [r.name for r in report.results] == [
+        "generate (async), then retrieve",
+        "retrieve: an unknown task",
+        "generate: a wrong token",
+    ]
+    assert report.tally()["raises-on-error"] == (2, 0, 0)
+    assert report.warnings == []
+    # One generation with the good token, one refused with the wrong one: both forwarded.
+    assert [e["status"] for e in forwarded if e["path"] == "/luma/videos"] == [200, 401]
+
+
+def test_the_real_service_run_stops_at_the_billable_cap() -> None:
+    with live_server("--delay", "instant", "--token", TOKEN) as fake:
+        report = run_against_real_service(
+            broken_clients.reference, TOKEN, target=fake.url, max_billable=0
+        )
+    # Nothing billable reaches the service; the report says what went unchecked.
+    assert report.warnings == [
+        "generate: the proxy's billable cap held a request back, so what the service "
+        "would answer was not checked (raise max_billable)"
+    ]
+
+
+@pytest.mark.skipif(
+    not os.environ.get("LUMA_MOCK_REAL_TOKEN"),
+    reason="reaches the real service and costs credits: set LUMA_MOCK_REAL_TOKEN to run",
+)
+def test_the_reference_client_against_the_real_service() -> None:
+    report = run_against_real_service(
+        RequestsAdapter.factory(timeout=60),
+        os.environ["LUMA_MOCK_REAL_TOKEN"],
+        max_billable=int(os.environ.get("LUMA_MOCK_MAX_BILLABLE", "2")),
+    )
+    assert report.ok, report.render()
