@@ -10,9 +10,13 @@ the past (states only move forward, timestamps never change) read it from the
 
     failures = run_checks(ctx, case, answer)  # every applicable check, all failures
 
-`REGISTRY` maps names to `Check`s; `CHECKS` lists the names in the order they run.
-Operations: ``videos`` and ``tasks`` (answers of the API), ``callback`` (a body the
-server POSTed to our receiver; the case is the request that asked for it).
+A check returns `SKIPPED` when the exchange is not its business, so the tally in
+`CheckContext.runs` counts real runs only. `REGISTRY` maps names to `Check`s (other
+suites register theirs beside these); `CHECKS` names this module's, in the order they
+run. Operations: ``videos`` and ``tasks`` (answers of the API), ``callback`` (a body
+the server POSTed to our receiver; the case is the request that asked for it).
+
+`mp4_size` and `jpeg_size` read a video's and an image's pixel size without ffmpeg.
 """
 
 from __future__ import annotations
@@ -434,8 +438,9 @@ def auth_required(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
         return SKIPPED
     code = _error_code(answer.json_or_none())
     if answer.status != 401 or code != "invalid_token":
+        hint = " (a target that takes any token by design: --any-token)" * (case.auth == "wrong")
         fail(
-            f"a request with a {case.auth} token was not refused",
+            f"a request with a {case.auth} token was not refused{hint}",
             expected="401 invalid_token",
             actual=f"{answer.status} {code or answer.text[:200]}",
         )
