@@ -230,7 +230,10 @@ def describe(error: ValidationError) -> Problem:
         return Problem(path, f"must be {_json(error.validator_value)}, got {_json(value)}")
     if kind == "minLength" and error.validator_value == 1:
         return Problem(path, "must not be empty")
-    if kind == "pattern" and error.validator_value == "\\S":
+    if (
+        kind == "pattern"
+        and error.validator_value == _raw_schema("common")["$defs"]["Prompt"]["pattern"]
+    ):
         return Problem(path, "must not be blank")
     if kind == "pattern" and "https?" in str(error.validator_value):
         return Problem(path, f"{_json(value)} is not an http(s) URL")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request, send_file
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import media
 from .admin import admin
@@ -36,6 +36,7 @@ def service() -> LumaService:
 def render(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     if isinstance(body, dict) and "task_id" in body:
         g.task_id = body["task_id"]
+    g.answer = body  # the journal keeps the object rather than parsing the text again
     payload = json.dumps(body, ensure_ascii=False)
     return Response(payload, status, headers=headers, mimetype="application/json")
 
@@ -63,14 +64,18 @@ def json_body() -> Any:
             "bad_request", f"content-type must be application/json, got {mimetype or 'none'}"
         )
     raw = request.get_data(cache=False)  # over the size limit: 413 from werkzeug
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and len(raw) >= limit:
+        # A chunked body has no length to refuse up front; werkzeug stops reading at the
+        # limit instead of failing, so a body that reached it is too large.
+        raise RequestEntityTooLarge()
     g.raw_body = raw
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as bad:
         raise ApiError("bad_request", f"body is not UTF-8 (byte {bad.start})") from None
     try:
-        g.body = json.loads(text, parse_float=_finite, parse_constant=_reject_constant)
-        return g.body
+        body = json.loads(text, parse_float=_finite, parse_constant=_reject_constant)
     except json.JSONDecodeError as bad:
         where = f"line {bad.lineno} column {bad.colno}"
         raise ApiError("bad_request", f"body is not valid JSON: {bad.msg} at {where}") from None
@@ -78,6 +83,27 @@ def json_body() -> Any:
         raise ApiError("bad_request", "body is not valid JSON: nested too deeply") from None
     except ValueError as bad:
         raise ApiError("bad_request", f"body is not valid JSON: {bad}") from None
+    if _deeper_than(body, MAX_JSON_DEPTH):
+        raise ApiError("bad_request", f"body is nested deeper than {MAX_JSON_DEPTH} levels")
+    g.body = body
+    return body
+
+
+# No message of the contract nests more than a few levels; a cap keeps every later
+# walk of a body (rendering records, the journal) far from Python's recursion limit.
+MAX_JSON_DEPTH = 32
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > limit:
+                return True
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _base_url() -> str:
@@ -150,7 +176,13 @@ def _http_error(error: HTTPException) -> Response:
     headers = {}
     if status == 405 and getattr(error, "valid_methods", None):
         headers["Allow"] = ", ".join(error.valid_methods)
+    if status in (400, 413):
+        # Our own bad-input answers are ApiErrors; a werkzeug 400 means the request
+        # itself could not be read (a broken chunked body, say), and after that — or a
+        # body left unread past the limit — the connection's framing cannot be trusted.
+        headers["Connection"] = "close"
     messages = {
+        "bad_request": "the request could not be read (is its body framed correctly?)",
         "not_found": f"no such path: {request.path}",
         "method_not_allowed": f"{request.method} is not allowed on {request.path}",
         "request_too_large": (
@@ -266,6 +298,8 @@ def _journal_body() -> Any:
 
 
 def _journal_answer(response: Response) -> Any:
+    if "answer" in g and not response.is_streamed:
+        return g.answer
     if response.is_streamed or response.direct_passthrough:
         return f"<{response.mimetype} stream>"
     if response.mimetype != "application/json":

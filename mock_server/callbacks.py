@@ -13,11 +13,11 @@ import fnmatch
 import ipaddress
 import json
 import logging
+import queue
 import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,7 +48,7 @@ class TargetPolicy:
     def check_url(self, url: str) -> str:
         """Refuse what can be refused without DNS; returns the host."""
         parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
+        host = (parts.hostname or "").lower().rstrip(".")  # "name." is the same host
         if parts.scheme not in ("http", "https") or not host:
             raise TargetRefused(f"{url!r} is not an http(s) URL with a host")
         if host in METADATA_HOSTS:
@@ -72,6 +72,9 @@ class TargetPolicy:
 
     @staticmethod
     def _check_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+        mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:169.254.169.254 and kin
+        if mapped is not None:
+            address = mapped
         if address.is_link_local or address in METADATA_ADDRESSES:
             raise TargetRefused(f"{address} is a link-local or cloud metadata address")
         if address.is_multicast or address.is_unspecified:
@@ -136,13 +139,62 @@ class CallbackDelivery:
         }
 
 
-class InlineExecutor(Executor):
+class InlineExecutor:
     """Runs work at once on the caller's thread: with a manual clock, moving the clock
     performs the attempts that fall due, in order, before it returns."""
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        fn(*args, **kwargs)
-        return None
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> None:
+        fn(*args)
+
+    def shutdown(self) -> None:
+        pass
+
+
+class DaemonPool:
+    """Up to ``workers`` daemon threads, started as work arrives. Unlike a
+    ThreadPoolExecutor, whose threads the interpreter joins at exit, an attempt still
+    waiting on a slow receiver at shutdown is dropped (and reported), not waited for."""
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._work: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._lock = threading.Lock()
+        self._workers, self._started, self._idle = workers, 0, 0
+        self._name = name
+        self._closed = False
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> None:
+        if self._closed:
+            return  # stopping: the delivery is already marked dropped
+        self._work.put((fn, args))
+        with self._lock:
+            if self._idle == 0 and self._started < self._workers:
+                self._started += 1
+                name = f"{self._name}-{self._started}"
+                threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            item = self._work.get()
+            with self._lock:
+                self._idle -= 1
+            if item is None:
+                return
+            fn, args = item
+            try:
+                fn(*args)
+            except Exception:  # a worker must outlive any one attempt
+                log.exception("callback work failed")
+
+    def shutdown(self) -> None:
+        self._closed = True
+        with self._lock:
+            started = self._started
+        for _ in range(started):
+            self._work.put(None)
 
 
 class CallbackDispatcher:
@@ -158,10 +210,8 @@ class CallbackDispatcher:
         self.clock = clock
         self.retry = retry or RetryPolicy()
         self.targets = targets or TargetPolicy()
-        self._executor: Executor = (
-            InlineExecutor()
-            if scheduler.manual
-            else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="luma-callback")
+        self._executor: InlineExecutor | DaemonPool = (
+            InlineExecutor() if scheduler.manual else DaemonPool(workers, "luma-callback")
         )
         self._http = urllib3.PoolManager(num_pools=16, maxsize=workers, retries=False)
         self._deliveries: dict[str, CallbackDelivery] = {}
@@ -199,7 +249,7 @@ class CallbackDispatcher:
             dropped = [d for d in self._deliveries.values() if not d.finished]
         for delivery in dropped:
             self._end(delivery, "dropped")
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor.shutdown()
         self._http.clear()
         return dropped
 

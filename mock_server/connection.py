@@ -14,6 +14,7 @@ would turn a clean close into a reset.
 
 from __future__ import annotations
 
+import http.client
 import socket
 import struct
 from collections.abc import Callable
@@ -39,6 +40,26 @@ class FaultyConnectionHandler(WSGIHandler):
     def until(cls, stopping: Event) -> type[FaultyConnectionHandler]:
         """This handler class, with hangs cut short when ``stopping`` is set."""
         return type(cls.__name__, (cls,), {"stopping": stopping})
+
+    def read_request(self, raw_requestline: str) -> bool:
+        """gevent's parsing, plus two refusals of framing that cannot be trusted; both
+        raise ValueError, which gevent answers with 400 and a close, without a traceback."""
+        try:
+            parsed = super().read_request(raw_requestline)
+        except http.client.HTTPException as bad:  # e.g. more than 100 header lines
+            raise ValueError(f"invalid request headers: {bad}") from None
+        lengths = {v.strip() for v in self.headers.get_all("content-length") or []}
+        if len(lengths) > 1:  # RFC 9112 6.3: conflicting lengths are a smuggling vector
+            raise ValueError(f"conflicting Content-Length headers: {sorted(lengths)}")
+        return parsed
+
+    def _send_error_response_if_possible(self, error_code: int) -> None:
+        # After the app has answered, a broken request body (a bad chunk size, say) must
+        # end the connection, not earn a second answer to the same request.
+        if self.headers_sent or self.response_length:
+            self.close_connection = True
+            return
+        super()._send_error_response_if_possible(error_code)
 
     def process_result(self) -> None:
         fault = self.environ.get(ENVIRON_KEY) if self.environ else None

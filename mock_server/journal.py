@@ -8,7 +8,7 @@ import itertools
 import threading
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 SECRET_HEADERS = ("authorization", "cookie", "x-api-key", "x-luma-mock-control-token")
@@ -62,7 +62,11 @@ class JournalEntry:
     seq: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        # Shallow on purpose: bodies are kept as they came, and asdict() would deep-copy
+        # them (slow for large ones, and recursive).
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
+        }
 
     def matches(self, filters: Mapping[str, Any]) -> bool:
         for key, wanted in filters.items():
