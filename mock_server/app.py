@@ -151,7 +151,10 @@ def _media(task_id: str, kind: str) -> Response:
 @meta.get("/health")
 def health() -> Response:
     luma = service()
-    return render({"status": "ok", "tasks": len(luma.store), "clock": luma.clock.now()})
+    evicted = getattr(luma.store, "evicted", None)
+    return render(
+        {"status": "ok", "tasks": len(luma.store), "evicted": evicted, "clock": luma.clock.now()}
+    )
 
 
 @meta.get("/openapi.json")

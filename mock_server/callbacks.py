@@ -17,6 +17,7 @@ import queue
 import socket
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -205,6 +206,7 @@ class CallbackDispatcher:
         retry: RetryPolicy | None = None,
         targets: TargetPolicy | None = None,
         workers: int = 32,
+        max_deliveries: int = 10_000,
     ) -> None:
         self.scheduler = scheduler
         self.clock = clock
@@ -214,7 +216,8 @@ class CallbackDispatcher:
             InlineExecutor() if scheduler.manual else DaemonPool(workers, "luma-callback")
         )
         self._http = urllib3.PoolManager(num_pools=16, maxsize=workers, retries=False)
-        self._deliveries: dict[str, CallbackDelivery] = {}
+        self._deliveries: OrderedDict[str, CallbackDelivery] = OrderedDict()
+        self.max_deliveries = max_deliveries
         self._lock = threading.Lock()
         self.on_attempt: Callable[[CallbackDelivery, CallbackAttempt], None] | None = None
 
@@ -226,8 +229,24 @@ class CallbackDispatcher:
                 return existing
             delivery = CallbackDelivery(task_id, url, body)
             self._deliveries[task_id] = delivery
+            self._forget_oldest()
         self.scheduler.after(0, lambda: self._executor.submit(self._attempt, delivery))
         return delivery
+
+    def _forget_oldest(self) -> None:
+        """Keep the logs of the last ``max_deliveries`` callbacks, like the task store:
+        the oldest finished ones go first, and one still under way is never dropped."""
+        excess = len(self._deliveries) - self.max_deliveries
+        if excess <= 0:
+            return
+        done: list[str] = []
+        for task_id, delivery in self._deliveries.items():  # oldest first
+            if delivery.finished:
+                done.append(task_id)
+                if len(done) == excess:
+                    break
+        for task_id in done:
+            del self._deliveries[task_id]
 
     def get(self, task_id: str) -> CallbackDelivery | None:
         return self._deliveries.get(task_id)

@@ -31,6 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, help="seed for ids and delays (reproducible runs)")
     serve.add_argument("--log-format", choices=["text", "json"], help="default text")
     serve.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="default info (one line per request); warning keeps only problems",
+    )
+    serve.add_argument(
         "--control-token", help="require this token on /__admin/ (needed beyond loopback)"
     )
     serve.add_argument("--credits", type=float, help="each token's starting credit balance")
@@ -84,6 +89,7 @@ def _serve(args: argparse.Namespace) -> int:
         "max_tasks": args.max_tasks,
         "seed": args.seed,
         "log_format": args.log_format,
+        "log_level": args.log_level,
         "control_token": args.control_token,
         "credits": args.credits,
         "rate_limit": args.rate_limit,
@@ -93,7 +99,7 @@ def _serve(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as bad:
         print(f"luma-mock: {bad}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, level=settings.log_level)
     return serve(settings)
 
 
@@ -116,8 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "openapi":
         from contract_tests.openapi import document
 
-        json.dump(document(), sys.stdout, indent=2, ensure_ascii=False)
-        print()
+        try:
+            json.dump(document(), sys.stdout, indent=2, ensure_ascii=False)
+            print(flush=True)
+        except BrokenPipeError:  # `luma-mock openapi | head`: the reader left early
+            sys.stdout = None  # type: ignore[assignment]  # nothing left to flush at exit
         return 0
     return 2
 

@@ -36,6 +36,7 @@ class Settings:
     max_body_bytes: int = 1_048_576
     default_timeout: float = 300.0
     log_format: str = "text"  # or "json"
+    log_level: str = "info"  # "warning" drops the line per request (cheaper under load)
     seed: int | None = None
     credits: float | None = None  # each token's starting balance; None: unlimited
     video_cost: float = 1.0  # credits a generate or extend spends
@@ -47,6 +48,10 @@ class Settings:
     def __post_init__(self) -> None:
         if self.clock not in ("real", "manual"):
             raise ValueError(f"clock must be real or manual, not {self.clock!r}")
+        if self.log_level not in ("debug", "info", "warning", "error"):
+            raise ValueError(
+                f"log level must be debug, info, warning or error, not {self.log_level!r}"
+            )
         if self.log_format not in ("text", "json"):
             raise ValueError(f"log format must be text or json, not {self.log_format!r}")
         if self.callback_retries < 0 or self.max_tasks < 1 or self.max_body_bytes < 1:

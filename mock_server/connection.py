@@ -14,11 +14,14 @@ would turn a clean close into a reset.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import struct
 from collections.abc import Callable
+from typing import Any
 
+import gevent
 from gevent.event import Event
 from gevent.pywsgi import WSGIHandler
 
@@ -40,6 +43,29 @@ class FaultyConnectionHandler(WSGIHandler):
     def until(cls, stopping: Event) -> type[FaultyConnectionHandler]:
         """This handler class, with hangs cut short when ``stopping`` is set."""
         return type(cls.__name__, (cls,), {"stopping": stopping})
+
+    def handle(self) -> None:
+        # Answers go out as several small writes (head, then body); with Nagle's
+        # algorithm on, a kept-alive client's delayed ACK stalls each answer ~40 ms.
+        with contextlib.suppress(OSError):
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().handle()
+
+    def handle_one_request(self) -> Any:
+        result = super().handle_one_request()
+        # A kept-alive client whose next request is already waiting would be served again
+        # at once; yield first, so one busy connection cannot starve the others.
+        gevent.sleep(0)
+        return result
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Any:
+        # gevent closes an HTTP/1.1 connection the client asked to close without saying
+        # so in the answer; clients that pool connections then reuse a dead one.
+        if self.close_connection and not any(k.lower() == "connection" for k, _ in headers):
+            headers = [*headers, ("Connection", "close")]
+        return super().start_response(status, headers, exc_info)
 
     def read_request(self, raw_requestline: str) -> bool:
         """gevent's parsing, plus two refusals of framing that cannot be trusted; both

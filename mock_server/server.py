@@ -42,7 +42,7 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
-def configure_logging(log_format: str, stream: TextIO = sys.stdout) -> None:
+def configure_logging(log_format: str, stream: TextIO = sys.stdout, level: str = "info") -> None:
     handler = logging.StreamHandler(stream)
     if log_format == "json":
         handler.setFormatter(JsonLogFormatter())
@@ -50,7 +50,7 @@ def configure_logging(log_format: str, stream: TextIO = sys.stdout) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     root = logging.getLogger("luma_mock")
     root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
+    root.setLevel(getattr(logging, level.upper()))
     root.propagate = False
 
 

@@ -95,6 +95,7 @@ class LumaService:
                 timeout=self.settings.callback_timeout,
             ),
             TargetPolicy(self.settings.callback_allow),
+            max_deliveries=self.settings.max_tasks,
         )
         self.callbacks.on_attempt = self._callback_attempted
         self.rng = random.Random(self.settings.seed)
@@ -177,7 +178,7 @@ class LumaService:
 
     def _video_call(self, call: Call, outcome: Outcome | None) -> dict[str, Any]:
         body = call.body
-        task = self.create_video(body, token=call.token, base_url=call.base_url, outcome=outcome)
+        task = self._create(body, token=call.token, base_url=call.base_url, outcome=outcome)
         call.task_id = task.id
         if call.on_task is not None:
             call.on_task(task.id)
@@ -194,6 +195,12 @@ class LumaService:
         verdict = check("videos-request", body)
         if not verdict.ok:
             raise ApiError("bad_request", verdict.message)
+        return self._create(body, token=token, base_url=base_url, outcome=outcome)
+
+    def _create(
+        self, body: dict[str, Any], *, token: str, base_url: str, outcome: Outcome | None
+    ) -> Task:
+        """`create_video` for a body already validated (`handle` checks it once)."""
         callback_url = body.get("callback_url")
         if callback_url is not None:
             try:

@@ -164,3 +164,14 @@ def test_allow_list_narrows_targets() -> None:
     luma = manual_service(callback_allow=("*.hooks.test",))
     with pytest.raises(ApiError):
         submit(luma, "http://127.0.0.1:9/cb")
+
+
+def test_delivery_logs_are_bounded_like_the_store(receiver: CallbackReceiver) -> None:
+    luma = manual_service(max_tasks=3)
+    task_ids = []
+    for _ in range(5):
+        task_ids.append(submit(luma, receiver.url))
+        luma.advance(3600)  # delivered before the next one starts
+    kept = [t for t in task_ids if luma.delivery(t) is not None]
+    assert kept == task_ids[-3:]
+    assert len(luma.store) == 3

@@ -135,3 +135,23 @@ def test_a_bad_setting_is_a_clear_error_not_a_trace(tmp_path: Path) -> None:
         pass
     assert "unknown delay 'sometimes'" in str(failed.value)
     assert "Traceback" not in str(failed.value)
+
+
+def test_a_client_that_asks_to_close_is_told_so_and_can_pool(server: LiveServer) -> None:
+    session = requests.Session()
+    headers = {**AUTH, "Connection": "close"}
+    for _ in range(20):  # a pooled connection the server closed must never be reused
+        answer = session.post(server.url + "/health", headers=headers, timeout=10)
+        assert answer.headers["Connection"] == "close"
+    kept = session.get(server.url + "/health", timeout=10)
+    assert "close" not in kept.headers.get("Connection", "")
+
+
+def test_log_level_warning_drops_the_line_per_request_and_health_counts_evictions() -> None:
+    with live_server("--delay", "instant", "--log-level", "warning", "--max-tasks", "2") as quiet:
+        for _ in range(3):
+            quiet.post("/luma/videos", {"prompt": PROMPT})
+        health = quiet.session.get(quiet.url + "/health", timeout=10).json()
+        assert (health["tasks"], health["evicted"]) == (2, 1)
+        output = quiet.stop()
+    assert "POST /luma/videos" not in output and "luma-mock stopped" in output
