@@ -7,6 +7,7 @@ Everything here talks to 127.0.0.1 only.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json
@@ -140,7 +141,8 @@ def raw_exchange(
         try:
             raw.sendall(payload)
             if half_close:
-                raw.shutdown(socket.SHUT_WR)
+                with contextlib.suppress(OSError):  # the server may have closed already
+                    raw.shutdown(socket.SHUT_WR)
             while chunk := raw.recv(65536):
                 received += chunk
         except (ConnectionResetError, BrokenPipeError):

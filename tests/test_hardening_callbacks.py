@@ -111,9 +111,10 @@ def test_a_receiver_slow_once_gets_the_result_on_the_retry(server: LiveServer) -
         task_id = submit_with_callback(server, receiver.url)
         delivery = settled_delivery(server, task_id)
         assert delivery["state"] == "delivered" and successes(delivery) == 1
-        first, second = delivery["attempts"]
-        assert "timed out" in first["error"].lower() and second["status"] == 200
-        assert [a.attempt for a in receiver.for_task(task_id)] == [1, 2]
+        first, last = delivery["attempts"][0], delivery["attempts"][-1]
+        assert "timed out" in first["error"].lower() and last["status"] == 200
+        # The first answer came too late to count; the receiver saw the body again.
+        assert len(receiver.for_task(task_id)) == len(delivery["attempts"]) >= 2
 
 
 def test_a_refusing_receiver_fails_after_the_retry_budget(server: LiveServer) -> None:
@@ -140,8 +141,9 @@ def test_a_receiver_that_resets_once_gets_the_result_on_the_retry(server: LiveSe
     with MisbehavingReceiver(first_attempts(1, Reply(reset=True))) as receiver:
         task_id = submit_with_callback(server, receiver.url)
         delivery = settled_delivery(server, task_id)
-        assert delivery["state"] == "delivered"
-        assert [a["ok"] for a in delivery["attempts"]] == [False, True]
+        assert delivery["state"] == "delivered" and successes(delivery) == 1
+        first, last = delivery["attempts"][0], delivery["attempts"][-1]
+        assert "reset" in first["error"].lower() and last["ok"]
         assert receiver.accepted(task_id) == 1
 
 

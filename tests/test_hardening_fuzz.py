@@ -7,8 +7,8 @@ Every answer from the app must be in the contract (the error envelope for every 
 with the status its code documents); no 5xx the request did not ask for; the server
 keeps serving after each batch; and its log never shows a traceback.
 
-Product defects found here are pinned with ``xfail(strict=True)`` and the defect's
-precise description, so a fix shows up as an unexpected pass.
+A product defect found here is pinned with ``xfail(strict=True)`` and the defect's
+precise description until it is fixed, so a fix shows up as an unexpected pass.
 """
 
 from __future__ import annotations
@@ -313,7 +313,7 @@ def test_deeply_nested_json_is_refused_not_crashed_on(
     message = bad_request_message(
         post_bytes(server, "/luma/videos", as_prompt.encode()), "/luma/videos"
     )
-    assert message.startswith("prompt: ") or "nested too deeply" in message, message
+    assert message.startswith("prompt: ") or "nested" in message, message
     assert_still_serving(server)
 
 
@@ -490,10 +490,12 @@ BROKEN_HTTP = {
     "chunked, then garbage after the last chunk": broken(
         post_line([b"Transfer-Encoding: chunked"], body=chunked(SMALL) + b"\x00garbage"), 200
     ),
+    # The server may answer and close before it has read all of these: then the
+    # unread rest makes the close a reset, which can overtake the answer.
     "a 200 kB header": broken(
-        http_request("GET", "/health", extra_lines=[b"X-Big: " + b"a" * 200_000]), 400, 431
+        http_request("GET", "/health", extra_lines=[b"X-Big: " + b"a" * 200_000]), 400, 431, None
     ),
-    "a 100 kB request line": broken(http_request("GET", "/" + "a" * 100_000), 414, 400),
+    "a 100 kB request line": broken(http_request("GET", "/" + "a" * 100_000), 414, 400, None),
     "nothing at all": broken(b"", None),
 }
 
@@ -518,25 +520,12 @@ def test_broken_http_gets_a_4xx_or_a_closed_connection(server: LiveServer, name:
     assert_still_serving(server)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a request with two different Content-Length headers (14 and 3) is "
-    "served (200, with the first length) instead of refused with 400 (RFC 9112 6.3: "
-    "conflicting lengths are an unrecoverable framing error; a request-smuggling vector)",
-)
 def test_conflicting_content_lengths_are_refused(server: LiveServer) -> None:
     payload = post_line([b"Content-Length: %d" % len(SMALL), b"Content-Length: 3"])
     exchange = raw_exchange(server, payload)
     assert exchange.first.status == 400
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: after a chunked body with a chunk size that is not hex, the app "
-    "answers 400 bad_request and then gevent reads the rest of the body as a new request "
-    "and sends a second answer ('HTTP/1.1 400 Bad Request', Content-length: 0) on the "
-    "same connection: one request, two answers. A framing error should end the connection",
-)
 def test_a_framing_error_gets_exactly_one_answer(server: LiveServer) -> None:
     body = b"zz\r\n" + SMALL + b"\r\n0\r\n\r\n"
     keep_alive = post_line([b"Transfer-Encoding: chunked"], body=body, close=False)
@@ -544,12 +533,6 @@ def test_a_framing_error_gets_exactly_one_answer(server: LiveServer) -> None:
     assert [a.status for a in exchange.answers] == [400]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a chunked body over max_body_bytes (1 MiB) is cut at 1 MiB instead of "
-    'refused: {"prompt": "x"} followed by 2 MiB of spaces, chunked, is answered 200 and a '
-    "task is made (with Content-Length the same body is a 413 request_too_large)",
-)
 def test_a_chunked_body_over_the_limit_is_413(server: LiveServer) -> None:
     body = b'{"prompt": "x", "async": true}' + b" " * (2 * LIMIT)
     exchange = raw_exchange(server, post_line([b"Transfer-Encoding: chunked"], body=chunked(body)))
@@ -557,12 +540,6 @@ def test_a_chunked_body_over_the_limit_is_413(server: LiveServer) -> None:
     assert exchange.first.json()["error"]["code"] == "request_too_large"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a request with more than 100 headers is refused with 400, but the "
-    "server logs a full Traceback (http.client.HTTPException: got more than 100 headers, "
-    "from gevent's pywsgi.read_request via the luma_mock.wsgi error log)",
-)
 def test_too_many_headers_leave_no_traceback_in_the_log() -> None:
     with live_server("--delay", "instant") as fresh:
         headers = b"".join(b"X-Header-%d: v\r\n" % i for i in range(150))
@@ -595,28 +572,19 @@ def client() -> Iterator[FlaskClient]:
     luma.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a body nested ~490 levels deep or more (the parser accepts up to ~960) "
-    "is journaled as is, and from then on GET /__admin/journal answers 500 api_error: "
-    "JournalEntry.as_dict uses dataclasses.asdict, which recurses into the body and hits "
-    "RecursionError (logged with a Traceback)",
-)
-def test_a_body_the_fake_accepted_never_breaks_the_journal(client: FlaskClient) -> None:
-    deepest_accepted(client)
+def test_a_body_of_any_depth_never_breaks_the_journal(client: FlaskClient) -> None:
+    """Accepted or refused, however deep, a body is journaled without breaking the
+    journal (a deep one once made every later read of it a 500)."""
+    deepest = deepest_accepted(client)
+    for depth in (deepest, deepest + 1, 500, 960, 5_000):
+        body = '{"prompt": "x", "async": true, "extra": ' + nested(depth) + "}"
+        client.post("/luma/videos", data=body, headers=VIDEOS_HEADERS)
     journal = client.get("/__admin/journal")
     assert journal.status_code == 200
+    assert journal.get_json()["count"] >= 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a task made from a body nested as deep as the parser accepts (~960 "
-    "levels in an unknown field) cannot be retrieved: POST /luma/tasks retrieve answers "
-    "500 api_error, because after_request (_journal_answer) re-parses the rendered answer "
-    "one frame deeper and hits RecursionError ('Exception on /luma/tasks [POST]' with a "
-    "Traceback; the request is logged twice, as 200 and as 500)",
-)
-def test_a_task_the_fake_accepted_can_be_retrieved(client: FlaskClient) -> None:
+def test_a_task_made_from_the_deepest_body_accepted_can_be_retrieved(client: FlaskClient) -> None:
     depth = deepest_accepted(client)
     body = '{"prompt": "x", "async": true, "extra": ' + nested(depth) + "}"
     task_id = client.post("/luma/videos", data=body, headers=VIDEOS_HEADERS).get_json()["task_id"]
@@ -624,14 +592,6 @@ def test_a_task_the_fake_accepted_can_be_retrieved(client: FlaskClient) -> None:
     assert record.status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: the schemas' patterns are JSON Schema (ECMA-262) regexes, but the fake "
-    "evaluates them with Python's re, whose \\s also matches U+001C..U+001F and U+0085: "
-    "video_url 'https://media.example.test/a\\x1fb' and prompt '\\x1f' are valid for the "
-    "published document (and Schemathesis) yet answered 400 ('is not an http(s) URL', "
-    "'prompt: must not be blank')",
-)
 def test_patterns_mean_what_json_schema_says(client: FlaskClient) -> None:
     for body in (
         {"prompt": PROMPT, "async": True, "start_image_url": "https://media.example.test/a\x1fb"},
@@ -784,13 +744,7 @@ def is_unknown_video_id(failure: StFailure) -> bool:
     return failure.code == "ST202" and "video_id: no video" in failure.answer
 
 
-def is_python_whitespace(failure: StFailure) -> bool:
-    return failure.code == "ST202" and (
-        "is not an http(s) URL" in failure.answer or "must not be blank" in failure.answer
-    )
-
-
-KNOWN_DISAGREEMENTS = (is_unknown_video_id, is_python_whitespace)
+KNOWN_DISAGREEMENTS = (is_unknown_video_id,)
 
 
 def test_schemathesis_ran_every_operation_and_left_no_traceback(schemathesis_run: StRun) -> None:
@@ -809,13 +763,11 @@ def test_schemathesis_finds_nothing_but_the_known_disagreements(schemathesis_run
 @pytest.mark.xfail(
     strict=True,
     reason="defect (fake vs its own OpenAPI document, found by Schemathesis' "
-    "positive_data_acceptance, ST202): (1) an extend whose video_id the fake never made, "
-    'e.g. the document\'s own example {"action": "extend", "video_id": '
+    "positive_data_acceptance, ST202): an extend whose video_id the fake never made, e.g. "
+    'the document\'s own example {"action": "extend", "video_id": '
     '"0105c090-03a5-425a-8026-523341cd575b", "prompt": ...}, is schema-valid but answered '
     "400 bad_request ('video_id: no video ... was made here'); the document neither "
-    "restricts video_id nor documents that 400 (a 404 not_found would be accepted); "
-    "(2) URL and prompt patterns evaluated with Python's \\s (see "
-    "test_patterns_mean_what_json_schema_says)",
+    "restricts video_id nor documents that 400 for it (Schemathesis would accept a 404)",
 )
 def test_schemathesis_passes_every_check(schemathesis_run: StRun) -> None:
     assert schemathesis_run.returncode == 0 and not schemathesis_run.failures, "\n".join(

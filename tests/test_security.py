@@ -27,6 +27,7 @@ from mock_server import cli
 from mock_server.admin import is_loopback
 from mock_server.app import create_app
 from mock_server.config import Settings, load
+from mock_server.errors import ApiError
 from mock_server.journal import redact
 from mock_server.service import LumaService
 from tests.hardening_support import assert_error_envelope
@@ -190,13 +191,6 @@ def test_metadata_and_link_local_callbacks_are_refused_at_submission(url: str) -
     assert len(luma.store) == 0  # no task, so nothing will ever be sent
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: 'http://metadata.google.internal./' (the same host as a fully "
-    "qualified name, trailing dot) is accepted at submission: TargetPolicy.check_url "
-    "compares the host with METADATA_HOSTS without stripping the trailing dot (it is "
-    "still refused at delivery if it resolves to 169.254.169.254)",
-)
 def test_a_metadata_host_written_with_a_trailing_dot_is_refused_at_submission() -> None:
     client = create_app(manual_service()).test_client()
     body = {"prompt": PROMPT, "async": True, "callback_url": "http://metadata.google.internal./"}
@@ -215,7 +209,14 @@ class NoNetwork:
         raise ConnectionError(f"the test sends nothing: {url}")
 
 
-FORBIDDEN_ADDRESSES = ["169.254.169.254", "fe80::1", "fd00:ec2::254", "100.100.100.200"]
+FORBIDDEN_ADDRESSES = [
+    "169.254.169.254",
+    "fe80::1",
+    "fd00:ec2::254",
+    "100.100.100.200",
+    "::ffff:169.254.169.254",  # the same, IPv4-mapped
+    "::ffff:100.100.100.200",
+]
 
 
 @pytest.fixture
@@ -279,35 +280,27 @@ def test_a_name_resolving_to_a_metadata_address_is_refused_at_delivery(
         "http://metadata.google.internal./",
     ],
 )
-def test_disguised_metadata_addresses_are_refused_at_delivery(
+def test_disguised_metadata_addresses_are_never_called(
     url: str, dns: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Refused when submitted, or else when resolved at delivery; never sent."""
     dns["metadata.google.internal."] = ["169.254.169.254"]
-    delivery, wire, _ = deliver_once(url, monkeypatch)
+    try:
+        delivery, wire, _ = deliver_once(url, monkeypatch)
+    except ApiError as refusal:
+        assert refusal.status == 400 and refusal.message.startswith("callback_url: ")
+        return
     assert delivery.state == "refused", delivery.attempts
     assert wire.sent == []
 
 
-V4_MAPPED_IS_LINK_LOCAL = ipaddress.ip_address("::ffff:169.254.169.254").is_link_local
-
-
-@pytest.mark.xfail(
-    not V4_MAPPED_IS_LINK_LOCAL,
-    strict=True,
-    reason="defect (SSRF): the IPv4-mapped IPv6 form of a metadata address, "
-    "'http://[::ffff:169.254.169.254]/' (and [::ffff:100.100.100.200]), passes both "
-    "checks: ipaddress on Python < 3.13 does not call it link-local and METADATA_ADDRESSES "
-    "holds only the plain forms; it is accepted at submission (200) and at delivery the "
-    "fake connects (on a dual-stack host that reaches 169.254.169.254)",
-)
-def test_ipv4_mapped_metadata_addresses_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ipv4_mapped_metadata_addresses_are_refused_at_submission() -> None:
+    """ipaddress before Python 3.13 does not call ::ffff:169.254.169.254 link-local."""
     client = create_app(manual_service()).test_client()
     for host in ("[::ffff:169.254.169.254]", "[::ffff:a9fe:a9fe]", "[::ffff:100.100.100.200]"):
         body = {"prompt": PROMPT, "async": True, "callback_url": f"http://{host}/"}
         submitted = client.post("/luma/videos", json=body, headers=AUTH)
         assert submitted.status_code == 400, (host, submitted.get_json())
-    delivery, wire, _ = deliver_once("http://[::ffff:169.254.169.254]/", monkeypatch)
-    assert delivery.state == "refused" and wire.sent == []
 
 
 # -- tokens never in the log nor the journal ----------------------------------------------
