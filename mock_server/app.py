@@ -107,7 +107,9 @@ def _deeper_than(value: Any, limit: int) -> bool:
 
 
 def _base_url() -> str:
-    return request.host_url.rstrip("/")
+    # What the client called, e.g. http://127.0.0.1:8000 (cheaper than request.host_url,
+    # which also converts the URL to an IRI).
+    return f"{request.scheme}://{request.host}"
 
 
 @luma_api.post("/luma/videos")
@@ -312,6 +314,9 @@ def _journal_answer(response: Response) -> Any:
 
 def _log_request(response: Response) -> Response:
     """One line per request, and never the token (the JSON log format emits ``fields``)."""
+    if not log.isEnabledFor(logging.INFO):
+        _journal(response)
+        return response
     duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
     fields = {
         "method": request.method,
