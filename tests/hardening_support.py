@@ -181,12 +181,8 @@ def chunked(body: bytes, size: int = 65536) -> bytes:
 
 
 class Control:
-    """``/__admin/`` of a live fake, with the names of the Python control side.
-
-    Each call opens a fresh connection: gevent sends an answer's head and body in two
-    writes without TCP_NODELAY, so on a kept-alive connection every answer waits ~40 ms
-    for the client's delayed ACK.
-    """
+    """``/__admin/`` of a live fake, with the names of the Python control side. Each
+    call is a request of its own (no shared session), so any thread may use it."""
 
     def __init__(self, server: LiveServer) -> None:
         self.base = server.url + "/__admin"
