@@ -8,9 +8,9 @@ told, through its control API, how the example goes: answer at once, hold a task
 ``pending``/``processing`` on a manual clock, refuse with a documented error, or break
 the answer (reset, empty reply, malformed JSON, cut short, hang).
 
-The checks live in the shared registry of `checks` under the operation ``client``;
-each looks at one `ClientCall` (what the adapter was given, the requests it made as
-the journal saw them, what it returned or raised) and the fake's `Answer` to it.
+The checks are in `client_checks`: each looks at one `ClientCall` (what the adapter
+was given, the requests it made as the journal saw them, what it returned or raised)
+and the fake's answer to it.
 
     report = run_consumer_suite(my_factory, profile="ci")
     assert report.ok, report.render()
@@ -38,22 +38,19 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky, HypothesisException
 
 from . import profiles, strategies
-from .adapters import AdapterFactory, describe_call, operations
-from .checks import (
-    SKIPPED,
-    Answer,
-    Case,
-    CheckContext,
-    CheckFailure,
-    CheckFailures,
-    check,
-    fail,
-    record_state,
-    run_checks,
+from .adapters import AdapterFactory, describe_call, load_factory, operations
+from .checks import CheckContext, CheckFailure, CheckFailures, run_checks
+from .client_checks import (
+    CHECKS_BY_EXPECTATION,
+    CLIENT,
+    CONSUMER_CHECKS,
+    SHARED_CHECKS,
+    ClientCall,
+    Seen,
 )
+from .contract import error_codes
 from .proxy import Exchange, ValidatingProxy
 
-CLIENT = "client"  # the registry's operation for the checks of a client
 TOKEN = "luma-mock-consumer"
 SETUP_SCENARIO = "luma-mock-consumer-setup"  # marks the suite's own requests to the fake
 CASE_RULE = "consumer-case"  # the rule that sets up an example's error, fault or delay
@@ -67,385 +64,18 @@ EXAMPLES = {
     "dev": {"flow": 10, "error": 2, "fault": 1},
     "thorough": {"flow": 50, "error": 5, "fault": 2},
 }
+# The checks each kind of case can run (a case whose method is missing skips them).
+KIND_CHECKS = {
+    "flow": {
+        "callback-url-sent",
+        *CHECKS_BY_EXPECTATION["answer"],
+        *CHECKS_BY_EXPECTATION["running"],
+    },
+    "error": set(CHECKS_BY_EXPECTATION["error"]),
+    "fault": set(CHECKS_BY_EXPECTATION["fault"]),
+}
 ERRORS = ("invalid_token", "forbidden", "used_up", "too_many_requests", "api_error", "timeout")
 FAULTS = ("reset", "empty", "malformed_json", "truncated", "hang")
-FINISHED_WORDS = frozenset({"completed", "complete", "succeeded", "success", "finished", "done"})
-
-
-# -- what the client did ---------------------------------------------------------------
-
-
-@dataclass
-class Seen:
-    """One request the client sent, as the fake's journal (or the proxy) saw it."""
-
-    method: str
-    path: str
-    body: Any
-    verdict: dict[str, Any] | None  # schema, ok, problems, unknown_fields
-    status: int | None
-    answer: Any
-    rule: str | None = None
-    seq: int = 0
-
-    @classmethod
-    def from_journal(cls, entry: dict[str, Any]) -> Seen:
-        return cls(
-            entry.get("method", "POST"),
-            entry.get("path", ""),
-            entry.get("body"),
-            entry.get("verdict"),
-            entry.get("status"),
-            entry.get("answer"),
-            entry.get("rule"),
-            entry.get("seq", 0),
-        )
-
-    @property
-    def api(self) -> bool:
-        return self.path in ("/luma/videos", "/luma/tasks")
-
-    def problem(self, refusal_expected: bool = False) -> str | None:
-        """What is wrong with this request by the contract, if anything. A 400 that no
-        rule of the suite asked for means the service could not take it (e.g. a video_id
-        it never made) — unless the call was meant to be refused."""
-        unknown_path = self.status == 404 and not self.api
-        if (unknown_path or self.status == 405) and self.rule is None:
-            return f"the service has no {self.method} {self.path} ({_error_text(self.answer)})"
-        if not self.api or self.status is None:
-            return None
-        if self.verdict is None:
-            return f"refused before it could be read: {self.status} {_error_text(self.answer)}"
-        if not self.verdict.get("ok"):
-            return f"{self.verdict.get('schema')}: " + "; ".join(self.verdict.get("problems", []))
-        if self.status == 400 and self.rule is None and not refusal_expected:
-            return f"the service refused it: 400 {_error_text(self.answer)}"
-        return None
-
-    def curl(self, base_url: str) -> str:
-        parts = ["curl -s", "-X", self.method, shlex.quote(base_url + self.path)]
-        parts += ["-H", shlex.quote("authorization: Bearer $TOKEN")]
-        if self.body is not None:
-            body = self.body if isinstance(self.body, str) else json.dumps(self.body)
-            parts += ["-H", "'content-type: application/json'", "-d", shlex.quote(body)]
-        return " ".join(parts)
-
-
-def _error_text(answer: Any) -> str:
-    error = answer.get("error") if isinstance(answer, dict) else None
-    if isinstance(error, dict):
-        return f"{error.get('code')}: {error.get('message')}"
-    return json.dumps(answer)[:120] if answer is not None else "no answer"
-
-
-@dataclass
-class ClientCall(Case):
-    """One call through the adapter: what it was given, what it was expected to do,
-    the requests it made, and what it returned or raised."""
-
-    call: str = ""  # generate, extend or retrieve
-    fields: dict[str, Any] = field(default_factory=dict)
-    expect: str = "answer"  # answer, running (a held task), error or fault
-    sent: list[Seen] = field(default_factory=list)
-    returned: Any = None
-    raised: BaseException | None = None
-    in_time: bool = True  # it returned or raised within `bound` seconds
-    bound: float = 0.0
-    error_code: str | None = None
-    fault: str | None = None
-    setup: list[dict[str, Any]] = field(default_factory=list)  # rules of the example
-    before: list[str] = field(default_factory=list)  # the example's steps before this call
-
-    def last(self) -> Seen | None:
-        """The last request to the call's endpoint (after any retries)."""
-        return next((s for s in reversed(self.sent) if s.path == self.path), None)
-
-    def answer(self) -> Answer:
-        seen = self.last()
-        if seen is None or seen.status is None:
-            return Answer(0)
-        content = seen.answer if isinstance(seen.answer, str) else json.dumps(seen.answer)
-        return Answer(seen.status, {"content-type": "application/json"}, content.encode())
-
-    def expected_body(self) -> dict[str, Any]:
-        """The fields the request must carry (callback_url has a check of its own)."""
-        if self.call == "retrieve":
-            return {"action": "retrieve", "id": self.fields["task_id"]}
-        wanted = {k: v for k, v in self.fields.items() if k != "callback_url"}
-        return {"action": self.call, **wanted}
-
-    def checks(self) -> tuple[str, ...]:
-        names = ["request-sent", "request-conforms", "fields-sent"]
-        if "callback_url" in self.fields:
-            names.append("callback-url-sent")
-        names += {
-            "answer": ["task-id-matches", "answer-returned"],
-            "running": ["no-early-completion", "task-id-matches", "answer-returned"],
-            "error": ["raises-on-error"],
-            "fault": ["raises-on-fault"],
-        }[self.expect]
-        return tuple(names)
-
-    def unknown_fields(self) -> list[str]:
-        return [
-            f"{s.method} {s.path} sends field(s) the contract does not know: "
-            f"{', '.join(s.verdict['unknown_fields'])} (the service ignores them)"
-            for s in self.sent
-            if s.verdict and s.verdict.get("unknown_fields")
-        ]
-
-
-def _same(a: Any, b: Any) -> bool:
-    """JSON equality: 300 == 300.0, but True is not 1."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return float(a) == float(b)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and a == b
-
-
-def _short(value: Any, limit: int = 200) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=repr)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def finished_signs(value: Any) -> list[str]:
-    """What in a value the client returned says "this task is finished": a finished
-    state word, a success flag or a video URL, at the top or in its ``response``."""
-    signs: list[str] = []
-    if not isinstance(value, dict):
-        return signs
-    places = [("", value)]
-    if isinstance(value.get("response"), dict):
-        places.append(("response.", value["response"]))
-    for prefix, node in places:
-        for key in ("state", "status"):
-            word = node.get(key)
-            if isinstance(word, str) and word.lower() in FINISHED_WORDS:
-                signs.append(f"{prefix}{key} is {word!r}")
-        if node.get("success") is True:
-            signs.append(f"{prefix}success is true")
-        if node.get("video_url"):
-            signs.append(f"{prefix}video_url is {node['video_url']!r}")
-    return signs
-
-
-# -- the checks of a client ---------------------------------------------------------
-
-
-@check("request-sent", "the client sends its call to the documented endpoint", on=(CLIENT,))
-def request_sent(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | None:
-    if call.last() is None:
-        others = ", ".join(f"{s.method} {s.path}" for s in call.sent) or "nothing"
-        fail(
-            f"{call.call} never sent POST {call.path}",
-            expected=f"POST {call.path}",
-            actual=f"the client sent {others}",
-        )
-
-
-@check(
-    "request-conforms",
-    "every request the client sends is one the contract accepts (unknown fields: warnings)",
-    on=(CLIENT,),
-)
-def request_conforms(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | None:
-    for seen in call.sent:
-        problem = seen.problem(refusal_expected=call.expect == "error")
-        if problem:
-            fail(
-                f"{call.call} sent a request that breaks the contract: {problem}",
-                expected=f"a body that {seen.path[1:].replace('/', '-')}-request accepts",
-                actual=f"{seen.method} {seen.path} {_short(seen.body)}",
-            )
-
-
-@check("fields-sent", "the request carries every field given to the client, unchanged", (CLIENT,))
-def fields_sent(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | None:
-    seen = call.last()
-    if seen is None or not isinstance(seen.body, dict):
-        return SKIPPED  # request-sent and request-conforms say what is wrong
-    body = {"action": "generate", **seen.body} if call.call == "generate" else seen.body
-    wrong = []
-    for name, wanted in call.expected_body().items():
-        if name not in body:
-            wrong.append(f"{name} missing (given {_short(wanted, 60)})")
-        elif not _same(body[name], wanted):
-            wrong.append(f"{name} is {_short(body[name], 60)}, given {_short(wanted, 60)}")
-    if wrong:
-        fail(
-            f"{call.call} did not send what it was given: {'; '.join(wrong)}",
-            expected=_short(call.expected_body()),
-            actual=_short(seen.body),
-        )
-
-
-@check("callback-url-sent", "a callback_url given to the client reaches the service", (CLIENT,))
-def callback_url_sent(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | None:
-    seen = call.last()
-    wanted = call.fields.get("callback_url")
-    if seen is None or wanted is None:
-        return SKIPPED
-    sent = seen.body.get("callback_url") if isinstance(seen.body, dict) else None
-    if sent != wanted:
-        fail(
-            f"{call.call} was given callback_url but "
-            + ("did not send it" if sent is None else "sent another one")
-            + ": the result would never reach the caller",
-            expected=f"callback_url {wanted!r}",
-            actual=f"callback_url {sent!r}" if sent is not None else _short(seen.body),
-        )
-
-
-@check("raises-on-error", "on an error answer the client raises, never returns it", (CLIENT,))
-def raises_on_error(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | None:
-    if 200 <= answer.status < 300:
-        return SKIPPED  # no error came (the real service may know an id we thought unknown)
-    body = answer.json_or_none()
-    error = body.get("error") if isinstance(body, dict) else None
-    code = error.get("code") if isinstance(error, dict) else call.error_code
-    what = f"{answer.status} {code}" if answer.status else str(code)
-    if not call.in_time:
-        fail(
-            f"{call.call} neither raised nor returned within {call.bound:g} s of a {what}",
-            expected="an exception",
-            actual="still running (retrying forever?)",
-        )
-    if call.raised is None and call.last() is not None:
-        fail(
-            f"{call.call} returned on a {what} answer as if it had succeeded",
-            expected=f"an exception (the service answered {what})",
-            actual=f"returned {_short(call.returned)}",
-        )
-
-
-@check(
-    "raises-on-fault",
-    "when the answer is lost or broken the client raises; on a hang, within client_timeout",
-    (CLIENT,),
-)
-def raises_on_fault(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | None:
-    if not call.in_time:
-        fail(
-            f"{call.call} was still waiting {call.bound:g} s into an answer that never comes",
-            expected=f"an exception within {call.bound:g} s (client_timeout plus grace)",
-            actual="still waiting: does the client set a read timeout?",
-        )
-    if call.raised is None:
-        fail(
-            f"{call.call} returned although the answer was broken ({call.fault})",
-            expected=f"an exception (the {call.fault} fault left no usable answer)",
-            actual=f"returned {_short(call.returned)}",
-        )
-
-
-@check(
-    "no-early-completion",
-    "while a task is pending or processing the client does not report it finished",
-    (CLIENT,),
-)
-def no_early_completion(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | None:
-    record = answer.json_or_none()
-    if answer.status != 200 or not isinstance(record, dict) or call.raised is not None:
-        return SKIPPED
-    state = record_state(record)
-    if state not in ("pending", "processing"):
-        return SKIPPED
-    signs = finished_signs(call.returned)
-    if signs:
-        fail(
-            f"{call.call} reported a {state} task as finished: {'; '.join(signs)}",
-            expected=f"what the service answered: the task is {state}",
-            actual=_short(_finished_part(call.returned)),
-        )
-
-
-def _finished_part(value: Any) -> Any:
-    """The part of a returned value that says whether the task is finished."""
-    if not isinstance(value, dict):
-        return value
-    keys = ("id", "state", "status", "success", "video_url", "response")
-    return {k: value[k] for k in keys if k in value}
-
-
-@check("task-id-matches", "the task id the client returns is the one the service gave", (CLIENT,))
-def task_id_matches(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | None:
-    body = answer.json_or_none()
-    if not 200 <= answer.status < 300 or not isinstance(body, dict) or call.raised is not None:
-        return SKIPPED
-    key = "id" if call.call == "retrieve" else "task_id"
-    wanted = body.get(key)
-    got = call.returned.get(key) if isinstance(call.returned, dict) else None
-    if wanted is None:
-        return SKIPPED
-    if got != wanted:
-        fail(
-            f"{call.call} returned {key} {got!r}, but the service answered {wanted!r}",
-            expected=f"{key} {wanted!r}",
-            actual=f"{key} {got!r}",
-        )
-
-
-@check("answer-returned", "the client returns what the service answered (2xx)", (CLIENT,))
-def answer_returned(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | None:
-    if not 200 <= answer.status < 300:
-        return SKIPPED
-    body = answer.json_or_none()
-    if not call.in_time:
-        fail(
-            f"{call.call} did not return within {call.bound:g} s of a {answer.status} answer",
-            expected=_short(body),
-            actual="still running",
-        )
-    if call.raised is not None:
-        fail(
-            f"{call.call} raised although the service answered {answer.status}",
-            expected=_short(body),
-            actual=f"{type(call.raised).__name__}: {call.raised}",
-        )
-    if not _same(call.returned, body):
-        fail(
-            f"{call.call} returned something else than the service answered: "
-            + "; ".join(_differences(body, call.returned)),
-            expected=_short(body),
-            actual=_short(call.returned),
-        )
-
-
-def _differences(wanted: Any, got: Any, at: str = "") -> list[str]:
-    """Where ``got`` differs from ``wanted``: ``response.state "processing" → "completed"``."""
-    if isinstance(wanted, dict) and isinstance(got, dict):
-        found = []
-        for key in {**wanted, **got}:
-            name = f"{at}.{key}" if at else key
-            if key not in got:
-                found.append(f"{name} missing")
-            elif key not in wanted:
-                found.append(f"{name} added")
-            elif not _same(wanted[key], got[key]):
-                found += _differences(wanted[key], got[key], name)
-        return found
-    if isinstance(wanted, dict) or isinstance(got, dict):
-        kinds = f"a {type(got).__name__}, not a {type(wanted).__name__}"
-        return [f"{at or 'the answer'} is {kinds}"]
-    return [f"{at or 'the answer'} {_short(wanted, 40)} → {_short(got, 40)}"]
-
-
-CONSUMER_CHECKS: tuple[str, ...] = (
-    "request-sent",
-    "request-conforms",
-    "fields-sent",
-    "callback-url-sent",
-    "raises-on-error",
-    "raises-on-fault",
-    "no-early-completion",
-    "task-id-matches",
-    "answer-returned",
-)
 
 
 # -- the fake, started or reused ---------------------------------------------------------
@@ -614,6 +244,8 @@ def _seen_through_proxy(exchange: Exchange, seq: int) -> Seen:
 
 @dataclass
 class CaseResult:
+    """How one case went: examples played, checks that applied, the failures found."""
+
     name: str
     kind: str  # flow, error or fault
     examples: int = 0
@@ -676,7 +308,7 @@ class ClientRun:
         """Reset the fake, then: the suite's own requests are instant, the example's
         rules apply to the client's, and anything else is instant too."""
         rules = rules or []
-        self._wait_for_stragglers()
+        self.wait_for_stragglers()
         fake = self.control
         fake.reset()
         self.journal.start()
@@ -798,7 +430,7 @@ class ClientRun:
             return None, None, False
         return box.get("returned"), box.get("raised"), True
 
-    def _wait_for_stragglers(self) -> None:
+    def wait_for_stragglers(self) -> None:
         # A hung answer ends when the fake closes it; a client that waited past our
         # bound then raises (or retries), and must be done before the next example.
         for worker in self._stragglers:
@@ -839,7 +471,6 @@ class ConsumerCase:
     kind: str  # flow, error or fault
     requests: Callable[[ClientRun], st.SearchStrategy[dict[str, Any]]]
     play: Callable[[ClientRun, dict[str, Any]], None]
-    needs: tuple[str, ...] = ()  # further adapter methods it uses when present
 
 
 def _without_action(body: dict[str, Any]) -> dict[str, Any]:
@@ -951,7 +582,6 @@ def cases() -> list[ConsumerCase]:
             "flow",
             _generate("async"),
             play_held_task,
-            needs=("retrieve",),
         ),
         ConsumerCase(
             "generate (callback_url)",
@@ -973,7 +603,7 @@ def cases() -> list[ConsumerCase]:
     for operation in ("generate", "extend", "retrieve"):
         codes = ERRORS + (("not_found",) if operation == "retrieve" else ())
         for code in codes:
-            status = _status(code)
+            status = error_codes()[code].status
             found.append(
                 ConsumerCase(
                     f"{operation}: {status} {code}",
@@ -995,12 +625,6 @@ def cases() -> list[ConsumerCase]:
                 )
             )
     return found
-
-
-def _status(code: str) -> int:
-    from .contract import error_codes
-
-    return error_codes()[code].status
 
 
 # -- running the suite ----------------------------------------------------------------------
@@ -1049,8 +673,9 @@ def run_case(run: ClientRun, case: ConsumerCase, profile: str) -> CaseResult:
         nonlocal tried_since_failure
         key = json.dumps(body, sort_keys=True, default=repr)
         if key not in outcomes:
-            if result.failures and (not shrink or tried_since_failure >= SHRINK_BUDGET):
-                return  # enough: counted as passing, so the smallest failure so far stays
+            enough = not shrink or tried_since_failure >= SHRINK_BUDGET or suite_broken()
+            if result.failures and enough:
+                return  # counted as passing, so the smallest failure so far stays
             tried_since_failure += 1 if result.failures else 0
             result.examples += 1
             try:
@@ -1059,8 +684,14 @@ def run_case(run: ClientRun, case: ConsumerCase, profile: str) -> CaseResult:
             except CheckFailures as found:
                 outcomes[key] = found.failures
                 result.failures = found.failures  # while shrinking: smaller than the last
+            except (ControlError, OSError) as broken:  # the fake failed us, not the client
+                outcomes[key] = []
+                result.failures = [_suite_failure(case, broken)]
         if outcomes[key] and shrink:
             raise CheckFailures(outcomes[key])
+
+    def suite_broken() -> bool:
+        return any(f.check == "suite" for f in result.failures)
 
     try:
         example()
@@ -1086,11 +717,8 @@ def _flaky_failures(flaky: Flaky, case: ConsumerCase) -> list[CheckFailure]:
 
 
 def _suite_failure(case: ConsumerCase, error: BaseException) -> CheckFailure:
-    failure = CheckFailure(
-        f"the suite could not run {case.name}: {type(error).__name__}: {error}",
-        check="suite",
-    )
-    return failure
+    title = f"the suite could not run {case.name}: {type(error).__name__}: {error}"
+    return CheckFailure(title, check="suite")
 
 
 @dataclass
@@ -1156,20 +784,7 @@ class ConsumerReport:
 
 
 def _checks_of_kind(kind: str) -> set[str]:
-    shared = {"request-sent", "request-conforms", "fields-sent"}
-    return (
-        shared
-        | {
-            "flow": {
-                "callback-url-sent",
-                "no-early-completion",
-                "task-id-matches",
-                "answer-returned",
-            },
-            "error": {"raises-on-error"},
-            "fault": {"raises-on-fault"},
-        }[kind]
-    )
+    return set(SHARED_CHECKS) | KIND_CHECKS[kind]
 
 
 def _indent(text: str, by: int = 2) -> str:
@@ -1231,10 +846,8 @@ def run_consumer_suite(
                 if progress is not None:
                     progress(result)
         finally:
-            run._wait_for_stragglers()
-            close = getattr(adapter, "close", None)
-            if callable(close):
-                close()
+            run.wait_for_stragglers()
+            _close(adapter)
         return ConsumerReport(fake.url, profile, results, list(run.warnings))
 
 
@@ -1292,6 +905,7 @@ def run_against_real_service(
             results.append(result)
             if progress is not None:
                 progress(result)
+        _close(adapter)
         warnings = list(run.warnings) + [
             f"the service's answer drifted from the contract: {x.line()}"
             for x in proxy.exchanges
@@ -1313,13 +927,18 @@ def _real_unknown_task(run: ClientRun) -> None:
 
 
 def _real_wrong_token(run: ClientRun, adapter: Any) -> None:
-    run.adapter = adapter
+    given, run.adapter = run.adapter, adapter
     try:
         run.call("generate", {"prompt": REAL_PROMPT, "async": True}, expect="error")
     finally:
-        close = getattr(adapter, "close", None)
-        if callable(close):
-            close()
+        run.adapter = given
+        _close(adapter)
+
+
+def _close(adapter: Any) -> None:
+    close = getattr(adapter, "close", None)
+    if callable(close):
+        close()
 
 
 # -- luma-mock verify-client (arguments in mock_server.cli) -------------------------------
@@ -1327,8 +946,6 @@ def _real_wrong_token(run: ClientRun, adapter: Any) -> None:
 
 def main(args: Any) -> int:
     """Exit 0 when every check holds, 1 when one fails, 2 when the suite cannot run."""
-    from .adapters import load_factory
-
     try:
         factory = load_factory(args.factory)
     except (ImportError, AttributeError, ValueError) as bad:

@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 
 from contract_tests.adapters import RequestsAdapter, describe_call, load_factory, operations
+from contract_tests.client_checks import CONSUMER_CHECKS, finished_signs
 from contract_tests.consumer import (
-    CONSUMER_CHECKS,
     ConsumerReport,
     FakeControl,
     LiveFake,
-    finished_signs,
     run_against_real_service,
     run_consumer_suite,
 )

@@ -1,0 +1,397 @@
+"""The checks of a client: what one call through an adapter did, and nine checks of it.
+
+A `ClientCall` holds what the adapter was given, the requests the client really sent
+(`Seen`, as the fake's journal or the validating proxy saw them), and what it returned
+or raised. The checks sit in the shared registry of `checks` under the operation
+``client``; each gets the call and the service's `Answer` to the client's last request,
+and raises `CheckFailure` (via `fail`) or returns `SKIPPED` when the call is not its
+business. The consumer suite (`consumer`) makes the calls and picks the checks.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from .checks import SKIPPED, Answer, Case, CheckContext, check, fail, record_state
+
+CLIENT = "client"  # the registry's operation for the checks of a client
+FINISHED_WORDS = frozenset({"completed", "complete", "succeeded", "success", "finished", "done"})
+SHARED_CHECKS = ("request-sent", "request-conforms", "fields-sent")
+CHECKS_BY_EXPECTATION = {
+    "answer": ("task-id-matches", "answer-returned"),
+    "running": ("no-early-completion", "task-id-matches", "answer-returned"),  # a held task
+    "error": ("raises-on-error",),
+    "fault": ("raises-on-fault",),
+}
+
+
+# -- what the client did ---------------------------------------------------------------
+
+
+@dataclass
+class Seen:
+    """One request the client sent, as the fake's journal (or the proxy) saw it."""
+
+    method: str
+    path: str
+    body: Any
+    verdict: dict[str, Any] | None  # schema, ok, problems, unknown_fields
+    status: int | None
+    answer: Any
+    rule: str | None = None
+    seq: int = 0
+
+    @classmethod
+    def from_journal(cls, entry: dict[str, Any]) -> Seen:
+        return cls(
+            entry.get("method", "POST"),
+            entry.get("path", ""),
+            entry.get("body"),
+            entry.get("verdict"),
+            entry.get("status"),
+            entry.get("answer"),
+            entry.get("rule"),
+            entry.get("seq", 0),
+        )
+
+    @property
+    def api(self) -> bool:
+        return self.path in ("/luma/videos", "/luma/tasks")
+
+    def problem(self, refusal_expected: bool = False) -> str | None:
+        """What is wrong with this request by the contract, if anything. A 400 that no
+        rule of the suite asked for means the service could not take it (e.g. a video_id
+        it never made) — unless the call was meant to be refused."""
+        unknown_path = self.status == 404 and not self.api
+        if (unknown_path or self.status == 405) and self.rule is None:
+            return f"the service has no {self.method} {self.path} ({_error_text(self.answer)})"
+        if not self.api or self.status is None:
+            return None
+        if self.verdict is None:
+            return f"refused before it could be read: {self.status} {_error_text(self.answer)}"
+        if not self.verdict.get("ok"):
+            return f"{self.verdict.get('schema')}: " + "; ".join(self.verdict.get("problems", []))
+        if self.status == 400 and self.rule is None and not refusal_expected:
+            return f"the service refused it: 400 {_error_text(self.answer)}"
+        return None
+
+    def curl(self, base_url: str) -> str:
+        parts = ["curl -s", "-X", self.method, shlex.quote(base_url + self.path)]
+        parts += ["-H", shlex.quote("authorization: Bearer $TOKEN")]
+        if self.body is not None:
+            body = self.body if isinstance(self.body, str) else json.dumps(self.body)
+            parts += ["-H", "'content-type: application/json'", "-d", shlex.quote(body)]
+        return " ".join(parts)
+
+
+def _error_text(answer: Any) -> str:
+    error = answer.get("error") if isinstance(answer, dict) else None
+    if isinstance(error, dict):
+        return f"{error.get('code')}: {error.get('message')}"
+    return json.dumps(answer)[:120] if answer is not None else "no answer"
+
+
+@dataclass
+class ClientCall(Case):
+    """One call through the adapter: what it was given, what it was expected to do,
+    the requests it made, and what it returned or raised."""
+
+    call: str = ""  # generate, extend or retrieve
+    fields: dict[str, Any] = field(default_factory=dict)
+    expect: str = "answer"  # answer, running (a held task), error or fault
+    sent: list[Seen] = field(default_factory=list)
+    returned: Any = None
+    raised: BaseException | None = None
+    in_time: bool = True  # it returned or raised within `bound` seconds
+    bound: float = 0.0
+    error_code: str | None = None
+    fault: str | None = None
+    setup: list[dict[str, Any]] = field(default_factory=list)  # rules of the example
+    before: list[str] = field(default_factory=list)  # the example's steps before this call
+
+    def last(self) -> Seen | None:
+        """The last request to the call's endpoint (after any retries)."""
+        return next((s for s in reversed(self.sent) if s.path == self.path), None)
+
+    def answer(self) -> Answer:
+        seen = self.last()
+        if seen is None or seen.status is None:
+            return Answer(0)
+        content = seen.answer if isinstance(seen.answer, str) else json.dumps(seen.answer)
+        return Answer(seen.status, {"content-type": "application/json"}, content.encode())
+
+    def expected_body(self) -> dict[str, Any]:
+        """The fields the request must carry (callback_url has a check of its own)."""
+        if self.call == "retrieve":
+            return {"action": "retrieve", "id": self.fields["task_id"]}
+        wanted = {k: v for k, v in self.fields.items() if k != "callback_url"}
+        return {"action": self.call, **wanted}
+
+    def checks(self) -> tuple[str, ...]:
+        """The checks that apply to this call, in the order they run."""
+        callback = ("callback-url-sent",) if "callback_url" in self.fields else ()
+        return SHARED_CHECKS + callback + CHECKS_BY_EXPECTATION[self.expect]
+
+    def unknown_fields(self) -> list[str]:
+        return [
+            f"{s.method} {s.path} sends field(s) the contract does not know: "
+            f"{', '.join(s.verdict['unknown_fields'])} (the service ignores them)"
+            for s in self.sent
+            if s.verdict and s.verdict.get("unknown_fields")
+        ]
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: 300 == 300.0, but True is not 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return float(a) == float(b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=repr)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def finished_signs(value: Any) -> list[str]:
+    """What in a value the client returned says "this task is finished": a finished
+    state word, a success flag or a video URL, at the top or in its ``response``."""
+    signs: list[str] = []
+    if not isinstance(value, dict):
+        return signs
+    places = [("", value)]
+    if isinstance(value.get("response"), dict):
+        places.append(("response.", value["response"]))
+    for prefix, node in places:
+        for key in ("state", "status"):
+            word = node.get(key)
+            if isinstance(word, str) and word.lower() in FINISHED_WORDS:
+                signs.append(f"{prefix}{key} is {word!r}")
+        if node.get("success") is True:
+            signs.append(f"{prefix}success is true")
+        if node.get("video_url"):
+            signs.append(f"{prefix}video_url is {node['video_url']!r}")
+    return signs
+
+
+# -- the checks of a client ---------------------------------------------------------
+
+
+@check("request-sent", "the client sends its call to the documented endpoint", on=(CLIENT,))
+def request_sent(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | None:
+    if call.last() is None:
+        others = ", ".join(f"{s.method} {s.path}" for s in call.sent) or "nothing"
+        fail(
+            f"{call.call} never sent POST {call.path}",
+            expected=f"POST {call.path}",
+            actual=f"the client sent {others}",
+        )
+
+
+@check(
+    "request-conforms",
+    "every request the client sends is one the contract accepts (unknown fields: warnings)",
+    on=(CLIENT,),
+)
+def request_conforms(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | None:
+    for seen in call.sent:
+        problem = seen.problem(refusal_expected=call.expect == "error")
+        if problem:
+            fail(
+                f"{call.call} sent a request that breaks the contract: {problem}",
+                expected=f"a body that {seen.path[1:].replace('/', '-')}-request accepts",
+                actual=f"{seen.method} {seen.path} {_short(seen.body)}",
+            )
+
+
+@check("fields-sent", "the request carries every field given to the client, unchanged", (CLIENT,))
+def fields_sent(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | None:
+    seen = call.last()
+    if seen is None or not isinstance(seen.body, dict):
+        return SKIPPED  # request-sent and request-conforms say what is wrong
+    body = {"action": "generate", **seen.body} if call.call == "generate" else seen.body
+    wrong = []
+    for name, wanted in call.expected_body().items():
+        if name not in body:
+            wrong.append(f"{name} missing (given {_short(wanted, 60)})")
+        elif not _same(body[name], wanted):
+            wrong.append(f"{name} is {_short(body[name], 60)}, given {_short(wanted, 60)}")
+    if wrong:
+        fail(
+            f"{call.call} did not send what it was given: {'; '.join(wrong)}",
+            expected=_short(call.expected_body()),
+            actual=_short(seen.body),
+        )
+
+
+@check("callback-url-sent", "a callback_url given to the client reaches the service", (CLIENT,))
+def callback_url_sent(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | None:
+    seen = call.last()
+    wanted = call.fields.get("callback_url")
+    if seen is None or wanted is None:
+        return SKIPPED
+    sent = seen.body.get("callback_url") if isinstance(seen.body, dict) else None
+    if sent != wanted:
+        fail(
+            f"{call.call} was given callback_url but "
+            + ("did not send it" if sent is None else "sent another one")
+            + ": the result would never reach the caller",
+            expected=f"callback_url {wanted!r}",
+            actual=f"callback_url {sent!r}" if sent is not None else _short(seen.body),
+        )
+
+
+@check("raises-on-error", "on an error answer the client raises, never returns it", (CLIENT,))
+def raises_on_error(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | None:
+    if 200 <= answer.status < 300:
+        return SKIPPED  # no error came (the real service may know an id we thought unknown)
+    body = answer.json_or_none()
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else call.error_code
+    what = f"{answer.status} {code}" if answer.status else str(code)
+    if not call.in_time:
+        fail(
+            f"{call.call} neither raised nor returned within {call.bound:g} s of a {what}",
+            expected="an exception",
+            actual="still running (retrying forever?)",
+        )
+    if call.raised is None and call.last() is not None:
+        fail(
+            f"{call.call} returned on a {what} answer as if it had succeeded",
+            expected=f"an exception (the service answered {what})",
+            actual=f"returned {_short(call.returned)}",
+        )
+
+
+@check(
+    "raises-on-fault",
+    "when the answer is lost or broken the client raises; on a hang, within client_timeout",
+    (CLIENT,),
+)
+def raises_on_fault(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | None:
+    if not call.in_time:
+        fail(
+            f"{call.call} was still waiting {call.bound:g} s into an answer that never comes",
+            expected=f"an exception within {call.bound:g} s (client_timeout plus grace)",
+            actual="still waiting: does the client set a read timeout?",
+        )
+    if call.raised is None:
+        fail(
+            f"{call.call} returned although the answer was broken ({call.fault})",
+            expected=f"an exception (the {call.fault} fault left no usable answer)",
+            actual=f"returned {_short(call.returned)}",
+        )
+
+
+@check(
+    "no-early-completion",
+    "while a task is pending or processing the client does not report it finished",
+    (CLIENT,),
+)
+def no_early_completion(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | None:
+    record = answer.json_or_none()
+    if answer.status != 200 or not isinstance(record, dict) or call.raised is not None:
+        return SKIPPED
+    state = record_state(record)
+    if state not in ("pending", "processing"):
+        return SKIPPED
+    signs = finished_signs(call.returned)
+    if signs:
+        fail(
+            f"{call.call} reported a {state} task as finished: {'; '.join(signs)}",
+            expected=f"what the service answered: the task is {state}",
+            actual=_short(_finished_part(call.returned)),
+        )
+
+
+def _finished_part(value: Any) -> Any:
+    """The part of a returned value that says whether the task is finished."""
+    if not isinstance(value, dict):
+        return value
+    keys = ("id", "state", "status", "success", "video_url", "response")
+    return {k: value[k] for k in keys if k in value}
+
+
+@check("task-id-matches", "the task id the client returns is the one the service gave", (CLIENT,))
+def task_id_matches(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | None:
+    body = answer.json_or_none()
+    if not 200 <= answer.status < 300 or not isinstance(body, dict) or call.raised is not None:
+        return SKIPPED
+    key = "id" if call.call == "retrieve" else "task_id"
+    wanted = body.get(key)
+    got = call.returned.get(key) if isinstance(call.returned, dict) else None
+    if wanted is None:
+        return SKIPPED
+    if got != wanted:
+        fail(
+            f"{call.call} returned {key} {got!r}, but the service answered {wanted!r}",
+            expected=f"{key} {wanted!r}",
+            actual=f"{key} {got!r}",
+        )
+
+
+@check("answer-returned", "the client returns what the service answered (2xx)", (CLIENT,))
+def answer_returned(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | None:
+    if not 200 <= answer.status < 300:
+        return SKIPPED
+    body = answer.json_or_none()
+    if not call.in_time:
+        fail(
+            f"{call.call} did not return within {call.bound:g} s of a {answer.status} answer",
+            expected=_short(body),
+            actual="still running",
+        )
+    if call.raised is not None:
+        fail(
+            f"{call.call} raised although the service answered {answer.status}",
+            expected=_short(body),
+            actual=f"{type(call.raised).__name__}: {call.raised}",
+        )
+    if not _same(call.returned, body):
+        fail(
+            f"{call.call} returned something else than the service answered: "
+            + "; ".join(_differences(body, call.returned)),
+            expected=_short(body),
+            actual=_short(call.returned),
+        )
+
+
+def _differences(wanted: Any, got: Any, at: str = "") -> list[str]:
+    """Where ``got`` differs from ``wanted``: ``response.state "processing" → "completed"``."""
+    if isinstance(wanted, dict) and isinstance(got, dict):
+        found = []
+        for key in {**wanted, **got}:
+            name = f"{at}.{key}" if at else key
+            if key not in got:
+                found.append(f"{name} missing")
+            elif key not in wanted:
+                found.append(f"{name} added")
+            elif not _same(wanted[key], got[key]):
+                found += _differences(wanted[key], got[key], name)
+        return found
+    if isinstance(wanted, dict) or isinstance(got, dict):
+        kinds = f"a {type(got).__name__}, not a {type(wanted).__name__}"
+        return [f"{at or 'the answer'} is {kinds}"]
+    return [f"{at or 'the answer'} {_short(wanted, 40)} → {_short(got, 40)}"]
+
+
+CONSUMER_CHECKS: tuple[str, ...] = (
+    "request-sent",
+    "request-conforms",
+    "fields-sent",
+    "callback-url-sent",
+    "raises-on-error",
+    "raises-on-fault",
+    "no-early-completion",
+    "task-id-matches",
+    "answer-returned",
+)
