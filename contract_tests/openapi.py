@@ -23,7 +23,7 @@ JSON = "application/json"
 COMPONENTS = "#/components/schemas/"
 
 # The error statuses each operation documents (the codes behind them come from error.json).
-VIDEOS_ERRORS = (400, 401, 403, 413, 429, 500, 504)
+VIDEOS_ERRORS = (400, 401, 403, 404, 413, 429, 500, 504)
 TASKS_ERRORS = (400, 401, 404, 413, 429, 500)
 
 

@@ -54,15 +54,20 @@ class TargetPolicy:
             raise TargetRefused(f"{url!r} is not an http(s) URL with a host")
         if host in METADATA_HOSTS:
             raise TargetRefused(f"{host} is a cloud metadata host")
-        if self.allow and not any(fnmatch.fnmatch(host, p.lower()) for p in self.allow):
-            raise TargetRefused(f"{host} is not in the callback allow-list")
         with contextlib.suppress(ValueError):  # a name: checked when it is resolved
             self._check_address(ipaddress.ip_address(host))
         return host
 
     def check_resolved(self, url: str) -> None:
-        """Refuse a name that resolves to a forbidden address (checked at each attempt)."""
+        """Before each attempt: the allow-list, then the addresses the name resolves to.
+
+        The allow-list is the operator's network policy, invisible to clients — as a real
+        service's outbound firewall would be — so a URL outside it is accepted when the
+        task is submitted and its delivery refused (and logged), before any DNS look-up.
+        """
         host = self.check_url(url)
+        if self.allow and not any(fnmatch.fnmatch(host, p.lower()) for p in self.allow):
+            raise TargetRefused(f"{host} is not in the callback allow-list")
         port = urlsplit(url).port or 80
         try:
             infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)

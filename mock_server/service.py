@@ -243,7 +243,8 @@ class LumaService:
             if video_id is not None:  # video_id wins over video_url
                 source = self.store.by_video(video_id)
                 if source is None or source.token != token:
-                    raise ApiError("bad_request", f"video_id: no video {video_id!r} was made here")
+                    # A missing resource, like an unknown task id: 404, not a malformed body.
+                    raise ApiError("not_found", f"video_id: no video {video_id!r} was made here")
                 return source.aspect_ratio
             task_id = media.task_id_from_url(body["video_url"])
             source = self.store.get(task_id) if task_id else None
