@@ -86,20 +86,15 @@ class ControlError(Exception):
 
 
 class FakeControl:
-    """The fake's control API, and the suite's own requests to it.
-
-    Every call opens a fresh connection: a kept-alive one to the fake's gevent server
-    costs ~40 ms a call (Nagle against delayed ACK), a new one on loopback well under 1.
-    """
+    """The fake's control API, and the suite's own requests to it."""
 
     def __init__(self, url: str, control_token: str | None = None) -> None:
         self.url = url.rstrip("/")
-        self._headers = {"connection": "close"}
-        if control_token:
-            self._headers["authorization"] = f"Bearer {control_token}"
+        self.session = requests.Session()
+        self._headers = {"authorization": f"Bearer {control_token}"} if control_token else {}
 
     def _control(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
-        answer = requests.request(
+        answer = self.session.request(
             method,
             f"{self.url}/__admin{path}",
             json=body,
@@ -130,16 +125,15 @@ class FakeControl:
     def complete(self, task_id: str) -> None:
         self._control("POST", f"/tasks/{task_id}/complete")
 
+    def close(self) -> None:
+        self.session.close()
+
     def api(self, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
         """A request of the suite's own (to make a task or a video to work on)."""
-        answer = requests.post(
+        answer = self.session.post(
             self.url + path,
             json=body,
-            headers={
-                "authorization": f"Bearer {token}",
-                "x-luma-mock-scenario": SETUP_SCENARIO,
-                "connection": "close",
-            },
+            headers={"authorization": f"Bearer {token}", "x-luma-mock-scenario": SETUP_SCENARIO},
             timeout=30,
         )
         if answer.status_code != 200:
@@ -439,9 +433,10 @@ class ClientRun:
 
     @property
     def hang_seconds(self) -> float:
-        """How long the fake holds a hung answer: past our bound, so a client without a
-        timeout is caught, and short enough to end before long."""
-        return self.client_timeout + 2 * self.grace + 1
+        """How long the fake holds a hung answer: past our bound (the hold starts only
+        once the request has arrived, so a client without a timeout is still waiting
+        at the bound), and no longer, so its thread is soon done."""
+        return self.client_timeout + self.grace + 0.5
 
     def reproduction(self, call: ClientCall) -> str:
         url = self.base_url
@@ -793,14 +788,14 @@ def _indent(text: str, by: int = 2) -> str:
 
 @contextmanager
 def _fake(fake_url: str | None, control_token: str | None) -> Iterator[FakeControl]:
-    if fake_url is not None:
-        yield FakeControl(fake_url, control_token)
-        return
-    live = LiveFake()
+    live = LiveFake() if fake_url is None else None
+    control = FakeControl(live.url if live is not None else str(fake_url), control_token)
     try:
-        yield FakeControl(live.url)
+        yield control
     finally:
-        live.stop()
+        control.close()
+        if live is not None:
+            live.stop()
 
 
 def run_consumer_suite(
