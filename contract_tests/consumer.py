@@ -442,7 +442,10 @@ class ClientRun:
         url = self.base_url
         lines = []
         if self.fake is not None:
-            lines.append(f"# the fake at {url}: curl -s -X POST {url}/__admin/reset")
+            lines += [
+                f"# a fake at {url} (luma-mock serve --clock manual --delay instant), reset:",
+                f"curl -s -X POST {url}/__admin/reset",
+            ]
         for rule in call.setup:
             lines.append(
                 f"curl -s -X POST {url}/__admin/scenarios -H 'content-type: application/json' "
