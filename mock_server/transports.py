@@ -8,11 +8,13 @@ Callbacks are still delivered for real, by the fake's dispatcher.
 from __future__ import annotations
 
 import http.client
+import io
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import Flask
 
@@ -38,21 +40,54 @@ class AppAnswer:
 def call_app(
     app: Flask, method: str, url: str, headers: Mapping[str, str], body: bytes | None
 ) -> AppAnswer:
-    """One request through the fake's WSGI app, as a server would pass it."""
+    """One request through the fake's WSGI app, as a server would pass it (an environ
+    built here directly: werkzeug's test client costs half as much again per call)."""
     parts = urlsplit(url)
-    client = app.test_client(use_cookies=False)
+    body = body or b""
+    host = parts.netloc
+    default_port = "443" if parts.scheme == "https" else "80"
     faults: list[Fault] = []
-    response = client.open(
-        parts.path or "/",
-        base_url=f"{parts.scheme}://{parts.netloc}",
-        query_string=parts.query,
-        method=method,
-        headers=list(headers.items()),
-        data=body or b"",
-        environ_overrides={FAULT_SLOT_KEY: faults},
-    )
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method.upper(),
+        "SCRIPT_NAME": "",
+        "PATH_INFO": unquote(parts.path) or "/",
+        "QUERY_STRING": parts.query,
+        "SERVER_NAME": parts.hostname or "localhost",
+        "SERVER_PORT": str(parts.port or default_port),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": parts.scheme or "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_HOST": host,
+        FAULT_SLOT_KEY: faults,
+    }
+    for name, value in headers.items():
+        key = name.upper().replace("-", "_")
+        if key == "CONTENT_TYPE":
+            environ["CONTENT_TYPE"] = value
+        elif key not in ("CONTENT_LENGTH", "HOST"):
+            environ[f"HTTP_{key}"] = value
+    answer: dict[str, Any] = {}
+
+    def start_response(status: str, response_headers: list[tuple[str, str]], *_: Any) -> Any:
+        answer["status"], answer["headers"] = int(status.split(" ", 1)[0]), response_headers
+        return lambda data: None  # the legacy write() callable; Flask never uses it
+
+    result = app(environ, start_response)
+    try:
+        data = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
     fault = faults[0] if faults else None
-    return AppAnswer(response.status_code, list(response.headers.items()), response.data, fault)
+    return AppAnswer(answer["status"], list(answer["headers"]), data, fault)
 
 
 # -- requests, through `responses` ------------------------------------------------------
