@@ -208,14 +208,14 @@ class ValidatingProxy:
         self.billable_forwarded = 0
         self._exchanges: list[Exchange] = []
         self._lock = threading.Lock()
-        self._record: IO[str] | None = None
-        if record is not None:
-            self._record = open(record, "a", encoding="utf-8")  # noqa: SIM115 - closed in stop()
-        self._session = requests.Session()
         self._server: BaseWSGIServer = make_server(
             host, port, self, threaded=True, request_handler=_QuietHandler
         )
         self._thread: threading.Thread | None = None
+        self._session = requests.Session()
+        self._record: IO[str] | None = None
+        if record is not None:
+            self._record = open(record, "a", encoding="utf-8")  # noqa: SIM115 - closed in stop()
 
     @property
     def url(self) -> str:
