@@ -101,11 +101,19 @@ class LumaServer:
         self.token = token
         self.control = control
         self.max_billable = max_billable
+        self.target = self.url  # the server behind `url` (a proxy's target, or itself)
 
     @classmethod
-    def remote(cls, url: str, token: str, max_billable: int | None) -> LumaServer:
+    def remote(
+        cls, url: str, token: str, max_billable: int | None, via: str | None = None
+    ) -> LumaServer:
+        """``url``'s server; clients talk to it ``via`` a proxy when given (the plugin puts
+        a validating, capping proxy there), its control API is asked directly."""
         control = RemoteFake(url)
-        return cls(url, token, control if control.has_control_api() else None, max_billable)
+        usable = control if control.has_control_api() else None
+        server = cls(via or url, token, usable, max_billable)
+        server.target = url
+        return server
 
     @property
     def headers(self) -> dict[str, str]:
@@ -210,3 +218,49 @@ class ServerPool:
             servers, self._servers = list(self._servers.values()), {}
         for server in servers:
             server.stop()
+
+
+class ContractSuites:
+    """The provider and consumer suites for a test, against the fake or a target."""
+
+    def __init__(self, target: str | None, token: str, max_billable: int | None) -> None:
+        self.target = target
+        self.token = token
+        self.max_billable = max_billable
+
+    def verify(self, **options: Any) -> Any:
+        """The provider suite (`contract_tests.provider.verify`) on ``--luma-target`` or
+        the fake in process; fails the test with the report unless every check holds."""
+        from contract_tests.provider import Target, verify
+        from contract_tests.report import render
+
+        target = Target.url(self.target, self.token) if self.target else Target.in_process()
+        options.setdefault("out", None)
+        if self.max_billable is not None:
+            options.setdefault("max_billable", self.max_billable)
+        try:
+            result = verify(target, **options)
+        finally:
+            target.close()
+        if not result.ok:
+            pytest.fail(render(result, target.name, target.token), pytrace=False)
+        return result
+
+    def verify_client(self, factory: Any, **options: Any) -> Any:
+        """The consumer suite on the client ``factory(base_url, token)`` adapts: against a
+        fake, or — with ``--luma-target`` — the real-service checks through the capped
+        validating proxy. Fails the test with the report unless every check holds."""
+        from contract_tests.consumer import run_against_real_service, run_consumer_suite
+
+        if self.target:
+            report = run_against_real_service(
+                factory,
+                self.token,
+                target=self.target,
+                max_billable=2 if self.max_billable is None else self.max_billable,
+            )
+        else:
+            report = run_consumer_suite(factory, **options)
+        if not report.ok:
+            pytest.fail(report.render(), pytrace=False)
+        return report

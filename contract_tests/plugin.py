@@ -173,7 +173,9 @@ def luma_server_pool(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 @pytest.fixture
-def luma_server(request: pytest.FixtureRequest, luma_server_pool: Any) -> Any:
+def luma_server(
+    request: pytest.FixtureRequest, luma_server_pool: Any, luma_target_proxy: Any
+) -> Any:
     """A fake on a real loopback socket — started once per session (and per distinct
     startup settings), reset before each test — or, with ``--luma-target``, that server."""
     from contract_tests.fakes import LumaServer
@@ -185,6 +187,7 @@ def luma_server(request: pytest.FixtureRequest, luma_server_pool: Any) -> Any:
             target,
             token=config.getoption("luma_token") or "",
             max_billable=config.getoption("luma_max_billable"),
+            via=luma_target_proxy.url,
         )
     values = luma_settings(request)
     unknown = set(values) - set(PER_TEST_KEYS) - set(STARTUP_KEYS)
@@ -193,3 +196,37 @@ def luma_server(request: pytest.FixtureRequest, luma_server_pool: Any) -> Any:
     startup = {k: v for k, v in values.items() if k in STARTUP_KEYS}
     per_test = {k: v for k, v in values.items() if k in PER_TEST_KEYS}
     return luma_server_pool.server(startup).prepare(per_test)
+
+
+# -- the contract suites -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def luma_target_proxy(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """With ``--luma-target``: a validating proxy in front of it for the whole session,
+    so users' own tests through ``luma_server`` are checked against the contract and kept
+    under ``--luma-max-billable`` too. None when running against the fake."""
+    config = request.config
+    target = config.getoption("luma_target")
+    if not target:
+        yield None
+        return
+    from contract_tests.proxy import ValidatingProxy
+
+    with ValidatingProxy(target, max_billable=config.getoption("luma_max_billable")) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def luma_contract(request: pytest.FixtureRequest) -> Any:
+    """The contract suites as a fixture: ``luma_contract.verify()`` runs the provider
+    suite, ``luma_contract.verify_client(factory)`` the consumer suite — against the fake,
+    or ``--luma-target`` — and fails the test with the suite's report."""
+    from contract_tests.fakes import ContractSuites
+
+    config = request.config
+    return ContractSuites(
+        target=config.getoption("luma_target"),
+        token=config.getoption("luma_token") or "",
+        max_billable=config.getoption("luma_max_billable"),
+    )

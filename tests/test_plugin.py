@@ -256,3 +256,76 @@ def test_a_bad_marker_is_a_usage_error(pytester: pytest.Pytester) -> None:
     )
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*unknown @pytest.mark.luma setting*colour*"])
+
+
+def test_luma_contract_runs_both_suites_on_the_fake(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+        from contract_tests.adapters import RequestsAdapter
+
+        def test_the_fake_keeps_the_contract(luma_contract):
+            result = luma_contract.verify(max_examples=5, stateful=False)
+            assert result.ok
+
+        def test_the_reference_client_keeps_it_too(luma_contract):
+            report = luma_contract.verify_client(RequestsAdapter.factory(timeout=2),
+                                                 client_timeout=2)
+            assert report.ok
+        """,
+        "--junitxml=report.xml",
+    )
+    result.assert_outcomes(passed=2)
+    junit = (pytester.path / "report.xml").read_text()
+    assert "test_the_fake_keeps_the_contract" in junit and 'failures="0"' in junit
+
+
+def test_luma_contract_fails_with_the_report_on_a_broken_target(
+    pytester: pytest.Pytester,
+) -> None:
+    config = pytester.path / "broken.toml"
+    # A server that moderates everything: every valid generate is refused with 403.
+    config.write_text(
+        '[[scenarios]]\nmatch = {endpoint = "videos"}\nthen = {reject = "forbidden"}\n'
+    )
+    with live_server("--token", "given-token", "--config", str(config)) as server:
+        result = run(
+            pytester,
+            """
+            def test_the_target_keeps_the_contract(luma_contract):
+                luma_contract.verify(max_examples=5, stateful=False)
+            """,
+            f"--luma-target={server.url}",
+            "--luma-token=given-token",
+            "--luma-max-billable=5",
+        )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*valid-accepted*"])
+
+
+def test_with_a_target_luma_server_goes_through_a_capping_validating_proxy(
+    pytester: pytest.Pytester,
+) -> None:
+    source = """
+        import requests
+
+        def test_capped(luma_server):
+            assert luma_server.url != luma_server.target  # clients talk to the proxy
+            body = {"prompt": "x", "async": True}
+            first = requests.post(luma_server.url + "/luma/videos", json=body,
+                                  headers=luma_server.headers, timeout=10)
+            second = requests.post(luma_server.url + "/luma/videos", json=body,
+                                   headers=luma_server.headers, timeout=10)
+            assert first.status_code == 200
+            assert second.status_code == 429 and second.headers["X-Luma-Mock-Proxy"] == "capped"
+            assert len(luma_server.journal.entries(path="/luma/videos")) == 1  # never forwarded
+    """
+    with live_server("--delay", "instant", "--token", "given-token") as server:
+        result = run(
+            pytester,
+            source,
+            f"--luma-target={server.url}",
+            "--luma-token=given-token",
+            "--luma-max-billable=1",
+        )
+    result.assert_outcomes(passed=1)
