@@ -10,11 +10,9 @@ Target: the fake at least as fast as WireMock's static stub, with a lower p99.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from benchmarks import peers
@@ -81,14 +79,8 @@ def _measure(
     return rows
 
 
-WHAT_IF = "luma-mock+fixes (what-if)"
-
-
 def _fake(warm: float, seconds: float, label: str = "luma-mock") -> list[Measured]:
-    command = None
-    if label == WHAT_IF:
-        command = [sys.executable, str(Path(__file__).with_name("whatif_serve.py"))]
-    with LiveFake("--seed", "7", command=command) as fake:
+    with LiveFake("--seed", "7") as fake:
         status, accepted = request(
             fake.url, "POST", "/luma/videos", {"prompt": PROMPT, "async": True}
         )
@@ -116,7 +108,6 @@ def run(quick: bool) -> Section:
     measured: list[Measured] = []
     for name, job in (
         ("luma-mock", lambda: _fake(warm, seconds)),
-        (WHAT_IF, lambda: _fake(warm, seconds, WHAT_IF)),
         ("WireMock", lambda: _peer(peers.WireMock, "WireMock", warm, seconds)),
         ("Prism", lambda: _peer(peers.Prism, "Prism", warm, seconds)),
     ):
@@ -168,10 +159,6 @@ def run(quick: bool) -> Section:
             f"wrk unavailable ({wrk_problem()}); the Python generator is the bottleneck"
         )
     table.notes.append("server CPU: the server process's CPU time / wall time (100% = one core)")
-    table.notes.append(
-        f"{WHAT_IF}: the fake with TCP_NODELAY and a yield between keep-alive requests "
-        "patched in by benchmarks/whatif_serve.py; not the product, no verdict"
-    )
     section.tables.append(table)
 
     ratios = Table(
@@ -181,11 +168,10 @@ def run(quick: bool) -> Section:
         left=3,
     )
     ours = {m.workload: m for m in measured if m.target == "luma-mock"}
-    what_if = {m.workload: m for m in measured if m.target == WHAT_IF}
     for m in measured:
-        if m.target in ("luma-mock", WHAT_IF):
+        if m.target == "luma-mock":
             continue
-        for fake_label, table in (("luma-mock", ours), (WHAT_IF, what_if)):
+        for fake_label, table in (("luma-mock", ours),):
             mine = table.get(m.workload)
             if mine is None or mine.result is None or m.result is None:
                 ratios.add(fake_label, m.workload, m.target, "-", "-")

@@ -127,10 +127,11 @@ def responses_mock(
         return result.status, headers, error if error is not None else result.body
 
     mock = responses.RequestsMock(assert_all_requests_are_fired=False)
-    for base in base_urls:
-        pattern = re.compile(re.escape(base.rstrip("/")) + r"(/.*)?$")
-        for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
-            mock.add_callback(method, pattern, callback=answer)
+    # One pattern for every base URL: responses tries its registrations in turn per call.
+    bases = "|".join(re.escape(base.rstrip("/")) for base in base_urls)
+    pattern = re.compile(rf"(?:{bases})(/.*)?$")
+    for method in ("POST", "GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
+        mock.add_callback(method, pattern, callback=answer)
     mock.add_passthru(re.compile(r".*"))
     return mock
 
