@@ -163,7 +163,7 @@ def test_operation_error_statuses() -> None:
     paths = _doc()["paths"]
     videos = set(paths[VIDEOS]["post"]["responses"])
     tasks = set(paths[TASKS]["post"]["responses"])
-    assert videos == {"200", "400", "401", "403", "413", "429", "500", "504"}
+    assert videos == {"200", "400", "401", "403", "404", "413", "429", "500", "504"}
     assert tasks == {"200", "400", "401", "404", "413", "429", "500"}
 
 

@@ -380,9 +380,9 @@ def test_sdk_wrong_token_raises_its_authentication_error(restricted: LiveServer)
 
 
 def test_sdk_bad_requests_raise_its_errors(sdk: AceDataCloud) -> None:
-    with pytest.raises(ValidationError) as unknown_video:
+    with pytest.raises(APIError) as unknown_video:  # a missing resource, like a task id
         sdk.luma.generate(action="extend", video_id="no-such-video", prompt=PROMPT)
-    assert unknown_video.value.status_code == 400 and unknown_video.value.code == "bad_request"
+    assert unknown_video.value.status_code == 404 and unknown_video.value.code == "not_found"
 
     # The SDK lets extend go without a prompt; the fake requires one (a contract
     # decision, from the guide), so the SDK's own ValidationError comes back.

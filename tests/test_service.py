@@ -144,11 +144,12 @@ def test_extend_by_video_id_keeps_the_size_of_the_source_video() -> None:
         luma.close()
 
 
-def test_extend_of_a_video_never_made_here_is_a_bad_request_naming_video_id() -> None:
+def test_extend_of_a_video_never_made_here_is_not_found_naming_video_id() -> None:
     luma = manual_service()
     with pytest.raises(ApiError) as raised:
         create(luma, action="extend", video_id="0105c090-03a5-425a-8026-523341cd575b")
-    assert raised.value.code == "bad_request" and "video_id" in raised.value.message
+    assert (raised.value.status, raised.value.code) == (404, "not_found")
+    assert "video_id" in raised.value.message
 
 
 def test_invalid_bodies_are_bad_requests_that_name_the_field() -> None:
