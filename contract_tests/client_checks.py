@@ -63,8 +63,9 @@ class Seen:
 
     def problem(self, refusal_expected: bool = False) -> str | None:
         """What is wrong with this request by the contract, if anything. A 400 that no
-        rule of the suite asked for means the service could not take it (e.g. a video_id
-        it never made) — unless the call was meant to be refused."""
+        rule of the suite asked for means the service could not take it, and so does a 404
+        on /luma/videos (a video_id it never made) — unless the call was meant to be
+        refused."""
         unknown_path = self.status == 404 and not self.api
         if (unknown_path or self.status == 405) and self.rule is None:
             return f"the service has no {self.method} {self.path} ({_error_text(self.answer)})"
@@ -74,8 +75,9 @@ class Seen:
             return f"refused before it could be read: {self.status} {_error_text(self.answer)}"
         if not self.verdict.get("ok"):
             return f"{self.verdict.get('schema')}: " + "; ".join(self.verdict.get("problems", []))
-        if self.status == 400 and self.rule is None and not refusal_expected:
-            return f"the service refused it: 400 {_error_text(self.answer)}"
+        refused = self.status == 400 or (self.status == 404 and self.path == "/luma/videos")
+        if refused and self.rule is None and not refusal_expected:
+            return f"the service refused it: {self.status} {_error_text(self.answer)}"
         return None
 
     def curl(self, base_url: str) -> str:

@@ -104,6 +104,15 @@ class NoTimeout(_Broken):
         self.timeout = None  # type: ignore[assignment]
 
 
+class ExtendsAStaleVideo(_Broken):
+    """Extends a video id it remembers from elsewhere instead of the one it was given."""
+
+    def extend(self, **fields: Any) -> dict[str, Any]:
+        if "video_id" in fields:
+            fields["video_id"] = "0105c090-03a5-425a-8026-523341cd575b"  # the guide's
+        return super().extend(**fields)
+
+
 class SendsModel(_Broken):
     """Adds a field the contract does not know (as the Luma CLI does): a warning only."""
 
@@ -125,3 +134,4 @@ drops_callback_url = DropsCallbackUrl
 early_completion = EarlyCompletion
 swallows_reset = SwallowsReset
 wrong_task_id = WrongTaskId
+extends_a_stale_video = ExtendsAStaleVideo

@@ -112,6 +112,7 @@ def test_the_providers_sdk_keeps_every_check(fake_url: str) -> None:
         ("early_completion", "async", "no-early-completion", "reported a processing task"),
         ("swallows_reset", "fault reset", "raises-on-fault", "(reset)"),
         ("wrong_task_id", "generate (sync)", "task-id-matches", "but the service answered"),
+        ("extends_a_stale_video", "extend", "fields-sent", "video_id"),
     ],
 )
 def test_a_broken_client_fails_the_check_that_names_its_defect(
@@ -301,3 +302,15 @@ def test_the_reference_client_against_the_real_service() -> None:
         max_billable=int(os.environ.get("LUMA_MOCK_MAX_BILLABLE", "2")),
     )
     assert report.ok, report.render()
+
+
+def test_an_unasked_404_on_videos_is_a_refusal_but_not_on_tasks() -> None:
+    from contract_tests.client_checks import Seen
+
+    ok = {"schema": "videos-request", "ok": True, "problems": [], "unknown_fields": []}
+    unknown_video = {"error": {"code": "not_found", "message": "video_id: no video 'x'"}}
+    extend = Seen("POST", "/luma/videos", {"action": "extend"}, ok, 404, unknown_video)
+    assert "refused it: 404" in (extend.problem() or "")
+    assert extend.problem(refusal_expected=True) is None
+    retrieve = Seen("POST", "/luma/tasks", {"action": "retrieve"}, ok, 404, unknown_video)
+    assert retrieve.problem() is None  # an unknown task is an answer, not a refusal
