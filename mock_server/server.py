@@ -26,7 +26,6 @@ from .config import Settings
 from .connection import FaultyConnectionHandler
 from .service import LumaService
 
-log = logging.getLogger("luma_mock")
 
 
 class JsonLogFormatter(logging.Formatter):

@@ -10,7 +10,6 @@ tasks, waiting, reset) lives here too, so Python tests and the HTTP control API 
 
 from __future__ import annotations
 
-import logging
 import math
 import random
 import threading
@@ -42,7 +41,6 @@ from .scenarios import Outcome, ScenarioRequest, Scenarios
 from .scheduler import Scheduler
 from .tasks import InMemoryTaskStore, Task, TaskState, TaskStore
 
-log = logging.getLogger("luma_mock.service")
 T = TypeVar("T")
 
 
