@@ -27,7 +27,6 @@ from .connection import FaultyConnectionHandler
 from .service import LumaService
 
 
-
 class JsonLogFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
