@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from . import media
 from .admin import admin
 from .errors import ApiError
-from .faults import ENVIRON_KEY, FAULT_SLOT_KEY, ConnectionFault
+from .faults import ENVIRON_KEY, ConnectionFault
 from .journal import JournalEntry, redact_headers
 from .scenarios import SCENARIO_HEADER
 from .service import Call, LumaService
@@ -210,9 +210,6 @@ def _connection_fault(error: ConnectionFault) -> Response:
     it); the two kinds that are still well-formed HTTP are rendered here."""
     fault = error.fault
     request.environ[ENVIRON_KEY] = fault
-    slot = request.environ.get(FAULT_SLOT_KEY)
-    if slot is not None:  # an in-process transport whose WSGI call copies the environ
-        slot.append(fault)
     response = render(error.answer, error.status)
     if fault.kind == "malformed_json":
         # A 200 that claims JSON and whose Content-Length is right: only the parse fails.

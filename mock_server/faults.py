@@ -22,9 +22,6 @@ KINDS = {
 }
 
 ENVIRON_KEY = "luma_mock.fault"
-# A list an in-process caller may put in the environ to be told of the fault, since
-# werkzeug's test client hands the app a copy of the environ it built.
-FAULT_SLOT_KEY = "luma_mock.fault_slot"
 
 
 @dataclass(frozen=True)

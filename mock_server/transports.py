@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Flask
 
-from .faults import FAULT_SLOT_KEY, Fault
+from .faults import ENVIRON_KEY, Fault
 
 if TYPE_CHECKING:
     import httpx
@@ -46,7 +46,6 @@ def call_app(
     body = body or b""
     host = parts.netloc
     default_port = "443" if parts.scheme == "https" else "80"
-    faults: list[Fault] = []
     environ: dict[str, Any] = {
         "REQUEST_METHOD": method.upper(),
         "SCRIPT_NAME": "",
@@ -65,7 +64,6 @@ def call_app(
         "wsgi.run_once": False,
         "CONTENT_LENGTH": str(len(body)),
         "HTTP_HOST": host,
-        FAULT_SLOT_KEY: faults,
     }
     for name, value in headers.items():
         key = name.upper().replace("-", "_")
@@ -86,7 +84,7 @@ def call_app(
         close = getattr(result, "close", None)
         if close is not None:
             close()
-    fault = faults[0] if faults else None
+    fault = environ.get(ENVIRON_KEY)  # the app marks a fault in the environ it was given
     return AppAnswer(answer["status"], list(answer["headers"]), data, fault)
 
 
