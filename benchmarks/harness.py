@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mock_server.process import ServedFake
+from mock_server.process import stop_all as stop_all_fakes
+
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(__file__).resolve().parent / ".cache"
 HOST = "127.0.0.1"
@@ -38,6 +41,7 @@ _STARTED: list[subprocess.Popen[Any]] = []
 def _stop_all() -> None:
     for process in list(_STARTED):
         stop_process(process)
+    stop_all_fakes()
 
 
 atexit.register(_stop_all)
@@ -274,11 +278,9 @@ def luma_mock_command() -> list[str]:
     return [sys.executable, "-m", "mock_server.cli"]
 
 
-BANNER = re.compile(rb"luma-mock listening on (http://\S+)")
-
-
 class LiveFake:
-    """``luma-mock serve --port 0 ...`` in its own process, its output in a temp file."""
+    """``luma-mock serve --port 0 ...`` in its own process (a `ServedFake`), its output
+    in a temp file."""
 
     def __init__(
         self, *args: str, ready_timeout: float = 30.0, command: list[str] | None = None
@@ -286,28 +288,24 @@ class LiveFake:
         self.log_dir = Path(tempfile.mkdtemp(prefix="luma-bench-"))
         self.log = self.log_dir / "serve.log"
         self.started = time.perf_counter()
-        self.process = spawn(
-            [*(command or luma_mock_command()), "serve", "--host", HOST, "--port", "0", *args],
-            self.log,
-        )
-        self.url = self._await_banner(ready_timeout)
+        try:
+            self.served = ServedFake.serve(
+                "--host",
+                HOST,
+                *args,
+                command=command or luma_mock_command(),
+                output_file=self.log,
+                ready_timeout=ready_timeout,
+            )
+        except RuntimeError as failed:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
+            raise RuntimeError(f"luma-mock serve did not start: {str(failed)[-800:]}") from None
+        self.process = self.served.process
+        self.url = self.served.url
 
     @property
     def pid(self) -> int:
         return self.process.pid
-
-    def _await_banner(self, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = BANNER.search(self.log.read_bytes()[:4096])
-            if found:
-                return found.group(1).decode()
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.002)
-        tail = self.log.read_text(errors="replace")[-800:]
-        self.stop()
-        raise RuntimeError(f"luma-mock serve did not start: {tail}")
 
     def rss(self) -> int | None:
         return rss_kib(self.pid)
@@ -319,14 +317,13 @@ class LiveFake:
         return body
 
     def log_tail(self, chars: int = 600) -> str:
-        return self.log.read_text(errors="replace")[-chars:]
+        return self.served.output[-chars:]
 
     def log_count(self, pattern: str) -> int:
-        with self.log.open("rb") as f:
-            return sum(1 for line in f if pattern.encode() in line)
+        return sum(1 for line in self.served.lines if pattern in line)
 
     def stop(self) -> None:
-        stop_process(self.process)
+        self.served.stop(timeout=10)
         shutil.rmtree(self.log_dir, ignore_errors=True)
 
     def __enter__(self) -> LiveFake:

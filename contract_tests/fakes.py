@@ -7,10 +7,6 @@ test body can run against either."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 from typing import Any
 
@@ -20,6 +16,7 @@ from flask.testing import FlaskClient
 from mock_server.app import create_app
 from mock_server.clock import Clock
 from mock_server.config import Settings
+from mock_server.process import ServedFake
 from mock_server.remote import ControlClient, RemoteFake
 from mock_server.service import LumaService
 
@@ -147,47 +144,25 @@ class LumaServer:
 
 
 class RunningServer:
-    """``luma-mock serve`` in a child process on a free loopback port."""
+    """``luma-mock serve`` in a child process on a free loopback port, its settings from
+    the marker's startup values (as ``LUMA_MOCK_*`` variables)."""
 
     def __init__(self, startup: dict[str, Any], token: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LUMA_MOCK_")}
-        for name, value in startup.items():
-            env[f"LUMA_MOCK_{name.upper()}"] = _env_value(value)
-        command = [sys.executable, "-m", "mock_server.cli", "serve", "--port", "0"]
-        command += ["--delay", "instant"]
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-        )
-        assert self.process.stdout is not None
-        first = self.process.stdout.readline()
-        if not first.startswith("luma-mock listening on "):
-            self.process.kill()
-            rest = self.process.stdout.read()
-            raise RuntimeError(f"luma-mock did not start:\n{first}{rest}")
-        self.url = first.split()[-1]
-        self.output: list[str] = [first]
-        # Drain the log as it comes: a full pipe would stall the server.
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        env = {f"LUMA_MOCK_{name.upper()}": _env_value(v) for name, v in startup.items()}
+        self.fake = ServedFake.serve("--delay", "instant", env=env)
+        self.process = self.fake.process
+        self.url = self.fake.url
         self.view = LumaServer(self.url, token, RemoteFake(self.url))
 
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
+    @property
+    def output(self) -> list[str]:
+        return self.fake.lines
 
     def prepare(self, per_test: dict[str, Any]) -> LumaServer:
         return self.view.prepare(per_test)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self._reader.join(timeout=5)
+        self.fake.stop(timeout=10)
 
 
 def _env_value(value: Any) -> str:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +12,7 @@ import requests
 
 from mock_server.config import Settings
 from mock_server.delays import PRESETS
+from mock_server.process import ServedFake
 from mock_server.service import LumaService
 
 TOKEN = "test-token"
@@ -72,22 +70,20 @@ class InThread:
 
 
 class LiveServer:
-    """``luma-mock serve`` as a real process on a free loopback port."""
+    """``luma-mock serve`` as a real process on a free loopback port (a `ServedFake`),
+    with a session to talk to it."""
 
-    def __init__(self, process: subprocess.Popen[str], url: str, banner: list[str]) -> None:
-        self.process = process
-        self.url = url
-        self.banner = banner
+    def __init__(self, fake: ServedFake) -> None:
+        self.fake = fake
+        self.process = fake.process
+        self.url = fake.url
+        self.banner = fake.banner
         self.session = requests.Session()
-        self.output: list[str] = []
-        # Drain the log as it comes: a full pipe would block the server.
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
 
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
+    @property
+    def output(self) -> list[str]:
+        """What it printed after the banner, line by line."""
+        return self.fake.log.splitlines(keepends=True)
 
     def post(self, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("headers", AUTH)
@@ -95,35 +91,25 @@ class LiveServer:
         return self.session.post(self.url + path, json=body, **kwargs)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> str:
-        """Signal the server, wait for it to exit, and return everything it printed."""
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        self.process.wait(timeout=timeout)
-        self._reader.join(timeout)
+        """Signal the server, wait for it to exit (`subprocess.TimeoutExpired` if it
+        does not), and return everything it printed after the banner."""
+        self.fake.stop(sig, timeout, on_timeout="raise")
         self.session.close()
-        return "".join(self.output)
+        return self.fake.log
+
+
+@contextmanager
+def serving(fake: ServedFake) -> Iterator[LiveServer]:
+    """``fake`` as a `LiveServer`, killed at the end unless a test stopped it."""
+    server = LiveServer(fake)
+    try:
+        yield server
+    finally:
+        fake.stop(signal.SIGKILL, timeout=10)
+        server.session.close()
 
 
 @contextmanager
 def live_server(*args: str, env: dict[str, str] | None = None) -> Iterator[LiveServer]:
-    command = [sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", *args]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline()
-    if not first.startswith("luma-mock listening on "):
-        process.kill()
-        raise RuntimeError(f"luma-mock did not start: {first}{process.stdout.read()}")
-    banner = [first, process.stdout.readline(), process.stdout.readline()]
-    server = LiveServer(process, first.split()[-1], banner)
-    try:
+    with serving(ServedFake.serve(*args, env=env)) as server:
         yield server
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)

@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from mock_server.faults import KINDS
-from tests.support import LiveServer
+from mock_server.process import ServedFake
+from tests.support import LiveServer, serving
 
 ANSWER = {
     "success": True,
@@ -66,28 +65,9 @@ sys.exit(serve_app(app, settings))
 """
 
 
-@contextmanager
-def fault_server() -> Iterator[LiveServer]:
-    process = subprocess.Popen(
-        [sys.executable, "-c", SERVER_SCRIPT],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline()
-    if not first.startswith("luma-mock listening on "):
-        process.kill()
-        raise RuntimeError(f"the fault server did not start: {first}{process.stdout.read()}")
-    banner = [first, process.stdout.readline(), process.stdout.readline()]
-    server = LiveServer(process, first.split()[-1], banner)
-    try:
-        yield server
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+def fault_server() -> AbstractContextManager[LiveServer]:
+    script = [sys.executable, "-c", SERVER_SCRIPT]
+    return serving(ServedFake(script, env={"PYTHONUNBUFFERED": "1"}))
 
 
 @pytest.fixture(scope="module")
