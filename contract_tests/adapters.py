@@ -144,3 +144,10 @@ def describe_call(operation: str, fields: dict[str, Any]) -> str:
     if odd:
         plain.append(f"**{odd!r}")
     return f"adapter.{operation}({', '.join(plain)})"
+
+
+def close_adapter(adapter: Any) -> None:
+    """Call the adapter's ``close()``, if it has one."""
+    close = getattr(adapter, "close", None)
+    if callable(close):
+        close()

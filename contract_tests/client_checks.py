@@ -266,11 +266,11 @@ def raises_on_error(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool
             expected="an exception",
             actual="still running (retrying forever?)",
         )
-    if call.raised is None and call.last() is not None:
-        fail(
+    if call.last() is not None:
+        _fail_if_it_returned(
+            call,
             f"{call.call} returned on a {what} answer as if it had succeeded",
             expected=f"an exception (the service answered {what})",
-            actual=f"returned {_short(call.returned)}",
         )
 
 
@@ -286,12 +286,17 @@ def raises_on_fault(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool
             expected=f"an exception within {call.bound:g} s (client_timeout plus grace)",
             actual="still waiting: does the client set a read timeout?",
         )
+    _fail_if_it_returned(
+        call,
+        f"{call.call} returned although the answer was broken ({call.fault})",
+        expected=f"an exception (the {call.fault} fault left no usable answer)",
+    )
+
+
+def _fail_if_it_returned(call: ClientCall, title: str, *, expected: str) -> None:
+    """A call that should have raised: fail, with what it returned, unless it did."""
     if call.raised is None:
-        fail(
-            f"{call.call} returned although the answer was broken ({call.fault})",
-            expected=f"an exception (the {call.fault} fault left no usable answer)",
-            actual=f"returned {_short(call.returned)}",
-        )
+        fail(title, expected=expected, actual=f"returned {_short(call.returned)}")
 
 
 @check(

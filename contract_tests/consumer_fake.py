@@ -1,0 +1,85 @@
+"""The fake the consumer suite drives: its control API (reset, scenario rules, the
+journal of what a client sent, the manual clock) and the suite's own requests to it, and
+``luma-mock serve`` started for the suite in a process of its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from mock_server.process import ServedFake, serve_command
+
+from .client_checks import Seen
+
+SETUP_SCENARIO = "luma-mock-consumer-setup"  # marks the suite's own requests to the fake
+
+
+class ControlError(Exception):
+    """The fake refused a control call or one of the suite's own requests."""
+
+
+class FakeControl:
+    """The fake's control API, and the suite's own requests to it."""
+
+    def __init__(self, url: str, control_token: str | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.session = requests.Session()
+        self._headers = {"authorization": f"Bearer {control_token}"} if control_token else {}
+
+    def _control(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        answer = self.session.request(
+            method,
+            f"{self.url}/__admin{path}",
+            json=body,
+            params=params or None,
+            headers=self._headers,
+            timeout=30,
+        )
+        if answer.status_code >= 300:
+            raise ControlError(f"{method} /__admin{path}: {answer.status_code} {answer.text}")
+        return answer.json()
+
+    def reset(self) -> None:
+        self._control("POST", "/reset")
+
+    def add_rule(self, rule: dict[str, Any]) -> None:
+        self._control("POST", "/scenarios", rule)
+
+    def journal(self, since: int = 0) -> list[Seen]:
+        entries = self._control("GET", "/journal", kind="request", since=since)["entries"]
+        return [Seen.from_journal(e) for e in entries]
+
+    def manual_clock(self) -> bool:
+        return bool(self._control("GET", "/clock")["manual"])
+
+    def advance(self, seconds: float) -> None:
+        self._control("POST", "/clock/advance", {"seconds": seconds})
+
+    def complete(self, task_id: str) -> None:
+        self._control("POST", f"/tasks/{task_id}/complete")
+
+    def close(self) -> None:
+        self.session.close()
+
+    def api(self, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
+        """A request of the suite's own (to make a task or a video to work on)."""
+        answer = self.session.post(
+            self.url + path,
+            json=body,
+            headers={"authorization": f"Bearer {token}", "x-luma-mock-scenario": SETUP_SCENARIO},
+            timeout=30,
+        )
+        if answer.status_code != 200:
+            raise ControlError(f"POST {path}: {answer.status_code} {answer.text}")
+        return answer.json()
+
+
+class LiveFake(ServedFake):
+    """``luma-mock serve`` in its own process on a free loopback port: a manual clock
+    (nothing moves unless the suite says so), instant tasks, a fixed seed."""
+
+    def __init__(self, *extra: str) -> None:
+        super().__init__(
+            serve_command("--clock", "manual", "--delay", "instant", "--seed", "7", *extra)
+        )
