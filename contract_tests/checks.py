@@ -16,226 +16,29 @@ suites register theirs beside these); `CHECKS` names this module's, in the order
 run. Operations: ``videos`` and ``tasks`` (answers of the API), ``callback`` (a body
 the server POSTed to our receiver; the case is the request that asked for it).
 
-`mp4_size` and `jpeg_size` read a video's and an image's pixel size without ffmpeg.
+The exchange types live in `exchanges`, the run's memory in `check_context` and the
+MP4/JPEG size readers in `media_probe`; they are imported here too, so
+``from contract_tests.checks import Case, CheckContext, mp4_size`` keeps working.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from . import contract
-
-# -- what is sent and what comes --------------------------------------------------
-
-
-@dataclass
-class Case:
-    """One request of the suite, and what the contract says about it.
-
-    ``body`` is the JSON value to send, unless ``raw`` holds the exact bytes (malformed
-    bodies). ``auth`` says which Authorization header goes with it: ``valid`` (the
-    target's token), ``missing``, ``malformed`` (not a bearer token) or ``wrong``.
-    ``label`` is the shape (``generate-first/async``) or the rule broken
-    (``prompt-empty``); ``valid`` whether the contract accepts the body;
-    ``expect_status`` pins the one status the contract gives (404 for an unknown id).
-    """
-
-    operation: str  # "videos", "tasks" or "callback"
-    body: Any = None
-    raw: bytes | None = None
-    method: str = "POST"
-    path: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-    auth: str = "valid"
-    label: str = ""
-    valid: bool = True
-    expect_status: int | None = None
-    task_id: str | None = None  # the task the case is about, once known
-
-    def __post_init__(self) -> None:
-        if not self.path and self.operation in ("videos", "tasks"):
-            self.path = f"/luma/{self.operation}"
-
-    def payload(self) -> bytes | None:
-        """The bytes of the body as sent."""
-        if self.raw is not None:
-            return self.raw
-        if self.body is None:
-            return None
-        return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
-
-    @property
-    def mode(self) -> str:
-        """``sync``, ``callback`` or ``async``, as the body asks (videos only)."""
-        body = self.body if isinstance(self.body, dict) else {}
-        if body.get("callback_url"):
-            return "callback"
-        return "async" if body.get("async") is True else "sync"
-
-    @property
-    def action(self) -> str | None:
-        body = self.body if isinstance(self.body, dict) else {}
-        default = "generate" if self.operation == "videos" else None
-        return body.get("action", default)
-
-
-@dataclass
-class Answer:
-    """What came back: status, headers (names in lower case) and the raw content."""
-
-    status: int
-    headers: Mapping[str, str] = field(default_factory=dict)
-    content: bytes = b""
-    elapsed: float = 0.0
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "").split(";")[0].strip().lower()
-
-    def json(self) -> Any:
-        """The body as JSON; ValueError if it is not."""
-        return json.loads(self.content.decode("utf-8"))
-
-    def json_or_none(self) -> Any:
-        try:
-            return self.json()
-        except ValueError:
-            return None
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
-
-
-class CheckFailure(AssertionError):
-    """A check that did not hold: which check, what it expected, what came, and the
-    case and answer that showed it (enough to print a curl line)."""
-
-    def __init__(
-        self,
-        title: str,
-        *,
-        expected: str = "",
-        actual: str = "",
-        check: str = "",
-        case: Case | None = None,
-        answer: Answer | None = None,
-    ) -> None:
-        super().__init__(title)
-        self.title = title
-        self.expected = expected
-        self.actual = actual
-        self.check = check
-        self.case = case
-        self.answer = answer
-        self.reproduce: str = ""  # Hypothesis' seed or @reproduce_failure, when known
-
-    def __str__(self) -> str:
-        parts = [f"[{self.check}] {self.title}" if self.check else self.title]
-        if self.expected:
-            parts.append(f"expected: {self.expected}")
-        if self.actual:
-            parts.append(f"actual: {self.actual}")
-        return "\n".join(parts)
-
-
-class CheckFailures(AssertionError):
-    """Several checks failed on one exchange (raised by `assert_checks`)."""
-
-    def __init__(self, failures: list[CheckFailure]) -> None:
-        super().__init__("\n".join(str(f) for f in failures))
-        self.failures = failures
-
-
-def fail(title: str, *, expected: Any = "", actual: Any = "") -> None:
-    """Raise the failure of the check that is running; `run_checks` names it."""
-    raise CheckFailure(title, expected=_text(expected), actual=_text(actual))
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-# -- what the checks remember ------------------------------------------------------
-
-STATE_ORDER = {"pending": 0, "processing": 1, "completed": 2, "failed": 2}
-SET_ONCE = ("created_at", "started_at", "finished_at", "elapsed")
-
-
-def record_state(record: Mapping[str, Any]) -> str:
-    """The state a task record shows: its response's ``state``, ``failed`` for an
-    error envelope, ``pending`` with no response yet."""
-    response = record.get("response")
-    if not isinstance(response, Mapping):
-        return "pending"
-    if response.get("success") is False or "error" in response:
-        return "failed"
-    return str(response.get("state", "pending"))
-
-
-@dataclass
-class TaskHistory:
-    """Everything seen of each task so far: its records in order, and the finished
-    result (from the synchronous answer, the callback or a record) with its source."""
-
-    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    results: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
-
-    def last(self, task_id: str) -> dict[str, Any] | None:
-        seen = self.records.get(task_id)
-        return seen[-1] if seen else None
-
-    def remember_result(self, task_id: str, source: str, result: dict[str, Any]) -> None:
-        self.results.setdefault(task_id, (source, result))
-
-    def observe(self, case: Case, answer: Answer) -> None:
-        body = answer.json_or_none()
-        if not isinstance(body, dict):
-            return
-        if case.operation == "videos" and answer.status == 200 and body.get("success") is True:
-            self.remember_result(str(body.get("task_id")), "the synchronous answer", body)
-        elif case.operation == "callback" and case.task_id:
-            self.remember_result(case.task_id, "the callback", body)
-        elif case.operation == "tasks" and answer.status == 200:
-            for record in task_records(case, body):
-                task_id = str(record.get("id"))
-                self.records.setdefault(task_id, []).append(record)
-                response = record.get("response")
-                if record_state(record) in ("completed", "failed") and isinstance(response, dict):
-                    self.remember_result(task_id, "an earlier retrieve", response)
-
-
-def task_records(case: Case, body: Any) -> list[dict[str, Any]]:
-    """The task records in a /luma/tasks answer (one, or a batch's items)."""
-    if not isinstance(body, dict):
-        return []
-    if case.action == "retrieve_batch":
-        items = body.get("items")
-        return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
-    return [body] if "id" in body else []
-
-
-@dataclass
-class CheckContext:
-    """What the checks share across a run: the history of tasks, how to fetch a media
-    URL (None: media is not checked), whether the target takes any token, and a tally
-    of runs and failures per check."""
-
-    history: TaskHistory = field(default_factory=TaskHistory)
-    fetch: Callable[[str], Answer] | None = None
-    any_token: bool = False
-    runs: Counter[str] = field(default_factory=Counter)
-    failures: Counter[str] = field(default_factory=Counter)
-    media_seen: dict[str, tuple[int, int] | str] = field(default_factory=dict)
-
+from .check_context import (
+    SET_ONCE,
+    STATE_ORDER,
+    CheckContext,
+    TaskHistory,
+    record_state,
+    task_records,
+)
+from .exchanges import Answer, Case, CheckFailure, CheckFailures, fail
+from .media_probe import jpeg_size, mp4_size
 
 # -- the registry --------------------------------------------------------------------
 
@@ -347,6 +150,12 @@ def _error_code(body: Any) -> str | None:
     return error.get("code") if isinstance(error, dict) else None
 
 
+def _wrong_answer(title: str, expected: str, answer: Answer, code: str | None = None) -> None:
+    """Fail a check of the answer's status: what came is the status with the error code,
+    or with the start of the body when there is no code."""
+    fail(title, expected=expected, actual=f"{answer.status} {code or answer.text[:200]}")
+
+
 # -- answers of the API ----------------------------------------------------------------
 
 
@@ -356,10 +165,10 @@ def status_allowed(ctx: CheckContext, case: Case, answer: Answer) -> bool | None
         return SKIPPED
     allowed = {401} if case.auth == "wrong" else allowed_statuses(case)
     if answer.status not in allowed:
-        fail(
+        _wrong_answer(
             f"status {answer.status} is not allowed for {case.label or case.operation}",
-            expected=" or ".join(str(s) for s in sorted(allowed)),
-            actual=f"{answer.status} {answer.text[:200]}",
+            " or ".join(str(s) for s in sorted(allowed)),
+            answer,
         )
 
 
@@ -404,11 +213,7 @@ def valid_accepted(ctx: CheckContext, case: Case, answer: Answer) -> bool | None
     if not case.valid or case.auth != "valid" or case.expect_status not in (None, 200):
         return SKIPPED
     if not 200 <= answer.status < 300:
-        fail(
-            f"a valid {case.label or case.operation} request was refused",
-            expected="2xx",
-            actual=f"{answer.status} {answer.text[:200]}",
-        )
+        _wrong_answer(f"a valid {case.label or case.operation} request was refused", "2xx", answer)
 
 
 @check("invalid-rejected", "an invalid request is 400 bad_request, never 2xx or 5xx")
@@ -425,11 +230,7 @@ def invalid_rejected(ctx: CheckContext, case: Case, answer: Answer) -> bool | No
         if answer.status >= 500
         else "rejected with the wrong status or code"
     )
-    fail(
-        f"a request breaking {case.label!r} was {what}",
-        expected="400 bad_request",
-        actual=f"{answer.status} {code or answer.text[:200]}",
-    )
+    _wrong_answer(f"a request breaking {case.label!r} was {what}", "400 bad_request", answer, code)
 
 
 @check("auth-required", "a missing or malformed token (or a wrong one) is 401 invalid_token")
@@ -439,11 +240,8 @@ def auth_required(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     code = _error_code(answer.json_or_none())
     if answer.status != 401 or code != "invalid_token":
         hint = " (a target that takes any token by design: --any-token)" * (case.auth == "wrong")
-        fail(
-            f"a request with a {case.auth} token was not refused{hint}",
-            expected="401 invalid_token",
-            actual=f"{answer.status} {code or answer.text[:200]}",
-        )
+        title = f"a request with a {case.auth} token was not refused{hint}"
+        _wrong_answer(title, "401 invalid_token", answer, code)
 
 
 # -- tasks over time ------------------------------------------------------------------
@@ -646,78 +444,34 @@ def _probe(fetch: Callable[[str], Answer], url: str, kind: str) -> tuple[int, in
         return str(bad)
 
 
-def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
-    """The ISO-BMFF boxes in data[start:end]: (type, payload start, box end)."""
-    pos = start
-    while pos + 8 <= end:
-        size = int.from_bytes(data[pos : pos + 4], "big")
-        kind = data[pos + 4 : pos + 8]
-        header = 8
-        if size == 1:  # a 64-bit size follows the type
-            size, header = int.from_bytes(data[pos + 8 : pos + 16], "big"), 16
-        elif size == 0:  # the box runs to the end
-            size = end - pos
-        if size < header or pos + size > end:
-            raise ValueError(f"not an MP4: bad box size {size} at offset {pos}")
-        yield kind, pos + header, pos + size
-        pos += size
-
-
-def mp4_size(data: bytes) -> tuple[int, int]:
-    """(width, height) of an MP4's first video track, from its ``tkhd`` box (16.16 fixed
-    point), without ffmpeg; ValueError if it is not an MP4 with a visual track."""
-    top = {kind: (start, end) for kind, start, end in _boxes(data, 0, len(data))}
-    if b"ftyp" not in top or b"moov" not in top:
-        raise ValueError("not an MP4: no ftyp or moov box")
-    for kind, start, end in _boxes(data, *top[b"moov"]):
-        if kind != b"trak":
-            continue
-        for inner, at, stop in _boxes(data, start, end):
-            if inner != b"tkhd":
-                continue
-            # version 1 has 64-bit times: 32 bytes of times and ids instead of 20
-            offset = at + 4 + (32 if data[at] == 1 else 20) + 52
-            if offset + 8 > stop:
-                raise ValueError("not an MP4: tkhd box too short")
-            width = int.from_bytes(data[offset : offset + 4], "big") >> 16
-            height = int.from_bytes(data[offset + 4 : offset + 8], "big") >> 16
-            if width and height:  # audio tracks have 0x0
-                return width, height
-    raise ValueError("not an MP4 video: no track with a size")
-
-
-_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # DHT, JPG and DAC are not frames
-_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RSTn: no length field
-
-
-def jpeg_size(data: bytes) -> tuple[int, int]:
-    """(width, height) from a JPEG's SOFn segment; ValueError if it is not a JPEG."""
-    if data[:2] != b"\xff\xd8":
-        raise ValueError("not a JPEG: no SOI marker")
-    pos = 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            raise ValueError(f"not a JPEG: no marker at offset {pos}")
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in _STANDALONE:
-            pos += 2
-            continue
-        if marker in (0xD9, 0xDA):
-            break
-        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
-        if marker in _SOF and pos + 9 <= len(data):
-            height = int.from_bytes(data[pos + 5 : pos + 7], "big")
-            width = int.from_bytes(data[pos + 7 : pos + 9], "big")
-            return width, height
-        pos += 2 + length
-    raise ValueError("not a JPEG: no frame header before the image data")
-
-
 def _size_text(found: tuple[int, int] | str, url: str) -> str:
     return f"{found[0]}x{found[1]} at {url}" if isinstance(found, tuple) else f"{found} at {url}"
 
 
 CHECKS: tuple[str, ...] = tuple(REGISTRY)
+
+__all__ = [
+    "CHECKS",
+    "REGISTRY",
+    "SET_ONCE",
+    "SKIPPED",
+    "STATE_ORDER",
+    "Answer",
+    "Case",
+    "Check",
+    "CheckContext",
+    "CheckFailure",
+    "CheckFailures",
+    "CheckFunction",
+    "TaskHistory",
+    "allowed_statuses",
+    "assert_checks",
+    "check",
+    "fail",
+    "jpeg_size",
+    "mp4_size",
+    "record_state",
+    "run_checks",
+    "schema_for",
+    "task_records",
+]

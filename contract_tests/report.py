@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported lazily: `luma-mock serve` builds its parser before gevent patches
-    from .checks import Answer, Case, CheckFailure
-    from .provider import Budget, Verification
+    from .exchanges import Answer, Case, CheckFailure
+    from .provider import Verification
+    from .runner import Budget
 
 TOKEN_VAR = "$LUMA_TOKEN"
 SECRET_MIN = 8  # shorter "tokens" (test ones) would be replaced inside ordinary words
@@ -172,7 +173,7 @@ def format_failure(
     if case is not None and case.operation in ("videos", "tasks"):
         lines.append(f"   reproduce: {curl_line(case, base_url, token)}")
     elif case is not None and case.operation == "callback":
-        from .checks import Case
+        from .exchanges import Case
 
         request = Case("videos", case.body, label=case.label)
         lines.append(f"   the request that asked for it: {curl_line(request, base_url, token)}")

@@ -27,10 +27,12 @@ from hypothesis.stateful import (
 )
 
 from . import strategies as S
-from .checks import Case
+from .exchanges import Case
+from .plans import _keep
+from .runner import BudgetSpent
 
 if TYPE_CHECKING:
-    from .provider import Provider
+    from .runner import Provider
 
 STEPS = 20  # steps per machine run
 INDEX = st.integers(0, 10**6)  # picks one of the tasks or videos known when the step runs
@@ -51,8 +53,6 @@ class LumaMachine(RuleBasedStateMachine):
         self.tasks = list(self.provider.ctx.history.records)
 
     def _after(self) -> None:
-        from .provider import _keep
-
         seed = self.provider_seed
         _keep(self.provider, self.provider.current, f"rerun with --seed {seed}" if seed else "")
         self.provider.current = []
@@ -63,8 +63,6 @@ class LumaMachine(RuleBasedStateMachine):
     provider_seed: int | None = None
 
     def _submit(self, body: dict[str, Any], label: str) -> None:
-        from .provider import BudgetSpent
-
         try:
             answer = self.provider.exchange(Case("videos", body, label=label))
         except BudgetSpent:
