@@ -173,12 +173,5 @@ class RemoteFake(ControlClient):
         )
         return response.status_code, response.json()
 
-    def has_control_api(self) -> bool:
-        try:
-            self.call("GET", "/clock")
-        except (ControlError, requests.RequestException, ValueError):
-            return False
-        return True
-
     def close(self) -> None:
         self.session.close()
