@@ -36,7 +36,8 @@ class _ClientAt(FlaskClient):
 
 
 class LumaFake:
-    """The fake in this process; control calls go straight to its `LumaService`."""
+    """The fake in this process. Control calls go through its own control API, answered
+    in process, so they return what ``luma_server``'s do; ``service`` is the engine."""
 
     def __init__(self, service: LumaService, token: str, url: str = IN_PROCESS_URL) -> None:
         self.service = service
