@@ -65,6 +65,7 @@ class ServedFake:
         self.command = list(command)
         self.output_file = output_file
         self._lines: list[str] = []
+        self._printed = threading.Condition()  # notified for every line drained
         self._reader: threading.Thread | None = None
         sink = output_file.open("wb") if output_file is not None else subprocess.PIPE
         try:
@@ -130,7 +131,24 @@ class ServedFake:
     def _drain(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            self._lines.append(line)
+            with self._printed:
+                self._lines.append(line)
+                self._printed.notify_all()
+        with self._printed:  # the child's output ended: wake a waiter at once
+            self._printed.notify_all()
+
+    def _wait_for_output(self, deadline: float) -> None:
+        """Until a new line is printed (draining a pipe) — or, when the output goes
+        straight to a file, which nothing can be woken by, a short look later."""
+        if self._reader is None:
+            time.sleep(0.002)
+            return
+        with self._printed:
+            seen = len(self._lines)
+            self._printed.wait_for(
+                lambda: len(self._lines) > seen or self.process.poll() is not None,
+                timeout=max(0.0, min(0.5, deadline - time.monotonic())),
+            )
 
     def _await_banner(self, timeout: float) -> tuple[list[str], int]:
         deadline = time.monotonic() + timeout
@@ -147,7 +165,7 @@ class ServedFake:
                     break
             if exited or time.monotonic() >= deadline:
                 break
-            time.sleep(0.002)
+            self._wait_for_output(deadline)
         output = self.stop(signal.SIGKILL) if not exited else self.stop()
         raise RuntimeError(f"luma-mock did not start:\n{output}")
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,15 +68,18 @@ def end_with_callback(server: LiveServer, callback_url: str) -> str:
 
 
 def wait_for_task_count(server: LiveServer, count: int, timeout: float = 10.0) -> None:
-    """Until the fake holds ``count`` tasks. Nothing over HTTP can be waited on for a
-    task made by a request that is still held (it has no id yet and is journaled only
-    once answered), so this polls /health, pausing briefly between looks."""
-    pause = threading.Event()
-    for _ in range(int(timeout / 0.02)):
-        if requests.get(server.url + "/health", timeout=10).json()["tasks"] >= count:
-            return
-        pause.wait(0.02)
-    raise TimeoutError(f"the fake did not reach {count} tasks within {timeout} s")
+    """Until the fake holds ``count`` tasks: the journal shows each call's task as soon as
+    it exists, held synchronous calls included, so wait for them one entry at a time."""
+    seen, since = 0, 0
+    while seen < count:
+        entry = requests.post(
+            server.url + "/__admin/journal/wait",
+            json={"path": "/luma/videos", "with_task": True, "since": since, "timeout": timeout},
+            timeout=timeout + 5,
+        )
+        if entry.status_code != 200:
+            raise TimeoutError(f"the fake did not reach {count} tasks within {timeout} s")
+        seen, since = seen + 1, entry.json()["seq"]
 
 
 def last_line(output: str) -> str:
