@@ -113,3 +113,13 @@ def serving(fake: ServedFake) -> Iterator[LiveServer]:
 def live_server(*args: str, env: dict[str, str] | None = None) -> Iterator[LiveServer]:
     with serving(ServedFake.serve(*args, env=env)) as server:
         yield server
+
+
+def refs(node: Any) -> list[str]:
+    """Every ``$ref`` in a JSON document, depth first."""
+    if isinstance(node, dict):
+        own = [node["$ref"]] if "$ref" in node else []
+        return own + [r for v in node.values() for r in refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in refs(v)]
+    return []

@@ -11,6 +11,7 @@ from hypothesis_jsonschema import from_schema
 from jsonschema import Draft202012Validator
 
 from contract_tests import contract
+from tests.support import refs
 
 PROMPT = "Astronauts shuttle from space to volcano"
 GENERATE = {"action": "generate", "prompt": PROMPT}
@@ -204,18 +205,9 @@ def test_error_codes_are_well_formed() -> None:
         assert info.message
 
 
-def _refs(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        own = [node["$ref"]] if "$ref" in node else []
-        return own + [r for v in node.values() for r in _refs(v)]
-    if isinstance(node, list):
-        return [r for v in node for r in _refs(v)]
-    return []
-
-
 @pytest.mark.parametrize("name", contract.schema_names())
 def test_bundled_has_no_refs(name: str) -> None:
-    assert _refs(contract.bundled(name)) == []
+    assert refs(contract.bundled(name)) == []
 
 
 def test_bundled_keeps_the_annotations() -> None:

@@ -15,6 +15,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from contract_tests import contract, openapi
+from tests.support import refs
 
 DOC_URI = "urn:luma-mock:openapi"
 VIDEOS = "/luma/videos"
@@ -52,15 +53,6 @@ def _response_schema(path: str, status: str) -> Draft202012Validator:
     )
 
 
-def _refs(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        own = [node["$ref"]] if "$ref" in node else []
-        return own + [r for v in node.values() for r in _refs(v)]
-    if isinstance(node, list):
-        return [r for v in node for r in _refs(v)]
-    return []
-
-
 def _resolve(doc: dict[str, Any], ref: str) -> Any:
     node: Any = doc
     for raw in ref.removeprefix("#/").split("/"):
@@ -86,9 +78,9 @@ def test_document_is_json_serializable() -> None:
 
 def test_every_ref_resolves_within_the_document() -> None:
     doc = _doc()
-    refs = _refs(doc)
-    assert refs
-    for ref in refs:
+    found = refs(doc)
+    assert found
+    for ref in found:
         assert ref.startswith("#/components/schemas/"), ref
         assert isinstance(_resolve(doc, ref), dict), ref
 
