@@ -78,6 +78,8 @@ class Accounts:
                 return
             count, per = self.rate_limit
             now = self.clock.now()
+            if len(self._recent) > 1024:  # any token is accepted: forget the idle ones
+                self._forget_idle(now - per)
             recent = self._recent.setdefault(token, deque())
             while recent and recent[0] <= now - per:
                 recent.popleft()
@@ -85,6 +87,11 @@ class Accounts:
                 wait = max(1, math.ceil(recent[0] + per - now))
                 raise ApiError("too_many_requests", headers={"Retry-After": str(wait)})
             recent.append(now)
+
+    def _forget_idle(self, horizon: float) -> None:
+        idle = [t for t, recent in self._recent.items() if not recent or recent[-1] <= horizon]
+        for token in idle:
+            del self._recent[token]
 
     def clear(self) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import math
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -68,7 +69,13 @@ def _number(body: dict[str, Any], name: str, default: float | None = None) -> fl
     value = body.get(name, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise ApiError("bad_request", f"{name} must be a number >= 0")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ApiError("bad_request", f"{name} must be a finite number")
+    return number
 
 
 def _timeout(body: dict[str, Any]) -> float:

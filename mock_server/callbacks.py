@@ -48,8 +48,12 @@ class TargetPolicy:
 
     def check_url(self, url: str) -> str:
         """Refuse what can be refused without DNS; returns the host."""
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower().rstrip(".")  # "name." is the same host
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower().rstrip(".")  # "name." is the same host
+            parts.port  # noqa: B018 - raises for a port out of range: refuse it now
+        except ValueError as bad:  # "http://[::1/", "http://x:99999/"
+            raise TargetRefused(f"{url!r} is not a usable URL: {bad}") from None
         if parts.scheme not in ("http", "https") or not host:
             raise TargetRefused(f"{url!r} is not an http(s) URL with a host")
         if host in METADATA_HOSTS:
@@ -166,7 +170,7 @@ class DaemonPool:
             queue.SimpleQueue()
         )
         self._lock = threading.Lock()
-        self._workers, self._started, self._idle = workers, 0, 0
+        self._workers, self._started, self._idle, self._queued = workers, 0, 0, 0
         self._name = name
         self._closed = False
 
@@ -175,7 +179,10 @@ class DaemonPool:
             return  # stopping: the delivery is already marked dropped
         self._work.put((fn, args))
         with self._lock:
-            if self._idle == 0 and self._started < self._workers:
+            self._queued += 1
+            # More waiting work than idle workers: start one (a burst submitted before an
+            # idle worker wakes must not all queue behind it).
+            if self._queued > self._idle and self._started < self._workers:
                 self._started += 1
                 name = f"{self._name}-{self._started}"
                 threading.Thread(target=self._run, name=name, daemon=True).start()
@@ -187,6 +194,8 @@ class DaemonPool:
             item = self._work.get()
             with self._lock:
                 self._idle -= 1
+                if item is not None:
+                    self._queued -= 1
             if item is None:
                 return
             fn, args = item

@@ -44,6 +44,7 @@ class ManualClock:
     def __init__(self, start: float | None = None) -> None:
         self._now = float(start if start is not None else time.time())
         self._lock = threading.Lock()
+        self._moving = threading.RLock()  # one move at a time (events may move it again)
         self._driver: TimeDriver | None = None
 
     def now(self) -> float:
@@ -55,16 +56,18 @@ class ManualClock:
     def advance(self, seconds: float) -> float:
         if seconds < 0:
             raise ValueError("a clock does not go backwards")
-        return self.set(self._now + seconds)
+        with self._moving:  # two advances at once must add up, not overlap
+            return self.set(self._now + seconds)
 
     def set(self, when: float) -> float:
         """Move to ``when`` (never backwards), running what falls due on the way."""
-        if when < self._now:
-            raise ValueError("a clock does not go backwards")
-        if self._driver is not None:
-            self._driver.run_until(when)
-        self._step_to(when)
-        return self._now
+        with self._moving:
+            if when < self._now:
+                raise ValueError("a clock does not go backwards")
+            if self._driver is not None:
+                self._driver.run_until(when)
+            self._step_to(when)
+            return self._now
 
     def reset(self, when: float) -> None:
         """Put the clock back to ``when`` (the fake's reset; nothing runs)."""

@@ -108,10 +108,14 @@ ENV_PREFIX = "LUMA_MOCK_"
 
 def from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
     environ = dict(os.environ if environ is None else environ)
+    known = {f.name for f in fields(Settings)} | {"delay"}
     values = {}
     for name, value in environ.items():
-        if name.startswith(ENV_PREFIX) and name != ENV_PREFIX + "CONFIG":
-            values[name[len(ENV_PREFIX) :].lower()] = value
+        key = name[len(ENV_PREFIX) :].lower()
+        # Other LUMA_MOCK_* variables belong to other parts (the pytest plugin's
+        # LUMA_MOCK_TARGET, LUMA_MOCK_CONFIG): not the server's business.
+        if name.startswith(ENV_PREFIX) and key in known:
+            values[key] = value
     return values
 
 

@@ -118,7 +118,10 @@ def parse_delays(spec: Any) -> DelayModel:
         work = Fixed(_seconds(spec))
         return DelayModel(Fixed(0.0), work, work)
     if isinstance(spec, dict):
-        base = PRESETS[spec.get("preset", "default")]
+        preset = spec.get("preset", "default")
+        if not isinstance(preset, str) or preset not in PRESETS:
+            raise ValueError(f"unknown delay preset {preset!r}: {', '.join(PRESETS)}")
+        base = PRESETS[preset]
         return DelayModel(
             parse_distribution(spec["queue"]) if "queue" in spec else base.queue,
             parse_distribution(spec["generate"]) if "generate" in spec else base.generate,

@@ -58,7 +58,7 @@ class Outcome:
         queue = _seconds(spec, "queue")
         if kind in ("fail", "reject"):
             code = spec[kind]
-            if code not in error_codes():
+            if not isinstance(code, str) or code not in error_codes():
                 raise ValueError(f"{code!r} is not a documented error code")
             retry_after = _seconds(spec, "retry_after")
             if retry_after is None and code == "too_many_requests":
@@ -67,7 +67,7 @@ class Outcome:
             return cls(kind, code, message, work, queue, retry_after)
         if kind == "fault":
             fault_kind = spec["fault"]
-            if fault_kind not in FAULT_KINDS:
+            if not isinstance(fault_kind, str) or fault_kind not in FAULT_KINDS:
                 raise ValueError(f"unknown fault {fault_kind!r}; known: {', '.join(FAULT_KINDS)}")
             seconds = _seconds(spec, "seconds")
             fault = Fault(fault_kind) if seconds is None else Fault(fault_kind, seconds)
@@ -118,10 +118,15 @@ class Match:
 
     @classmethod
     def parse(cls, spec: Mapping[str, Any] | None) -> Match:
+        if spec is not None and not isinstance(spec, Mapping):
+            raise ValueError(f"match is an object, not {spec!r}")
         spec = dict(spec or {})
         unknown = set(spec) - set(MATCH_KEYS)
         if unknown:
             raise ValueError(f"unknown match key(s): {', '.join(sorted(unknown))}")
+        for key in ("endpoint", "action", "prompt_contains", "scenario", "token"):
+            if spec.get(key) is not None and not isinstance(spec[key], str):
+                raise ValueError(f"match.{key} is a string, not {spec[key]!r}")
         if spec.get("endpoint") not in (None, "videos", "tasks"):
             raise ValueError("endpoint is videos or tasks")
         if not isinstance(spec.get("fields", {}), Mapping):

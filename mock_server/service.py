@@ -182,7 +182,10 @@ class LumaService:
             call.on_task(task.id)
         if task.callback_url or body.get("async") is True:
             return {"task_id": task.id}
-        timeout = float(body.get("timeout", self.settings.default_timeout))
+        try:
+            timeout = float(body.get("timeout", self.settings.default_timeout))
+        except OverflowError:  # an integer too large for a float: no deadline at all
+            timeout = math.inf
         return self.wait_result(task, timeout)
 
     def create_video(

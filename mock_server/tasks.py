@@ -7,6 +7,7 @@ the clock that moved it.
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 from collections import OrderedDict
@@ -78,11 +79,10 @@ class Task:
         return {"task_id": self.id, "state": self.state.value}
 
     def record(self) -> dict[str, Any]:
-        ids = _derived_ids(self.token)
         record: dict[str, Any] = {
             "id": self.id,
             "api_id": LUMA_VIDEOS_API_ID,
-            **ids,
+            **_derived_ids(self.token),
             "trace_id": self.trace_id,
             "created_at": self.created_at,
         }
@@ -96,6 +96,7 @@ class Task:
         return record
 
 
+@functools.lru_cache(maxsize=4096)  # three uuid5s per record otherwise
 def _derived_ids(token: str) -> dict[str, str]:
     """Stable user/application/credential ids per token, as the real records carry."""
     return {

@@ -290,3 +290,24 @@ def test_scenario_outcomes_reach_a_real_http_client_unchanged(fresh: LiveServer)
     assert failed.status_code == 500 and failed.json()["error"]["message"] == "fetch failed"
     final = requests.get(url + f"/__admin/tasks/{entry['task_id']}", timeout=10).json()
     assert final["state"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "words"),
+    [
+        ("/scenarios", {"match": {"prompt_contains": 5}, "then": {"succeed": True}}, "string"),
+        ("/scenarios", {"match": 5, "then": {"succeed": True}}, "object"),
+        ("/scenarios", {"then": {"fail": ["x"]}}, "documented"),
+        ("/scenarios", {"then": {"fault": ["x"]}}, "unknown fault"),
+        ("/delays", {"delay": {"preset": "nope"}}, "preset"),
+        ("/clock/advance", {"seconds": 10**400}, "finite"),
+        ("/balances", {"token": "t", "credits": 10**400}, "finite"),
+    ],
+)
+def test_bad_control_bodies_are_400s_that_say_why(
+    client: FlaskClient, path: str, body: Any, words: str
+) -> None:
+    answer = client.post(f"/__admin{path}", json=body)
+    assert answer.status_code == 400, answer.get_json()
+    assert words in answer.get_json()["error"]["message"]
+    assert api(client, "/luma/videos", {"prompt": PROMPT, "async": True}).status_code == 200

@@ -171,3 +171,30 @@ def test_allow_list_narrows_targets_at_delivery(monkeypatch: pytest.MonkeyPatch)
     delivery = luma.delivery(task_id)
     assert delivery is not None and delivery.state == "refused"
     assert "allow-list" in (delivery.attempts[0].error or "") and len(delivery.attempts) == 1
+
+
+@pytest.mark.parametrize("url", ["http://[::1/cb", "http://hooks.test:99999/cb"])
+def test_urls_that_cannot_be_used_are_refused_at_submission(url: str) -> None:
+    luma = manual_service()
+    with pytest.raises(ApiError) as raised:
+        submit(luma, url)
+    assert raised.value.code == "bad_request" and "callback_url" in raised.value.message
+
+
+def test_the_callback_pool_grows_for_a_burst_behind_an_idle_worker() -> None:
+    import queue
+    import threading
+
+    from mock_server.callbacks import DaemonPool
+
+    pool = DaemonPool(workers=4, name="test-pool")
+    warmed = threading.Event()
+    pool.submit(warmed.set)
+    assert warmed.wait(5)  # one worker started, now idle
+    together = threading.Barrier(3, timeout=5)  # passes only if three run at once
+    met: queue.Queue[int] = queue.Queue()
+    for _ in range(3):
+        pool.submit(lambda: met.put(together.wait()))
+    arrived = sorted(met.get(timeout=10) for _ in range(3))  # BrokenBarrierError never puts
+    pool.shutdown()
+    assert arrived == [0, 1, 2]

@@ -113,3 +113,12 @@ def test_scenarios_from_the_config_file_are_there_from_the_start(tmp_path: Path)
     bad.write_text('[[scenarios]]\nthen = {reject = "teapot"}\n')
     with pytest.raises(ValueError, match="teapot"):
         load({}, config=bad, environ={})
+
+
+def test_other_parts_luma_mock_variables_are_not_server_settings() -> None:
+    env = {
+        "LUMA_MOCK_TARGET": "https://api.test",
+        "LUMA_MOCK_TARGET_TOKEN": "t",
+        "LUMA_MOCK_PORT": "9",
+    }
+    assert load({}, environ=env).port == 9

@@ -248,3 +248,20 @@ def test_the_engine_does_not_import_flask() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_timeout_too_large_for_a_float_means_no_deadline() -> None:
+    luma = instant_service()
+    try:
+        answer = luma.videos({"prompt": PROMPT, "timeout": 10**400}, token=TOKEN, base_url=BASE)
+        assert answer["state"] == "completed"
+    finally:
+        luma.close()
+
+
+def test_moves_of_a_manual_clock_from_two_threads_add_up() -> None:
+    clock = ManualClock(T0)
+    movers = [InThread(lambda: [clock.advance(1) for _ in range(200)]) for _ in range(2)]
+    for mover in movers:
+        mover.join()
+    assert clock.now() == T0 + 400
