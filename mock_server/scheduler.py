@@ -144,6 +144,8 @@ class Scheduler:
                     continue
                 wait = self._heap[0].due - self.clock.now()
                 if wait > 0:
-                    self._cond.wait(timeout=wait)
+                    # Capped: a wait too long for the OS would kill this thread, and the
+                    # head is looked at again anyway when anything is scheduled.
+                    self._cond.wait(timeout=min(wait, 3600.0))
                     continue
             self.run_due()

@@ -270,12 +270,17 @@ class LumaService:
         wake = threading.Event()
         with self._lock:
             self._sync_waits.add(wake)
-        deadline = self.scheduler.at(task.created_at + timeout, wake.set)
+        deadline = (  # an infinite timeout (too large for a float) has no deadline
+            self.scheduler.at(task.created_at + timeout, wake.set)
+            if math.isfinite(timeout)
+            else None
+        )
         task.watch(wake)
         try:
             wake.wait()
         finally:
-            deadline.cancel()
+            if deadline is not None:
+                deadline.cancel()
             with self._lock:
                 self._sync_waits.discard(wake)
         if task.result is not None:
