@@ -315,6 +315,8 @@ class CallbackDispatcher:
         except Exception as failure:  # any failure of the attempt is logged, then retried
             attempt.error = f"{type(failure).__name__}: {failure}"
         attempt.duration_ms = (time.perf_counter() - started) * 1000
+        if delivery.finished:  # dropped while the attempt was out (a reset, a shutdown)
+            return
         delivery.attempts.append(attempt)
         self._settle(delivery, attempt, refused)
 

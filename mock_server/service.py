@@ -295,16 +295,21 @@ class LumaService:
 
     # -- the task's life ----------------------------------------------------------
 
+    def _current(self, task: Task) -> bool:
+        """Still this fake's task: not reset away (an event of a task from before a reset
+        may still fire, and a reset fake with the same seed reuses its ids)."""
+        return self.store.get(task.id) is task
+
     def _start(self, task: Task) -> None:
         with self._lock:
-            if task.state is TaskState.PENDING:
+            if task.state is TaskState.PENDING and self._current(task):
                 task.state = TaskState.PROCESSING
                 task.started_at = self.clock.now()
                 self._changed.notify_all()
 
     def _end(self, task: Task, error: ApiError | None) -> bool:
         with self._lock:
-            if task.finished:
+            if task.finished or not self._current(task):
                 return False
             now = self.clock.now()
             if task.started_at is None:

@@ -239,3 +239,64 @@ def test_reset_returns_to_the_fake_as_it_started() -> None:
     assert luma.clock.now() == T0 and luma.scheduler.pending() == 0
     assert luma.accounts.balance(TOKEN) == 5.0
     assert [generate(luma).id for _ in range(2)] == start_ids  # the same seed again
+
+
+def test_events_of_a_task_from_before_a_reset_do_nothing() -> None:
+    luma = manual_service()
+    with CallbackReceiver() as receiver:
+        old = generate(luma, callback_url=receiver.url)
+        luma.reset()
+        # Its end may already have been taken off the queue when the reset came.
+        assert luma._end(old, None) is False
+        luma.advance(3600)
+        assert receiver.received == [] and luma.journal.entries() == []
+        assert old.state is TaskState.PENDING
+
+
+def test_a_callback_attempt_out_during_a_reset_leaves_no_trace() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from mock_server.config import Settings
+    from mock_server.delays import PRESETS
+
+    arrived, release = threading.Event(), threading.Event()
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            arrived.set()
+            release.wait(10)
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    luma = LumaService(Settings(delays=PRESETS["instant"]))
+    attempted = threading.Event()
+    attempt = luma.callbacks._attempt
+
+    def attempt_and_say_so(delivery: object) -> None:  # so the test can wait for its end
+        attempt(delivery)  # type: ignore[arg-type]
+        attempted.set()
+
+    luma.callbacks._attempt = attempt_and_say_so  # type: ignore[method-assign]
+    try:
+        url = f"http://127.0.0.1:{receiver.server_address[1]}/cb"
+        task = generate(luma, callback_url=url)
+        assert arrived.wait(10)  # the attempt is out
+        delivery = luma.delivery(task.id)
+        luma.reset()
+        release.set()
+        assert attempted.wait(10)  # the attempt came back, after the reset
+        assert delivery is not None and delivery.state == "dropped" and delivery.attempts == []
+        assert luma.journal.entries() == []
+    finally:
+        release.set()
+        luma.close()
+        receiver.shutdown()
+        receiver.server_close()
