@@ -32,6 +32,9 @@ class _ClientAt(FlaskClient):
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("base_url", self._base_url)
+        # Buffered: the answer is read and closed at once, as a server would, which is
+        # when a manual clock's fake sends the callbacks that fell due during the call.
+        kwargs.setdefault("buffered", True)
         return super().open(*args, **kwargs)
 
 

@@ -309,10 +309,19 @@ def _journal_answer(response: Response) -> Any:
     return response.get_json(silent=True)
 
 
+def _catch_up_after(response: Response) -> None:
+    """On a manual clock, callbacks that fell due during this call are sent once its
+    answer has been written (as the real service answers before it calls back)."""
+    luma = service()
+    if luma.scheduler.manual:
+        response.call_on_close(luma.catch_up)
+
+
 def _log_request(response: Response) -> Response:
     """One line per request, and never the token (the JSON log format emits ``fields``)."""
     if not log.isEnabledFor(logging.INFO):
         _journal(response)
+        _catch_up_after(response)
         return response
     duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
     fields = {
@@ -336,6 +345,7 @@ def _log_request(response: Response) -> Response:
         extra={"fields": fields},
     )
     _journal(response)
+    _catch_up_after(response)
     return response
 
 

@@ -34,6 +34,7 @@ class Scheduler:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._heap: list[Scheduled] = []
+        self._held: list[Scheduled] = []  # due now, but waiting for release() or a move
         self._seq = itertools.count()
         self._cond = threading.Condition()
         # One runner at a time, so events run strictly in due order; re-entrant because
@@ -51,18 +52,37 @@ class Scheduler:
     def manual(self) -> bool:
         return isinstance(self.clock, ManualClock)
 
-    def at(self, due: float, action: Callable[[], None]) -> Scheduled:
+    def at(self, due: float, action: Callable[[], None], *, now: bool = True) -> Scheduled:
+        """Run ``action`` at ``due``. With a manual clock an event already due runs at
+        once, here — unless ``now`` is False: then it waits for the next move of the
+        clock or `run_due` (so a callback is not sent before the call that caused it has
+        been answered)."""
         item = Scheduled(due, next(self._seq), action)
+        held = not now and self.manual and due <= self.clock.now()
         with self._cond:
+            if held:
+                self._held.append(item)
+                return item
             heapq.heappush(self._heap, item)
             if self._heap[0] is item:
                 self._cond.notify()
-        if self.manual and due <= self.clock.now():
+        if now and self.manual and due <= self.clock.now():
             self.run_due()
         return item
 
-    def after(self, delay: float, action: Callable[[], None]) -> Scheduled:
-        return self.at(self.clock.now() + max(0.0, delay), action)
+    def release(self) -> int:
+        """Run the events held back by ``at(..., now=False)`` (and anything else due)."""
+        self._unhold()
+        return self.run_due()
+
+    def _unhold(self) -> None:
+        with self._cond:
+            for item in self._held:
+                heapq.heappush(self._heap, item)
+            self._held.clear()
+
+    def after(self, delay: float, action: Callable[[], None], *, now: bool = True) -> Scheduled:
+        return self.at(self.clock.now() + max(0.0, delay), action, now=now)
 
     def pending(self) -> int:
         with self._cond:
@@ -76,6 +96,7 @@ class Scheduler:
     def clear(self) -> None:
         with self._cond:
             self._heap.clear()
+            self._held.clear()
             self._cond.notify()
 
     def close(self) -> None:
@@ -122,7 +143,11 @@ class Scheduler:
         """ManualClock's driver: step the clock through each due event up to ``when``."""
         assert isinstance(self.clock, ManualClock)
         with self._running:
-            while (item := self._pop_due(when)) is not None:
+            while True:
+                self._unhold()  # moving time releases what was held back, event by event
+                item = self._pop_due(when)
+                if item is None:
+                    break
                 self.clock._step_to(item.due)
                 self._run(item)
             self.clock._step_to(when)

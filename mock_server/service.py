@@ -383,16 +383,25 @@ class LumaService:
         return task
 
     def complete(self, task_id: str) -> Task:
-        """Finish a task successfully now, whatever its plan said."""
+        """Finish a task successfully now, whatever its plan said (its callback, if
+        any, is sent before this returns on a manual clock)."""
         task = self.task(task_id)
         self._end(task, None)
+        self.catch_up()
         return task
 
     def fail(self, task_id: str, code: str = "api_error", message: str | None = None) -> Task:
         """Fail a task now with a documented error."""
         task = self.task(task_id)
         self._end(task, ApiError(code, message))
+        self.catch_up()
         return task
+
+    def catch_up(self) -> None:
+        """On a manual clock, run what is due now but was held back until the call that
+        caused it had been answered (callbacks); a real clock's thread does it anyway."""
+        if self.scheduler.manual:
+            self.scheduler.release()
 
     def advance(self, seconds: float) -> float:
         """Move a manual clock; tasks progress and callbacks fire on the way."""

@@ -155,3 +155,45 @@ def test_log_level_warning_drops_the_line_per_request_and_health_counts_eviction
         assert (health["tasks"], health["evicted"]) == (2, 1)
         output = quiet.stop()
     assert "POST /luma/videos" not in output and "luma-mock stopped" in output
+
+
+def test_a_manual_clock_fake_answers_before_it_calls_back() -> None:
+    """Instant tasks on a manual clock end inside the call that makes them; the callback
+    must still come after the answer, as from the real service. The receiver below will
+    not answer until the test has the fake's answer, so the other order would hang."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    answered, called_back = threading.Event(), threading.Event()
+
+    class AfterTheAnswer(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            ok = answered.wait(10)
+            called_back.set()
+            self.send_response(200 if ok else 500)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), AfterTheAnswer)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/cb"
+    try:
+        with live_server("--clock", "manual", "--delay", "instant") as server:
+            answer = server.post("/luma/videos", {"prompt": PROMPT, "callback_url": url}, timeout=5)
+            answered.set()
+            assert answer.status_code == 200
+            assert called_back.wait(10)
+            delivery = server.session.post(
+                f"{server.url}/__admin/tasks/{answer.json()['task_id']}/callback/wait",
+                json={"timeout": 10},
+                timeout=15,
+            ).json()
+            assert delivery["state"] == "delivered"
+    finally:
+        answered.set()
+        receiver.shutdown()
+        receiver.server_close()
