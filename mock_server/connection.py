@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import logging
 import socket
 import struct
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from gevent.event import Event
 from gevent.pywsgi import WSGIHandler
 
 from .faults import ENVIRON_KEY, Fault
+
+log = logging.getLogger("luma_mock.connection")
 
 # SO_LINGER on with a zero timeout: close() discards the connection with a TCP RST
 # instead of the FIN handshake, so the client's next read fails with ECONNRESET.
@@ -121,4 +124,5 @@ class FaultyConnectionHandler(WSGIHandler):
         self.write(body[: len(body) // 2])
 
     def _hang(self, fault: Fault) -> None:
-        self.stopping.wait(fault.seconds)
+        if self.stopping.wait(fault.seconds):
+            log.info("a hanging answer was cut short by the shutdown")

@@ -215,12 +215,11 @@ def test_sigterm_ends_a_hang_at_once() -> None:
     with fault_server() as server:
         with pytest.raises(requests.ReadTimeout):
             get_fault(server, "hang", seconds=30, timeout=0.5)
-        # The hang is now in progress. The server gives held connections 2 s to finish
-        # before it kills them, so exiting well within that shows the hang was woken.
-        signalled = time.monotonic()
+        # The hang is now in progress: the shutdown must wake it (and say so), not
+        # wait out its 30 s; the bound here is only a generous upper one.
         server.process.send_signal(signal.SIGTERM)
-        server.process.wait(timeout=5)
-        assert time.monotonic() - signalled < 2
+        server.process.wait(timeout=10)
         output = server.stop()
     assert server.process.returncode == 0
+    assert "a hanging answer was cut short by the shutdown" in output
     assert "Traceback" not in output
