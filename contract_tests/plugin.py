@@ -174,21 +174,12 @@ def luma_server_pool(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 @pytest.fixture
 def luma_server(
-    request: pytest.FixtureRequest, luma_server_pool: Any, luma_target_proxy: Any
+    request: pytest.FixtureRequest, luma_server_pool: Any, luma_target_server: Any
 ) -> Any:
     """A fake on a real loopback socket — started once per session (and per distinct
     startup settings), reset before each test — or, with ``--luma-target``, that server."""
-    from contract_tests.fakes import LumaServer
-
-    config = request.config
-    target = config.getoption("luma_target")
-    if target:
-        return LumaServer.remote(
-            target,
-            token=config.getoption("luma_token") or "",
-            max_billable=config.getoption("luma_max_billable"),
-            via=luma_target_proxy.url,
-        )
+    if luma_target_server is not None:
+        return luma_target_server
     values = luma_settings(request)
     unknown = set(values) - set(PER_TEST_KEYS) - set(STARTUP_KEYS)
     if unknown:
@@ -215,6 +206,27 @@ def luma_target_proxy(request: pytest.FixtureRequest) -> Iterator[Any]:
 
     with ValidatingProxy(target, max_billable=config.getoption("luma_max_billable")) as proxy:
         yield proxy
+
+
+@pytest.fixture(scope="session")
+def luma_target_server(request: pytest.FixtureRequest, luma_target_proxy: Any) -> Iterator[Any]:
+    """With ``--luma-target``: the view ``luma_server`` gives of it, made once a session
+    (its control API is probed once); clients reach it through the proxy."""
+    if luma_target_proxy is None:
+        yield None
+        return
+    from contract_tests.fakes import LumaServer
+
+    config = request.config
+    server = LumaServer.remote(
+        config.getoption("luma_target"),
+        token=config.getoption("luma_token") or "",
+        max_billable=config.getoption("luma_max_billable"),
+        via=luma_target_proxy.url,
+    )
+    yield server
+    if server.control is not None:
+        server.control.close()
 
 
 @pytest.fixture
