@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -108,12 +109,21 @@ class Journal:
         self._entries: deque[JournalEntry] = deque(maxlen=limit)
         self._seq = itertools.count(1)
         self._changed = threading.Condition()
+        # Every record and update, newest last, so a waiter looks only at what changed
+        # since it last looked instead of the whole journal on every request.
+        self._changes: deque[JournalEntry] = deque(maxlen=limit)
+        self._change_count = 0
+
+    def _note(self, entry: JournalEntry) -> None:
+        self._changes.append(entry)
+        self._change_count += 1
+        self._changed.notify_all()
 
     def record(self, entry: JournalEntry) -> JournalEntry:
         with self._changed:
             entry.seq = next(self._seq)
             self._entries.append(entry)
-            self._changed.notify_all()
+            self._note(entry)
         return entry
 
     def update(self, entry: JournalEntry, **fields: Any) -> None:
@@ -121,7 +131,7 @@ class Journal:
         with self._changed:
             for name, value in fields.items():
                 setattr(entry, name, value)
-            self._changed.notify_all()
+            self._note(entry)
 
     def entries(self, **filters: Any) -> list[JournalEntry]:
         wanted = check_filters(filters)
@@ -133,13 +143,27 @@ class Journal:
         to arrive; TimeoutError after ``timeout`` real seconds. Use ``since`` (a seq) to
         wait only for entries newer than one already seen."""
         wanted = check_filters(filters)
+        deadline = time.monotonic() + timeout
         with self._changed:
-            found = self._changed.wait_for(
-                lambda: next((e for e in self._entries if e.matches(wanted)), None), timeout
-            )
+            candidates: Iterable[JournalEntry] = self._entries
+            while True:
+                found = next((e for e in candidates if e.matches(wanted)), None)
+                seen = self._change_count
+                left = deadline - time.monotonic()
+                if found is not None or left <= 0:
+                    break
+                self._changed.wait(left)
+                candidates = self._since(seen)
         if found is None:
             raise TimeoutError(f"no journal entry matching {wanted} within {timeout} s")
         return found
+
+    def _since(self, seen: int) -> list[JournalEntry]:
+        """The entries recorded or updated after change number ``seen``, oldest first."""
+        new = self._change_count - seen
+        if new > len(self._changes):  # more than we keep: look at everything
+            return list(self._entries)
+        return list(itertools.islice(reversed(self._changes), new))[::-1]
 
     def last_seq(self) -> int:
         with self._changed:
@@ -148,3 +172,4 @@ class Journal:
     def clear(self) -> None:
         with self._changed:
             self._entries.clear()
+            self._changes.clear()
