@@ -62,8 +62,10 @@ class TargetPolicy:
             self._check_address(ipaddress.ip_address(host))
         return host
 
-    def check_resolved(self, url: str) -> None:
-        """Before each attempt: the allow-list, then the addresses the name resolves to.
+    def check_resolved(self, url: str) -> str:
+        """Before each attempt: the allow-list, then the addresses the name resolves to;
+        returns the checked address to connect to — connecting to it, not to the name,
+        leaves no second look-up for a rebinding name to answer differently.
 
         The allow-list is the operator's network policy, invisible to clients — as a real
         service's outbound firewall would be — so a URL outside it is accepted when the
@@ -72,13 +74,13 @@ class TargetPolicy:
         host = self.check_url(url)
         if self.allow and not any(fnmatch.fnmatch(host, p.lower()) for p in self.allow):
             raise TargetRefused(f"{host} is not in the callback allow-list")
-        port = urlsplit(url).port or 80
-        try:
-            infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-        except OSError:
-            return  # unresolvable: the attempt itself fails and is retried
-        for info in infos:
-            self._check_address(ipaddress.ip_address(info[4][0].split("%")[0]))
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)  # OSError: retried
+        addresses = [info[4][0].split("%")[0] for info in infos]
+        for address in addresses:
+            self._check_address(ipaddress.ip_address(address))
+        return addresses[0]
 
     @staticmethod
     def _check_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
@@ -299,15 +301,7 @@ class CallbackDispatcher:
         started = time.perf_counter()
         refused = False
         try:
-            self.targets.check_resolved(delivery.url)
-            response = self._http.request(
-                "POST",
-                delivery.url,
-                body=json.dumps(delivery.body).encode(),
-                headers={"content-type": "application/json", "user-agent": "luma-mock"},
-                timeout=urllib3.Timeout(total=self.retry.timeout),
-                redirect=False,
-            )
+            response = self._post(delivery)
             attempt.status = response.status
             if not attempt.ok:
                 attempt.error = f"answered {response.status}"
@@ -321,6 +315,34 @@ class CallbackDispatcher:
             return
         delivery.attempts.append(attempt)
         self._settle(delivery, attempt, refused)
+
+    def _post(self, delivery: CallbackDelivery) -> urllib3.BaseHTTPResponse:
+        """POST the body to the address that was checked, naming the host in the Host
+        header (and, for https, in SNI and the certificate check)."""
+        address = self.targets.check_resolved(delivery.url)
+        parts = urlsplit(delivery.url)
+        https = parts.scheme == "https"
+        pool = self._http.connection_from_host(
+            address,
+            parts.port or (443 if https else 80),
+            parts.scheme,
+            pool_kwargs={"server_hostname": parts.hostname, "assert_hostname": parts.hostname}
+            if https
+            else None,
+        )
+        return pool.urlopen(
+            "POST",
+            (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+            body=json.dumps(delivery.body).encode(),
+            headers={
+                "host": parts.netloc,
+                "content-type": "application/json",
+                "user-agent": "luma-mock",
+            },
+            timeout=urllib3.Timeout(total=self.retry.timeout),
+            redirect=False,
+            retries=False,
+        )
 
     def _settle(self, delivery: CallbackDelivery, attempt: CallbackAttempt, refused: bool) -> None:
         if attempt.ok:

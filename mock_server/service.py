@@ -270,6 +270,8 @@ class LumaService:
         wake = threading.Event()
         with self._lock:
             self._sync_waits.add(wake)
+            if self._closed or not self._current(task):  # a reset or close came first
+                wake.set()
         deadline = (  # an infinite timeout (too large for a float) has no deadline
             self.scheduler.at(task.created_at + timeout, wake.set)
             if math.isfinite(timeout)

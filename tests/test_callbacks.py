@@ -198,3 +198,28 @@ def test_the_callback_pool_grows_for_a_burst_behind_an_idle_worker() -> None:
     arrived = sorted(met.get(timeout=10) for _ in range(3))  # BrokenBarrierError never puts
     pool.shutdown()
     assert arrived == [0, 1, 2]
+
+
+def test_delivery_connects_to_the_address_it_checked(
+    receiver: CallbackReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebinding name answers a harmless address to the check and a metadata address
+    to any later look-up: the attempt must use the address that was checked."""
+    port = int(receiver.url.rsplit(":", 1)[1].split("/")[0])
+    answers = iter(["127.0.0.1"])
+    resolve = socket.getaddrinfo
+
+    def rebinding(host: str, *args: object, **kwargs: object) -> list[tuple]:
+        if host != "rebind.test":  # numeric addresses: no look-up leaves the machine
+            return resolve(host, *args, **kwargs)  # type: ignore[arg-type]
+        address = next(answers, "169.254.169.254")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    luma = manual_service()
+    task_id = submit(luma, f"http://rebind.test:{port}/cb")
+    luma.advance(3600)
+    delivery = luma.delivery(task_id)
+    assert delivery is not None and delivery.state == "delivered", delivery
+    headers = {k.lower(): v for k, v in receiver.accepted()[0].headers.items()}
+    assert headers["host"] == f"rebind.test:{port}"
