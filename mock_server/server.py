@@ -1,17 +1,20 @@
-"""Serving the fake over real sockets with gevent's WSGI server.
+"""Serving the fake over real sockets: gevent's stream server accepts, and each
+connection is one greenlet running `connection.Connection`.
 
 Synchronous calls are held open until their task ends — a minute or two with realistic
 delays — so the server must hold thousands of idle requests at once; gevent's
-cooperative server does that in one process (the caller monkey-patches first, see
+cooperative greenlets do that in one process (the caller monkey-patches first, see
 `cli`). SIGTERM and SIGINT stop it cleanly and it says what it dropped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -20,11 +23,11 @@ import gevent
 from flask import Flask
 from gevent.event import Event
 from gevent.pool import Pool
-from gevent.pywsgi import WSGIServer
+from gevent.server import StreamServer
 
 from .app import create_app
 from .config import Settings
-from .connection import FaultyConnectionHandler
+from .connection import Connection, WSGIApp
 from .service import LumaService
 
 
@@ -83,20 +86,32 @@ def _raise_open_file_limit() -> None:
         pass
 
 
-def make_server(app: Flask, host: str, port: int, stopping: Event) -> WSGIServer:
-    """gevent's WSGI server for ``app``, whose connections can carry out faults below HTTP;
+def make_server(
+    app: WSGIApp, host: str, port: int, stopping: Event, *, max_body: int
+) -> StreamServer:
+    """A server for the WSGI ``app`` whose connections can carry out faults below HTTP;
     setting ``stopping`` cuts short the answers that hang, so shutdown stays prompt."""
-    return WSGIServer(
-        (host, port),
-        app,
-        # An unbounded pool, not gevent's default bare spawn: only with a pool does
-        # stop(timeout) wait for the answers in flight instead of abandoning them.
-        spawn=Pool(),
-        log=None,  # the app logs one line per request itself, without tokens
-        error_log=logging.getLogger("luma_mock.wsgi"),
-        backlog=2048,
-        handler_class=FaultyConnectionHandler.until(stopping),
-    )
+    server: StreamServer
+
+    def handle(sock: socket.socket, address: Any) -> None:
+        # Answers go out as small writes; with Nagle's algorithm on, a kept-alive
+        # client's delayed ACK would stall each answer ~40 ms.
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        Connection(
+            sock,
+            address,
+            app,
+            server_name=host,
+            server_port=server.server_port,
+            max_body=max_body,
+            stopping=stopping,
+        ).serve()
+
+    # An unbounded pool, not gevent's default bare spawn: only with a pool does
+    # stop(timeout) wait for the answers in flight instead of abandoning them.
+    server = StreamServer((host, port), handle, spawn=Pool(), backlog=2048)
+    return server
 
 
 def serve(settings: Settings, *, on_ready: Callable[[str], None] | None = None) -> int:
@@ -125,7 +140,9 @@ def serve_app(
     # Before the banner: whoever reads it may signal at once, and must get a clean stop.
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stopping.set)
-    server = make_server(app, settings.host, settings.port, stopping)
+    server = make_server(
+        app, settings.host, settings.port, stopping, max_body=settings.max_body_bytes
+    )
     server.start()
     url = base_url(settings.host, server.server_port)
     print(banner(url, settings), flush=True)
