@@ -1,8 +1,9 @@
 """Faults below HTTP as a client sees them, over real sockets.
 
-A reset or a truncated answer only exists on a real socket, so the fake runs in its own
-process under gevent, as `luma-mock serve` does — plus one test-only route that raises
-`ConnectionFault`, in place of the scenario rules that will raise it in the product.
+A reset or a truncated answer only exists on a real socket, so these run `luma-mock
+serve` itself, started with one scenario rule per fault (and duration) that a request
+picks with the ``X-Luma-Mock-Scenario`` header: the product's own path from a rule to the
+broken answer.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import http.client
 import json
 import signal
 import socket
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -22,57 +23,36 @@ import requests
 
 from mock_server.faults import KINDS
 from mock_server.process import ServedFake
-from tests.support import LiveServer, serving
+from tests.support import AUTH, LiveServer, serving
 
-ANSWER = {
-    "success": True,
-    "task_id": "abc",
-    "video_id": "def",
-    "prompt": "Astronauts shuttle from space to volcano",
-    "video_url": "https://platform.cdn.acedata.cloud/luma/def.mp4",
-    "state": "completed",
-}
-
-# The fake as `luma-mock serve` runs it, plus the route that raises the fault.
-SERVER_SCRIPT = f"""
-from gevent import monkey
-
-monkey.patch_all()
-
-import sys
-
-from flask import request
-
-from mock_server.app import create_app
-from mock_server.config import Settings
-from mock_server.delays import PRESETS
-from mock_server.faults import ConnectionFault, Fault
-from mock_server.server import configure_logging, serve_app
-from mock_server.service import LumaService
-
-settings = Settings(delays=PRESETS["instant"], port=0)
-app = create_app(LumaService(settings))
+# A call whose answer is always the same, so each test knows what a whole one is.
+CALL = {"action": "retrieve_batch", "ids": ["no-such-task", "nor-this-one"]}
+ANSWER = {"items": [], "count": 0}
+DURATIONS = (30.0, 0.5, 0.2)  # seconds of a hang or a dribble
 
 
-@app.get("/__fault/<kind>")
-def fault(kind):
-    seconds = float(request.args.get("seconds", "30"))
-    raise ConnectionFault(Fault(kind, seconds), 200, {ANSWER!r})
+def fault_config(folder: Path) -> Path:
+    """A config file with a rule per fault kind and duration, named ``kind-seconds``."""
+    rules = [
+        f'[[luma-mock.scenarios]]\nname = "{kind}-{seconds:g}"\n'
+        f'match = {{ scenario = "{kind}-{seconds:g}" }}\n'
+        f'then = {{ fault = "{kind}", seconds = {seconds} }}\n'
+        for kind in KINDS
+        for seconds in DURATIONS
+    ]
+    path = folder / "faults.toml"
+    path.write_text("\n".join(rules))
+    return path
 
 
-configure_logging("text")
-sys.exit(serve_app(app, settings))
-"""
-
-
-def fault_server() -> AbstractContextManager[LiveServer]:
-    script = [sys.executable, "-c", SERVER_SCRIPT]
-    return serving(ServedFake(script, env={"PYTHONUNBUFFERED": "1"}))
+def fault_server(folder: Path) -> AbstractContextManager[LiveServer]:
+    config = fault_config(folder)
+    return serving(ServedFake.serve("--delay", "instant", "--config", str(config)))
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[LiveServer]:
-    with fault_server() as running:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with fault_server(tmp_path_factory.mktemp("faults")) as running:
         yield running
 
 
@@ -80,7 +60,12 @@ def get_fault(
     server: LiveServer, kind: str, seconds: float = 30, timeout: float = 10
 ) -> requests.Response:
     """A fresh connection per fault: a pooled one would muddle what the client sees."""
-    return requests.get(f"{server.url}/__fault/{kind}?seconds={seconds}", timeout=timeout)
+    return requests.post(
+        f"{server.url}/luma/tasks",
+        json=CALL,
+        headers={**AUTH, "X-Luma-Mock-Scenario": f"{kind}-{seconds:g}"},
+        timeout=timeout,
+    )
 
 
 def causes(error: BaseException) -> list[BaseException]:
@@ -101,12 +86,20 @@ def causes(error: BaseException) -> list[BaseException]:
 
 
 @contextmanager
-def raw_request(server: LiveServer, path: str, timeout: float = 5) -> Iterator[socket.socket]:
-    """A socket that has sent ``GET path``, to read exactly what comes back."""
+def raw_request(
+    server: LiveServer, kind: str, seconds: float = 30, timeout: float = 5
+) -> Iterator[socket.socket]:
+    """A socket that has sent the faulted call, to read exactly what comes back."""
     address = urlsplit(server.url)
     assert address.hostname is not None and address.port is not None
+    body = json.dumps(CALL).encode()
+    head = (
+        f"POST /luma/tasks HTTP/1.1\r\nHost: {address.netloc}\r\n"
+        f"Authorization: {AUTH['Authorization']}\r\nContent-Type: application/json\r\n"
+        f"X-Luma-Mock-Scenario: {kind}-{seconds:g}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
     with socket.create_connection((address.hostname, address.port), timeout=timeout) as sock:
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {address.netloc}\r\n\r\n".encode())
+        sock.sendall(head.encode() + body)
         yield sock
 
 
@@ -139,7 +132,7 @@ def test_reset_is_a_connection_reset(server: LiveServer) -> None:
     with pytest.raises(requests.ConnectionError) as failed:
         get_fault(server, "reset")
     assert any(isinstance(e, ConnectionResetError) for e in causes(failed.value))
-    with raw_request(server, "/__fault/reset") as sock, pytest.raises(ConnectionResetError):
+    with raw_request(server, "reset") as sock, pytest.raises(ConnectionResetError):
         sock.recv(1024)
     assert_healthy(server)
 
@@ -148,7 +141,7 @@ def test_empty_is_a_close_without_a_byte(server: LiveServer) -> None:
     with pytest.raises(requests.ConnectionError) as failed:
         get_fault(server, "empty")
     assert any(isinstance(e, http.client.RemoteDisconnected) for e in causes(failed.value))
-    with raw_request(server, "/__fault/empty") as sock:
+    with raw_request(server, "empty") as sock:
         assert sock.recv(1024) == b""
     assert_healthy(server)
 
@@ -167,7 +160,7 @@ def test_truncated_ends_before_its_content_length(server: LiveServer) -> None:
     with pytest.raises(requests.exceptions.ChunkedEncodingError) as failed:
         get_fault(server, "truncated")
     assert "IncompleteRead" in repr(failed.value)
-    with raw_request(server, "/__fault/truncated") as sock:
+    with raw_request(server, "truncated") as sock:
         headers, body = split_answer(b"".join(read_to_end(sock)))
     assert headers["content-type"] == "application/json"
     promised = int(headers["content-length"])
@@ -183,7 +176,7 @@ def test_dribble_is_the_whole_answer_in_many_pieces(server: LiveServer) -> None:
     assert response.status_code == 200 and response.json() == ANSWER
     assert int(response.headers["content-length"]) == len(response.content)
 
-    with raw_request(server, "/__fault/dribble?seconds=0.5") as sock:
+    with raw_request(server, "dribble", 0.5) as sock:
         # The connection stays open after the answer: read until it is complete.
         pieces: list[bytes] = []
         while not is_complete(received := b"".join(pieces)):
@@ -198,8 +191,8 @@ def test_hang_times_the_client_out_and_the_server_keeps_serving(server: LiveServ
     assert_healthy(server)
 
 
-def test_every_fault_leaves_the_server_serving_and_logs_no_traceback() -> None:
-    with fault_server() as server:
+def test_every_fault_leaves_the_server_serving_and_logs_no_traceback(tmp_path: Path) -> None:
+    with fault_server(tmp_path) as server:
         for kind in KINDS:
             # What each one looks like to the client is tested above.
             with suppress(requests.RequestException):
@@ -211,8 +204,8 @@ def test_every_fault_leaves_the_server_serving_and_logs_no_traceback() -> None:
     assert "luma-mock stopped" in output
 
 
-def test_sigterm_ends_a_hang_at_once() -> None:
-    with fault_server() as server:
+def test_sigterm_ends_a_hang_at_once(tmp_path: Path) -> None:
+    with fault_server(tmp_path) as server:
         with pytest.raises(requests.ReadTimeout):
             get_fault(server, "hang", seconds=30, timeout=0.5)
         # The hang is now in progress: the shutdown must wake it (and say so), not

@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 
 from contract_tests import strategies
 from contract_tests.contract import check, load_schema
-from mock_server.app import create_app
+from mock_server.app import create_app, served_routes
 from mock_server.config import Settings
 from mock_server.service import LumaService
 from tests.hardening_support import (
@@ -349,15 +349,13 @@ def test_huge_strings_and_bodies_around_the_size_limit(server: LiveServer) -> No
 
 def served_paths() -> dict[str, set[str]]:
     """Every path the app routes (parameters filled in) with the methods it allows,
-    read from the app's own URL map so a new route is covered without a test change."""
+    read from the app's own routes so a new route is covered without a test change."""
     app = create_app(LumaService(Settings(clock="manual")))
     samples = {"task_id": "some-task", "rule_id": "1"}
     paths: dict[str, set[str]] = {}
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
-            continue
-        path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: samples[m.group(1)], rule.rule)
-        paths.setdefault(path, set()).update(rule.methods or ())
+    for route, methods in served_routes(app).items():
+        path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: samples[m.group(1)], route)
+        paths.setdefault(path, set()).update(methods)
     return paths
 
 

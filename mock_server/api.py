@@ -1,0 +1,350 @@
+"""The two Luma endpoints, ``POST /luma/videos`` and ``POST /luma/tasks``, as a plain WSGI
+app in front of the Flask one: read the body, call `LumaService`, render its answer or
+its `ApiError` in the envelope, journal and log the exchange.
+
+They are the calls a client makes thousands of times, so they skip Flask's request
+machinery (~55 µs a call measured, more than the work itself); every other path — media,
+/health, the control API, unknown paths — falls through to Flask. The steps are the ones
+the Flask hooks take for the other paths, from the same helpers (`parse_json`,
+`journal_answer`, `log_request`), so a request is handled alike on either side.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
+from typing import Any
+
+from werkzeug.sansio.utils import get_host
+
+from .errors import ApiError
+from .faults import ENVIRON_KEY, ConnectionFault, Fault
+from .journal import JournalEntry, redact_headers
+from .scenarios import SCENARIO_HEADER
+from .service import Call, LumaService
+
+log = logging.getLogger("luma_mock.requests")
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+ROUTES = {"/luma/videos": "videos", "/luma/tasks": "tasks"}
+METHODS = frozenset({"POST", "OPTIONS"})  # what the two paths allow
+ALLOW = ", ".join(sorted(METHODS))
+
+# No message of the contract nests more than a few levels; a cap keeps every later
+# walk of a body (rendering records, the journal) far from Python's recursion limit.
+MAX_JSON_DEPTH = 32
+JOURNAL_BODY_LIMIT = 65_536  # bytes of an unparsed body kept in the journal
+_SCENARIO_KEY = "HTTP_" + SCENARIO_HEADER.upper().replace("-", "_")
+
+
+# -- shared with the Flask side --------------------------------------------------------
+
+
+def parse_json(content_type: str | None, raw: bytes) -> Any:
+    """A request body as JSON, or 400 ``bad_request`` saying what is wrong with it."""
+    mimetype = (content_type or "").split(";", 1)[0].strip().lower()
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise ApiError(
+            "bad_request", f"content-type must be application/json, got {mimetype or 'none'}"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        raise ApiError("bad_request", f"body is not UTF-8 (byte {bad.start})") from None
+    try:
+        body = json.loads(text, parse_float=_finite, parse_constant=_reject_constant)
+    except json.JSONDecodeError as bad:
+        where = f"line {bad.lineno} column {bad.colno}"
+        raise ApiError("bad_request", f"body is not valid JSON: {bad.msg} at {where}") from None
+    except RecursionError:
+        raise ApiError("bad_request", "body is not valid JSON: nested too deeply") from None
+    except ValueError as bad:
+        raise ApiError("bad_request", f"body is not valid JSON: {bad}") from None
+    if isinstance(body, (dict, list)) and _deeper_than(body, MAX_JSON_DEPTH):
+        raise ApiError("bad_request", f"body is nested deeper than {MAX_JSON_DEPTH} levels")
+    return body
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > limit:
+                return True
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def journal_body(body: Any, raw: bytes | None) -> Any:
+    """What the journal keeps of a request body: the parsed JSON, else the text."""
+    if body is not None or not raw:
+        return body
+    return raw[:JOURNAL_BODY_LIMIT].decode("utf-8", "replace")
+
+
+def journal_answer(
+    luma: LumaService,
+    entry: JournalEntry,
+    *,
+    call: Call | None,
+    body: Any,
+    status: int,
+    answer: Any,
+    task_id: str | None,
+    fault: Fault | None,
+) -> None:
+    """Complete a request's journal entry: the body, the schema's verdict (unknown fields
+    included), the scenario rule and fault, and the answer given."""
+    verdict = call.verdict if call is not None else None
+    luma.journal.update(
+        entry,
+        body=body,
+        verdict=None
+        if verdict is None
+        else {
+            "schema": verdict.schema,
+            "ok": verdict.ok,
+            "problems": [str(p) for p in verdict.problems],
+            "unknown_fields": list(verdict.unknown_fields),
+        },
+        status=status,
+        answer=answer,
+        task_id=(call.task_id if call is not None else None) or task_id,
+        rule=call.rule if call is not None else None,
+        fault=fault.kind if fault is not None else None,
+    )
+
+
+def log_request(
+    method: str,
+    path: str,
+    status: int,
+    task_id: str | None,
+    started: float,
+    fault: Fault | None,
+) -> None:
+    """One line per request, and never the token (the JSON log format emits ``fields``)."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    duration_ms = (time.perf_counter() - started) * 1000
+    fields: dict[str, Any] = {
+        "method": method,
+        "path": path,
+        "status": status,
+        "task_id": task_id,
+        "duration_ms": round(duration_ms, 2),
+    }
+    if fault is not None:
+        fields["fault"] = fault.kind
+    log.info(
+        "%s %s %s task=%s %.1fms%s",
+        method,
+        path,
+        status,
+        task_id or "-",
+        duration_ms,
+        f" fault={fault.kind}" if fault is not None else "",
+        extra={"fields": fields},
+    )
+
+
+def encode(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+def answer_body(fault: Fault | None, payload: bytes) -> tuple[Iterable[bytes], int]:
+    """The body of an answer and its Content-Length. Faults that are still well-formed
+    HTTP (malformed JSON, a dribble) shape it here; the socket-level kinds are carried
+    out by the server (`connection`), which needs the answer whole."""
+    if fault is not None and fault.kind == "malformed_json":
+        # A 200 that claims JSON and whose Content-Length is right: only the parse fails.
+        text = payload.decode("utf-8")
+        cut = text[: len(text) // 2].encode("utf-8")
+        return [cut], len(cut)
+    if fault is not None and fault.kind == "dribble":
+        return _dribble(payload, fault.seconds), len(payload)  # streamed, yet of known size
+    return [payload], len(payload)
+
+
+def _dribble(payload: bytes, seconds: float) -> Iterator[bytes]:
+    """``payload`` a few bytes at a time, spread over ``seconds``. Under gevent the sleep
+    yields to other connections. Pieces of 8 bytes, but at least 10 pieces (so even a
+    short answer dribbles) and at most 200 (so a big one is not a sleep per 8 bytes)."""
+    size = max(1, min(-(-len(payload) // 10), max(8, -(-len(payload) // 200))))
+    pieces = [payload[start : start + size] for start in range(0, len(payload), size)]
+    pause = seconds / max(len(pieces) - 1, 1)
+    for index, piece in enumerate(pieces):
+        if index:
+            time.sleep(pause)
+        yield piece
+
+
+def environ_headers(environ: dict[str, Any]) -> dict[str, str]:
+    """The request's headers as werkzeug names them (``Content-Type``, ``X-Foo-Bar``)."""
+    headers = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers[key[5:].replace("_", "-").title()] = value
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            headers[key.replace("_", "-").title()] = value
+    return headers
+
+
+def base_url(environ: dict[str, Any]) -> str:
+    """What the client called, e.g. ``http://127.0.0.1:8000`` (werkzeug's rules)."""
+    scheme = environ.get("wsgi.url_scheme", "http")
+    server = (environ.get("SERVER_NAME", ""), int(environ.get("SERVER_PORT") or 0) or None)
+    return f"{scheme}://{get_host(scheme, environ.get('HTTP_HOST'), server)}"
+
+
+# -- the endpoints ---------------------------------------------------------------------
+
+
+class LumaEndpoints:
+    """WSGI: the Luma endpoints, everything else handed to ``fallback`` (the Flask app)."""
+
+    def __init__(self, luma: LumaService, fallback: WSGIApp, max_body: int) -> None:
+        self.luma = luma
+        self.fallback = fallback
+        self.max_body = max_body
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        endpoint = ROUTES.get(path)
+        if endpoint is None:
+            return self.fallback(environ, start_response)
+        started = time.perf_counter()
+        luma = self.luma
+        method = environ["REQUEST_METHOD"]
+        # Journaled on arrival, so a test can wait for a request that is still held.
+        entry = luma.journal.record(
+            JournalEntry(
+                kind="request",
+                at=luma.clock.now(),
+                method=method,
+                path=path,
+                headers=redact_headers(environ_headers(environ)),
+            )
+        )
+        call: Call | None = None
+        body: Any = None
+        raw: bytes | None = None
+        fault: Fault | None = None
+        headers: list[tuple[str, str]] = []
+        try:
+            if method not in METHODS:
+                headers.append(("Allow", ALLOW))
+                raise ApiError("method_not_allowed", f"{method} is not allowed on {path}")
+            if method == "OPTIONS":
+                return self._options(luma, entry, path, started, start_response)
+            token = luma.authenticate(environ.get("HTTP_AUTHORIZATION"))
+            raw = self._read(environ)
+            body = parse_json(environ.get("CONTENT_TYPE"), raw)
+            call = Call(endpoint, body, token, base_url(environ), environ.get(_SCENARIO_KEY))
+            call.on_task = lambda task_id: luma.journal.update(entry, task_id=task_id)
+            answer, status = luma.handle(call), 200
+        except ApiError as error:
+            answer, status = error.envelope(), error.status
+            headers += error.headers.items()
+        except ConnectionFault as broken:
+            fault, answer, status = broken.fault, broken.answer, broken.status
+            environ[ENVIRON_KEY] = fault  # the server carries out the socket-level kinds
+        except Exception:
+            # Never a stack trace to the client; the log keeps it for whoever runs the fake.
+            log.exception("unexpected error on %s %s", method, path)
+            error = ApiError("api_error", "internal error in the fake (see its log)")
+            answer, status = error.envelope(), error.status
+        payload = encode(answer)
+        task_id = answer.get("task_id") if isinstance(answer, dict) else None
+        journal_answer(
+            luma,
+            entry,
+            call=call,
+            body=journal_body(body, raw),
+            status=status,
+            answer=answer,
+            task_id=task_id,
+            fault=fault,
+        )
+        log_request(method, path, status, task_id or (call and call.task_id), started, fault)
+        content, length = answer_body(fault, payload)
+        start_response(
+            status_line(status),
+            [("Content-Type", "application/json"), ("Content-Length", str(length)), *headers],
+        )
+        return self._then_catch_up(content)
+
+    def _read(self, environ: dict[str, Any]) -> bytes:
+        """The whole body; 413 past the limit (the server refuses those before the app
+        runs, an in-process transport does not)."""
+        length = environ.get("CONTENT_LENGTH")
+        raw = environ["wsgi.input"].read(int(length) if length else self.max_body + 1)
+        if len(raw) > self.max_body:
+            raise ApiError(
+                "request_too_large",
+                f"the request body is over {self.max_body} bytes",
+                headers={"Connection": "close"},  # what is left unread breaks the framing
+            )
+        return raw
+
+    def _options(
+        self,
+        luma: LumaService,
+        entry: JournalEntry,
+        path: str,
+        started: float,
+        start_response: Callable[..., Any],
+    ) -> list[bytes]:
+        luma.journal.update(entry, status=200, answer=None)
+        log_request("OPTIONS", path, 200, None, started, None)
+        start_response(
+            "200 OK", [("Allow", ALLOW), ("Content-Type", "text/html"), ("Content-Length", "0")]
+        )
+        return []
+
+    def _then_catch_up(self, body: Iterable[bytes]) -> Iterable[bytes]:
+        """On a manual clock, callbacks that fell due during this call are sent once its
+        answer has been written (as the real service answers before it calls back)."""
+        if not self.luma.scheduler.manual:
+            return body
+        return _ClosingBody(body, self.luma.catch_up)
+
+
+class _ClosingBody:
+    """A WSGI body that runs ``on_close`` when the server closes it (after writing it)."""
+
+    def __init__(self, body: Iterable[bytes], on_close: Callable[[], None]) -> None:
+        self._body, self._on_close = body, on_close
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            close()
+        self._on_close()
+
+
+@functools.cache
+def status_line(status: int) -> str:
+    return f"{status} {HTTPStatus(status).phrase}"
