@@ -12,29 +12,35 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from .clock import Clock, ManualClock
 
 log = logging.getLogger("luma_mock.scheduler")
 
 
-@dataclass(order=True)
 class Scheduled:
-    due: float
-    seq: int
-    action: Callable[[], None] = field(compare=False)
-    cancelled: bool = field(default=False, compare=False)
+    """One event; `cancel` makes it a no-op when its time comes."""
+
+    __slots__ = ("action", "cancelled", "due", "seq")
+
+    def __init__(self, due: float, seq: int, action: Callable[[], None]) -> None:
+        self.due, self.seq, self.action, self.cancelled = due, seq, action, False
 
     def cancel(self) -> None:
         self.cancelled = True
 
 
+# The heap holds (due, seq, event): tuples compare in C, in due order and, at the same
+# time, in the order they were scheduled — tens of thousands of events are pending
+# under load, and a Python-level comparison per heap step was a hot spot.
+_Entry = tuple[float, int, Scheduled]
+
+
 class Scheduler:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self._heap: list[Scheduled] = []
-        self._held: list[Scheduled] = []  # due now, but waiting for release() or a move
+        self._heap: list[_Entry] = []
+        self._held: list[_Entry] = []  # due now, but waiting for release() or a move
         self._seq = itertools.count()
         self._cond = threading.Condition()
         # One runner at a time, so events run strictly in due order; re-entrant because
@@ -57,14 +63,15 @@ class Scheduler:
         once, here — unless ``now`` is False: then it waits for the next move of the
         clock or `run_due` (so a callback is not sent before the call that caused it has
         been answered)."""
-        item = Scheduled(due, next(self._seq), action)
+        seq = next(self._seq)
+        item = Scheduled(due, seq, action)
         held = not now and self.manual and due <= self.clock.now()
         with self._cond:
             if held:
-                self._held.append(item)
+                self._held.append((due, seq, item))
                 return item
-            heapq.heappush(self._heap, item)
-            if self._heap[0] is item:
+            heapq.heappush(self._heap, (due, seq, item))
+            if self._heap[0][2] is item:
                 self._cond.notify()
         if now and self.manual and due <= self.clock.now():
             self.run_due()
@@ -86,11 +93,11 @@ class Scheduler:
 
     def pending(self) -> int:
         with self._cond:
-            return sum(1 for item in self._heap if not item.cancelled)
+            return sum(1 for _, _, item in self._heap if not item.cancelled)
 
     def next_due(self) -> float | None:
         with self._cond:
-            live = [item.due for item in self._heap if not item.cancelled]
+            live = [due for due, _, item in self._heap if not item.cancelled]
         return min(live) if live else None
 
     def clear(self) -> None:
@@ -108,10 +115,11 @@ class Scheduler:
 
     def _pop_due(self, until: float) -> Scheduled | None:
         with self._cond:
-            while self._heap and self._heap[0].cancelled:
-                heapq.heappop(self._heap)
-            if self._heap and self._heap[0].due <= until:
-                return heapq.heappop(self._heap)
+            heap = self._heap
+            while heap and heap[0][2].cancelled:
+                heapq.heappop(heap)
+            if heap and heap[0][0] <= until:
+                return heapq.heappop(heap)[2]
             return None
 
     def _run(self, item: Scheduled) -> None:
@@ -155,9 +163,9 @@ class Scheduler:
 
     def _has_due(self, until: float) -> bool:
         with self._cond:
-            while self._heap and self._heap[0].cancelled:
+            while self._heap and self._heap[0][2].cancelled:
                 heapq.heappop(self._heap)
-            return bool(self._heap) and self._heap[0].due <= until
+            return bool(self._heap) and self._heap[0][0] <= until
 
     def _tick(self) -> None:
         while True:
@@ -167,7 +175,7 @@ class Scheduler:
                 if not self._heap:
                     self._cond.wait()
                     continue
-                wait = self._heap[0].due - self.clock.now()
+                wait = self._heap[0][0] - self.clock.now()
                 if wait > 0:
                     # Capped: a wait too long for the OS would kill this thread, and the
                     # head is looked at again anyway when anything is scheduled.

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import random
 import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -42,6 +41,10 @@ from .scheduler import Scheduler
 from .tasks import InMemoryTaskStore, Task, TaskState, TaskStore
 
 T = TypeVar("T")
+
+# RFC 4122: the variant bits (10) and the version nibble (4) of a random UUID.
+_UUID_KEEP = ~((0xC000 << 48) | (0xF000 << 64)) & ((1 << 128) - 1)
+_UUID_V4 = (0x8000 << 48) | (4 << 76)
 
 
 @dataclass
@@ -117,7 +120,11 @@ class LumaService:
     # -- identity -----------------------------------------------------------------
 
     def new_id(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        """A version-4 UUID from the seeded random source: what ``uuid.UUID(int=...,
+        version=4)`` makes of the same bits, without building the object."""
+        bits = (self.rng.getrandbits(128) & _UUID_KEEP) | _UUID_V4
+        h = f"{bits:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def authenticate(self, authorization: str | None) -> str:
         """The bearer token of an ``Authorization`` header, or 401 ``invalid_token``."""
@@ -324,6 +331,7 @@ class LumaService:
                 task.error = error
                 task.state = TaskState.FAILED
             self._changed.notify_all()
+        self.store.finished(task)
         task.finish()
         if task.callback_url:
             self.callbacks.send(task.id, task.callback_url, task.response())

@@ -33,7 +33,7 @@ class TaskState(str, Enum):
         return self in (TaskState.COMPLETED, TaskState.FAILED)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Task:
     id: str
     video_id: str
@@ -50,9 +50,8 @@ class Task:
     finished_at: float | None = None
     result: dict[str, Any] | None = None
     error: ApiError | None = None
-    # Set (never cleared) once the task is finished: the one thing waiters block on.
-    done: threading.Event = field(default_factory=threading.Event, repr=False)
-    _watchers: list[threading.Event] = field(default_factory=list, repr=False)
+    # Set when the task finishes; most tasks have no one waiting, so no list until then.
+    _watchers: list[threading.Event] | None = field(default=None, repr=False)
 
     @property
     def finished(self) -> bool:
@@ -60,15 +59,16 @@ class Task:
 
     def watch(self, event: threading.Event) -> None:
         """Have ``event`` set when the task finishes (at once if it already has)."""
+        if self._watchers is None:
+            self._watchers = []
         self._watchers.append(event)
         if self.finished:
             event.set()
 
     def finish(self) -> None:
-        self.done.set()
-        for event in self._watchers:
+        watchers, self._watchers = self._watchers or [], None
+        for event in watchers:
             event.set()
-        self._watchers.clear()
 
     def response(self) -> dict[str, Any]:
         """The task's answer: the result, the error envelope, or its running state."""
@@ -110,6 +110,7 @@ class TaskStore(Protocol):
     """Where tasks are kept; the in-memory store is the first of several."""
 
     def add(self, task: Task) -> None: ...
+    def finished(self, task: Task) -> None: ...
     def get(self, task_id: str) -> Task | None: ...
     def by_video(self, video_id: str) -> Task | None: ...
     def clear(self) -> None: ...
@@ -118,38 +119,35 @@ class TaskStore(Protocol):
 
 
 class InMemoryTaskStore:
-    """Tasks in insertion order, bounded: past ``max_tasks`` the oldest *finished* tasks
-    are evicted. A running task is never evicted, since its callback and its waiters
-    still need it; running tasks are bounded by the clients' own concurrency."""
+    """Tasks in insertion order, bounded: past ``max_tasks`` the tasks that finished
+    longest ago are evicted as new ones arrive. A running task is never evicted, since
+    its callback and its waiters still need it; running tasks are bounded by the
+    clients' own concurrency. Eviction costs O(1) a task however many are running."""
 
     def __init__(self, max_tasks: int = 10_000) -> None:
         if max_tasks < 1:
             raise ValueError("max_tasks must be at least 1")
         self.max_tasks = max_tasks
         self.evicted = 0
-        self._tasks: OrderedDict[str, Task] = OrderedDict()
+        self._tasks: dict[str, Task] = {}
         self._videos: dict[str, str] = {}
+        self._finished: OrderedDict[str, None] = OrderedDict()  # ids, first finished first
         self._lock = threading.Lock()
 
     def add(self, task: Task) -> None:
         with self._lock:
             self._tasks[task.id] = task
             self._videos[task.video_id] = task.id
-            if len(self._tasks) > self.max_tasks:
-                self._evict()
+            while len(self._tasks) > self.max_tasks and self._finished:
+                victim = self._tasks.pop(self._finished.popitem(last=False)[0])
+                self._videos.pop(victim.video_id, None)
+                self.evicted += 1
 
-    def _evict(self) -> None:
-        excess = len(self._tasks) - self.max_tasks
-        victims: list[str] = []
-        for task in self._tasks.values():  # oldest first; stop as soon as enough are found
-            if task.finished:
-                victims.append(task.id)
-                if len(victims) == excess:
-                    break
-        for task_id in victims:
-            task = self._tasks.pop(task_id)
-            self._videos.pop(task.video_id, None)
-            self.evicted += 1
+    def finished(self, task: Task) -> None:
+        """``task`` has ended: from now on it may be evicted."""
+        with self._lock:
+            if self._tasks.get(task.id) is task:
+                self._finished[task.id] = None
 
     def get(self, task_id: str) -> Task | None:
         return self._tasks.get(task_id)
@@ -162,6 +160,7 @@ class InMemoryTaskStore:
         with self._lock:
             self._tasks.clear()
             self._videos.clear()
+            self._finished.clear()
 
     def __len__(self) -> int:
         return len(self._tasks)

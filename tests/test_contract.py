@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from jsonschema import Draft202012Validator
 
-from contract_tests import contract
+from contract_tests import contract, strategies
 from tests.support import refs
 
 PROMPT = "Astronauts shuttle from space to volcano"
@@ -289,3 +290,87 @@ def test_generated_strict_payloads_are_accepted_and_have_no_unknown_fields(name:
         assert verdict.unknown_fields == ()
 
     accepted()
+
+
+# The compiled engine (contract.accepter) answers "valid?" first; jsonschema is the
+# reference. Wherever the first could say yes and the reference no, the fake would
+# accept what the contract refuses — so the two are held to agreement here.
+
+
+def _agree(name: str, payload: Any, strict: bool = False) -> None:
+    reference = contract.validator(name, strict=strict).is_valid(payload)
+    assert contract.accepter(name, strict=strict).is_valid(payload) == reference, payload
+    assert contract.check(name, payload, strict=strict).ok == reference
+
+
+@pytest.mark.parametrize("fx", contract.fixtures(), ids=[f.name for f in contract.fixtures()])
+def test_both_engines_agree_on_every_fixture(fx: contract.Fixture) -> None:
+    _agree(fx.schema, fx.payload, fx.strict)
+
+
+@pytest.mark.parametrize("name", MESSAGE_SCHEMAS)
+def test_both_engines_agree_on_generated_payloads(name: str) -> None:
+    @GENERATION
+    @given(from_schema(_generation_schema(name)))
+    def agree(payload: Any) -> None:
+        _agree(name, payload)
+
+    agree()
+
+
+def test_both_engines_agree_on_requests_that_break_a_rule() -> None:
+    @settings(GENERATION, max_examples=200)
+    @given(strategies.invalid_requests())
+    def agree(case: strategies.Invalid) -> None:
+        if case.raw is None:
+            _agree(case.schema, case.body)
+
+    agree()
+
+
+def test_both_engines_agree_on_any_json_in_any_field() -> None:
+    values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner),
+        max_leaves=8,
+    )
+
+    @settings(GENERATION, max_examples=300)
+    @given(
+        name=st.sampled_from(["videos-request", "tasks-request"]),
+        field=st.sampled_from(
+            [
+                "prompt",
+                "action",
+                "aspect_ratio",
+                "video_id",
+                "video_url",
+                "start_image_url",
+                "callback_url",
+                "timeout",
+                "loop",
+                "async",
+                "id",
+                "ids",
+                "model",
+            ]
+        ),
+        value=values,
+    )
+    def agree(name: str, field: str, value: Any) -> None:
+        base = {"prompt": "x"} if name == "videos-request" else {"action": "retrieve", "id": "i"}
+        _agree(name, {**base, field: value})
+
+    agree()
+
+
+def test_a_value_that_is_not_json_is_left_to_the_reference() -> None:
+    verdict = contract.check("videos-request", {"prompt": b"bytes are no JSON"})
+    assert not verdict.ok and "prompt" in verdict.message
+
+
+def test_very_deep_values_are_checked_without_crashing() -> None:
+    deep: Any = []
+    for _ in range(100_000):  # far deeper than any JSON parser hands over
+        deep = [deep]
+    assert contract.check("videos-request", {"prompt": "x", "extra": deep}).ok

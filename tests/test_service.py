@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import uuid
+
 import pytest
 
 from contract_tests.contract import check
@@ -55,8 +58,7 @@ def test_real_clock_runs_the_task_in_the_background() -> None:
     luma = LumaService(Settings(delays=DelayModel(Fixed(0.01), Fixed(0.05), Fixed(0.05))))
     try:
         task = create(luma)
-        assert task.done.wait(10)
-        assert task.state is TaskState.COMPLETED
+        assert luma.wait_for_state(task.id, "completed", timeout=10) is task
         assert task.created_at < task.started_at < task.finished_at  # type: ignore[operator]
     finally:
         luma.close()
@@ -211,6 +213,12 @@ def test_store_evicts_oldest_finished_tasks_but_never_running_ones() -> None:
     assert store.get(finished[0].id) is None and store.get(finished[1].id) is None
     assert store.by_video(finished[0].video_id) is None
     assert store.evicted == 2
+
+
+def test_ids_are_the_version_4_uuids_of_the_seeded_bits() -> None:
+    luma, bits = manual_service(seed=11), random.Random(11)
+    for _ in range(200):
+        assert luma.new_id() == str(uuid.UUID(int=bits.getrandbits(128), version=4))
 
 
 def test_same_seed_same_ids_and_delays() -> None:
