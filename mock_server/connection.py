@@ -346,21 +346,28 @@ class Connection:
                 head.append(b"\r\nConnection: close")
             head.append(b"\r\n\r\n")
             if head_only:
-                self.sock.sendall(b"".join(head))
+                self._send(b"".join(head))
                 return
             if isinstance(body, list) and not chunked:  # the usual case: one write
-                self.sock.sendall(b"".join(head + body))
+                self._send(b"".join(head + body))
                 return
-            self.sock.sendall(b"".join(head))
+            self._send(b"".join(head))
             for piece in body:  # a stream (a file, a dribble): as it comes
                 if piece:
-                    self.sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+                    self._send(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
             if chunked:
-                self.sock.sendall(b"0\r\n\r\n")
+                self._send(b"0\r\n\r\n")
         finally:
             _close_body(body)
         if close:
             self.open = False
+
+    def _send(self, data: bytes) -> None:
+        # One send() is all a small answer takes; gevent's sendall() first asks the
+        # kernel for the buffer size, a system call per answer.
+        sent = self.sock.send(data)
+        if sent < len(data):
+            self.sock.sendall(memoryview(data)[sent:])
 
     # -- faults below HTTP ------------------------------------------------------------
 

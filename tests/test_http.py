@@ -212,3 +212,15 @@ def test_an_unexpected_failure_is_an_envelope_without_a_trace(
     assert "boom" not in response.get_data(as_text=True)
     monkeypatch.undo()
     assert post(client, "/luma/tasks", {"action": "retrieve", "id": "x"}).status_code == 404
+
+
+def test_an_unpaired_surrogate_in_a_prompt_is_kept_and_echoed_escaped(client: FlaskClient) -> None:
+    raw = b'{"prompt": "lone \\ud800 half", "async": true}'
+    accepted = client.post(
+        "/luma/videos", data=raw, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert accepted.status_code == 200
+    record = post(client, "/luma/tasks", {"action": "retrieve", "id": accepted.json["task_id"]})
+    assert record.status_code == 200
+    assert b"lone \\ud800 half" in record.data  # escaped: no UTF-8 can carry it
+    assert record.get_json()["request"]["prompt"] == "lone \ud800 half"
