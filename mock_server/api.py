@@ -59,7 +59,7 @@ def parse_json(content_type: str | None, raw: bytes) -> Any:
     except UnicodeDecodeError as bad:
         raise ApiError("bad_request", f"body is not UTF-8 (byte {bad.start})") from None
     try:
-        body = json.loads(text, parse_float=_finite, parse_constant=_reject_constant)
+        body = _DECODER.decode(text)
     except json.JSONDecodeError as bad:
         where = f"line {bad.lineno} column {bad.colno}"
         raise ApiError("bad_request", f"body is not valid JSON: {bad.msg} at {where}") from None
@@ -67,7 +67,9 @@ def parse_json(content_type: str | None, raw: bytes) -> Any:
         raise ApiError("bad_request", "body is not valid JSON: nested too deeply") from None
     except ValueError as bad:
         raise ApiError("bad_request", f"body is not valid JSON: {bad}") from None
-    if isinstance(body, (dict, list)) and _deeper_than(body, MAX_JSON_DEPTH):
+    # Nesting deeper than the cap needs more brackets than it: count them first (fast),
+    # and walk the document only when there are that many.
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _deeper_than(body, MAX_JSON_DEPTH):
         raise ApiError("bad_request", f"body is nested deeper than {MAX_JSON_DEPTH} levels")
     return body
 
@@ -81,6 +83,9 @@ def _finite(text: str) -> float:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_reject_constant)
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
@@ -210,18 +215,42 @@ def environ_headers(environ: dict[str, Any]) -> dict[str, str]:
     """The request's headers as werkzeug names them (``Content-Type``, ``X-Foo-Bar``)."""
     headers = {}
     for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            headers[key[5:].replace("_", "-").title()] = value
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
-            headers[key.replace("_", "-").title()] = value
+        name = _HEADER_NAMES.get(key)
+        if name is None:
+            name = _header_name(key)
+            if len(_HEADER_NAMES) < 1024:  # names come from clients: a bounded memo
+                _HEADER_NAMES[key] = name
+        if name and (value or key.startswith("HTTP_")):
+            headers[name] = value
     return headers
+
+
+_HEADER_NAMES: dict[str, str] = {}
+
+
+def _header_name(key: str) -> str:
+    """``HTTP_X_FOO`` -> ``X-Foo``; "" for an environ key that is no header."""
+    if key.startswith("HTTP_"):
+        return key[5:].replace("_", "-").title()
+    if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        return key.replace("_", "-").title()
+    return ""
 
 
 def base_url(environ: dict[str, Any]) -> str:
     """What the client called, e.g. ``http://127.0.0.1:8000`` (werkzeug's rules)."""
-    scheme = environ.get("wsgi.url_scheme", "http")
-    server = (environ.get("SERVER_NAME", ""), int(environ.get("SERVER_PORT") or 0) or None)
-    return f"{scheme}://{get_host(scheme, environ.get('HTTP_HOST'), server)}"
+    return _base_url(
+        environ.get("wsgi.url_scheme", "http"),
+        environ.get("HTTP_HOST"),
+        environ.get("SERVER_NAME", ""),
+        environ.get("SERVER_PORT"),
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _base_url(scheme: str, host: str | None, server_name: str, server_port: str | None) -> str:
+    server = (server_name, int(server_port or 0) or None)
+    return f"{scheme}://{get_host(scheme, host, server)}"
 
 
 # -- the endpoints ---------------------------------------------------------------------

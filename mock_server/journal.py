@@ -43,7 +43,7 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-@dataclass
+@dataclass(slots=True)
 class JournalEntry:
     kind: str  # "request" or "callback"
     at: float  # on the fake's clock
@@ -113,11 +113,13 @@ class Journal:
         # since it last looked instead of the whole journal on every request.
         self._changes: deque[JournalEntry] = deque(maxlen=limit)
         self._change_count = 0
+        self._waiting = 0  # waiters right now: with none, a change wakes no one (the usual case)
 
     def _note(self, entry: JournalEntry) -> None:
         self._changes.append(entry)
         self._change_count += 1
-        self._changed.notify_all()
+        if self._waiting:
+            self._changed.notify_all()
 
     def record(self, entry: JournalEntry) -> JournalEntry:
         with self._changed:
@@ -152,7 +154,11 @@ class Journal:
                 left = deadline - time.monotonic()
                 if found is not None or left <= 0:
                     break
-                self._changed.wait(left)
+                self._waiting += 1
+                try:
+                    self._changed.wait(left)
+                finally:
+                    self._waiting -= 1
                 candidates = self._since(seen)
         if found is None:
             raise TimeoutError(f"no journal entry matching {wanted} within {timeout} s")
