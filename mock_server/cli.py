@@ -75,7 +75,8 @@ def _serve(args: argparse.Namespace) -> int:
     monkey.patch_all()
 
     from .config import load
-    from .server import configure_logging, serve
+    from .logs import configure_logging
+    from .server import serve
 
     cli: dict[str, Any] = {
         "host": args.host,

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
-import logging
 import signal
 import socket
-import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import Any
 
 import gevent
 from flask import Flask
@@ -29,31 +26,6 @@ from .app import create_app
 from .config import Settings
 from .connection import Connection, WSGIApp
 from .service import LumaService
-
-
-class JsonLogFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": round(record.created, 3),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-        }
-        entry.update(getattr(record, "fields", None) or {"message": record.getMessage()})
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
-def configure_logging(log_format: str, stream: TextIO = sys.stdout, level: str = "info") -> None:
-    handler = logging.StreamHandler(stream)
-    if log_format == "json":
-        handler.setFormatter(JsonLogFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    root = logging.getLogger("luma_mock")
-    root.handlers[:] = [handler]
-    root.setLevel(getattr(logging, level.upper()))
-    root.propagate = False
 
 
 def base_url(host: str, port: int) -> str:
