@@ -76,11 +76,23 @@ class Refusal(Exception):
 
 
 class Request:
-    __slots__ = ("body", "expect_continue", "headers", "keep_alive", "method", "url", "version")
+    __slots__ = (
+        "body",
+        "content_type",
+        "expect_continue",
+        "header_count",
+        "headers",
+        "keep_alive",
+        "method",
+        "url",
+        "version",
+    )
 
     def __init__(self) -> None:
         self.url = b""
-        self.headers: list[tuple[bytes, bytes]] = []
+        self.headers: dict[str, str] = {}  # as WSGI names them: HTTP_USER_AGENT, ...
+        self.header_count = 0
+        self.content_type: str | None = None
         self.body: list[bytes] = []
         self.method = "GET"
         self.version = "1.1"
@@ -145,11 +157,26 @@ class Connection:
         self._count_head(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        headers = self.current.headers
-        if len(headers) >= MAX_HEADERS:
+        request = self.current
+        request.header_count += 1
+        if request.header_count > MAX_HEADERS:
             self._refuse(400, "bad_request", f"a request may carry at most {MAX_HEADERS} headers")
-        headers.append((name, value))
         self._count_head(len(name) + len(value))
+        key = _ENVIRON_KEYS.get(name)
+        if key is None:
+            key = _environ_key(name)
+            if len(_ENVIRON_KEYS) < 1024:  # names come from clients: a bounded memo
+                _ENVIRON_KEYS[name] = key
+        text = value.decode("latin-1")
+        if key.startswith("HTTP_"):
+            headers = request.headers
+            headers[key] = f"{headers[key]},{text}" if key in headers else text
+            if key == "HTTP_EXPECT" and text.lower() == "100-continue":
+                request.expect_continue = True
+        elif key == "CONTENT_TYPE":
+            request.content_type = text
+        elif key == "CONTENT_LENGTH" and int(value) > self.max_body:
+            self._too_large()  # llhttp has checked that it is a number
 
     def _count_head(self, size: int) -> None:
         self.head_size += size
@@ -163,12 +190,6 @@ class Connection:
         request.method = parser.get_method().decode("ascii")
         request.version = parser.get_http_version()
         request.keep_alive = parser.should_keep_alive()
-        for name, value in request.headers:
-            lowered = name.lower()
-            if lowered == b"content-length" and int(value) > self.max_body:
-                self._too_large()
-            elif lowered == b"expect" and value.lower() == b"100-continue":
-                request.expect_continue = True
 
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)
@@ -219,6 +240,7 @@ class Connection:
             refusal = self.refusal or _parse_refusal(error)
         if refusal is None and self.in_head and self.head_bytes > MAX_HEAD:
             refusal = Refusal(400, "bad_request", f"the request head is over {MAX_HEAD} bytes")
+        batch = len(self.complete)
         while self.complete and self.open:
             self._answer(self.complete.pop(0))
         if refusal is not None:
@@ -226,8 +248,11 @@ class Connection:
         elif self.current.expect_continue and not self.in_head and self.open:
             self.current.expect_continue = False
             self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if self.open:
-            gevent.sleep(0)  # a client that keeps sending must not starve the others
+        if self.open and (batch > 1 or len(data) == READ_SIZE):
+            # A client that keeps sending (pipelined requests, a long body) finds its
+            # data always there and would never wait: yield, so it cannot starve the
+            # others. One that waits for each answer yields in its next recv anyway.
+            gevent.sleep(0)
 
     def _end_of_input(self) -> None:
         """The client closed its side. A request it left unfinished (a body shorter than
@@ -275,7 +300,7 @@ class Connection:
             "SERVER_PROTOCOL": f"HTTP/{request.version}",
             "REMOTE_ADDR": str(self.remote[0]),
             "REMOTE_PORT": str(self.remote[1]) if len(self.remote) > 1 else "",
-            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_LENGTH": str(len(body)),  # the body as read is what counts
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": "http",
             "wsgi.input": io.BytesIO(body),
@@ -284,19 +309,10 @@ class Connection:
             "wsgi.multithread": False,
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
+            **request.headers,
         }
-        for raw_name, raw_value in request.headers:
-            name = raw_name.decode("latin-1").upper()
-            if "_" in name:  # Foo_Bar would pass for Foo-Bar in the environ: drop it
-                continue
-            value = raw_value.decode("latin-1")
-            if name == "CONTENT-TYPE":
-                environ["CONTENT_TYPE"] = value
-                continue
-            if name == "CONTENT-LENGTH":
-                continue  # the body as read is what counts
-            key = "HTTP_" + name.replace("-", "_")
-            environ[key] = f"{environ[key]},{value}" if key in environ else value
+        if request.content_type is not None:
+            environ["CONTENT_TYPE"] = request.content_type
         return environ
 
     def _call_app(
@@ -429,6 +445,20 @@ class Connection:
         self.open = False
         with contextlib.suppress(OSError):
             self.sock.close()
+
+
+_ENVIRON_KEYS: dict[bytes, str] = {}
+
+
+def _environ_key(name: bytes) -> str:
+    """``User-Agent`` -> ``HTTP_USER_AGENT``; "" for a name with an underscore, which
+    would pass for its dashed twin in the environ (dropped, as other servers do)."""
+    text = name.decode("latin-1").upper()
+    if "_" in text:
+        return ""
+    if text in ("CONTENT-TYPE", "CONTENT-LENGTH"):
+        return text.replace("-", "_")
+    return "HTTP_" + text.replace("-", "_")
 
 
 def _parse_refusal(error: Exception) -> Refusal:
