@@ -58,6 +58,8 @@ class Accounts:
 
     def spend(self, token: str) -> None:
         """Charge one video, or 403 ``used_up`` when the balance cannot cover it."""
+        if self.default_credits is None and not self._balances:
+            return  # unlimited for everyone (the default): nothing to count
         with self._lock:
             credits = self._balances.get(token, self.default_credits)
             if credits is None:
@@ -73,6 +75,8 @@ class Accounts:
 
     def admit(self, token: str) -> None:
         """Count one request, or 429 ``too_many_requests`` with ``Retry-After``."""
+        if self.rate_limit is None:  # no limit (the default): nothing to count
+            return
         with self._lock:
             if self.rate_limit is None:
                 return

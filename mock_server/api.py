@@ -25,7 +25,7 @@ from werkzeug.sansio.utils import get_host
 
 from .errors import ApiError
 from .faults import ENVIRON_KEY, ConnectionFault, Fault
-from .journal import JournalEntry, redact_headers
+from .journal import JournalEntry, is_secret, redact
 from .scenarios import SCENARIO_HEADER
 from .service import Call, LumaService
 
@@ -121,7 +121,7 @@ def journal_answer(
     """Complete a request's journal entry: the body, the schema's verdict (unknown fields
     included), the scenario rule and fault, and the answer given."""
     verdict = call.verdict if call is not None else None
-    luma.journal.update(
+    luma.journal.answered(
         entry,
         body=body,
         verdict=None
@@ -211,30 +211,35 @@ def _dribble(payload: bytes, seconds: float) -> Iterator[bytes]:
         yield piece
 
 
-def environ_headers(environ: dict[str, Any]) -> dict[str, str]:
-    """The request's headers as werkzeug names them (``Content-Type``, ``X-Foo-Bar``)."""
+def journal_headers(environ: dict[str, Any]) -> dict[str, str]:
+    """The request's headers as werkzeug names them (``Content-Type``, ``X-Foo-Bar``),
+    secrets redacted, as the journal keeps them."""
     headers = {}
     for key, value in environ.items():
-        name = _HEADER_NAMES.get(key)
-        if name is None:
-            name = _header_name(key)
+        known = _HEADER_NAMES.get(key)
+        if known is None:
+            known = _header_name(key)
             if len(_HEADER_NAMES) < 1024:  # names come from clients: a bounded memo
-                _HEADER_NAMES[key] = name
+                _HEADER_NAMES[key] = known
+        name, secret = known
         if name and (value or key.startswith("HTTP_")):
-            headers[name] = value
+            headers[name] = redact(value) if secret else value
     return headers
 
 
-_HEADER_NAMES: dict[str, str] = {}
+_HEADER_NAMES: dict[str, tuple[str, bool]] = {}
 
 
-def _header_name(key: str) -> str:
-    """``HTTP_X_FOO`` -> ``X-Foo``; "" for an environ key that is no header."""
+def _header_name(key: str) -> tuple[str, bool]:
+    """``HTTP_X_FOO`` -> (``X-Foo``, whether it is secret); "" for an environ key that
+    is no header."""
     if key.startswith("HTTP_"):
-        return key[5:].replace("_", "-").title()
-    if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-        return key.replace("_", "-").title()
-    return ""
+        name = key[5:].replace("_", "-").title()
+    elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        name = key.replace("_", "-").title()
+    else:
+        return "", False
+    return name, is_secret(name)
 
 
 def base_url(environ: dict[str, Any]) -> str:
@@ -279,7 +284,7 @@ class LumaEndpoints:
                 at=luma.clock.now(),
                 method=method,
                 path=path,
-                headers=redact_headers(environ_headers(environ)),
+                headers=journal_headers(environ),
             )
         )
         call: Call | None = None

@@ -36,11 +36,13 @@ def redact(value: str) -> str:
     return f"{scheme} {hint}".strip()
 
 
+def is_secret(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in SECRET_HEADERS or "token" in lowered
+
+
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {
-        name: redact(value) if name.lower() in SECRET_HEADERS or "token" in name.lower() else value
-        for name, value in headers.items()
-    }
+    return {name: redact(value) if is_secret(name) else value for name, value in headers.items()}
 
 
 @dataclass(slots=True)
@@ -133,6 +135,25 @@ class Journal:
         with self._changed:
             for name, value in fields.items():
                 setattr(entry, name, value)
+            self._note(entry)
+
+    def answered(
+        self,
+        entry: JournalEntry,
+        *,
+        body: Any,
+        verdict: dict[str, Any] | None,
+        status: int,
+        answer: Any,
+        task_id: str | None,
+        rule: str | None,
+        fault: str | None,
+    ) -> None:
+        """Complete a request's entry with how it was answered (`update`, spelled out for
+        the one call every request makes)."""
+        with self._changed:
+            entry.body, entry.verdict, entry.status, entry.answer = body, verdict, status, answer
+            entry.task_id, entry.rule, entry.fault = task_id, rule, fault
             self._note(entry)
 
     def entries(self, **filters: Any) -> list[JournalEntry]:

@@ -234,6 +234,11 @@ class Scenarios:
             self._rules.append(rule)
         return rule
 
+    def __bool__(self) -> bool:
+        """Whether there are rules at all (read without the lock: a rule added while a
+        request is being decided may or may not apply to it either way)."""
+        return bool(self._rules)
+
     def decide(self, request: ScenarioRequest) -> tuple[Rule, Outcome] | None:
         """The outcome for ``request`` from the first live matching rule, if any."""
         with self._lock:

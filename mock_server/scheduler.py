@@ -48,15 +48,12 @@ class Scheduler:
         self._running = threading.RLock()
         self._closed = False
         self._thread: threading.Thread | None = None
+        self.manual = isinstance(clock, ManualClock)
         if isinstance(clock, ManualClock):
             clock.attach(self)
         else:
             self._thread = threading.Thread(target=self._tick, name="luma-scheduler", daemon=True)
             self._thread.start()
-
-    @property
-    def manual(self) -> bool:
-        return isinstance(self.clock, ManualClock)
 
     def at(self, due: float, action: Callable[[], None], *, now: bool = True) -> Scheduled:
         """Run ``action`` at ``due``. With a manual clock an event already due runs at

@@ -15,6 +15,7 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -114,6 +115,7 @@ class LumaService:
             self.scenarios.add(rule)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)  # any task created or moved
+        self._waiting = 0  # callers in wait_until: with none, a change need wake no one
         self._sync_waits: set[threading.Event] = set()
         self._closed = False
 
@@ -172,6 +174,8 @@ class LumaService:
         return answer
 
     def _decide(self, call: Call) -> Outcome | None:
+        if not self.scenarios:  # no rules: nothing to match
+            return None
         decided = self.scenarios.decide(
             ScenarioRequest(call.endpoint, call.body, call.token, call.scenario)
         )
@@ -236,11 +240,11 @@ class LumaService:
             )
             plan = self._plan(task, outcome)
             self.store.add(task)
-            self._changed.notify_all()
+            self._note_change()
         # Scheduled outside the lock: with a manual clock an instant task runs (and may
         # deliver its callback) right here. Events of a task ended early are no-ops.
-        self.scheduler.at(now + plan.queue, lambda: self._start(task))
-        self.scheduler.at(now + plan.queue + plan.work, lambda: self._end(task, plan.error))
+        self.scheduler.at(now + plan.queue, partial(self._start, task))
+        self.scheduler.at(now + plan.queue + plan.work, partial(self._end, task, plan.error))
         return task
 
     def _aspect_ratio(self, body: dict[str, Any], action: str, token: str) -> str:
@@ -314,7 +318,7 @@ class LumaService:
             if task.state is TaskState.PENDING and self._current(task):
                 task.state = TaskState.PROCESSING
                 task.started_at = self.clock.now()
-                self._changed.notify_all()
+                self._note_change()
 
     def _end(self, task: Task, error: ApiError | None) -> bool:
         with self._lock:
@@ -330,7 +334,7 @@ class LumaService:
             else:
                 task.error = error
                 task.state = TaskState.FAILED
-            self._changed.notify_all()
+            self._note_change()
         self.store.finished(task)
         task.finish()
         if task.callback_url:
@@ -432,7 +436,11 @@ class LumaService:
         or moves or a callback is attempted; returns its value, or raises TimeoutError
         after ``timeout`` real seconds."""
         with self._changed:
-            value = self._changed.wait_for(condition, timeout)
+            self._waiting += 1
+            try:
+                value = self._changed.wait_for(condition, timeout)
+            finally:
+                self._waiting -= 1
         if not value:
             raise TimeoutError(f"not reached within {timeout} s")
         return value
@@ -470,6 +478,11 @@ class LumaService:
 
         return self.wait_until(settled, timeout)
 
+    def _note_change(self) -> None:
+        """Wake the waiters of `wait_until` (called holding the lock)."""
+        if self._waiting:
+            self._changed.notify_all()
+
     def _callback_attempted(self, delivery: CallbackDelivery, attempt: CallbackAttempt) -> None:
         self.journal.record(
             JournalEntry(
@@ -485,7 +498,7 @@ class LumaService:
             )
         )
         with self._changed:
-            self._changed.notify_all()
+            self._note_change()
 
     def reset(self) -> None:
         """Back to the fake as it started: no tasks, callbacks or journal, the configured
