@@ -248,10 +248,11 @@ class Connection:
         elif self.current.expect_continue and not self.in_head and self.open:
             self.current.expect_continue = False
             self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if self.open and (batch > 1 or len(data) == READ_SIZE):
-            # A client that keeps sending (pipelined requests, a long body) finds its
-            # data always there and would never wait: yield, so it cannot starve the
-            # others. One that waits for each answer yields in its next recv anyway.
+        if self.open and batch:
+            # Yield after answering: what the request made ready runs before this
+            # connection reads on — the scheduler's due events (an instant task is done
+            # before its client's next call), a woken held call, other connections (a
+            # client that keeps sending must not starve them).
             gevent.sleep(0)
 
     def _end_of_input(self) -> None:

@@ -1,9 +1,10 @@
 """The served fake's log: one line per request (text or JSON), never a token.
 
-Under load that is thousands of lines a second, so writing them must stay cheap: lines go
-into the stream's buffer and are flushed once the current burst of work is done (when
-the gevent hub next runs its callbacks) rather than with a system call each; the text
-format's timestamp is formatted once a second.
+Under load that is thousands of lines a second, so writing them must stay cheap: lines
+are gathered and written together once the current burst of work is done (when the
+gevent hub next runs its callbacks), one system call for many lines even when the stream
+itself is unbuffered (PYTHONUNBUFFERED); the text format's timestamp is formatted once a
+second.
 """
 
 from __future__ import annotations
@@ -47,25 +48,40 @@ class TextLogFormatter(logging.Formatter):
 
 
 class BurstFlushingHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A stream handler that flushes once per burst of lines instead of once a line."""
+    """A stream handler that writes once per burst of lines instead of once a line."""
+
+    MAX_PENDING = 512  # lines held at most before they are written anyway
 
     def __init__(self, stream: TextIO) -> None:
         super().__init__(stream)
-        self._flush_due = False
+        self._pending: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.stream.write(self.format(record) + self.terminator)
+            line = self.format(record) + self.terminator
         except Exception:
             self.handleError(record)
             return
-        if not self._flush_due:
-            self._flush_due = True
-            gevent.get_hub().loop.run_callback(self._flush_now)
+        self._pending.append(line)
+        if len(self._pending) == 1:
+            gevent.get_hub().loop.run_callback(self.flush)
+        elif len(self._pending) >= self.MAX_PENDING:
+            self.flush()
 
-    def _flush_now(self) -> None:
-        self._flush_due = False
-        self.flush()
+    def flush(self) -> None:
+        lines, self._pending = self._pending, []
+        if lines:
+            try:
+                self.stream.write("".join(lines))
+            except Exception:  # a closed or broken stream: logging's own fallback
+                self.handleError(logging.makeLogRecord({"msg": lines[0].rstrip()}))
+        super().flush()
+
+
+def flush_logs() -> None:
+    """Write what the fake's log still holds (before a line printed outside it)."""
+    for handler in logging.getLogger("luma_mock").handlers:
+        handler.flush()
 
 
 def configure_logging(log_format: str, stream: TextIO = sys.stdout, level: str = "info") -> None:

@@ -25,6 +25,7 @@ from gevent.server import StreamServer
 from .app import create_app
 from .config import Settings
 from .connection import Connection, WSGIApp
+from .logs import flush_logs
 from .service import LumaService
 
 
@@ -124,6 +125,7 @@ def serve_app(
 
     dropped = luma.close()  # releases held requests first, so stop() need not wait long
     server.stop(timeout=2)
+    flush_logs()
     print(
         f"luma-mock stopped; dropped {dropped['running_tasks']} running task(s) and "
         f"{dropped['undelivered_callbacks']} undelivered callback(s)",
