@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 from werkzeug.sansio.utils import get_host
 
+from . import logs
 from .errors import ApiError
 from .faults import ENVIRON_KEY, ConnectionFault, Fault
 from .journal import JournalEntry, is_secret, redact
@@ -152,6 +153,10 @@ def log_request(
     if not log.isEnabledFor(logging.INFO):
         return
     duration_ms = (time.perf_counter() - started) * 1000
+    fault_kind = fault.kind if fault is not None else None
+    if logs.request_lines is not None:  # served: the direct way (see `logs`)
+        logs.request_lines.write(method, path, status, task_id, duration_ms, fault_kind)
+        return
     fields: dict[str, Any] = {
         "method": method,
         "path": path,
@@ -159,8 +164,8 @@ def log_request(
         "task_id": task_id,
         "duration_ms": round(duration_ms, 2),
     }
-    if fault is not None:
-        fields["fault"] = fault.kind
+    if fault_kind is not None:
+        fields["fault"] = fault_kind
     log.info(
         "%s %s %s task=%s %.1fms%s",
         method,
@@ -168,7 +173,7 @@ def log_request(
         status,
         task_id or "-",
         duration_ms,
-        f" fault={fault.kind}" if fault is not None else "",
+        f" fault={fault_kind}" if fault_kind is not None else "",
         extra={"fields": fields},
     )
 
