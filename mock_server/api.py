@@ -130,8 +130,10 @@ def journal_answer(
         else {
             "schema": verdict.schema,
             "ok": verdict.ok,
-            "problems": [str(p) for p in verdict.problems],
-            "unknown_fields": list(verdict.unknown_fields),
+            # Tuples of strings: the garbage collector stops scanning them (lists it
+            # would scan for as long as the journal keeps the entry).
+            "problems": tuple(str(p) for p in verdict.problems),
+            "unknown_fields": verdict.unknown_fields,
         },
         status=status,
         answer=answer,

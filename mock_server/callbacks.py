@@ -247,8 +247,7 @@ class CallbackDispatcher:
             self._deliveries[task_id] = delivery
             self._forget_oldest()
         # Not inline: the real service answers the call before it calls back.
-        attempt = lambda: self._executor.submit(self._attempt, delivery)  # noqa: E731
-        self.scheduler.after(0, attempt, now=False)
+        self.scheduler.after(0, self._executor.submit, self._attempt, delivery, now=False)
         return delivery
 
     def _forget_oldest(self) -> None:
@@ -353,7 +352,7 @@ class CallbackDispatcher:
             self._end(delivery, "failed")
         else:
             delay = self.retry.delay_before(attempt.number)
-            self.scheduler.after(delay, lambda: self._executor.submit(self._attempt, delivery))
+            self.scheduler.after(delay, self._executor.submit, self._attempt, delivery)
         level = logging.INFO if attempt.ok else logging.WARNING
         log.log(
             level,

@@ -12,35 +12,47 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from .clock import Clock, ManualClock
 
 log = logging.getLogger("luma_mock.scheduler")
 
 
-class Scheduled:
-    """One event; `cancel` makes it a no-op when its time comes."""
+class Scheduled(list):  # type: ignore[type-arg]
+    """One event, ``[due, seq, action, *args]``, as it sits in the heap.
 
-    __slots__ = ("action", "cancelled", "due", "seq")
+    A list, because lists compare in C, element by element — by due time, then by the
+    order they were scheduled — and tens of thousands of events are pending under load:
+    a Python-level comparison per heap step was a hot spot, and so was an object or two
+    more per event for the collector to scan.
+    """
 
-    def __init__(self, due: float, seq: int, action: Callable[[], None]) -> None:
-        self.due, self.seq, self.action, self.cancelled = due, seq, action, False
+    __slots__ = ()
+
+    @property
+    def due(self) -> float:
+        return self[0]
+
+    @property
+    def cancelled(self) -> bool:
+        return self[2] is None
 
     def cancel(self) -> None:
-        self.cancelled = True
+        """Make the event a no-op when its time comes."""
+        self[2] = None
 
-
-# The heap holds (due, seq, event): tuples compare in C, in due order and, at the same
-# time, in the order they were scheduled — tens of thousands of events are pending
-# under load, and a Python-level comparison per heap step was a hot spot.
-_Entry = tuple[float, int, Scheduled]
+    def run(self) -> None:
+        action = self[2]
+        if action is not None:
+            action(*self[3:])
 
 
 class Scheduler:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self._heap: list[_Entry] = []
-        self._held: list[_Entry] = []  # due now, but waiting for release() or a move
+        self._heap: list[Scheduled] = []
+        self._held: list[Scheduled] = []  # due now, but waiting for release() or a move
         self._seq = itertools.count()
         self._cond = threading.Condition()
         # One runner at a time, so events run strictly in due order; re-entrant because
@@ -55,20 +67,21 @@ class Scheduler:
             self._thread = threading.Thread(target=self._tick, name="luma-scheduler", daemon=True)
             self._thread.start()
 
-    def at(self, due: float, action: Callable[[], None], *, now: bool = True) -> Scheduled:
-        """Run ``action`` at ``due``. With a manual clock an event already due runs at
-        once, here — unless ``now`` is False: then it waits for the next move of the
-        clock or `run_due` (so a callback is not sent before the call that caused it has
-        been answered)."""
-        seq = next(self._seq)
-        item = Scheduled(due, seq, action)
+    def at(
+        self, due: float, action: Callable[..., None], *args: Any, now: bool = True
+    ) -> Scheduled:
+        """Run ``action(*args)`` at ``due``. With a manual clock an event already due
+        runs at once, here — unless ``now`` is False: then it waits for the next move of
+        the clock or `run_due` (so a callback is not sent before the call that caused it
+        has been answered)."""
+        item = Scheduled((due, next(self._seq), action, *args))
         held = not now and self.manual and due <= self.clock.now()
         with self._cond:
             if held:
-                self._held.append((due, seq, item))
+                self._held.append(item)
                 return item
-            heapq.heappush(self._heap, (due, seq, item))
-            if self._heap[0][2] is item:
+            heapq.heappush(self._heap, item)
+            if self._heap[0] is item:
                 self._cond.notify()
         if now and self.manual and due <= self.clock.now():
             self.run_due()
@@ -85,16 +98,18 @@ class Scheduler:
                 heapq.heappush(self._heap, item)
             self._held.clear()
 
-    def after(self, delay: float, action: Callable[[], None], *, now: bool = True) -> Scheduled:
-        return self.at(self.clock.now() + max(0.0, delay), action, now=now)
+    def after(
+        self, delay: float, action: Callable[..., None], *args: Any, now: bool = True
+    ) -> Scheduled:
+        return self.at(self.clock.now() + max(0.0, delay), action, *args, now=now)
 
     def pending(self) -> int:
         with self._cond:
-            return sum(1 for _, _, item in self._heap if not item.cancelled)
+            return sum(1 for item in self._heap if not item.cancelled)
 
     def next_due(self) -> float | None:
         with self._cond:
-            live = [due for due, _, item in self._heap if not item.cancelled]
+            live = [item.due for item in self._heap if not item.cancelled]
         return min(live) if live else None
 
     def clear(self) -> None:
@@ -113,15 +128,15 @@ class Scheduler:
     def _pop_due(self, until: float) -> Scheduled | None:
         with self._cond:
             heap = self._heap
-            while heap and heap[0][2].cancelled:
+            while heap and heap[0][2] is None:  # cancelled
                 heapq.heappop(heap)
             if heap and heap[0][0] <= until:
-                return heapq.heappop(heap)[2]
+                return heapq.heappop(heap)
             return None
 
     def _run(self, item: Scheduled) -> None:
         try:
-            item.action()
+            item.run()
         except Exception:  # an event must never take the scheduler down with it
             log.exception("scheduled event failed")
 
@@ -160,7 +175,7 @@ class Scheduler:
 
     def _has_due(self, until: float) -> bool:
         with self._cond:
-            while self._heap and self._heap[0][2].cancelled:
+            while self._heap and self._heap[0][2] is None:  # cancelled
                 heapq.heappop(self._heap)
             return bool(self._heap) and self._heap[0][0] <= until
 

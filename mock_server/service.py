@@ -15,7 +15,6 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -117,6 +116,9 @@ class LumaService:
         self._changed = threading.Condition(self._lock)  # any task created or moved
         self._waiting = 0  # callers in wait_until: with none, a change need wake no one
         self._sync_waits: set[threading.Event] = set()
+        # Bound once: every task's events share them (a bound method made per event is
+        # one more object per pending event for the garbage collector to scan).
+        self._on_start, self._on_end = self._start, self._end
         self._closed = False
 
     # -- identity -----------------------------------------------------------------
@@ -243,8 +245,8 @@ class LumaService:
             self._note_change()
         # Scheduled outside the lock: with a manual clock an instant task runs (and may
         # deliver its callback) right here. Events of a task ended early are no-ops.
-        self.scheduler.at(now + plan.queue, partial(self._start, task))
-        self.scheduler.at(now + plan.queue + plan.work, partial(self._end, task, plan.error))
+        self.scheduler.at(now + plan.queue, self._on_start, task)
+        self.scheduler.at(now + plan.queue + plan.work, self._on_end, task, plan.error)
         return task
 
     def _aspect_ratio(self, body: dict[str, Any], action: str, token: str) -> str:
