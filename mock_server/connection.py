@@ -101,17 +101,17 @@ class Request:
 
 
 class _Date:
-    """The Date header, formatted once a second rather than once an answer."""
+    """The Date header line, formatted once a second rather than once an answer."""
 
     second = -1
-    value = b""
+    line = ""
 
     @classmethod
-    def now(cls) -> bytes:
+    def now(cls) -> str:
         second = int(time.time())
         if second != cls.second:
-            cls.second, cls.value = second, formatdate(second, usegmt=True).encode("latin-1")
-        return cls.value
+            cls.second, cls.line = second, f"Date: {formatdate(second, usegmt=True)}"
+        return cls.line
 
 
 class Connection:
@@ -132,7 +132,9 @@ class Connection:
         self.app = app
         self.max_body = max_body
         self.stopping = stopping  # set at shutdown: a hanging answer ends then
-        self.remote = address if isinstance(address, tuple) else ("", 0)
+        remote = address if isinstance(address, tuple) else ("", "")
+        self.remote_addr, self.remote_port = str(remote[0]), str(remote[1])
+        self._started: tuple[str, list[tuple[str, str]]] | None = None
         self.server_name, self.server_port = server_name, str(server_port)
         self.parser = httptools.HttpRequestParser(self)
         self.current = Request()
@@ -265,18 +267,32 @@ class Connection:
     # -- answering --------------------------------------------------------------------
 
     def _answer(self, request: Request) -> None:
-        environ = self._environ(request)
-        status_line, headers, body, fault = self._call_app(environ)
-        close = not request.keep_alive or fault is not None
-        if any(
-            name.lower() == "connection" and "close" in value.lower() for name, value in headers
-        ):
-            close = True
+        status_line, headers, body, fault = self._call_app(self._environ(request))
         head_only = request.method == "HEAD"
         if fault is not None and self._break(fault, status_line, headers, body, head_only):
             self.open = False
             return
-        self._write(request, status_line, headers, body, head_only, close)
+        # One pass over the app's headers: the head as text, and what framing they ask.
+        lines = [f"HTTP/1.1 {status_line}", _Date.now()]
+        length = said_connection = None
+        close = not request.keep_alive
+        for name, value in headers:
+            lines.append(f"{name}: {value}")
+            lowered = name.lower()
+            if lowered == "content-length":
+                length = value
+            elif lowered == "connection":
+                said_connection = True
+                close = close or "close" in value.lower()
+        chunked = length is None and not head_only and request.version == "1.1"
+        if chunked:
+            lines.append("Transfer-Encoding: chunked")
+        elif length is None and not head_only:
+            close = True  # HTTP/1.0 and no length: the close ends the body
+        if close and not said_connection:
+            lines.append("Connection: close")
+        lines += ("", "")
+        self._write(("\r\n".join(lines)).encode("latin-1"), body, head_only, chunked)
         if close:
             self._close_gracefully()
 
@@ -299,8 +315,8 @@ class Connection:
             "SERVER_NAME": self.server_name,
             "SERVER_PORT": self.server_port,
             "SERVER_PROTOCOL": f"HTTP/{request.version}",
-            "REMOTE_ADDR": str(self.remote[0]),
-            "REMOTE_PORT": str(self.remote[1]) if len(self.remote) > 1 else "",
+            "REMOTE_ADDR": self.remote_addr,
+            "REMOTE_PORT": self.remote_port,
             "CONTENT_LENGTH": str(len(body)),  # the body as read is what counts
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": "http",
@@ -319,65 +335,42 @@ class Connection:
     def _call_app(
         self, environ: dict[str, Any]
     ) -> tuple[str, list[tuple[str, str]], Iterable[bytes], Fault | None]:
-        started: list[Any] = []
-
-        def start_response(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Any:
-            started[:] = [status, headers]
-            return _no_write
-
+        self._started = None
         try:
-            body = self.app(environ, start_response)
-            if not started:  # the app defers start_response until its first piece
-                body = _prefetched(body)
+            body = self.app(environ, self._start_response)
+            if self._started is None:  # the app defers start_response to its first piece
+                body = list(body)
         except Exception:  # the app renders its own errors; this is a bug in it
             log.exception(
                 "the app failed on %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"]
             )
             payload = _envelope("api_error", "internal error in the fake (see its log)")
             return "500 Internal Server Error", _json_headers(payload), [payload], None
+        assert self._started is not None
         fault = environ.get(ENVIRON_KEY)
-        return started[0], started[1], body, fault if isinstance(fault, Fault) else None
+        return *self._started, body, fault if isinstance(fault, Fault) else None
 
-    def _write(
-        self,
-        request: Request,
-        status_line: str,
-        headers: list[tuple[str, str]],
-        body: Iterable[bytes],
-        head_only: bool,
-        close: bool,
-    ) -> None:
+    def _start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
+        self._started = (status, headers)
+        return _no_write
+
+    def _write(self, head: bytes, body: Iterable[bytes], head_only: bool, chunked: bool) -> None:
         try:
-            length = next((v for k, v in headers if k.lower() == "content-length"), None)
-            chunked = length is None and not head_only and request.version == "1.1"
-            head = [b"HTTP/1.1 ", status_line.encode("latin-1"), b"\r\nDate: ", _Date.now()]
-            for name, value in headers:
-                head += (b"\r\n", name.encode("latin-1"), b": ", value.encode("latin-1"))
-            if chunked:
-                head.append(b"\r\nTransfer-Encoding: chunked")
-            elif length is None and not head_only:
-                close = True  # HTTP/1.0 and no length: the close ends the body
-            if close and not any(k.lower() == "connection" for k, _ in headers):
-                head.append(b"\r\nConnection: close")
-            head.append(b"\r\n\r\n")
             if head_only:
-                self._send(b"".join(head))
-                return
-            if isinstance(body, list) and not chunked:  # the usual case: one write
-                self._send(b"".join(head + body))
-                return
-            self._send(b"".join(head))
-            for piece in body:  # a stream (a file, a dribble): as it comes
-                if piece:
-                    self._send(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
-            if chunked:
-                self._send(b"0\r\n\r\n")
+                self._send(head)
+            elif isinstance(body, list) and not chunked:  # the usual case: one write
+                self._send(head + b"".join(body))
+            else:
+                self._send(head)
+                for piece in body:  # a stream (a file, a dribble): as it comes
+                    if piece:
+                        self._send(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+                if chunked:
+                    self._send(b"0\r\n\r\n")
         finally:
             _close_body(body)
-        if close:
-            self.open = False
 
     def _send(self, data: bytes) -> None:
         # One send() is all a small answer takes; gevent's sendall() first asks the
@@ -422,7 +415,7 @@ class Connection:
         payload = _envelope(refusal.code, refusal.message)
         head = [f"HTTP/1.1 {refusal.status} {_REASONS.get(refusal.status, 'Error')}".encode()]
         head += [f"{k}: {v}".encode() for k, v in _json_headers(payload)]
-        head += [b"Date: " + _Date.now(), b"Connection: close", b"", b""]
+        head += [_Date.now().encode(), b"Connection: close", b"", b""]
         with contextlib.suppress(OSError):
             self.sock.sendall(b"\r\n".join(head) + payload)
         self._close_gracefully()
@@ -481,10 +474,6 @@ def _json_headers(payload: bytes) -> list[tuple[str, str]]:
 
 def _no_write(data: bytes) -> None:
     raise NotImplementedError("the fake's app never uses WSGI's write()")
-
-
-def _prefetched(body: Iterable[bytes]) -> list[bytes]:
-    return list(body)
 
 
 def _close_body(body: Iterable[bytes]) -> None:
