@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import urllib3
-
 from .clock import Clock
 from .scheduler import Scheduler
+from .sender import CallbackSender, Target
 
 log = logging.getLogger("luma_mock.callbacks")
 
@@ -74,6 +73,11 @@ class TargetPolicy:
         host = self.check_url(url)
         if self.allow and not any(fnmatch.fnmatch(host, p.lower()) for p in self.allow):
             raise TargetRefused(f"{host} is not in the callback allow-list")
+        try:
+            ipaddress.ip_address(host)
+            return host  # an address already, checked by check_url: nothing to look up
+        except ValueError:
+            pass
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)  # OSError: retried
@@ -231,8 +235,9 @@ class CallbackDispatcher:
         self._executor: InlineExecutor | DaemonPool = (
             InlineExecutor() if scheduler.manual else DaemonPool(workers, "luma-callback")
         )
-        self._http = urllib3.PoolManager(num_pools=16, maxsize=workers, retries=False)
-        self._deliveries: OrderedDict[str, CallbackDelivery] = OrderedDict()
+        self._sender = CallbackSender(keep=workers)
+        self._deliveries: dict[str, CallbackDelivery] = {}
+        self._finished: OrderedDict[str, None] = OrderedDict()  # task ids, first finished first
         self.max_deliveries = max_deliveries
         self._lock = threading.Lock()
         self.on_attempt: Callable[[CallbackDelivery, CallbackAttempt], None] | None = None
@@ -252,18 +257,10 @@ class CallbackDispatcher:
 
     def _forget_oldest(self) -> None:
         """Keep the logs of the last ``max_deliveries`` callbacks, like the task store:
-        the oldest finished ones go first, and one still under way is never dropped."""
-        excess = len(self._deliveries) - self.max_deliveries
-        if excess <= 0:
-            return
-        done: list[str] = []
-        for task_id, delivery in self._deliveries.items():  # oldest first
-            if delivery.finished:
-                done.append(task_id)
-                if len(done) == excess:
-                    break
-        for task_id in done:
-            del self._deliveries[task_id]
+        the ones that finished first go first (O(1) each), one still under way never."""
+        while len(self._deliveries) > self.max_deliveries and self._finished:
+            task_id, _ = self._finished.popitem(last=False)
+            self._deliveries.pop(task_id, None)
 
     def get(self, task_id: str) -> CallbackDelivery | None:
         return self._deliveries.get(task_id)
@@ -276,8 +273,9 @@ class CallbackDispatcher:
         with self._lock:
             for delivery in self._deliveries.values():
                 if not delivery.finished:
-                    self._end(delivery, "dropped")
+                    self._mark(delivery, "dropped")
             self._deliveries.clear()
+            self._finished.clear()
 
     def close(self) -> list[CallbackDelivery]:
         """Stop; returns the deliveries that had not finished (now marked dropped)."""
@@ -286,10 +284,17 @@ class CallbackDispatcher:
         for delivery in dropped:
             self._end(delivery, "dropped")
         self._executor.shutdown()
-        self._http.clear()
+        self._sender.close()
         return dropped
 
     def _end(self, delivery: CallbackDelivery, state: str) -> None:
+        self._mark(delivery, state)
+        with self._lock:
+            if self._deliveries.get(delivery.task_id) is delivery:
+                self._finished[delivery.task_id] = None  # may be forgotten from now on
+
+    @staticmethod
+    def _mark(delivery: CallbackDelivery, state: str) -> None:
         delivery.state = state
         delivery.done.set()
 
@@ -300,10 +305,9 @@ class CallbackDispatcher:
         started = time.perf_counter()
         refused = False
         try:
-            response = self._post(delivery)
-            attempt.status = response.status
+            attempt.status = self._post(delivery)
             if not attempt.ok:
-                attempt.error = f"answered {response.status}"
+                attempt.error = f"answered {attempt.status}"
         except TargetRefused as refusal:
             attempt.error = f"refused: {refusal}"
             refused = True
@@ -315,32 +319,22 @@ class CallbackDispatcher:
         delivery.attempts.append(attempt)
         self._settle(delivery, attempt, refused)
 
-    def _post(self, delivery: CallbackDelivery) -> urllib3.BaseHTTPResponse:
+    def _post(self, delivery: CallbackDelivery) -> int:
         """POST the body to the address that was checked, naming the host in the Host
-        header (and, for https, in SNI and the certificate check)."""
+        header (and, for https, in SNI and the certificate check); the answer's status."""
         address = self.targets.check_resolved(delivery.url)
         parts = urlsplit(delivery.url)
         https = parts.scheme == "https"
-        pool = self._http.connection_from_host(
+        target = Target(
             address,
             parts.port or (443 if https else 80),
-            parts.scheme,
-            pool_kwargs={"server_hostname": parts.hostname, "assert_hostname": parts.hostname}
-            if https
-            else None,
+            https,
+            parts.netloc,
+            parts.hostname or address,
         )
-        return pool.urlopen(
-            "POST",
-            (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
-            body=json.dumps(delivery.body).encode(),
-            headers={
-                "host": parts.netloc,
-                "content-type": "application/json",
-                "user-agent": "luma-mock",
-            },
-            timeout=urllib3.Timeout(total=self.retry.timeout),
-            redirect=False,
-            retries=False,
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return self._sender.post(
+            target, path, json.dumps(delivery.body).encode(), self.retry.timeout
         )
 
     def _settle(self, delivery: CallbackDelivery, attempt: CallbackAttempt, refused: bool) -> None:

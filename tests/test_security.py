@@ -198,15 +198,15 @@ def test_a_metadata_host_written_with_a_trailing_dot_is_refused_at_submission() 
 
 
 class NoNetwork:
-    """Stands in for the dispatcher's HTTP pool: records what would have been sent, and
+    """Stands in for the dispatcher's sender: records what would have been sent, and
     fails the attempt, so no test here can ever reach a metadata address."""
 
     def __init__(self) -> None:
         self.sent: list[str] = []
 
-    def request(self, method: str, url: str, **kwargs: Any) -> Any:
-        self.sent.append(url)
-        raise ConnectionError(f"the test sends nothing: {url}")
+    def post(self, target: Any, path: str, body: bytes, timeout: float) -> int:
+        self.sent.append(f"{target.address}:{target.port}{path}")
+        raise ConnectionError(f"the test sends nothing: {target.address}")
 
 
 FORBIDDEN_ADDRESSES = [
@@ -248,7 +248,7 @@ def deliver_once(url: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, NoNetw
     and the service."""
     luma = manual_service()
     wire = NoNetwork()
-    monkeypatch.setattr(luma.callbacks, "_http", wire)
+    monkeypatch.setattr(luma.callbacks, "_sender", wire)
     answer = luma.videos(
         {"prompt": PROMPT, "callback_url": url}, token="t", base_url="http://fake.test"
     )
