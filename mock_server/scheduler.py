@@ -2,7 +2,9 @@
 
 With a real clock a daemon thread sleeps until the next event is due. With a manual
 clock nothing runs until the clock is moved, and then every event on the way runs at its
-own time; an event due *now* (an instant delay) runs at once.
+own time. With either, an event due *now* (an instant delay) runs at once, in the caller:
+an instant task is done when the call that made it returns, with no hand-over to
+another thread.
 """
 
 from __future__ import annotations
@@ -70,10 +72,10 @@ class Scheduler:
     def at(
         self, due: float, action: Callable[..., None], *args: Any, now: bool = True
     ) -> Scheduled:
-        """Run ``action(*args)`` at ``due``. With a manual clock an event already due
-        runs at once, here — unless ``now`` is False: then it waits for the next move of
-        the clock or `run_due` (so a callback is not sent before the call that caused it
-        has been answered)."""
+        """Run ``action(*args)`` at ``due``. An event already due runs at once, here —
+        unless ``now`` is False: then, with a manual clock, it waits for the next move of
+        the clock or `run_due`, and with a real one for the scheduler's thread (so a
+        callback is not sent before the call that caused it has been answered)."""
         item = Scheduled((due, next(self._seq), action, *args))
         held = not now and self.manual and due <= self.clock.now()
         with self._cond:
@@ -83,7 +85,7 @@ class Scheduler:
             heapq.heappush(self._heap, item)
             if self._heap[0] is item:
                 self._cond.notify()
-        if now and self.manual and due <= self.clock.now():
+        if now and due <= self.clock.now():
             self.run_due()
         return item
 

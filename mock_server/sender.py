@@ -10,6 +10,7 @@ retries, on the fake's clock), the body of the answer read and dropped.
 
 from __future__ import annotations
 
+import functools
 import select
 import socket
 import ssl
@@ -66,7 +67,6 @@ class CallbackSender:
         self.keep = keep
         self._idle: dict[Target, list[socket.socket]] = {}
         self._lock = threading.Lock()
-        self._tls = ssl.create_default_context()
 
     def post(self, target: Target, path: str, body: bytes, timeout: float) -> int:
         """The answer's status; OSError (a timeout, a refusal, a reset, a broken
@@ -119,7 +119,7 @@ class CallbackSender:
             sock.connect((target.address, target.port))
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if target.https:
-                sock = self._tls.wrap_socket(sock, server_hostname=target.hostname)
+                sock = _tls().wrap_socket(sock, server_hostname=target.hostname)
         except BaseException:
             sock.close()
             raise
@@ -149,6 +149,13 @@ class CallbackSender:
         for sockets in idle.values():
             for sock in sockets:
                 sock.close()
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """The system's trusted certificates, loaded on the first https callback (~40 ms:
+    too long to pay each time a fake starts)."""
+    return ssl.create_default_context()
 
 
 def _left(deadline: float) -> float:
