@@ -92,7 +92,7 @@ def validator(name: str, *, strict: bool = False) -> Draft202012Validator:
 @cache
 def accepter(name: str, *, strict: bool = False) -> Any:
     """The same bundled schema compiled by `jsonschema_rs`, for the valid path: ~0.5 µs a
-    call where `validator` takes 30–60 µs. It only ever says yes first — a "no" is asked
+    call where `validator` takes 30-60 µs. It only ever says yes first — a "no" is asked
     again of `jsonschema`, the reference, whose errors make the messages — and the tests
     hold the two to agreement on every fixture and on generated payloads."""
     return jsonschema_rs.validator_for(bundled(name, strict=strict))
