@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from email.utils import formatdate
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -48,23 +49,6 @@ LINGER_BYTES = 16 * 1024 * 1024
 # SO_LINGER on with a zero timeout: close() discards the connection with a TCP RST
 # instead of the FIN handshake, so the client's next read fails with ECONNRESET.
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
-_REASONS = {
-    200: "OK",
-    201: "Created",
-    204: "No Content",
-    206: "Partial Content",
-    304: "Not Modified",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    413: "Content Too Large",
-    416: "Range Not Satisfiable",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    504: "Gateway Timeout",
-}
 
 
 class Refusal(Exception):
@@ -229,15 +213,15 @@ class Connection:
         if self.in_head or not self.in_message:
             self.head_bytes += len(data)
         refusal: Refusal | None = None
+        upgrade = False
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            pass  # answered like any request (no upgrade is offered), then closed
+            upgrade = True  # answered like any request (no upgrade is offered), then closed
         except httptools.HttpParserInvalidMethodError:
             # llhttp knows the registered methods only, as Node.js does: another token
             # ("BREW") cannot be parsed further, so it cannot get a 405 with Allow.
-            method = data.lstrip(b"\r\n").split(b" ", 1)[0][:32].decode("latin-1")
-            refusal = Refusal(400, "bad_request", f"unknown HTTP method {method!r}")
+            refusal = Refusal(400, "bad_request", f"unknown HTTP method{self._token(data)}")
         except httptools.HttpParserError as error:
             refusal = self.refusal or _parse_refusal(error)
         if refusal is None and self.in_head and self.head_bytes > MAX_HEAD:
@@ -247,15 +231,25 @@ class Connection:
             self._answer(self.complete.pop(0))
         if refusal is not None:
             self._refuse_and_close(refusal)
-        elif self.current.expect_continue and not self.in_head and self.open:
+        elif upgrade and self.open:
+            self._close_gracefully()  # what follows is not HTTP any more
+        elif self.in_message and not self.in_head and self.current.expect_continue:
+            # Its head is read, its body not yet: the client waits to be told to send it.
             self.current.expect_continue = False
             self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         if self.open and batch:
-            # Yield after answering: what the request made ready runs before this
-            # connection reads on — the scheduler's due events (an instant task is done
-            # before its client's next call), a woken held call, other connections (a
-            # client that keeps sending must not starve them).
+            # Yield after answering, so that what the request made ready runs before
+            # this connection reads on: a woken held call, a callback to send, the other
+            # connections (a client that keeps sending must not starve them).
             gevent.sleep(0)
+
+    def _token(self, data: bytes) -> str:
+        """The unknown method, quoted, when ``data`` starts with it (it does unless
+        earlier requests were pipelined in the same read)."""
+        if self.complete:
+            return ""
+        token = data.lstrip(b"\r\n").split(b" ", 1)[0][:32].decode("latin-1")
+        return f" {token!r}"
 
     def _end_of_input(self) -> None:
         """The client closed its side. A request it left unfinished (a body shorter than
@@ -268,7 +262,9 @@ class Connection:
 
     def _answer(self, request: Request) -> None:
         status_line, headers, body, fault = self._call_app(self._environ(request))
-        head_only = request.method == "HEAD"
+        status = int(status_line[:3])
+        # HEAD, 1xx, 204 and 304 answers have no body, whatever the app returned.
+        head_only = request.method == "HEAD" or status < 200 or status in (204, 304)
         if fault is not None and self._break(fault, status_line, headers, body, head_only):
             self.open = False
             return
@@ -413,7 +409,7 @@ class Connection:
 
     def _refuse_and_close(self, refusal: Refusal) -> None:
         payload = _envelope(refusal.code, refusal.message)
-        head = [f"HTTP/1.1 {refusal.status} {_REASONS.get(refusal.status, 'Error')}".encode()]
+        head = [f"HTTP/1.1 {refusal.status} {HTTPStatus(refusal.status).phrase}".encode()]
         head += [f"{k}: {v}".encode() for k, v in _json_headers(payload)]
         head += [_Date.now().encode(), b"Connection: close", b"", b""]
         with contextlib.suppress(OSError):

@@ -43,6 +43,7 @@ from tests.hardening_support import (
     assert_still_serving,
     chunked,
     http_request,
+    port_of,
     raw_exchange,
 )
 from tests.support import AUTH, PROMPT, LiveServer, instant_service, live_server
@@ -556,6 +557,60 @@ def test_too_many_headers_leave_no_traceback_in_the_log() -> None:
         assert_still_serving(fresh)
         output = fresh.stop()
     assert "Traceback" not in output
+
+
+def test_expect_continue_is_answered_only_while_the_body_is_awaited(server: LiveServer) -> None:
+    expect = [b"Content-Length: %d" % len(SMALL), b"Expect: 100-continue"]
+    # The body came with the head: one answer, and no stray 100 after it.
+    together = raw_exchange(server, post_line(expect, close=False))
+    assert [a.status for a in together.answers] == [200]
+    assert b"100 Continue" not in together.data
+    # The client waits for the go-ahead before sending the body.
+    head = post_line(expect)[: -len(SMALL)]
+    with socket.create_connection(("127.0.0.1", port_of(server)), timeout=10) as raw:
+        raw.sendall(head)
+        assert raw.recv(1024) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        raw.sendall(SMALL)
+        received = b""
+        while b"\r\n\r\n" not in received or not received.endswith(b"}"):
+            received += raw.recv(65536)
+    assert received.startswith(b"HTTP/1.1 200 ")
+
+
+def test_an_upgrade_is_answered_as_http_and_the_connection_closed(server: LiveServer) -> None:
+    payload = (
+        http_request(
+            "GET",
+            "/health",
+            extra_lines=[b"Connection: Upgrade", b"Upgrade: h2c"],
+            close=False,
+        )
+        + b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"  # what an h2c client sends next
+    )
+    exchange = raw_exchange(server, payload, half_close=False)
+    assert not exchange.timed_out and [a.status for a in exchange.answers] == [200]
+
+
+def test_a_304_has_no_body_and_the_connection_goes_on(server: LiveServer) -> None:
+    result = post_bytes(server, "/luma/videos", json.dumps({"prompt": PROMPT}).encode()).json()
+    video = "/" + result["video_url"].split("/", 3)[3]
+    unchanged = http_request(
+        "GET", video, extra_lines=[b"If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT"], close=False
+    )
+    exchange = raw_exchange(server, unchanged + http_request("GET", "/health"))
+    first, then = exchange.answers
+    assert (first.status, first.body, then.status) == (304, b"", 200)
+    assert "transfer-encoding" not in first.headers
+
+
+def test_a_pipelined_unknown_method_is_refused_after_the_answers_before_it(
+    server: LiveServer,
+) -> None:
+    payload = http_request("GET", "/health", close=False) + b"BREW /pot HTTP/1.1\r\n\r\n"
+    exchange = raw_exchange(server, payload)
+    assert [a.status for a in exchange.answers] == [200, 400]
+    message = exchange.answers[1].json()["error"]["message"]
+    assert message.startswith("unknown HTTP method") and "GET" not in message
 
 
 # -- in process: what deep nesting does once it is accepted --------------------------
