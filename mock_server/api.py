@@ -344,16 +344,19 @@ class LumaEndpoints:
 
     def _read(self, environ: dict[str, Any]) -> bytes:
         """The whole body; 413 past the limit (the server refuses those before the app
-        runs, an in-process transport does not)."""
-        length = environ.get("CONTENT_LENGTH")
-        raw = environ["wsgi.input"].read(int(length) if length else self.max_body + 1)
-        if len(raw) > self.max_body:
-            raise ApiError(
-                "request_too_large",
-                f"the request body is over {self.max_body} bytes",
-                headers={"Connection": "close"},  # what is left unread breaks the framing
-            )
-        return raw
+        runs, an in-process transport does not). A length that is no number is read as
+        no length: up to the limit."""
+        length = environ.get("CONTENT_LENGTH") or ""
+        known = int(length) if length.isdigit() else None
+        if known is None or known <= self.max_body:
+            raw = environ["wsgi.input"].read(self.max_body + 1 if known is None else known)
+            if len(raw) <= self.max_body:
+                return raw
+        raise ApiError(
+            "request_too_large",
+            f"the request body is over {self.max_body} bytes",
+            headers={"Connection": "close"},  # what is left unread breaks the framing
+        )
 
     def _options(
         self,

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
+from werkzeug.test import EnvironBuilder, TestResponse
+from werkzeug.wrappers import Response
 
 from contract_tests.contract import check
 from mock_server.app import create_app
@@ -224,3 +225,18 @@ def test_an_unpaired_surrogate_in_a_prompt_is_kept_and_echoed_escaped(client: Fl
     assert record.status_code == 200
     assert b"lone \\ud800 half" in record.data  # escaped: no UTF-8 can carry it
     assert record.get_json()["request"]["prompt"] == "lone \ud800 half"
+
+
+@pytest.mark.parametrize(
+    ("length", "status"), [("", 200), ("not a number", 200), ("99999999999999999999", 413)]
+)
+def test_an_odd_content_length_from_a_wsgi_server_is_no_500(
+    luma: LumaService, length: str, status: int
+) -> None:
+    body = b'{"prompt": "a body of unsure length", "async": true}'
+    environ = EnvironBuilder(
+        "/luma/videos", method="POST", data=body, headers=AUTH, content_type="application/json"
+    ).get_environ()
+    environ["CONTENT_LENGTH"] = length  # as some server might pass it on
+    answer = Response.from_app(create_app(luma), environ)
+    assert answer.status_code == status, answer.data
