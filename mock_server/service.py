@@ -116,9 +116,9 @@ class LumaService:
         self._changed = threading.Condition(self._lock)  # any task created or moved
         self._waiting = 0  # callers in wait_until: with none, a change need wake no one
         self._sync_waits: set[threading.Event] = set()
-        # Bound once: every task's events share them (a bound method made per event is
+        # Bound once: every task's end event shares it (a bound method made per event is
         # one more object per pending event for the garbage collector to scan).
-        self._on_start, self._on_end = self._start, self._end
+        self._on_end = self._end
         self._closed = False
 
     # -- identity -----------------------------------------------------------------
@@ -238,15 +238,16 @@ class LumaService:
                 aspect_ratio=aspect_ratio,
                 public_url=self.settings.public_url or base_url,
                 created_at=now,
+                clock=self.clock,
                 callback_url=callback_url,
             )
             plan = self._plan(task, outcome)
+            task.starts_at = now + plan.queue  # it leaves the queue then (see `tasks`)
             self.store.add(task)
             self._note_change()
-        # Scheduled outside the lock: with a manual clock an instant task runs (and may
-        # deliver its callback) right here. Events of a task ended early are no-ops.
-        self.scheduler.at(now + plan.queue, self._on_start, task)
-        self.scheduler.at(now + plan.queue + plan.work, self._on_end, task, plan.error)
+        # Scheduled outside the lock: an instant task ends (and may deliver its callback)
+        # right here. The end of a task ended early is a no-op.
+        self.scheduler.at(task.starts_at + plan.work, self._on_end, task, plan.error)
         return task
 
     def _aspect_ratio(self, body: dict[str, Any], action: str, token: str) -> str:
@@ -315,27 +316,15 @@ class LumaService:
         may still fire, and a reset fake with the same seed reuses its ids)."""
         return self.store.get(task.id) is task
 
-    def _start(self, task: Task) -> None:
-        with self._lock:
-            if task.state is TaskState.PENDING and self._current(task):
-                task.state = TaskState.PROCESSING
-                task.started_at = self.clock.now()
-                self._note_change()
-
     def _end(self, task: Task, error: ApiError | None) -> bool:
         with self._lock:
             if task.finished or not self._current(task):
                 return False
-            now = self.clock.now()
-            if task.started_at is None:
-                task.started_at = now
-            task.finished_at = now
             if error is None:
                 task.result = self._result(task)
-                task.state = TaskState.COMPLETED
             else:
                 task.error = error
-                task.state = TaskState.FAILED
+            task.end(TaskState.COMPLETED if error is None else TaskState.FAILED, self.clock.now())
             self._note_change()
         self.store.finished(task)
         task.finish()
@@ -455,11 +444,18 @@ class LumaService:
         if target not in order:
             raise ValueError(f"unknown state {state!r}")
 
+        asked: list[Task] = []
+
         def reached() -> Task | None:
             task = self.store.get(task_id)
             if task is None:
                 return None
             now = "finished" if task.finished else task.state.value
+            if now == "pending" and target != "pending" and task not in asked:
+                # Leaving the queue is no event of its own (see `tasks`): ask for one
+                # then, to look again.
+                asked.append(task)
+                self.scheduler.at(task.starts_at, self._wake_waiters)
             return task if order.index(now) >= order.index(target) else None
 
         task = self.wait_until(reached, timeout)
@@ -479,6 +475,10 @@ class LumaService:
             return delivery if delivery is not None and delivery.finished else None
 
         return self.wait_until(settled, timeout)
+
+    def _wake_waiters(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
 
     def _note_change(self) -> None:
         """Wake the waiters of `wait_until` (called holding the lock)."""

@@ -1,13 +1,17 @@
 """Tasks and where they are kept.
 
-A task lives pending → processing → completed | failed. Its record (what
-``POST /luma/tasks`` returns) is rendered from it on demand, so it always agrees with
-the clock that moved it.
+A task lives pending → processing → completed | failed. It leaves the queue at the time
+its plan says (``starts_at``): that step is read off the fake's clock whenever the task
+is looked at, rather than carried out by an event of its own — under load, an event per
+task fewer to schedule, keep and run. Its end is an event (callbacks and waiters hang on
+it). Its record (what ``POST /luma/tasks`` returns) is rendered on demand, so it always
+agrees with the clock.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import threading
 import uuid
 from collections import OrderedDict
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
+from .clock import Clock
 from .errors import ApiError
 
 _IDS = uuid.UUID("6f1d3c52-6a0b-4b1e-9d64-2f5c0f1a9e01")  # namespace for derived ids
@@ -33,6 +38,9 @@ class TaskState(str, Enum):
         return self in (TaskState.COMPLETED, TaskState.FAILED)
 
 
+_PENDING, _PROCESSING = TaskState.PENDING, TaskState.PROCESSING  # looked up once
+
+
 @dataclass(eq=False, slots=True)
 class Task:
     id: str
@@ -44,18 +52,37 @@ class Task:
     aspect_ratio: str
     public_url: str
     created_at: float
+    clock: Clock = field(repr=False)
+    starts_at: float = math.inf  # when it leaves the queue; never, until it is planned
     callback_url: str | None = None
-    state: TaskState = TaskState.PENDING
-    started_at: float | None = None
     finished_at: float | None = None
     result: dict[str, Any] | None = None
     error: ApiError | None = None
+    _ended: TaskState | None = None  # completed or failed, once it is
+    _started_at: float | None = None  # set when it ends (it may end before starts_at)
     # Set when the task finishes; most tasks have no one waiting, so no list until then.
     _watchers: list[threading.Event] | None = field(default=None, repr=False)
 
     @property
+    def state(self) -> TaskState:
+        if self._ended is not None:
+            return self._ended
+        return _PROCESSING if self.clock.now() >= self.starts_at else _PENDING
+
+    @property
+    def started_at(self) -> float | None:
+        if self._ended is not None:
+            return self._started_at
+        return self.starts_at if self.clock.now() >= self.starts_at else None
+
+    @property
     def finished(self) -> bool:
-        return self.state.finished
+        return self._ended is not None
+
+    def end(self, state: TaskState, at: float) -> None:
+        """Completed or failed at ``at`` (started then, if it never left the queue)."""
+        self._started_at = min(self.starts_at, at)
+        self._ended, self.finished_at = state, at
 
     def watch(self, event: threading.Event) -> None:
         """Have ``event`` set when the task finishes (at once if it already has)."""

@@ -54,6 +54,36 @@ def test_one_advance_over_the_whole_life_stamps_each_event_at_its_own_time() -> 
     assert luma.clock.now() == T0 + 3600
 
 
+def test_a_wait_for_processing_wakes_when_the_task_leaves_the_queue() -> None:
+    # Leaving the queue is read off the clock, not an event: the wait asks for one.
+    luma = LumaService(Settings(delays=DelayModel(Fixed(0.2), Fixed(30), Fixed(30))))
+    try:
+        task = create(luma)
+        assert task.state is TaskState.PENDING
+        assert luma.wait_for_state(task.id, "processing", timeout=10) is task
+        assert task.state is TaskState.PROCESSING and task.started_at == task.starts_at
+        assert luma.record(task)["started_at"] == task.created_at + 0.2
+    finally:
+        luma.close()
+    # What wakes it: the wait asks for an event at the moment the task leaves the queue.
+    manual = manual_service()
+    queued = create(manual)
+    assert manual.scheduler.next_due() == T0 + 62  # only its end
+    with pytest.raises(TimeoutError):
+        manual.wait_for_state(queued.id, "processing", timeout=0)
+    assert manual.scheduler.next_due() == queued.starts_at == T0 + 2
+
+
+def test_a_task_ended_while_queued_started_when_it_ended() -> None:
+    luma = manual_service()
+    task = create(luma)
+    luma.advance(1)
+    luma.complete(task.id)
+    assert (task.state, task.started_at, task.finished_at) == (TaskState.COMPLETED, T0 + 1, T0 + 1)
+    luma.advance(3600)
+    assert task.started_at == T0 + 1  # its planned start, now past, changes nothing
+
+
 def test_real_clock_runs_the_task_in_the_background() -> None:
     luma = LumaService(Settings(delays=DelayModel(Fixed(0.01), Fixed(0.05), Fixed(0.05))))
     try:
