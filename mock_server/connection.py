@@ -4,7 +4,8 @@ broken on the socket, as the `Fault` the app left in the environ says.
 
 Why not gevent's own WSGI server: measured on a 2-core machine, pywsgi spends ~140 µs of
 Python per request before the app runs (7,000 answers a second for an empty app); this
-loop spends ~20 µs (43,000). The fake's hot calls cost less than pywsgi's overhead.
+loop, kernel included, ~25 µs (38,000-43,000). The fake's hot calls cost less than
+pywsgi's overhead.
 
 What the loop guarantees, whatever arrives: framing is llhttp's (conflicting lengths,
 smuggling forms and bad chunks are refused), a request is answered only once it is
