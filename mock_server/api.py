@@ -151,33 +151,11 @@ def log_request(
     started: float,
     fault: Fault | None,
 ) -> None:
-    """One line per request, and never the token (the JSON log format emits ``fields``)."""
-    if not log.isEnabledFor(logging.INFO):
-        return
-    duration_ms = (time.perf_counter() - started) * 1000
-    fault_kind = fault.kind if fault is not None else None
-    if logs.request_lines is not None:  # served: the direct way (see `logs`)
-        logs.request_lines.write(method, path, status, task_id, duration_ms, fault_kind)
-        return
-    fields: dict[str, Any] = {
-        "method": method,
-        "path": path,
-        "status": status,
-        "task_id": task_id,
-        "duration_ms": round(duration_ms, 2),
-    }
-    if fault_kind is not None:
-        fields["fault"] = fault_kind
-    log.info(
-        "%s %s %s task=%s %.1fms%s",
-        method,
-        path,
-        status,
-        task_id or "-",
-        duration_ms,
-        f" fault={fault_kind}" if fault_kind is not None else "",
-        extra={"fields": fields},
-    )
+    """One line per request (see `logs`), unless the log is quieter than INFO."""
+    if logs.REQUESTS.isEnabledFor(logging.INFO):
+        duration_ms = (time.perf_counter() - started) * 1000
+        kind = fault.kind if fault is not None else None
+        logs.log_request(method, path, status, task_id, duration_ms, kind)
 
 
 def encode(body: Any) -> bytes:

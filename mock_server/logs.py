@@ -98,6 +98,30 @@ class BurstFlushingHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().flush()
 
 
+def request_fields(
+    method: str, path: str, status: int, task_id: str | None, duration_ms: float, fault: str | None
+) -> dict[str, Any]:
+    """What the JSON log says of one request."""
+    fields: dict[str, Any] = {
+        "method": method,
+        "path": path,
+        "status": status,
+        "task_id": task_id,
+        "duration_ms": round(duration_ms, 2),
+    }
+    if fault is not None:
+        fields["fault"] = fault
+    return fields
+
+
+def request_message(
+    method: str, path: str, status: int, task_id: str | None, duration_ms: float, fault: str | None
+) -> str:
+    """What the text log says of one request."""
+    faulted = f" fault={fault}" if fault is not None else ""
+    return f"{method} {path} {status} task={task_id or '-'} {duration_ms:.1f}ms{faulted}"
+
+
 class RequestLines:
     """The served fake's line per request, straight into its handler."""
 
@@ -106,36 +130,29 @@ class RequestLines:
         self.json = log_format == "json"
         self._stamp = _stamper()
 
-    def write(
-        self,
-        method: str,
-        path: str,
-        status: int,
-        task_id: str | None,
-        duration_ms: float,
-        fault: str | None,
-    ) -> None:
+    def write(self, *request: Any) -> None:
+        """One request's line; ``request`` as `request_fields` takes it."""
         now = time.time()
         if self.json:
-            entry: dict[str, Any] = {
-                "time": round(now, 3),
-                "level": "info",
-                "logger": "luma_mock.requests",
-                "method": method,
-                "path": path,
-                "status": status,
-                "task_id": task_id,
-                "duration_ms": round(duration_ms, 2),
-            }
-            if fault is not None:
-                entry["fault"] = fault
-            line = json.dumps(entry)
+            head = {"time": round(now, 3), "level": "info", "logger": REQUESTS.name}
+            self.handler.add(json.dumps({**head, **request_fields(*request)}))
         else:
-            line = (
-                f"{self._stamp(now)} INFO {method} {path} {status} task={task_id or '-'} "
-                f"{duration_ms:.1f}ms{f' fault={fault}' if fault is not None else ''}"
-            )
-        self.handler.add(line)
+            self.handler.add(f"{self._stamp(now)} INFO {request_message(*request)}")
+
+
+REQUESTS = logging.getLogger("luma_mock.requests")
+
+
+def log_request(
+    method: str, path: str, status: int, task_id: str | None, duration_ms: float, fault: str | None
+) -> None:
+    """One line per request, and never the token: the direct way when served, else a
+    `logging` record (with the fields the JSON format emits)."""
+    request = (method, path, status, task_id, duration_ms, fault)
+    if request_lines is not None:
+        request_lines.write(*request)
+    else:
+        REQUESTS.info(request_message(*request), extra={"fields": request_fields(*request)})
 
 
 #: Set by `configure_logging` for the served fake; None in process.
