@@ -116,7 +116,7 @@ class RequestsAdapter:
     def _videos_timeout(self, fields: dict[str, Any]) -> float:
         if fields.get("async") is True or fields.get("callback_url"):
             return self.timeout
-        return float(fields.get("timeout", 300)) + self.SYNC_MARGIN
+        return float(fields.get("timeout") or 300) + self.SYNC_MARGIN  # null: not given
 
     def _post(self, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
         answer = self.session.post(self.base_url + path, json=body, timeout=timeout)

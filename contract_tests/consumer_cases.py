@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from . import strategies
 from .client_run import ClientRun
-from .contract import error_codes
+from .contract import error_codes, given
 
 QUEUE, WORK = 2.0, 60.0  # how long a held task waits, then generates (fake seconds)
 ERRORS = ("invalid_token", "forbidden", "used_up", "too_many_requests", "api_error", "timeout")
@@ -34,8 +34,14 @@ def _without_action(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k != "action"}
 
 
+# A call gives its client only the fields it sets: a null in a generated body means "not
+# given", which is the client's to spell (left out, or null as the MCP server sends it).
+
+
 def _generate(mode: strategies.Mode | None) -> Callable[[ClientRun], Any]:
-    return lambda run: strategies.generate_requests(mode=mode, callback_url=run.callback_url)
+    return lambda run: strategies.generate_requests(mode=mode, callback_url=run.callback_url).map(
+        given
+    )
 
 
 SOURCE_ID = "source-video-id"  # replaced by the video the suite makes first
@@ -49,7 +55,7 @@ def _extend(by: str, mode: strategies.Mode | None = None) -> Callable[[ClientRun
         callback_url=run.callback_url,
         video_ids=[SOURCE_ID],
         video_urls=[SOURCE_URL],
-    )
+    ).map(given)
 
 
 def _source(run: ClientRun, body: dict[str, Any]) -> dict[str, Any]:

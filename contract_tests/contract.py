@@ -148,6 +148,15 @@ def check(name: str, payload: Any, *, strict: bool = False) -> Verdict:
     return Verdict(name, tuple(problems), unknown)
 
 
+def given(body: Any) -> Any:
+    """The fields a request body gives. A JSON null means "not given" (the provider's MCP
+    server sends every optional field it was not told as null), so those are dropped;
+    anything that is not an object comes back as it is."""
+    if isinstance(body, dict) and None in body.values():
+        return {k: v for k, v in body.items() if v is not None}
+    return body
+
+
 def unknown_fields(name: str, payload: Any) -> tuple[str, ...]:
     """Top-level fields of ``payload`` that schema ``name`` does not describe."""
     known = _raw_schema(name).get("properties")
@@ -180,16 +189,35 @@ def _type_name(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
+def _missing_field(error: ValidationError) -> str | None:
+    """The field an error says is not given: absent (``required``), or sent as null
+    where a value is needed — a JSON null means "not given" in this contract."""
+    if error.validator == "required":
+        missing = [n for n in error.validator_value if n not in (error.instance or {})]
+        return str(missing[0]) if missing else None
+    if error.validator == "type" and error.instance is None and len(error.absolute_path) == 1:
+        return str(error.absolute_path[0])
+    return None
+
+
 def _is_plain_required(error: ValidationError) -> bool:
-    """An anyOf alternative that is nothing but ``{"required": [one field]}``."""
-    return error.validator == "required" and len(error.relative_schema_path) == 2
+    """An anyOf alternative that only asks for one field to be given."""
+    return _missing_field(error) is not None
+
+
+def _is_null_alternative(error: ValidationError) -> bool:
+    """The error of an optional field's ``{"type": "null"}`` alternative: null only
+    means "not given", so it is never the shape a wrong value was meant to have."""
+    return error.validator == "type" and error.validator_value == "null"
 
 
 def _closest_branches(error: ValidationError) -> list[list[ValidationError]]:
     """The alternatives of an anyOf/oneOf that came nearest to matching (fewest errors),
-    each as the list of its errors."""
+    each as the list of its errors; a null alternative is left out."""
     branches: dict[Any, list[ValidationError]] = {}
     for e in error.context or []:
+        if _is_null_alternative(e):
+            continue
         branches.setdefault(e.relative_schema_path[0], []).append(e)
     fewest = min((len(b) for b in branches.values()), default=0)
     return [b for b in branches.values() if len(b) == fewest]
@@ -232,18 +260,22 @@ def describe(error: ValidationError) -> Problem:
     alternatives = error.context or []
     if kind == "anyOf" and alternatives and all(_is_plain_required(e) for e in alternatives):
         # "extend needs video_id or video_url": name every alternative, not just one.
-        names = list(dict.fromkeys(str(e.validator_value[0]) for e in alternatives))
+        names = list(dict.fromkeys(str(_missing_field(e)) for e in alternatives))
         return Problem(path, " or ".join(names) + " is required")
     if kind in ("anyOf", "oneOf") and alternatives:
         return _describe_alternatives(error, path)
-    if kind == "required":
-        missing = [n for n in error.validator_value if n not in (value or {})]
-        where = f"{path}." if path else ""
-        return Problem("", f"{where}{missing[0] if missing else '?'} is required")
+    missing = _missing_field(error)
+    if missing is not None or kind == "required":
+        where = f"{path}." if kind == "required" and path else ""
+        return Problem("", f"{where}{missing or '?'} is required")
     if kind == "type":
-        return Problem(path, f"must be {error.validator_value}, got {_type_name(value)}")
+        allowed = error.validator_value
+        if isinstance(allowed, list):  # ["number", "null"]: null is "not given", not a type
+            named = [t for t in allowed if t != "null"]
+            allowed = named[0] if len(named) == 1 else " or ".join(named)
+        return Problem(path, f"must be {allowed}, got {_type_name(value)}")
     if kind == "enum":
-        allowed = ", ".join(str(v) for v in error.validator_value)
+        allowed = ", ".join(str(v) for v in error.validator_value if v is not None)
         return Problem(path, f"{_json(value)} is not one of {allowed}")
     if kind == "const":
         return Problem(path, f"must be {_json(error.validator_value)}, got {_json(value)}")
@@ -260,6 +292,14 @@ def describe(error: ValidationError) -> Problem:
         return Problem(path, f"must be greater than {error.validator_value}, got {_json(value)}")
     if kind == "minItems":
         return Problem(path, f"must have at least {error.validator_value} item(s)")
+    if kind == "not" and isinstance(value, dict):
+        # a shape that must not carry certain fields (an immediate answer, no video's)
+        banned = [
+            b["required"][0] for b in error.validator_value.get("anyOf", []) if "required" in b
+        ]
+        present = [name for name in banned if name in value]
+        if present:
+            return Problem(path, f"must not carry {', '.join(present)}")
     if kind == "additionalProperties":
         extra = [k for k in value if k not in error.schema.get("properties", {})]
         return Problem(path, f"unknown field(s): {', '.join(sorted(extra))}")

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .contract import given
+
 
 @dataclass
 class Case:
@@ -55,15 +57,15 @@ class Case:
     @property
     def mode(self) -> str:
         """``sync``, ``callback`` or ``async``, as the body asks (videos only)."""
-        body = self.body if isinstance(self.body, dict) else {}
+        body = given(self.body) if isinstance(self.body, dict) else {}
         if body.get("callback_url"):
             return "callback"
         return "async" if body.get("async") is True else "sync"
 
     @property
     def action(self) -> str | None:
-        body = self.body if isinstance(self.body, dict) else {}
-        default = "generate" if self.operation == "videos" else None
+        body = given(self.body) if isinstance(self.body, dict) else {}
+        default = "generate" if self.operation == "videos" else "retrieve"
         return body.get("action", default)
 
 

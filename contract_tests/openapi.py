@@ -227,10 +227,10 @@ def _videos_operation() -> dict[str, Any]:
         "responses": {
             "200": {
                 "description": "The finished video, or (callback_url / async) the task id.",
-                # anyOf, not oneOf: a finished result also has task_id, so it satisfies
-                # VideosAccepted as well, and oneOf would reject every synchronous answer.
+                # disjoint: an immediate answer carries none of a result's video fields,
+                # so a result that breaks its schema matches neither shape
                 "content": _json_content(
-                    {"anyOf": [_ref("VideosResult"), _ref("VideosAccepted")]},
+                    {"oneOf": [_ref("VideosResult"), _ref("VideosAccepted")]},
                     _examples("videos-result", "videos-accepted"),
                 ),
             },

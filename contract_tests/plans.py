@@ -58,8 +58,9 @@ def cheap_plans(provider: Provider, n: int) -> list[Plan]:
         provider.exchange(case)
 
     def unknown(body: dict[str, Any]) -> None:
-        status = 404 if body["action"] == "retrieve" else 200
-        provider.exchange(Case("tasks", body, label="unknown-id", expect_status=status))
+        case = Case("tasks", body, label="unknown-id")
+        case.expect_status = 404 if case.action == "retrieve" else 200
+        provider.exchange(case)
 
     unknown_ids = S.identifiers().map(lambda i: f"luma-mock-verify-unknown-{i}")
     auth_kinds = st.tuples(st.sampled_from(("missing", "malformed", "wrong")),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 import threading
@@ -140,7 +141,7 @@ def answer_schema(path: str, request: Any, status: int) -> str | None:
         return "error"
     if not 200 <= status < 300:
         return None
-    body = request if isinstance(request, dict) else {}
+    body = contract.given(request) if isinstance(request, dict) else {}
     if path == "/luma/videos":
         immediate = body.get("callback_url") or body.get("async") is True
         return "videos-accepted" if immediate else "videos-result"
@@ -266,7 +267,9 @@ class ValidatingProxy:
     ) -> Iterable[bytes]:
         started = time.perf_counter()
         method = environ["REQUEST_METHOD"]
-        path = environ.get("PATH_INFO", "") or "/"
+        # Runs of slashes read as one, as the service does: //luma/videos (a client's base
+        # URL ending in a slash) is billable too.
+        path = re.sub("/{2,}", "/", environ.get("PATH_INFO", "") or "/")
         query = environ.get("QUERY_STRING", "")
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length > 0 else b""

@@ -66,8 +66,30 @@ def _bundled(endpoint: str) -> dict[str, Any]:
 
 
 def field_schema(endpoint: str, name: str) -> dict[str, Any]:
-    """A copy of the schema of one request field (``"videos"``/``"tasks"``, field name)."""
-    return copy.deepcopy(_bundled(endpoint)["properties"][name])
+    """A copy of the schema of one request field (``"videos"``/``"tasks"``, field name),
+    without the null an optional field also allows: null means "not given", so it is no
+    value of the field (`nullable` adds it back to a strategy)."""
+    return _without_null(copy.deepcopy(_bundled(endpoint)["properties"][name]))
+
+
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    branches = schema.get("anyOf", [])
+    if {"type": "null"} in branches:
+        rest = [b for b in branches if b != {"type": "null"}]
+        others = {k: v for k, v in schema.items() if k != "anyOf"}
+        return {**others, **rest[0]} if len(rest) == 1 else {**others, "anyOf": rest}
+    if isinstance(schema.get("type"), list) and "null" in schema["type"]:
+        kept = [t for t in schema["type"] if t != "null"]
+        schema["type"] = kept[0] if len(kept) == 1 else kept
+    if None in schema.get("enum", ()):
+        schema["enum"] = [v for v in schema["enum"] if v is not None]
+    return schema
+
+
+def nullable(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``values``, or null: how some clients (the provider's MCP server) send an
+    optional field they were not given."""
+    return st.one_of(values, st.none())
 
 
 @cache
@@ -170,7 +192,9 @@ def _mode_fields(mode: Mode, callback_url: str | None) -> dict[str, st.SearchStr
     return {}
 
 
-def _optional(mode: Mode) -> dict[str, st.SearchStrategy[Any]]:
+def _optional(mode: Mode, unused: Sequence[str] = ()) -> dict[str, st.SearchStrategy[Any]]:
+    """The optional fields of a body in ``mode``, each sometimes sent as null; the fields
+    in ``unused`` (and those of the modes not taken) only ever as null."""
     optional = {
         "aspect_ratio": aspect_ratios(),
         "loop": field_values(VIDEOS, "loop"),
@@ -180,7 +204,13 @@ def _optional(mode: Mode) -> dict[str, st.SearchStrategy[Any]]:
     if mode == "sync":
         # async: false is the same as leaving it out; only sync calls may say so.
         optional["async"] = st.just(False)
-    return optional
+    nulls = [*unused, *(() if mode == "callback" else ("callback_url",))]
+    if mode == "callback":
+        nulls.append("async")
+    return {
+        **{name: nullable(values) for name, values in optional.items()},
+        **{name: st.none() for name in nulls if name not in optional},
+    }
 
 
 def _one_mode(mode: Mode | None, build: Callable[[Mode], st.SearchStrategy[Any]]) -> Any:
@@ -199,7 +229,8 @@ def generate_requests(
         if frames in ("last", "both"):
             required["end_image_url"] = image_urls()
         required.update(_mode_fields(mode, callback_url))
-        optional = {"action": st.just("generate"), **_optional(mode)}
+        frames_unused = [f for f in ("start_image_url", "end_image_url") if f not in required]
+        optional = {"action": nullable(st.just("generate")), **_optional(mode, frames_unused)}
         return st.fixed_dictionaries(required, optional=optional)
 
     shapes = FRAMES if frames is None else (frames,)
@@ -225,7 +256,8 @@ def extend_requests(
         }
         required["video_id" if by == "id" else "video_url"] = ids if by == "id" else sources
         required.update(_mode_fields(mode, callback_url))
-        optional = {"end_image_url": image_urls(), **_optional(mode)}
+        other = "video_url" if by == "id" else "video_id"
+        optional = {"end_image_url": nullable(image_urls()), **_optional(mode, [other])}
         optional.pop("aspect_ratio")  # an extension keeps its source's size
         return st.fixed_dictionaries(required, optional=optional)
 
@@ -248,9 +280,11 @@ def video_requests(
 def retrieve_requests(
     ids: st.SearchStrategy[str] | Sequence[str] | None = None,
 ) -> st.SearchStrategy[dict[str, Any]]:
-    """``{"action": "retrieve", "id": …}`` for one of ``ids`` (any id if none given)."""
+    """``{"action": "retrieve", "id": …}`` for one of ``ids`` (any id if none given);
+    ``action`` is sometimes left out or null (retrieve is its default)."""
     return st.fixed_dictionaries(
-        {"action": st.just("retrieve"), "id": _as_strategy(ids, identifiers())}
+        {"id": _as_strategy(ids, identifiers())},
+        optional={"action": nullable(st.just("retrieve"))},
     )
 
 
@@ -323,7 +357,8 @@ def wrong_types(endpoint: str, name: str) -> st.SearchStrategy[Any]:
     allowed = {allowed} if isinstance(allowed, str) else set(allowed or ())
     if "number" in allowed:
         allowed.add("integer")  # JSON Schema: an integer is a number
-    others = [s for t, s in _JSON_TYPES.items() if t not in allowed]
+    # null is no wrong type: it means "not given" (rules such as prompt-null cover it)
+    others = [s for t, s in _JSON_TYPES.items() if t not in allowed and t != "null"]
     return st.one_of(*others).filter(lambda v: not is_valid_field(endpoint, name, v))
 
 
@@ -390,12 +425,15 @@ def _video_rules() -> dict[str, st.SearchStrategy[Invalid]]:
         _broken(v, "prompt-empty", "prompt: must not be empty", generate, _set("prompt"),
                 st.just("")),
         _broken(v, "prompt-blank", "prompt: must not be blank", generate, _set("prompt"), blank),
+        _broken(v, "prompt-null", "prompt is required", generate, _set("prompt"), st.none()),
         _broken(v, "aspect-ratio-unknown", "aspect_ratio:", generate, _set("aspect_ratio"),
                 odd_ratio),
         _broken(v, "action-unknown", "action:", generate, _set("action"),
                 st.sampled_from(("create", "Generate", "extend ", ""))),
         _broken(v, "extend-without-video", "video_id or video_url is required", extend,
                 _without("video_id", "video_url")),
+        _broken(v, "extend-video-null", "video_id or video_url is required", extend,
+                _set("video_id"), st.none()),
         _broken(v, "video-id-empty", "video_id: must not be empty", extend, _set("video_id"),
                 st.just("")),
         _broken(v, "timeout-not-positive", "timeout: must be greater than 0", generate,
@@ -421,13 +459,14 @@ def _video_rules() -> dict[str, st.SearchStrategy[Invalid]]:
 def _task_rules() -> dict[str, st.SearchStrategy[Invalid]]:
     retrieve, batch, t = retrieve_requests(), retrieve_batch_requests(), TASKS
     return dict([
-        _broken(t, "action-missing", "action is required", retrieve, _without("action")),
         _broken(t, "action-unknown", "action:", retrieve, _set("action"),
                 st.sampled_from(("get", "list", "Retrieve", ""))),
         _broken(t, "retrieve-without-id", "id is required", retrieve, _without("id")),
+        _broken(t, "id-null", "id is required", retrieve, _set("id"), st.none()),
         _broken(t, "id-empty", "id: must not be empty", retrieve, _set("id"), st.just("")),
         _broken(t, "id-wrong-type", "id:", retrieve, _set("id"), wrong_types(TASKS, "id")),
         _broken(t, "batch-without-ids", "ids is required", batch, _without("ids")),
+        _broken(t, "ids-null", "ids is required", batch, _set("ids"), st.none()),
         _broken(t, "ids-empty", "ids: must have at least 1", batch, _set("ids"), st.just([])),
         _broken(t, "ids-wrong-type", "ids:", batch, _set("ids"), wrong_types(TASKS, "ids")),
         _broken(t, "ids-item-empty", "ids[0]: must not be empty", batch, _first_id_empty),

@@ -174,9 +174,10 @@ CONTRACT_STATUS = {
     "timeout": 504,
     "not_found": 404,
 }
-# CONTRACT.md quotes these messages verbatim.
+# CONTRACT.md quotes these messages verbatim (the provider's current OpenAPI where it has
+# one: bad_request, api_error, timeout).
 CONTRACT_MESSAGES = {
-    "bad_request": "prompt is required",
+    "bad_request": "The json payload is not valid to request the API",
     "token_mismatched": "The specified token is not matched with API.",
     "api_not_implemented": "The API is not implemented.",
     "invalid_token": "The specified token is invalid or wrong.",
@@ -185,7 +186,8 @@ CONTRACT_MESSAGES = {
     ),
     "used_up": "Balance insufficient",
     "too_many_requests": "You have exceeded the rate limit.",
-    "api_error": "fetch failed",
+    "api_error": "Internal server error.",
+    "timeout": "Timeout to generate the image.",
 }
 
 

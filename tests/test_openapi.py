@@ -194,6 +194,26 @@ def test_200_responses_accept_every_documented_answer() -> None:
             assert tasks.is_valid(fx.payload), fx.name
 
 
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"video_width": "1360"},
+        {"thumbnail_height": 0},
+        {"state": "processing"},
+        {"success": False},
+        {"video_url": "not a url"},
+    ],
+)
+def test_the_videos_200_shapes_are_told_apart(broken: dict[str, Any]) -> None:
+    """A tool that validates with the document rejects a finished result that breaks
+    its schema: it does not pass as an immediate answer just for having a task_id."""
+    videos = _response_schema(VIDEOS, "200")
+    result = contract.fixture("seed_result_basic").payload
+    assert videos.is_valid(result)
+    assert not videos.is_valid({**result, **broken})
+    assert videos.is_valid({"task_id": result["task_id"]})
+
+
 def _media_types(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Every (pointer, media type object) that carries a schema, callbacks included."""
     found = []

@@ -26,11 +26,15 @@ def _reserved(host: str) -> bool:
     return host == "127.0.0.1" or host.endswith((".test", "example.com", "example.org"))
 
 
-def _assert_valid(body: dict[str, Any]) -> None:
-    verdict = contract.check("videos-request", body)
-    assert verdict.ok, (body, verdict.message)
+def _assert_valid(posted: dict[str, Any]) -> dict[str, Any]:
+    """``posted`` is valid and points only at reserved hosts; its given fields (a null
+    one is not given) come back for the shape checks."""
+    verdict = contract.check("videos-request", posted)
+    assert verdict.ok, (posted, verdict.message)
+    body = contract.given(posted)
     hosts = [urlsplit(body[k]).hostname or "" for k in URL_FIELDS if k in body]
     assert all(_reserved(host) for host in hosts), body
+    return body
 
 
 @pytest.mark.parametrize("mode", S.MODES)
@@ -38,8 +42,8 @@ def _assert_valid(body: dict[str, Any]) -> None:
 def test_generate_requests_are_valid_and_have_their_shape(frames: str, mode: str) -> None:
     @FEW
     @given(S.generate_requests(frames=frames, mode=mode, callback_url=RECEIVER))  # type: ignore[arg-type]
-    def check(body: dict[str, Any]) -> None:
-        _assert_valid(body)
+    def check(posted: dict[str, Any]) -> None:
+        body = _assert_valid(posted)
         assert ("start_image_url" in body) == (frames in ("first", "both"))
         assert ("end_image_url" in body) == (frames in ("last", "both"))
         assert body.get("action", "generate") == "generate"
@@ -60,8 +64,8 @@ def test_extend_requests_are_valid_and_use_the_videos_given(by: str, mode: str) 
     @FEW
     @given(S.extend_requests(by=by, mode=mode, callback_url=RECEIVER, video_ids=made,  # type: ignore[arg-type]
                              video_urls=sources))  # fmt: skip
-    def check(body: dict[str, Any]) -> None:
-        _assert_valid(body)
+    def check(posted: dict[str, Any]) -> None:
+        body = _assert_valid(posted)
         assert body["action"] == "extend"
         if by == "id":
             assert body["video_id"] in made and "video_url" not in body
@@ -79,9 +83,9 @@ def test_task_requests_are_valid(body: dict[str, Any]) -> None:
 
 
 @FEW
-@given(S.video_requests())
-def test_any_video_request_calls_back_only_to_reserved_hosts(body: dict[str, Any]) -> None:
-    _assert_valid(body)
+@given(posted=S.video_requests())
+def test_any_video_request_calls_back_only_to_reserved_hosts(posted: dict[str, Any]) -> None:
+    body = _assert_valid(posted)
     if "callback_url" in body:
         assert body["callback_url"].startswith(S.DEFAULT_CALLBACK_URL)
 
@@ -93,7 +97,26 @@ def test_callback_urls_refuse_a_receiver_the_contract_would_refuse() -> None:
 
 def test_enum_values_come_from_the_schema() -> None:
     schema = contract.bundled("videos-request")["properties"]["aspect_ratio"]
-    assert S.enum_values("videos", "aspect_ratio") == tuple(schema["enum"])
+    (ratios,) = [branch for branch in schema["anyOf"] if "enum" in branch]
+    assert S.enum_values("videos", "aspect_ratio") == tuple(ratios["enum"])
+
+
+def test_valid_requests_also_send_unset_optional_fields_as_null() -> None:
+    """As the provider's MCP server does: the bodies cover null optional fields (each one
+    "not given"), and a mode's own fields are never null."""
+    seen: set[str] = set()
+
+    @settings(max_examples=200, derandomize=True, database=None, deadline=None)
+    @given(S.video_requests(mode="async"), S.retrieve_requests())
+    def check(videos: dict[str, Any], retrieve: dict[str, Any]) -> None:
+        assert contract.check("videos-request", videos).ok
+        assert contract.check("tasks-request", retrieve).ok
+        assert videos["async"] is True and isinstance(retrieve["id"], str)
+        seen.update(k for k, v in videos.items() if v is None)
+        seen.update(f"tasks.{k}" for k, v in retrieve.items() if v is None)
+
+    check()
+    assert {"callback_url", "timeout", "loop", "action", "tasks.action"} <= seen
 
 
 @pytest.mark.parametrize("rule", S.rules("videos") + S.rules("tasks"))
