@@ -15,6 +15,7 @@ import functools
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
@@ -35,6 +36,7 @@ log = logging.getLogger("luma_mock.requests")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 ROUTES = {"/luma/videos": "videos", "/luma/tasks": "tasks"}
+_SLASHES = re.compile("/{2,}")
 METHODS = frozenset({"POST", "OPTIONS"})  # what the two paths allow
 ALLOW = ", ".join(sorted(METHODS))
 
@@ -256,6 +258,10 @@ class LumaEndpoints:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
+        if "//" in path:
+            # A base URL with a trailing slash makes the provider's clients ask for
+            # //luma/videos; the real service (a default nginx) reads it as /luma/videos.
+            path = environ["PATH_INFO"] = single_slashes(path)
         endpoint = ROUTES.get(path)
         if endpoint is None:
             return self.fallback(environ, start_response)
@@ -373,6 +379,11 @@ class _ClosingBody:
         if close is not None:
             close()
         self._on_close()
+
+
+def single_slashes(path: str) -> str:
+    """``path`` with every run of slashes read as one."""
+    return _SLASHES.sub("/", path)
 
 
 @functools.cache

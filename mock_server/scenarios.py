@@ -135,7 +135,7 @@ class Match:
 
     def matches(self, request: ScenarioRequest) -> bool:
         body = request.body if isinstance(request.body, Mapping) else {}
-        default_action = "generate" if request.endpoint == "videos" else None
+        default_action = "generate" if request.endpoint == "videos" else "retrieve"
         prompt = body.get("prompt")
         return (
             (self.endpoint is None or self.endpoint == request.endpoint)

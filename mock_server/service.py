@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from contract_tests.contract import Verdict, check
+from contract_tests.contract import Verdict, check, given
 
 from . import media
 from .accounts import Accounts, parse_rate_limit
@@ -61,7 +61,7 @@ class Call:
     """One call to the Luma API, filled in by the engine as it goes (for the journal)."""
 
     endpoint: str  # "videos" or "tasks"
-    body: Any
+    body: Any  # as posted (the task record keeps it so)
     token: str
     base_url: str = ""
     scenario: str | None = None  # the X-Luma-Mock-Scenario header
@@ -69,6 +69,7 @@ class Call:
     rule: str | None = None
     task_id: str | None = None
     on_task: Callable[[str], None] | None = None  # told the task id as soon as it exists
+    fields: Any = None  # the body's given fields (its nulls dropped), once it is valid
 
 
 class LumaService:
@@ -130,6 +131,11 @@ class LumaService:
         h = f"{bits:032x}"
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
+    def new_record_id(self, now: float) -> str:
+        """A record's ``_id`` as the provider's records carry it: 24 hex digits shaped
+        like a MongoDB ObjectId (the creation second, then 8 seeded random bytes)."""
+        return f"{int(now) & 0xFFFFFFFF:08x}{self.rng.getrandbits(64):016x}"
+
     def authenticate(self, authorization: str | None) -> str:
         """The bearer token of an ``Authorization`` header, or 401 ``invalid_token``."""
         scheme, _, token = (authorization or "").strip().partition(" ")
@@ -159,6 +165,7 @@ class LumaService:
         call.verdict = check(f"{call.endpoint}-request", call.body)
         if not call.verdict.ok:
             raise ApiError("bad_request", call.verdict.message)
+        call.fields = given(call.body)
         outcome = self._decide(call)
         if outcome is not None and outcome.kind == "reject":
             assert outcome.code is not None
@@ -179,7 +186,7 @@ class LumaService:
         if not self.scenarios:  # no rules: nothing to match
             return None
         decided = self.scenarios.decide(
-            ScenarioRequest(call.endpoint, call.body, call.token, call.scenario)
+            ScenarioRequest(call.endpoint, call.fields, call.token, call.scenario)
         )
         if decided is None:
             return None
@@ -188,8 +195,10 @@ class LumaService:
         return outcome
 
     def _video_call(self, call: Call, outcome: Outcome | None) -> dict[str, Any]:
-        body = call.body
-        task = self._create(body, token=call.token, base_url=call.base_url, outcome=outcome)
+        body = call.fields
+        task = self._create(
+            body, token=call.token, base_url=call.base_url, outcome=outcome, posted=call.body
+        )
         call.task_id = task.id
         if call.on_task is not None:
             call.on_task(task.id)
@@ -209,12 +218,21 @@ class LumaService:
         verdict = check("videos-request", body)
         if not verdict.ok:
             raise ApiError("bad_request", verdict.message)
-        return self._create(body, token=token, base_url=base_url, outcome=outcome)
+        return self._create(
+            given(body), token=token, base_url=base_url, outcome=outcome, posted=body
+        )
 
     def _create(
-        self, body: dict[str, Any], *, token: str, base_url: str, outcome: Outcome | None
+        self,
+        body: dict[str, Any],
+        *,
+        token: str,
+        base_url: str,
+        outcome: Outcome | None,
+        posted: dict[str, Any],
     ) -> Task:
-        """`create_video` for a body already validated (`handle` checks it once)."""
+        """`create_video` for a body already validated (`handle` checks it once): ``body``
+        holds the given fields, ``posted`` the body as it came (the record shows it)."""
         callback_url = body.get("callback_url")
         if callback_url is not None:
             try:
@@ -232,7 +250,7 @@ class LumaService:
                 id=self.new_id(),
                 video_id=self.new_id(),
                 action=action,
-                request=dict(body),
+                request=dict(posted),
                 token=token,
                 trace_id=self.new_id(),
                 aspect_ratio=aspect_ratio,
@@ -240,6 +258,7 @@ class LumaService:
                 created_at=now,
                 clock=self.clock,
                 callback_url=callback_url,
+                record_id=self.new_record_id(now),
             )
             plan = self._plan(task, outcome)
             task.starts_at = now + plan.queue  # it leaves the queue then (see `tasks`)
@@ -307,7 +326,7 @@ class LumaService:
             raise ApiError("api_error", "the fake is shutting down")
         if self.store.get(task.id) is not task:
             raise ApiError("api_error", "the fake was reset while this call was held")
-        raise ApiError("timeout", f"the result did not arrive within {timeout:g} s")
+        raise ApiError("timeout")  # the provider's message says nothing of the seconds
 
     # -- the task's life ----------------------------------------------------------
 
@@ -351,8 +370,8 @@ class LumaService:
     # -- POST /luma/tasks ---------------------------------------------------------
 
     def _task_call(self, call: Call) -> dict[str, Any]:
-        body, token = call.body, call.token
-        if body["action"] == "retrieve":
+        body, token = call.fields, call.token
+        if body.get("action", "retrieve") == "retrieve":  # the documented default
             call.task_id = body["id"]
             task = self._own(body["id"], token)
             if task is None:

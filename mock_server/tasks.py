@@ -55,6 +55,7 @@ class Task:
     clock: Clock = field(repr=False)
     starts_at: float = math.inf  # when it leaves the queue; never, until it is planned
     callback_url: str | None = None
+    record_id: str = ""  # the record's ``_id``: the provider's database id, 24 hex digits
     finished_at: float | None = None
     result: dict[str, Any] | None = None
     error: ApiError | None = None
@@ -107,6 +108,7 @@ class Task:
 
     def record(self) -> dict[str, Any]:
         record: dict[str, Any] = {
+            "_id": self.record_id,
             "id": self.id,
             "api_id": LUMA_VIDEOS_API_ID,
             **_derived_ids(self.token),
