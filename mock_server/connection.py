@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 import gevent
@@ -37,9 +37,10 @@ from gevent.event import Event
 
 from .faults import ENVIRON_KEY, Fault
 
-log = logging.getLogger("luma_mock.connection")
+if TYPE_CHECKING:
+    from .api import WSGIApp
 
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+log = logging.getLogger("luma_mock.connection")
 
 MAX_HEAD = 64 * 1024  # bytes of request line and headers
 MAX_HEADERS = 100

@@ -22,9 +22,10 @@ from gevent.event import Event
 from gevent.pool import Pool
 from gevent.server import StreamServer
 
+from .api import WSGIApp
 from .app import create_app
 from .config import Settings
-from .connection import Connection, WSGIApp
+from .connection import Connection
 from .logs import flush_logs
 from .service import LumaService
 
