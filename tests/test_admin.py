@@ -169,8 +169,12 @@ def test_the_journal_records_requests_with_verdicts_and_redacted_tokens(
 
 
 def test_waiting_for_a_request_is_a_long_poll(client: FlaskClient) -> None:
+    """A wait answers as soon as an entry matches; a request is journaled when it arrives,
+    so ``answered: true`` is what waits for its answer too."""
     waiting = InThread(
-        client.post, "/__admin/journal/wait", json={"path": "/luma/tasks", "timeout": 10}
+        client.post,
+        "/__admin/journal/wait",
+        json={"path": "/luma/tasks", "answered": True, "timeout": 10},
     )
     api(client, "/luma/tasks", {"action": "retrieve", "id": "missing"})
     entry = waiting.join().get_json()
