@@ -1,149 +1,30 @@
-"""The checks of a client: what one call through an adapter did, and nine checks of it.
+"""The checks of a client: ten checks of what one call through an adapter did.
 
-A `ClientCall` holds what the adapter was given, the requests the client really sent
-(`Seen`, as the fake's journal or the validating proxy saw them), and what it returned
-or raised. The checks sit in the shared registry of `checks` under the operation
-``client``; each gets the call and the service's `Answer` to the client's last request,
-and raises `CheckFailure` (via `fail`) or returns `SKIPPED` when the call is not its
-business. The consumer suite (`consumer`) makes the calls and picks the checks.
+Each check gets a `ClientCall` (`client_calls`: what the adapter was given, the requests
+the client really sent as the fake's journal or the validating proxy saw them, what it
+returned or raised) and the service's `Answer` to the client's last request. They sit
+in the shared registry of `checks` under the operation ``client`` and raise
+`CheckFailure` (via `fail`), or return `SKIPPED` when the call is not their business.
+The consumer suite (`consumer`) makes the calls and picks the checks. `ClientCall`,
+`Seen` and the tables of which checks apply are imported here too, so
+``from contract_tests.client_checks import Seen`` keeps working.
 """
 
 from __future__ import annotations
 
 import json
-import shlex
-from dataclasses import dataclass, field
 from typing import Any
 
-from .checks import SKIPPED, Answer, Case, CheckContext, check, fail, record_state
+from .checks import SKIPPED, Answer, CheckContext, check, fail, record_state
+from .client_calls import (
+    CHECKS_BY_EXPECTATION,
+    CLIENT,
+    SHARED_CHECKS,
+    ClientCall,
+    Seen,
+)
 
-CLIENT = "client"  # the registry's operation for the checks of a client
 FINISHED_WORDS = frozenset({"completed", "complete", "succeeded", "success", "finished", "done"})
-SHARED_CHECKS = ("request-sent", "request-conforms", "fields-sent")
-CHECKS_BY_EXPECTATION = {
-    "answer": ("task-id-matches", "answer-returned"),
-    "running": ("no-early-completion", "task-id-matches", "answer-returned"),  # a held task
-    "error": ("raises-on-error",),
-    "fault": ("raises-on-fault",),
-}
-
-
-# -- what the client did ---------------------------------------------------------------
-
-
-@dataclass
-class Seen:
-    """One request the client sent, as the fake's journal (or the proxy) saw it."""
-
-    method: str
-    path: str
-    body: Any
-    verdict: dict[str, Any] | None  # schema, ok, problems, unknown_fields
-    status: int | None
-    answer: Any
-    rule: str | None = None
-    seq: int = 0
-
-    @classmethod
-    def from_journal(cls, entry: dict[str, Any]) -> Seen:
-        return cls(
-            entry.get("method", "POST"),
-            entry.get("path", ""),
-            entry.get("body"),
-            entry.get("verdict"),
-            entry.get("status"),
-            entry.get("answer"),
-            entry.get("rule"),
-            entry.get("seq", 0),
-        )
-
-    @property
-    def api(self) -> bool:
-        return self.path in ("/luma/videos", "/luma/tasks")
-
-    def problem(self, refusal_expected: bool = False) -> str | None:
-        """What is wrong with this request by the contract, if anything. A 400 that no
-        rule of the suite asked for means the service could not take it, and so does a 404
-        on /luma/videos (a video_id it never made) — unless the call was meant to be
-        refused."""
-        unknown_path = self.status == 404 and not self.api
-        if (unknown_path or self.status == 405) and self.rule is None:
-            return f"the service has no {self.method} {self.path} ({_error_text(self.answer)})"
-        if not self.api or self.status is None:
-            return None
-        if self.verdict is None:
-            return f"refused before it could be read: {self.status} {_error_text(self.answer)}"
-        if not self.verdict.get("ok"):
-            return f"{self.verdict.get('schema')}: " + "; ".join(self.verdict.get("problems", []))
-        refused = self.status == 400 or (self.status == 404 and self.path == "/luma/videos")
-        if refused and self.rule is None and not refusal_expected:
-            return f"the service refused it: {self.status} {_error_text(self.answer)}"
-        return None
-
-    def curl(self, base_url: str) -> str:
-        parts = ["curl -s", "-X", self.method, shlex.quote(base_url + self.path)]
-        parts += ["-H", shlex.quote("authorization: Bearer $TOKEN")]
-        if self.body is not None:
-            body = self.body if isinstance(self.body, str) else json.dumps(self.body)
-            parts += ["-H", "'content-type: application/json'", "-d", shlex.quote(body)]
-        return " ".join(parts)
-
-
-def _error_text(answer: Any) -> str:
-    error = answer.get("error") if isinstance(answer, dict) else None
-    if isinstance(error, dict):
-        return f"{error.get('code')}: {error.get('message')}"
-    return json.dumps(answer)[:120] if answer is not None else "no answer"
-
-
-@dataclass
-class ClientCall(Case):
-    """One call through the adapter: what it was given, what it was expected to do,
-    the requests it made, and what it returned or raised."""
-
-    call: str = ""  # generate, extend or retrieve
-    fields: dict[str, Any] = field(default_factory=dict)
-    expect: str = "answer"  # answer, running (a held task), error or fault
-    sent: list[Seen] = field(default_factory=list)
-    returned: Any = None
-    raised: BaseException | None = None
-    in_time: bool = True  # it returned or raised within `bound` seconds
-    bound: float = 0.0
-    error_code: str | None = None
-    fault: str | None = None
-    setup: list[dict[str, Any]] = field(default_factory=list)  # rules of the example
-    before: list[str] = field(default_factory=list)  # the example's steps before this call
-
-    def last(self) -> Seen | None:
-        """The last request to the call's endpoint (after any retries)."""
-        return next((s for s in reversed(self.sent) if s.path == self.path), None)
-
-    def answer(self) -> Answer:
-        seen = self.last()
-        if seen is None or seen.status is None:
-            return Answer(0)
-        content = seen.answer if isinstance(seen.answer, str) else json.dumps(seen.answer)
-        return Answer(seen.status, {"content-type": "application/json"}, content.encode())
-
-    def expected_body(self) -> dict[str, Any]:
-        """The fields the request must carry (callback_url has a check of its own)."""
-        if self.call == "retrieve":
-            return {"action": "retrieve", "id": self.fields["task_id"]}
-        wanted = {k: v for k, v in self.fields.items() if k != "callback_url"}
-        return {"action": self.call, **wanted}
-
-    def checks(self) -> tuple[str, ...]:
-        """The checks that apply to this call, in the order they run."""
-        callback = ("callback-url-sent",) if "callback_url" in self.fields else ()
-        return SHARED_CHECKS + callback + CHECKS_BY_EXPECTATION[self.expect]
-
-    def unknown_fields(self) -> list[str]:
-        return [
-            f"{s.method} {s.path} sends field(s) the contract does not know: "
-            f"{', '.join(s.verdict['unknown_fields'])} (the service ignores them)"
-            for s in self.sent
-            if s.verdict and s.verdict.get("unknown_fields")
-        ]
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -233,6 +114,32 @@ def fields_sent(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | N
             expected=_short(call.expected_body()),
             actual=_short(seen.body),
         )
+
+
+@check(
+    "one-bill-per-call",
+    "one call makes at most one request that may cost a video (none to retrieve): no "
+    "second POST /luma/videos after an answer that made a task, or after a lost answer",
+    (CLIENT,),
+)
+def one_bill_per_call(ctx: CheckContext, call: ClientCall, answer: Answer) -> bool | None:
+    billed = call.billed()
+    if len(billed) <= call.bills_allowed:
+        return None
+    lost = next((s for s in billed[:-1] if s.fault is not None), None)
+    if lost is not None:
+        why = f"a blind retry after the {lost.fault} fault: the first request may have made a task"
+    elif call.call == "retrieve":
+        why = "a retrieve submits work"
+    else:
+        why = "another POST after an answer that made a task"
+    fail(
+        f"{call.call} sent {len(billed)} billable POST /luma/videos for one call ({why}): "
+        f"it may pay for {len(billed)} videos",
+        expected=f"at most {call.bills_allowed} billable POST /luma/videos (a retry only "
+        "after an answer that says no task was made: 4xx, or 5xx other than 504)",
+        actual="; ".join(f"{n}. {s.outcome()}" for n, s in enumerate(billed, 1)),
+    )
 
 
 @check("callback-url-sent", "a callback_url given to the client reaches the service", (CLIENT,))
@@ -395,6 +302,7 @@ CONSUMER_CHECKS: tuple[str, ...] = (
     "request-sent",
     "request-conforms",
     "fields-sent",
+    "one-bill-per-call",
     "callback-url-sent",
     "raises-on-error",
     "raises-on-fault",
@@ -402,3 +310,14 @@ CONSUMER_CHECKS: tuple[str, ...] = (
     "task-id-matches",
     "answer-returned",
 )
+
+__all__ = [
+    "CHECKS_BY_EXPECTATION",
+    "CLIENT",
+    "CONSUMER_CHECKS",
+    "FINISHED_WORDS",
+    "SHARED_CHECKS",
+    "ClientCall",
+    "Seen",
+    "finished_signs",
+]

@@ -14,7 +14,8 @@ from typing import Any
 
 from .adapters import describe_call, operations
 from .checks import CheckContext, CheckFailures, run_checks
-from .client_checks import CLIENT, CONSUMER_CHECKS, ClientCall, Seen
+from .client_calls import CLIENT, PROXY_CAP, ClientCall, Seen
+from .client_checks import CONSUMER_CHECKS
 from .consumer_fake import SETUP_SCENARIO, ControlError, FakeControl
 from .consumer_report import CaseResult
 from .proxy import Exchange, ValidatingProxy
@@ -66,7 +67,9 @@ def _seen_through_proxy(exchange: Exchange, seq: int) -> Seen:
             "problems": checked.problems,
             "unknown_fields": checked.unknown_fields,
         }
-    rule = None if exchange.forwarded else "proxy-cap"  # the cap's 429 is not the client's doing
+    rule = None if exchange.forwarded else PROXY_CAP  # the cap's 429 is not the client's doing
+    # A forwarded request with a note got the proxy's own 502: the target did not answer.
+    fault = exchange.note if exchange.forwarded and exchange.note else None
     return Seen(
         exchange.method,
         exchange.path,
@@ -76,6 +79,7 @@ def _seen_through_proxy(exchange: Exchange, seq: int) -> Seen:
         exchange.answer,
         rule,
         seq,
+        fault,
     )
 
 
@@ -212,7 +216,7 @@ class ClientRun:
         call.sent = self.journal.new()
         for warning in call.unknown_fields():
             self.warnings[warning] = None
-        if any(seen.rule == "proxy-cap" for seen in call.sent):
+        if any(seen.rule == PROXY_CAP for seen in call.sent):
             warning = (
                 f"{operation}: the proxy's billable cap held a request back, so what the "
                 "service would answer was not checked (raise max_billable)"

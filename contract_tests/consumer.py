@@ -8,9 +8,10 @@ told, through its control API, how the example goes: answer at once, hold a task
 ``pending``/``processing`` on a manual clock, refuse with a documented error, or break
 the answer (reset, empty reply, malformed JSON, cut short, hang).
 
-The checks are in `client_checks`: each looks at one `ClientCall` (what the adapter
-was given, the requests it made as the journal saw them, what it returned or raised)
-and the fake's answer to it.
+The checks are in `client_checks`: each looks at one `ClientCall` (`client_calls`:
+what the adapter was given, the requests it made as the journal saw them, what it
+returned or raised) and the fake's answer to it — among them, that one call never sends
+two requests that may each cost a video (`one-bill-per-call`).
 
     report = run_consumer_suite(my_factory, profile="ci")
     assert report.ok, report.render()

@@ -9,8 +9,9 @@ input, unknown ids), then billable ones (every request shape in every mode, then
 stateful machine) — and returns a `Verification` for `report`.
 
 The parts live beside this module: `targets` (transports and targets), `runner` (the
-`Provider` that sends, checks, keeps the budget and settles tasks), `plans` (the phases
-as Hypothesis properties) and `stateful` (the state machine). Their public names are
+`Provider` that sends, checks and keeps the budget), `waits` (bringing a task to its
+end, every poll checked, each wait bounded), `plans` (the phases as Hypothesis
+properties) and `stateful` (the state machine). Their public names are
 imported here too, so ``from contract_tests.provider import Target, verify`` and the
 rest keep working.
 """
@@ -33,17 +34,22 @@ from .exchanges import CheckFailure
 from .plans import SHAPES, Plan, _run_plan, billable_plans, cheap_plans, stateful_reserve
 from .report import Progress, Recorder
 from .runner import (
+    ADMIN_TIMEOUT,
+    ANSWER_TIMEOUT,
+    CALLBACK_WAIT,
     FAKE_TIME_LIMIT,
     INSTANT,
     POLL_DEADLINE,
     POLL_FIRST,
     POLL_MAX,
     SCENARIO_HEADER,
+    SILENCE_LIMIT,
     Budget,
     BudgetSpent,
     Provider,
 )
 from .targets import LOOPBACK, HttpTransport, Target, Transport, WsgiTransport
+from .waits import TASK_WAIT
 
 REAL_SERVICE = "https://api.acedata.cloud"
 DEFAULT_CAP_WITH_CONTROL = 36  # the fake's videos are free: two per shape and mode
@@ -154,6 +160,9 @@ def iter_exchanges(path: str) -> Iterator[dict[str, Any]]:
 
 
 __all__ = [
+    "ADMIN_TIMEOUT",
+    "ANSWER_TIMEOUT",
+    "CALLBACK_WAIT",
     "DEFAULT_CAP_WITH_CONTROL",
     "FAKE_TIME_LIMIT",
     "INSTANT",
@@ -164,6 +173,8 @@ __all__ = [
     "REAL_SERVICE",
     "SCENARIO_HEADER",
     "SHAPES",
+    "SILENCE_LIMIT",
+    "TASK_WAIT",
     "Budget",
     "BudgetSpent",
     "HttpTransport",

@@ -177,6 +177,11 @@ def format_failure(
 
         request = Case("videos", case.body, label=case.label)
         lines.append(f"   the request that asked for it: {curl_line(request, base_url, token)}")
+    elif case is not None and case.operation == "wait":
+        from .exchanges import Case
+
+        poll = Case("tasks", case.body, label=case.label)
+        lines.append(f"   the last poll: {curl_line(poll, base_url, token)}")
     for note in _reproduction(failure.reproduce):
         lines.append(f"   hypothesis: {note}")
     return _redact("\n".join(lines), token)

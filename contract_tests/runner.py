@@ -1,7 +1,13 @@
 """The provider suite's runner: a `Provider` sends cases to one `Target`, runs every
 check on every answer, keeps the billable `Budget`, and knows how to bring a task to its
-end on that target — the control API's clock or complete endpoint where there is one,
-polling with backoff elsewhere — and how to wait for its callback.
+end on that target (`waits`: the control API's clock or complete endpoint where there is
+one, polling with backoff elsewhere, every poll checked) and how to wait for its callback.
+
+No request waits for its answer longer than `ANSWER_TIMEOUT` (a synchronous call on a
+target without the control API: its body's ``timeout`` plus 30 s), a control call
+longer than `ADMIN_TIMEOUT`; and once the target has left `SILENCE_LIMIT` seconds in all
+unanswered, nothing more is sent — every request left fails at once, so a target that
+stops answering still gets a verdict.
 
 Billable requests (POSTs to /luma/videos that pass validation) are counted before they
 are sent and never beyond the cap (`BudgetSpent` stops the example instead). On a target
@@ -18,23 +24,43 @@ import contextlib
 import itertools
 import json
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from . import strategies as S
-from .check_context import CheckContext, record_state
+from .check_context import CheckContext
 from .checks import run_checks as _run_checks
+from .contract import given
 from .exchanges import Answer, Case, CheckFailure
 from .report import Progress, Recorder
 from .targets import Target
+from .waits import FAKE_TIME_LIMIT, POLL_DEADLINE, POLL_FIRST, POLL_MAX, retrieve_case, settle
 
 INSTANT = "luma-mock-verify-instant"  # scenario that makes a sync call answer at once
 SCENARIO_HEADER = "X-Luma-Mock-Scenario"
-POLL_DEADLINE = 600.0  # seconds a task may take on a target without the control API
-POLL_FIRST, POLL_MAX = 0.25, 15.0  # backoff between polls: a quick task is seen quickly
-FAKE_TIME_LIMIT = 3600.0  # seconds of a manual clock we move before completing by hand
+ANSWER_TIMEOUT = 30.0  # seconds a request waits for its answer
+ADMIN_TIMEOUT = 10.0  # the same for a control call (they answer at once)
+MEDIA_TIMEOUT = 60.0  # the same for a video or thumbnail
+SILENCE_LIMIT = 90.0  # seconds of unanswered requests, in all, before nothing more is sent
+CALLBACK_WAIT = 10.0  # seconds a callback may take once its task has ended
+
+__all__ = [
+    "ADMIN_TIMEOUT",
+    "ANSWER_TIMEOUT",
+    "CALLBACK_WAIT",
+    "FAKE_TIME_LIMIT",
+    "INSTANT",
+    "MEDIA_TIMEOUT",
+    "POLL_DEADLINE",
+    "POLL_FIRST",
+    "POLL_MAX",
+    "SCENARIO_HEADER",
+    "SILENCE_LIMIT",
+    "Budget",
+    "BudgetSpent",
+    "Provider",
+]
 
 
 @dataclass
@@ -83,6 +109,8 @@ class Provider:
         self.videos: list[tuple[str, str]] = []  # (video_id, video_url) made in this run
         self.notes: list[str] = []
         self.risky_skipped = 0  # invalid requests not sent: they could be billed
+        self.overran: str | None = None  # a task that did not end within its wait
+        self.silence = 0.0  # seconds the target left requests unanswered, in all
         self._receiver: Any = None
         self._callback_seq = itertools.count(1)
 
@@ -113,17 +141,38 @@ class Provider:
         usable = S.is_valid_field("videos", "prompt", body.get("prompt"))
         return self.control is None and case.operation == "videos" and not case.valid and usable
 
-    def send(self, case: Case, timeout: float = 30.0) -> Answer:
+    def transmit(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        timeout: float,
+    ) -> Answer:
+        """Every request to the target goes here: past `SILENCE_LIMIT` seconds of
+        unanswered requests it is not sent, and answers at once with status 0."""
+        if self.silence >= SILENCE_LIMIT:
+            why = f"not sent: the target left {self.silence:.0f} s of requests unanswered"
+            return Answer(0, {}, why.encode())
+        answer = self.target.transport.send(method, url, body, headers, timeout)
+        if answer.status == 0:
+            self.silence += answer.elapsed
+            if self.silence >= SILENCE_LIMIT:
+                self.notes.append(
+                    f"the target left {self.silence:.0f} s of requests unanswered: "
+                    "nothing more was sent, and every request left failed at once"
+                )
+        return answer
+
+    def send(self, case: Case, timeout: float = ANSWER_TIMEOUT) -> Answer:
         if self.is_billable(case) and not self.budget.take():
             raise BudgetSpent(case.label)
         headers = self.headers_for(case)
-        answer = self.target.transport.send(
-            case.method, case.path, case.payload(), headers, timeout
-        )
+        answer = self.transmit(case.method, case.path, case.payload(), headers, timeout)
         self.recorder.add(self.phase, case, case.path, headers, answer)
         return answer
 
-    def exchange(self, case: Case, timeout: float = 30.0) -> Answer:
+    def exchange(self, case: Case, timeout: float = ANSWER_TIMEOUT) -> Answer:
         """Send the case and run every check on its answer; failures are kept for the
         example in progress."""
         answer = self.send(case, timeout)
@@ -131,16 +180,18 @@ class Provider:
         return answer
 
     def fetch(self, url: str) -> Answer:
-        answer = self.target.transport.send("GET", url, None, {}, 60.0)
+        answer = self.transmit("GET", url, None, {}, MEDIA_TIMEOUT)
         self.recorder.add(self.phase, Case("media", method="GET", path=url), url, {}, answer)
         return answer
 
-    def admin(self, method: str, path: str, body: Any = None) -> Answer:
+    def admin(
+        self, method: str, path: str, body: Any = None, timeout: float = ADMIN_TIMEOUT
+    ) -> Answer:
         headers = {"content-type": "application/json"}
         if self.target.control_token:
             headers["authorization"] = f"Bearer {self.target.control_token}"
         payload = None if body is None else json.dumps(body).encode()
-        return self.target.transport.send(method, "/__admin" + path, payload, headers, 60.0)
+        return self.transmit(method, "/__admin" + path, payload, headers, timeout)
 
     # -- the control API, when there is one ---------------------------------------------
 
@@ -167,39 +218,23 @@ class Provider:
     def manual_clock(self) -> bool:
         return bool(self.control and self.control.get("manual"))
 
-    def advance(self, seconds: float) -> None:
-        self.admin("POST", "/clock/advance", {"seconds": seconds})
+    def advance(self, seconds: float) -> bool:
+        """Move the target's manual clock; False when the control API refused."""
+        return 200 <= self.admin("POST", "/clock/advance", {"seconds": seconds}).status < 300
 
     # -- tasks --------------------------------------------------------------------
 
     def retrieve(self, task_id: str) -> dict[str, Any] | None:
-        case = Case("tasks", {"action": "retrieve", "id": task_id}, label="retrieve",
-                    expect_status=200, task_id=task_id)  # fmt: skip
-        body = self.exchange(case).json_or_none()
+        body = self.exchange(retrieve_case(task_id)).json_or_none()
         return body if isinstance(body, dict) else None
 
     def retrieve_batch(self, ids: list[str]) -> None:
         self.exchange(Case("tasks", {"action": "retrieve_batch", "ids": ids}, label="batch"))
 
     def settle(self, task_id: str) -> dict[str, Any] | None:
-        """Bring the task to its end the cheapest way this target allows, retrieving it
-        on the way so every state it passes through is checked."""
-        record = self.retrieve(task_id)
-        if self.manual_clock:
-            step, moved = 1.0, 0.0
-            while record is not None and not _finished(record) and moved < FAKE_TIME_LIMIT:
-                self.advance(step)
-                moved, step = moved + step, step * 2
-                record = self.retrieve(task_id)
-        if self.control is not None and record is not None and not _finished(record):
-            self.admin("POST", f"/tasks/{task_id}/complete")
-            record = self.retrieve(task_id)
-        deadline, pause = time.monotonic() + POLL_DEADLINE, POLL_FIRST
-        while record is not None and not _finished(record) and time.monotonic() < deadline:
-            time.sleep(pause)  # the real service: nothing to wait on but the clock
-            pause = min(pause * 2, POLL_MAX)
-            record = self.retrieve(task_id)
-        return record
+        """The task's record once it has ended, every poll on the way checked; None
+        when it did not end (an answer broke a check, or its wait ran out: `waits`)."""
+        return settle(self, task_id)
 
     def remember_video(self, result: Any) -> None:
         if isinstance(result, dict) and result.get("success") is True:
@@ -224,7 +259,7 @@ class Provider:
         joiner = "&" if "?" in url else "?"
         return {**body, "callback_url": f"{url}{joiner}n={next(self._callback_seq)}"}
 
-    def callback_for(self, url: str, timeout: float = 10.0) -> Any:
+    def callback_for(self, url: str, timeout: float = CALLBACK_WAIT) -> Any:
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         receiver, seen, deadline = self.receiver, 0, time.monotonic() + timeout
@@ -246,7 +281,7 @@ class Provider:
                 CheckFailure(
                     f"no callback for task {task_id} arrived",
                     expected=f"a POST to {case.body['callback_url']}",
-                    actual="nothing within 10 s of the task's end",
+                    actual=f"nothing within {CALLBACK_WAIT:g} s of the task's end",
                     check="callback-shape",
                     case=case,
                 )
@@ -263,16 +298,17 @@ class Provider:
 
     def video(self, body: dict[str, Any], label: str) -> None:
         """One POST /luma/videos and everything that follows from it: settle the task,
-        its callback, retrieve it alone and in a batch, remember the video."""
-        if "callback_url" in body:
+        its callback (once the task is seen to end), retrieve it alone and in a batch,
+        remember the video."""
+        if given(body).get("callback_url"):  # a null one is not given
             body = self.unique_callback(body)
         case = Case("videos", body, label=label)
-        timeout = 30.0
+        timeout = ANSWER_TIMEOUT
         if case.mode == "sync":
             if self.instant_rule is not None:
                 case.headers[SCENARIO_HEADER] = INSTANT
             else:
-                timeout = float(body.get("timeout", 300)) + 30
+                timeout = float(given(body).get("timeout", 300)) + ANSWER_TIMEOUT
         answer = self.exchange(case, timeout)
         data = answer.json_or_none()
         task_id = data.get("task_id") if isinstance(data, dict) else None
@@ -284,13 +320,10 @@ class Provider:
             record = self.retrieve(task_id)
         else:
             record = self.settle(task_id)
-            if case.mode == "callback":
-                self.check_callback(case, task_id)
-            record = self.retrieve(task_id) or record
+            if record is not None:  # it ended: its callback is due, its record final
+                if case.mode == "callback":
+                    self.check_callback(case, task_id)
+                record = self.retrieve(task_id) or record
         self.retrieve_batch([task_id, f"unknown-{task_id}"])
         if record is not None:
             self.remember_video(record.get("response"))
-
-
-def _finished(record: Mapping[str, Any]) -> bool:
-    return record_state(record) in ("completed", "failed")

@@ -120,6 +120,55 @@ class SendsModel(_Broken):
         return super().generate(model="luma", **fields)
 
 
+class PostsTwice(_Broken):
+    """Sends every generate and extend twice (a "warm-up" post, then the real one) and
+    returns the second answer: one call pays for two videos."""
+
+    def _post(self, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        if path == "/luma/videos":
+            super()._post(path, body, timeout)
+        return super()._post(path, body, timeout)
+
+
+class RetriesAfterReset(_Broken):
+    """Retries any request once when the connection breaks (a reset, an empty reply), as
+    a generic HTTP retry policy does — blind: a POST /luma/videos that was reset may
+    already have made its task, so the retry may pay for a second video. (Retrying a
+    retrieve is harmless.)"""
+
+    def _post(self, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        try:
+            return super()._post(path, body, timeout)
+        except requests.ConnectionError:
+            return super()._post(path, body, timeout)
+
+
+class RetriesRefusals(_Broken):
+    """Well behaved: retries a POST /luma/videos (twice at most) after an answer that
+    says no task was made — 429, or a 5xx other than 504 — then raises the last refusal.
+    (A real client would back off first; the suite's refusals carry no Retry-After.)"""
+
+    RETRIED: frozenset[int] = frozenset({429, 500, 502, 503})
+    ATTEMPTS = 3
+
+    def _post(self, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        for attempt in range(1, self.ATTEMPTS + 1):
+            try:
+                return super()._post(path, body, timeout)
+            except LumaError as error:
+                retry = path == "/luma/videos" and error.status in self.RETRIED
+                if not retry or attempt == self.ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+
+class RetriesAfter504(RetriesRefusals):
+    """Retries after a 504 too: a synchronous call that timed out leaves its task
+    running, so the retry starts a second video."""
+
+    RETRIED = frozenset({429, 500, 502, 503, 504})
+
+
 class GenerateOnly(_Broken):
     """A client with no extend and no retrieve: those checks are skipped."""
 
@@ -135,3 +184,7 @@ early_completion = EarlyCompletion
 swallows_reset = SwallowsReset
 wrong_task_id = WrongTaskId
 extends_a_stale_video = ExtendsAStaleVideo
+posts_twice = PostsTwice
+retries_after_reset = RetriesAfterReset
+retries_refusals = RetriesRefusals
+retries_after_504 = RetriesAfter504

@@ -3,6 +3,10 @@ behind a WSGI middleware that corrupts one thing (or, for callbacks, with its ca
 dispatcher wrapped). The provider suite must fail on each, naming the right check.
 
 `BROKEN` maps a name to (the check that must fail, how to build the target).
+`STALLING` holds the servers that once kept the suite waiting for ever — records that
+break the schema while a task is polled, a task that never ends on a target that claims
+the control API — each with the check that must end the wait and its rewrite, which
+counts the polls of each task.
 """
 
 from __future__ import annotations
@@ -10,10 +14,12 @@ from __future__ import annotations
 import io
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from contract_tests.exchanges import Answer
 from contract_tests.provider import Target
 from mock_server.app import create_app
 from mock_server.clock import ManualClock
@@ -227,9 +233,8 @@ BROKEN: dict[str, tuple[str, Callable[[], Target]]] = {
 }
 
 
-def without_control_api(luma: LumaService) -> Target:
-    """The fake with /__admin/ hidden, as a server that has no control API would be."""
-    app = create_app(luma)
+def hide_control_api(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """The app with /__admin/ answering 404, as on a server that has no control API."""
 
     def hidden(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if environ["PATH_INFO"].startswith("/__admin"):
@@ -237,6 +242,119 @@ def without_control_api(luma: LumaService) -> Target:
             return [b'{"success": false, "error": {"code": "not_found", "message": "no"}}']
         return app(environ, start_response)
 
-    target = Target.wsgi(hidden, TOKEN, name="a fake without control API")
+    return hidden
+
+
+def without_control_api(luma: LumaService) -> Target:
+    """The fake with /__admin/ hidden, as a server that has no control API would be."""
+    app = hide_control_api(create_app(luma))
+    target = Target.wsgi(app, TOKEN, name="a fake without control API")
     target.on_close = luma.close
     return target
+
+
+# -- servers that kept the suite waiting ------------------------------------------------
+
+
+class Polled:
+    """A rewrite that counts the retrieves of each task (``polls``, answered ones: an
+    unknown id is no task) and changes the records it answers with `change` (number:
+    which retrieve of that task this is)."""
+
+    def __init__(self) -> None:
+        self.polls: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def __call__(self, seen: Seen) -> None:
+        asked = seen.request if isinstance(seen.request, dict) else {}
+        if _is(seen, "/luma/tasks") and asked.get("action", "retrieve") == "retrieve":
+            with self.lock:
+                self.polls[str(asked.get("id"))] += 1
+                number = self.polls[str(asked.get("id"))]
+        else:
+            number = 0
+        for record in _records(seen):
+            self.change(seen, record, number)
+
+    def change(self, seen: Seen, record: dict[str, Any], number: int) -> None:
+        raise NotImplementedError
+
+
+class UnknownStateWord(Polled):
+    """A running task's state is ``running`` (a word the contract does not know), or
+    with ``always``, every task's — finished ones too."""
+
+    def __init__(self, always: bool = False) -> None:
+        super().__init__()
+        self.always = always
+
+    def change(self, seen: Seen, record: dict[str, Any], number: int) -> None:
+        response = record.get("response")
+        running = isinstance(response, dict) and response.get("state") == "processing"
+        if running or self.always:
+            record["response"] = {"task_id": record["id"], "state": "running"}
+
+
+class NeverFinishes(Polled):
+    """Every finished task is shown still processing — a valid record, for ever (as if
+    ``/__admin/tasks/<id>/complete`` did nothing)."""
+
+    def change(self, seen: Seen, record: dict[str, Any], number: int) -> None:
+        if "finished_at" in record:
+            for key in ("finished_at", "elapsed"):
+                record.pop(key, None)
+            record["response"] = {"task_id": record["id"], "state": "processing"}
+
+
+class LosesIdMidPoll(Polled):
+    """From the third retrieve of a task on, its record comes without ``id``."""
+
+    def change(self, seen: Seen, record: dict[str, Any], number: int) -> None:
+        if number >= 3:
+            record.pop("id", None)
+
+
+def stalling_target(rewrite: Polled, control: bool = True) -> tuple[Target, LumaService]:
+    """The in-process fake (manual clock) behind ``rewrite``; without ``control``, the
+    fake on a real clock with instant tasks and /__admin/ hidden (as the real service)."""
+    if control:
+        luma = fake()
+        app: Callable[..., Iterable[bytes]] = create_app(luma)
+    else:
+        from mock_server.delays import PRESETS
+
+        luma = LumaService(Settings(delays=PRESETS["instant"], tokens=(TOKEN,), seed=3))
+        app = hide_control_api(create_app(luma))
+    target = Target.wsgi(Corrupt(app, rewrite), TOKEN, name="a stalling fake")
+    target.on_close = luma.close
+    return target, luma
+
+
+STALLING: dict[str, tuple[str, Callable[[], Polled], bool]] = {
+    "state 'running' while polled": ("body-schema", UnknownStateWord, True),
+    "state 'running', no control API": ("body-schema", lambda: UnknownStateWord(True), False),
+    "a task that never finishes": ("task-finishes", NeverFinishes, True),
+    "a record that loses its id mid-poll": ("body-schema", LosesIdMidPoll, True),
+}
+
+
+class Unanswering:
+    """A transport to a target that never answers: each request "times out" after
+    ``seconds`` (reported, not waited: nothing sleeps). ``sent`` counts the requests."""
+
+    base_url = "http://unanswering.test"
+
+    def __init__(self, seconds: float = 40.0) -> None:
+        self.seconds = seconds
+        self.sent = 0
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+    ) -> Answer:
+        self.sent += 1
+        return Answer(0, {}, b"no answer: read timed out", elapsed=self.seconds)

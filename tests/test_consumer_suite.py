@@ -113,6 +113,8 @@ def test_the_providers_sdk_keeps_every_check(fake_url: str) -> None:
         ("swallows_reset", "fault reset", "raises-on-fault", "(reset)"),
         ("wrong_task_id", "generate (sync)", "task-id-matches", "but the service answered"),
         ("extends_a_stale_video", "extend", "fields-sent", "video_id"),
+        ("posts_twice", "generate (sync)", "one-bill-per-call", "sent 2 billable"),
+        ("retries_after_reset", "generate: fault reset", "one-bill-per-call", "after the reset"),
     ],
 )
 def test_a_broken_client_fails_the_check_that_names_its_defect(

@@ -9,14 +9,23 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 
 import pytest
 import requests
+from hypothesis import settings
 
 from contract_tests.checks import Case
-from contract_tests.provider import REAL_SERVICE, Target, Verification, verify
+from contract_tests.provider import (
+    FAKE_TIME_LIMIT,
+    REAL_SERVICE,
+    SILENCE_LIMIT,
+    Target,
+    Verification,
+    verify,
+)
 from contract_tests.report import curl_line, render
-from tests.broken_servers import BROKEN
+from tests.broken_servers import BROKEN, STALLING, Unanswering, stalling_target
 from tests.support import TOKEN, live_server
 
 FEW = {"profile": "ci", "max_examples": 4, "out": None}
@@ -197,3 +206,64 @@ def test_without_a_control_api_no_billable_request_is_sent_by_default() -> None:
     result = _run(without_control_api(luma), max_billable=None, stateful=True)
     assert result.cap == result.spent == 0
     assert not [e for e in luma.journal.entries(path="/luma/videos") if (e.verdict or {}).get("ok")]
+
+
+# -- servers that once kept the suite waiting: every wait ends, with a verdict ---------------
+
+HARD_BOUND = 120.0  # real seconds: far beyond what these runs take; only a hang reaches it
+
+
+def _bounded(target: Target, **options: object) -> Verification:
+    """`_run` on a thread, given at most `HARD_BOUND` seconds: a suite that waits on a
+    misbehaving target for ever fails the test instead of hanging it."""
+    box: dict[str, Verification] = {}
+    worker = threading.Thread(target=lambda: box.update(result=_run(target, **options)),
+                              daemon=True)  # fmt: skip
+    worker.start()
+    worker.join(HARD_BOUND)
+    assert not worker.is_alive(), f"verify did not return within {HARD_BOUND:g} s"
+    # verify registered its profiles anew on that thread; the active one is reloaded here,
+    # so this thread's settings are the registered object again (Hypothesis warns otherwise)
+    settings.load_profile(settings.get_current_profile_name())
+    assert "result" in box, "verify raised (see the thread's traceback above)"
+    return box["result"]
+
+
+@pytest.mark.parametrize("name", list(STALLING))
+def test_a_stalling_server_gets_a_failing_verdict_naming_the_check(name: str) -> None:
+    check, rewrite_for, control = STALLING[name]
+    rewrite = rewrite_for()
+    target, luma = stalling_target(rewrite, control)
+    started = luma.clock.now()
+    result = _bounded(target, max_billable=8, stateful=False)
+    report = render(result, target.transport.base_url, target.token)
+
+    assert not result.ok and check in _failed(result), report
+    assert "suite-error" not in _failed(result), report
+    polls = sorted(rewrite.polls.values(), reverse=True)
+    if check == "task-finishes":
+        # One task is waited for: the clock moved 1, 2, 4 ... s up to the limit (twelve
+        # moves, a poll after each), /complete, one poll more; the target is not waited
+        # on again, so every later task is retrieved once.
+        moves = len(f"{int(FAKE_TIME_LIMIT):b}")
+        assert polls[0] == 1 + moves + 1 and set(polls[1:]) <= {1}, polls
+        assert luma.clock.now() - started < 2 * FAKE_TIME_LIMIT
+        assert "[task-finishes] task " in report and "the last poll: curl" in report
+        assert any("not waited for" in note for note in result.notes)
+    else:
+        # The broken answer ended the wait: no task was polled past its first broken
+        # record (the third retrieve at most: pending, pending, broken).
+        assert polls and polls[0] <= 3, polls
+        assert luma.clock.now() - started <= 3 * len(polls), "the clock moved on and on"
+
+
+def test_a_target_that_stops_answering_gets_a_verdict_after_the_silence_limit() -> None:
+    transport = Unanswering(seconds=40.0)  # each request "times out" after 40 s
+    target = Target(transport, TOKEN, name="a target that never answers", callbacks=False)
+
+    result = _bounded(target, max_billable=4)
+
+    assert not result.ok and "status-allowed" in _failed(result)
+    # 40 + 40 + 40 s unanswered reach the 90-s limit: nothing is sent after the third.
+    assert transport.sent == -(-SILENCE_LIMIT // 40) == 3
+    assert any("nothing more was sent" in note for note in result.notes)
