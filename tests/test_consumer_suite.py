@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,6 +101,37 @@ def test_the_providers_sdk_keeps_every_check(fake_url: str) -> None:
 
     assert report.ok, report.render()
     assert report.warnings == []  # every field it sends is in the contract
+
+
+class SendsNulls(RequestsAdapter):
+    """The provider's MCP server's way: every optional field the caller did not set goes
+    out as null. That keeps the contract (null is "not given")."""
+
+    OPTIONAL = ("aspect_ratio", "loop", "enhancement", "timeout", "callback_url")
+
+    def __init__(self, base_url: str, token: str) -> None:
+        super().__init__(base_url, token, timeout=TIMEOUT)
+        self.nulls_sent = 0
+
+    def _post(self, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        if path == "/luma/videos":
+            unset = {name: None for name in self.OPTIONAL if name not in body}
+            self.nulls_sent += len(unset)
+            body = {**unset, **body}
+        return super()._post(path, body, timeout)
+
+
+def test_a_client_that_sends_unset_fields_as_null_keeps_the_contract(fake_url: str) -> None:
+    made: list[SendsNulls] = []
+
+    def factory(base_url: str, token: str) -> SendsNulls:
+        made.append(SendsNulls(base_url, token))
+        return made[-1]
+
+    report = suite(factory, fake_url, "generate")
+    assert report.ok, report.render()
+    assert report.warnings == []
+    assert sum(client.nulls_sent for client in made) > 0
 
 
 @pytest.mark.parametrize(
