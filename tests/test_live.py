@@ -104,7 +104,14 @@ def test_token_restriction_json_logs_and_sigterm_with_a_request_held() -> None:
         assert server.post("/luma/videos", {"prompt": PROMPT}).status_code == 401
         good = {"Authorization": "Bearer good"}
         held = InThread(server.post, "/luma/videos", {"prompt": PROMPT}, headers=good)
-        # The manual clock never moves here: the request stays held until shutdown.
+        # The manual clock never moves here: the request stays held until shutdown. Its
+        # task must exist before the signal, or shutdown finds one task, not two.
+        waited = server.session.post(
+            server.url + "/__admin/journal/wait",
+            json={"path": "/luma/videos", "answered": False, "with_task": True, "timeout": 10},
+            timeout=15,
+        )
+        assert waited.status_code == 200, waited.text
         accepted = server.post("/luma/videos", {"prompt": PROMPT, "async": True}, headers=good)
         assert accepted.status_code == 200
         output = server.stop(signal.SIGTERM)
