@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from . import contract
 from .check_context import (
     SET_ONCE,
     STATE_ORDER,
@@ -37,6 +36,7 @@ from .check_context import (
     record_state,
     task_records,
 )
+from .contract import schema as contract
 from .exchanges import Answer, Case, CheckFailure, CheckFailures, fail
 from .media_probe import jpeg_size, mp4_size
 

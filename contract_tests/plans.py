@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from . import strategies as S
+from .contract import strategies as S
 from .exchanges import Case, CheckFailure, CheckFailures
 from .runner import BudgetSpent, Provider
 

@@ -84,7 +84,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def _register_profiles() -> None:
-    from contract_tests import profiles
+    from contract_tests.contract import profiles
 
     profiles.register(prefix="luma-")
 

@@ -29,7 +29,7 @@ from typing import IO, Any
 
 from hypothesis import settings
 
-from . import profiles
+from .contract import profiles
 from .exchanges import CheckFailure
 from .plans import SHAPES, Plan, _run_plan, billable_plans, cheap_plans, stateful_reserve
 from .report import Progress, Recorder

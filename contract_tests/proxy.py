@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from . import contract
+from .contract import schema as contract
 
 BILLABLE = ("POST", "/luma/videos")  # generate and extend: each starts a paid task
 CAP_HEADER = "X-Luma-Mock-Proxy"

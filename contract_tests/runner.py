@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import strategies as S
 from .check_context import CheckContext
 from .checks import run_checks as _run_checks
-from .contract import given
+from .contract import strategies as S
+from .contract.schema import given
 from .exchanges import Answer, Case, CheckFailure
 from .report import Progress, Recorder
 from .targets import Target

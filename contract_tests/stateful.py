@@ -26,7 +26,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from . import strategies as S
+from .contract import strategies as S
 from .exchanges import Case
 from .plans import _keep
 from .runner import BudgetSpent
