@@ -14,8 +14,8 @@ from typing import Any
 
 from .adapters import describe_call, operations
 from .checks import CheckContext, CheckFailures, run_checks
-from .client_calls import CLIENT, PROXY_CAP, ClientCall, Seen
-from .client_checks import CONSUMER_CHECKS
+from .checks.client import CONSUMER_CHECKS
+from .checks.client_calls import CLIENT, PROXY_CAP, ClientCall, Seen
 from .consumer_fake import SETUP_SCENARIO, ControlError, FakeControl
 from .consumer_report import CaseResult
 from .proxy import Exchange, ValidatingProxy

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
+from .checks import Case, CheckFailure, CheckFailures
 from .contract import strategies as S
-from .exchanges import Case, CheckFailure, CheckFailures
 from .runner import BudgetSpent, Provider
 
 

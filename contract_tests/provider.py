@@ -29,8 +29,8 @@ from typing import IO, Any
 
 from hypothesis import settings
 
+from .checks import CheckFailure
 from .contract import profiles
-from .exchanges import CheckFailure
 from .plans import SHAPES, Plan, _run_plan, billable_plans, cheap_plans, stateful_reserve
 from .report import Progress, Recorder
 from .runner import (

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported lazily: `luma-mock serve` builds its parser before gevent patches
-    from .exchanges import Answer, Case, CheckFailure
+    from .checks import Answer, Case, CheckFailure
     from .provider import Verification
     from .runner import Budget
 
@@ -173,12 +173,12 @@ def format_failure(
     if case is not None and case.operation in ("videos", "tasks"):
         lines.append(f"   reproduce: {curl_line(case, base_url, token)}")
     elif case is not None and case.operation == "callback":
-        from .exchanges import Case
+        from .checks import Case
 
         request = Case("videos", case.body, label=case.label)
         lines.append(f"   the request that asked for it: {curl_line(request, base_url, token)}")
     elif case is not None and case.operation == "wait":
-        from .exchanges import Case
+        from .checks import Case
 
         poll = Case("tasks", case.body, label=case.label)
         lines.append(f"   the last poll: {curl_line(poll, base_url, token)}")

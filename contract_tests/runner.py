@@ -28,11 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .check_context import CheckContext
+from .checks import Answer, Case, CheckContext, CheckFailure
 from .checks import run_checks as _run_checks
 from .contract import strategies as S
 from .contract.schema import given
-from .exchanges import Answer, Case, CheckFailure
 from .report import Progress, Recorder
 from .targets import Target
 from .waits import FAKE_TIME_LIMIT, POLL_DEADLINE, POLL_FIRST, POLL_MAX, retrieve_case, settle

@@ -26,8 +26,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from .checks import Case
 from .contract import strategies as S
-from .exchanges import Case
 from .plans import _keep
 from .runner import BudgetSpent
 

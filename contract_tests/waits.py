@@ -24,9 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .check_context import record_state
-from .checks import CheckContext, check, fail, run_checks
-from .exchanges import Answer, Case
+from .checks import Answer, Case, CheckContext, check, fail, record_state, run_checks
 
 if TYPE_CHECKING:
     from .runner import Provider
