@@ -211,7 +211,7 @@ class ContractSuites:
         """The provider suite (`contract_tests.provider.verify`) on ``--luma-target`` or
         the fake in process; fails the test with the report unless every check holds."""
         from contract_tests.provider import Target, verify
-        from contract_tests.report import render
+        from contract_tests.provider.report import render
 
         target = Target.url(self.target, self.token) if self.target else Target.in_process()
         options.setdefault("out", None)
