@@ -202,7 +202,7 @@ def luma_target_proxy(request: pytest.FixtureRequest) -> Iterator[Any]:
     if not target:
         yield None
         return
-    from contract_tests.proxy import ValidatingProxy
+    from contract_tests.consumer.proxy import ValidatingProxy
 
     with ValidatingProxy(target, max_billable=config.getoption("luma_max_billable")) as proxy:
         yield proxy
