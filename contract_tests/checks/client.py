@@ -3,11 +3,11 @@
 Each check gets a `ClientCall` (`client_calls`: what the adapter was given, the requests
 the client really sent as the fake's journal or the validating proxy saw them, what it
 returned or raised) and the service's `Answer` to the client's last request. They sit
-in the shared registry of `registry` under the operation ``client`` and raise
+in the shared `REGISTRY` (`registry`) under the operation ``client`` and raise
 `CheckFailure` (via `fail`), or return `SKIPPED` when the call is not their business.
-The consumer suite (`consumer`) makes the calls and picks the checks. `ClientCall`,
-`Seen` and the tables of which checks apply are imported here too, so
-``from contract_tests.checks.client import Seen`` works too.
+The consumer suite (`contract_tests.consumer`) makes the calls and picks the checks.
+`ClientCall`, `Seen` and the tables of which checks apply are imported here too
+(``from contract_tests.checks.client import Seen``).
 """
 
 from __future__ import annotations
