@@ -2,7 +2,7 @@
 ``luma-mock verify --target URL`` against a live fake over a socket — run time, and
 examples per second where the command reports how many it ran.
 
-The provider suite (`contract_tests/provider.py`) may not exist yet; the row then says so.
+The provider suite (`contract_tests/provider/`) may not exist yet; the row then says so.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ REQUESTS = re.compile(r"(\d[\d,]*)\s+requests?\s+in\s+([\d.]+)\s*s\b", re.IGNORE
 
 def _available() -> str | None:
     """None if `luma-mock verify` can be run, else why not."""
-    if not (ROOT / "contract_tests" / "provider.py").exists():
-        return "not yet available (no contract_tests/provider.py)"
+    if not (ROOT / "contract_tests" / "provider" / "__init__.py").exists():
+        return "not yet available (no contract_tests/provider/)"
     try:
         done = subprocess.run(
             [*luma_mock_command(), "verify", "--help"],

@@ -1,2 +1,16 @@
 """Contract suites for the Luma video API: the contract as code, and checks of any server
-and any client against it. Imports stay lazy so that the pytest plugin costs nothing."""
+and any client against it. Imports stay lazy so that the pytest plugin costs nothing.
+
+Four layers, each importing only the ones below it:
+
+- `plugin` — the pytest plugin (``pytest11``) and the fakes it hands to tests;
+- `provider` | `consumer` — the suite that checks a server (``luma-mock verify``) and
+  the one that checks a client (``luma-mock verify-client``, the validating proxy);
+  neither imports the other: they share only the checks and the contract;
+- `checks` — the one registry of checks, and the exchanges and memory they read;
+- `contract` — the schemas and fixtures in Python, the OpenAPI document, strategies and
+  Hypothesis profiles. It and `checks` import nothing of `mock_server`.
+
+The modules beside the packages (`strategies`, `report`, `adapters`, `openapi`, `proxy`)
+are aliases kept for older import paths; nothing inside imports them.
+"""

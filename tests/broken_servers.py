@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from contract_tests.exchanges import Answer
+from contract_tests.checks import Answer
 from contract_tests.provider import Target
 from mock_server.app import create_app
 from mock_server.clock import ManualClock

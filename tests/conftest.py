@@ -1,4 +1,4 @@
-from contract_tests import profiles
+from contract_tests.contract import profiles
 
 profiles.register()
 profiles.load_default()

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from contract_tests.client_calls import Seen
+from contract_tests.checks.client_calls import Seen
 from contract_tests.consumer import ConsumerReport, FakeControl, LiveFake, run_consumer_suite
 from tests import broken_clients
 from tests.broken_clients import TIMEOUT

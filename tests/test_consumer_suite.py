@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from contract_tests.adapters import RequestsAdapter, describe_call, load_factory, operations
-from contract_tests.client_checks import CONSUMER_CHECKS, finished_signs
+from contract_tests.checks.client import CONSUMER_CHECKS, finished_signs
 from contract_tests.consumer import (
     ConsumerReport,
     FakeControl,
@@ -339,7 +339,7 @@ def test_the_reference_client_against_the_real_service() -> None:
 
 
 def test_an_unasked_404_on_videos_is_a_refusal_but_not_on_tasks() -> None:
-    from contract_tests.client_checks import Seen
+    from contract_tests.checks.client import Seen
 
     ok = {"schema": "videos-request", "ok": True, "problems": [], "unknown_fields": []}
     unknown_video = {"error": {"code": "not_found", "message": "video_id: no video 'x'"}}

@@ -14,7 +14,8 @@ from openapi_spec_validator import validate
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from contract_tests import contract, openapi
+from contract_tests import contract
+from contract_tests.contract import openapi
 from tests.support import refs
 
 DOC_URI = "urn:luma-mock:openapi"

@@ -18,8 +18,8 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
+from contract_tests.consumer.proxy import CAP_HEADER, ValidatingProxy
 from contract_tests.contract import check
-from contract_tests.proxy import CAP_HEADER, ValidatingProxy
 from tests.support import AUTH, PROMPT, TOKEN, LiveServer, live_server
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,11 +3,11 @@
 Each check gets a `ClientCall` (`client_calls`: what the adapter was given, the requests
 the client really sent as the fake's journal or the validating proxy saw them, what it
 returned or raised) and the service's `Answer` to the client's last request. They sit
-in the shared registry of `checks` under the operation ``client`` and raise
+in the shared `REGISTRY` (`registry`) under the operation ``client`` and raise
 `CheckFailure` (via `fail`), or return `SKIPPED` when the call is not their business.
-The consumer suite (`consumer`) makes the calls and picks the checks. `ClientCall`,
-`Seen` and the tables of which checks apply are imported here too, so
-``from contract_tests.client_checks import Seen`` keeps working.
+The consumer suite (`contract_tests.consumer`) makes the calls and picks the checks.
+`ClientCall`, `Seen` and the tables of which checks apply are imported here too
+(``from contract_tests.checks.client import Seen``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .checks import SKIPPED, Answer, CheckContext, check, fail, record_state
 from .client_calls import (
     CHECKS_BY_EXPECTATION,
     CLIENT,
@@ -23,6 +22,9 @@ from .client_calls import (
     ClientCall,
     Seen,
 )
+from .context import CheckContext, record_state
+from .exchanges import Answer, fail
+from .registry import SKIPPED, check
 
 FINISHED_WORDS = frozenset({"completed", "complete", "succeeded", "success", "finished", "done"})
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from .exchanges import Answer
+from ..checks import Answer
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 

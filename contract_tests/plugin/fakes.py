@@ -210,8 +210,8 @@ class ContractSuites:
     def verify(self, **options: Any) -> Any:
         """The provider suite (`contract_tests.provider.verify`) on ``--luma-target`` or
         the fake in process; fails the test with the report unless every check holds."""
-        from contract_tests.provider import Target, verify
-        from contract_tests.report import render
+        from ..provider import Target, verify
+        from ..provider.report import render
 
         target = Target.url(self.target, self.token) if self.target else Target.in_process()
         options.setdefault("out", None)
@@ -229,7 +229,7 @@ class ContractSuites:
         """The consumer suite on the client ``factory(base_url, token)`` adapts: against a
         fake, or — with ``--luma-target`` — the real-service checks through the capped
         validating proxy. Fails the test with the report unless every check holds."""
-        from contract_tests.consumer import run_against_real_service, run_consumer_suite
+        from ..consumer import run_against_real_service, run_consumer_suite
 
         if self.target:
             report = run_against_real_service(

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..checks import CheckFailures
 from .adapters import AdapterFactory, close_adapter
-from .checks import CheckFailures
-from .client_run import ClientRun
-from .consumer_report import CaseResult, ConsumerReport
 from .proxy import ValidatingProxy
+from .report import CaseResult, ConsumerReport
+from .run import ClientRun
 
 REAL_BASE_URL = "https://api.acedata.cloud"
 REAL_PROMPT = "A paper boat drifts down a rain-soaked street, slow dolly shot"

@@ -2,7 +2,8 @@
 them with a readable verdict, and list the documented fixtures.
 
 Everything here is plain data and `jsonschema`; the fake, the suites and the plugin all
-read the contract through this module, so ``schemas/`` stays the single source of truth.
+read the contract through this module (``contract_tests.contract`` re-exports its names),
+so ``schemas/`` stays the single source of truth.
 A second, compiled engine (`jsonschema_rs`) answers the common question "is this valid?"
 fast; `jsonschema` stays the reference that says why not.
 """
@@ -22,17 +23,18 @@ from jsonschema.exceptions import ValidationError, relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-_HERE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent.parent  # contract_tests/
 BASE_URI = "https://luma-mock.example/schemas/"
 
 
 def _data_dir(name: str) -> Path:
     """Find ``schemas/`` or ``fixtures/``: inside the installed wheel the build puts them
-    next to this module; in a checkout they sit at the repository's top level."""
-    for candidate in (_HERE / name, _HERE.parent / name):
+    in ``contract_tests/`` (pyproject's force-include); in a checkout they sit at the
+    repository's top level, beside ``contract_tests/``."""
+    for candidate in (_PACKAGE / name, _PACKAGE.parent / name):
         if candidate.is_dir():
             return candidate
-    raise FileNotFoundError(f"the contract's {name}/ folder is missing next to {_HERE}")
+    raise FileNotFoundError(f"the contract's {name}/ folder is missing next to {_PACKAGE}")
 
 
 def schema_dir() -> Path:

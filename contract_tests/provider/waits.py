@@ -22,14 +22,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .check_context import record_state
-from .checks import CheckContext, check, fail, run_checks
-from .exchanges import Answer, Case
-
-if TYPE_CHECKING:
-    from .runner import Provider
+from ..checks import (
+    Answer,
+    Case,
+    CheckContext,
+    CheckFailure,
+    check,
+    fail,
+    record_state,
+    run_checks,
+)
 
 POLL_DEADLINE = 600.0  # seconds a task may take on a target without the control API
 POLL_FIRST, POLL_MAX = 0.25, 15.0  # backoff between polls: a quick task is seen quickly
@@ -37,6 +41,26 @@ FAKE_TIME_LIMIT = 3600.0  # seconds of a manual clock we move before completing 
 TASK_WAIT = 5.0  # real seconds the control API may take to end a task after /complete
 WAIT = "wait"  # the registry's operation for the end of a wait
 ENDED = ("completed", "failed")
+
+
+class Provider(Protocol):
+    """What a wait uses of the runner's `Provider` (which calls `settle`), named here so
+    that this module never imports the runner that imports it."""
+
+    ctx: CheckContext
+    current: list[CheckFailure]
+    control: dict[str, Any] | None
+    notes: list[str]
+    overran: str | None
+
+    @property
+    def manual_clock(self) -> bool: ...
+
+    def exchange(self, case: Case, timeout: float = ...) -> Answer: ...
+
+    def advance(self, seconds: float) -> bool: ...
+
+    def admin(self, method: str, path: str, body: Any = None, timeout: float = ...) -> Answer: ...
 
 
 def retrieve_case(task_id: str) -> Case:

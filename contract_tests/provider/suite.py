@@ -1,19 +1,7 @@
-"""The provider suite: drive any server that claims to be the Luma API and check every
-answer against the contract.
-
-A `Target` is a base URL and a token (the fake over a socket, someone else's server, the
-real ``https://api.acedata.cloud``) or a WSGI app called in process (`Target.in_process`
-builds the fake). Both sit behind `Transport`, one method wide, which the pytest plugin
-can reuse. `verify` runs the phases — cheap ones first (auth, invalid and malformed
-input, unknown ids), then billable ones (every request shape in every mode, then the
-stateful machine) — and returns a `Verification` for `report`.
-
-The parts live beside this module: `targets` (transports and targets), `runner` (the
-`Provider` that sends, checks and keeps the budget), `waits` (bringing a task to its
-end, every poll checked, each wait bounded), `plans` (the phases as Hypothesis
-properties) and `stateful` (the state machine). Their public names are
-imported here too, so ``from contract_tests.provider import Target, verify`` and the
-rest keep working.
+"""The provider suite's entry point: `verify` runs the phases against a `Target` —
+cheap ones first (auth, invalid and malformed input, unknown ids), then billable ones
+(every request shape in every mode, then the stateful machine) — and returns a
+`Verification` for `report`. `iter_exchanges` reads back a ``--record`` file.
 """
 
 from __future__ import annotations
@@ -24,57 +12,19 @@ import random
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import IO, Any
 
 from hypothesis import settings
 
-from . import profiles
-from .exchanges import CheckFailure
-from .plans import SHAPES, Plan, _run_plan, billable_plans, cheap_plans, stateful_reserve
-from .report import Progress, Recorder
-from .runner import (
-    ADMIN_TIMEOUT,
-    ANSWER_TIMEOUT,
-    CALLBACK_WAIT,
-    FAKE_TIME_LIMIT,
-    INSTANT,
-    POLL_DEADLINE,
-    POLL_FIRST,
-    POLL_MAX,
-    SCENARIO_HEADER,
-    SILENCE_LIMIT,
-    Budget,
-    BudgetSpent,
-    Provider,
-)
-from .targets import LOOPBACK, HttpTransport, Target, Transport, WsgiTransport
-from .waits import TASK_WAIT
+from ..contract import profiles
+from .outcome import Budget, Verification
+from .plans import _run_plan, billable_plans, cheap_plans
+from .progress import Progress, Recorder
+from .runner import Provider
+from .targets import Target
 
 REAL_SERVICE = "https://api.acedata.cloud"
 DEFAULT_CAP_WITH_CONTROL = 36  # the fake's videos are free: two per shape and mode
-
-
-@dataclass
-class Verification:
-    """The outcome of a run: the failures (one per check and case label), how often
-    each check ran, billable spent of cap, and what could not be checked."""
-
-    target: str
-    failures: list[CheckFailure] = field(default_factory=list)
-    runs: dict[str, int] = field(default_factory=dict)
-    spent: int = 0
-    cap: int = 0
-    exchanges: int = 0
-    examples: int = 0
-    seconds: float = 0.0
-    seed: int | None = None
-    profile: str = "ci"
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
 
 
 # -- the entry point ------------------------------------------------------------------
@@ -157,37 +107,3 @@ def iter_exchanges(path: str) -> Iterator[dict[str, Any]]:
         for line in lines:
             if line.strip():
                 yield json.loads(line)
-
-
-__all__ = [
-    "ADMIN_TIMEOUT",
-    "ANSWER_TIMEOUT",
-    "CALLBACK_WAIT",
-    "DEFAULT_CAP_WITH_CONTROL",
-    "FAKE_TIME_LIMIT",
-    "INSTANT",
-    "LOOPBACK",
-    "POLL_DEADLINE",
-    "POLL_FIRST",
-    "POLL_MAX",
-    "REAL_SERVICE",
-    "SCENARIO_HEADER",
-    "SHAPES",
-    "SILENCE_LIMIT",
-    "TASK_WAIT",
-    "Budget",
-    "BudgetSpent",
-    "HttpTransport",
-    "Plan",
-    "Provider",
-    "Recorder",
-    "Target",
-    "Transport",
-    "Verification",
-    "WsgiTransport",
-    "billable_plans",
-    "cheap_plans",
-    "iter_exchanges",
-    "stateful_reserve",
-    "verify",
-]

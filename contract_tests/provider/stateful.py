@@ -26,10 +26,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from . import strategies as S
-from .exchanges import Case
+from ..checks import Case
+from ..contract import strategies as S
+from .outcome import BudgetSpent
 from .plans import _keep
-from .runner import BudgetSpent
 
 if TYPE_CHECKING:
     from .runner import Provider

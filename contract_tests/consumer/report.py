@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .checks import CheckFailure
-from .client_checks import CHECKS_BY_EXPECTATION, CONSUMER_CHECKS, SHARED_CHECKS
+from ..checks import CheckFailure
+from ..checks.client import CHECKS_BY_EXPECTATION, CONSUMER_CHECKS, SHARED_CHECKS
 
 # The checks each kind of case can run (a case whose method is missing skips them).
 KIND_CHECKS = {

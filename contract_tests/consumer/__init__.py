@@ -8,10 +8,11 @@ told, through its control API, how the example goes: answer at once, hold a task
 ``pending``/``processing`` on a manual clock, refuse with a documented error, or break
 the answer (reset, empty reply, malformed JSON, cut short, hang).
 
-The checks are in `client_checks`: each looks at one `ClientCall` (`client_calls`:
-what the adapter was given, the requests it made as the journal saw them, what it
-returned or raised) and the fake's answer to it — among them, that one call never sends
-two requests that may each cost a video (`one-bill-per-call`).
+The checks are in `contract_tests.checks.client`: each looks at one `ClientCall`
+(`contract_tests.checks.client_calls`: what the adapter was given, the requests it made
+as the journal saw them, what it returned or raised) and the fake's answer to it — among
+them, that one call never sends two requests that may each cost a video
+(`one-bill-per-call`).
 
     report = run_consumer_suite(my_factory, profile="ci")
     assert report.ok, report.render()
@@ -19,10 +20,17 @@ two requests that may each cost a video (`one-bill-per-call`).
 Against the real service the same checks run on the traffic of a `ValidatingProxy`
 with a cap on billable requests: `run_against_real_service` (opt-in, costs credits).
 
-The parts: `consumer_fake` (the fake and its control API), `client_run` (one client's
-calls and their checks), `consumer_cases` (the situations), `consumer_suite` (running
-them under Hypothesis), `consumer_report`, `consumer_real` (the real service). This
-module is ``luma-mock verify-client`` and the names to import.
+The parts, each importing only parts after it: `real` (the real service), `suite`
+(running the cases under Hypothesis), `cases` (the situations), `run` (one client's
+calls and their checks), `report`, `fake` (the fake and its control API), `proxy`
+(the validating proxy) and `verdicts` (what the contract says of one exchange),
+`adapters` (how a client is driven). This package is ``luma-mock verify-client``
+(`main`) and the names to import.
+
+It may import the standard library, Hypothesis, `requests`, `werkzeug`,
+`contract_tests.contract`, `contract_tests.checks` and — inside `fake` and `suite` only
+— the fake's process and callback receiver (`mock_server`); never the provider suite
+or the plugin.
 """
 
 from __future__ import annotations
@@ -31,12 +39,12 @@ import sys
 from typing import Any
 
 from .adapters import load_factory
-from .client_run import CASE_RULE, ClientRun, FakeJournal, ProxyJournal
-from .consumer_cases import ERRORS, FAULTS, QUEUE, WORK, ConsumerCase, cases
-from .consumer_fake import SETUP_SCENARIO, ControlError, FakeControl, LiveFake
-from .consumer_real import REAL_BASE_URL, REAL_PROMPT, run_against_real_service
-from .consumer_report import KIND_CHECKS, CaseResult, ConsumerReport
-from .consumer_suite import (
+from .cases import ERRORS, FAULTS, QUEUE, WORK, ConsumerCase, cases
+from .fake import SETUP_SCENARIO, ControlError, FakeControl, LiveFake
+from .real import REAL_BASE_URL, REAL_PROMPT, run_against_real_service
+from .report import KIND_CHECKS, CaseResult, ConsumerReport
+from .run import CASE_RULE, ClientRun, FakeJournal, ProxyJournal
+from .suite import (
     EXAMPLES,
     SHRINK_BUDGET,
     TOKEN,

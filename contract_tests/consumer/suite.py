@@ -11,13 +11,13 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis.errors import Flaky, HypothesisException
 
-from . import profiles
+from ..checks import CheckFailure, CheckFailures
+from ..contract import profiles
 from .adapters import AdapterFactory, close_adapter
-from .checks import CheckFailure, CheckFailures
-from .client_run import ClientRun
-from .consumer_cases import ConsumerCase, cases
-from .consumer_fake import ControlError, FakeControl, LiveFake
-from .consumer_report import CaseResult, ConsumerReport
+from .cases import ConsumerCase, cases
+from .fake import ControlError, FakeControl, LiveFake
+from .report import CaseResult, ConsumerReport
+from .run import ClientRun
 
 TOKEN = "luma-mock-consumer"
 

@@ -10,7 +10,7 @@ import requests
 
 from mock_server.process import ServedFake, serve_command
 
-from .client_calls import Seen
+from ..checks.client_calls import Seen
 
 SETUP_SCENARIO = "luma-mock-consumer-setup"  # marks the suite's own requests to the fake
 

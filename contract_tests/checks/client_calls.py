@@ -1,7 +1,7 @@
 """What a client did in one call through an adapter: the requests it really sent
 (`Seen`, as the fake's journal or the validating proxy saw them) and the call itself
 (`ClientCall`: what the adapter was given, what it was expected to do, what it returned
-or raised). The checks of a client (`client_checks`) read these; which checks apply to
+or raised). The checks of a client (`client`) read these; which checks apply to
 a call is decided here (`SHARED_CHECKS`, `CHECKS_BY_EXPECTATION`).
 
 **Billing.** A request *may bill* — may have made a task, and so cost a video — when it

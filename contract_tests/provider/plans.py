@@ -20,9 +20,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from . import strategies as S
-from .exchanges import Case, CheckFailure, CheckFailures
-from .runner import BudgetSpent, Provider
+from ..checks import Case, CheckFailure, CheckFailures
+from ..contract import strategies as S
+from .outcome import BudgetSpent
+from .runner import Provider
 
 
 @dataclass

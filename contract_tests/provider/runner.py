@@ -24,16 +24,15 @@ import contextlib
 import itertools
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import strategies as S
-from .check_context import CheckContext
-from .checks import run_checks as _run_checks
-from .contract import given
-from .exchanges import Answer, Case, CheckFailure
-from .report import Progress, Recorder
+from ..checks import Answer, Case, CheckContext, CheckFailure
+from ..checks import run_checks as _run_checks
+from ..contract import strategies as S
+from ..contract.schema import given
+from .outcome import Budget, BudgetSpent
+from .progress import Progress, Recorder
 from .targets import Target
 from .waits import FAKE_TIME_LIMIT, POLL_DEADLINE, POLL_FIRST, POLL_MAX, retrieve_case, settle
 
@@ -61,28 +60,6 @@ __all__ = [
     "BudgetSpent",
     "Provider",
 ]
-
-
-@dataclass
-class Budget:
-    """The cap on billable requests, counted before each is sent."""
-
-    cap: int
-    spent: int = 0
-
-    def take(self) -> bool:
-        if self.spent >= self.cap:
-            return False
-        self.spent += 1
-        return True
-
-    @property
-    def left(self) -> int:
-        return self.cap - self.spent
-
-
-class BudgetSpent(Exception):
-    """A billable request was not sent: the cap is reached."""
 
 
 class Provider:

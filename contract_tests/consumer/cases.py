@@ -10,9 +10,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from . import strategies
-from .client_run import ClientRun
-from .contract import error_codes, given
+from ..contract import strategies
+from ..contract.schema import error_codes, given
+from .run import ClientRun
 
 QUEUE, WORK = 2.0, 60.0  # how long a held task waits, then generates (fake seconds)
 ERRORS = ("invalid_token", "forbidden", "used_up", "too_many_requests", "api_error", "timeout")

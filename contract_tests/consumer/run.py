@@ -12,13 +12,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ..checks import CheckContext, CheckFailures, run_checks
+from ..checks.client import CONSUMER_CHECKS
+from ..checks.client_calls import CLIENT, PROXY_CAP, ClientCall, Seen
 from .adapters import describe_call, operations
-from .checks import CheckContext, CheckFailures, run_checks
-from .client_calls import CLIENT, PROXY_CAP, ClientCall, Seen
-from .client_checks import CONSUMER_CHECKS
-from .consumer_fake import SETUP_SCENARIO, ControlError, FakeControl
-from .consumer_report import CaseResult
-from .proxy import Exchange, ValidatingProxy
+from .fake import SETUP_SCENARIO, ControlError, FakeControl
+from .proxy import ValidatingProxy
+from .report import CaseResult
+from .verdicts import Exchange
 
 CASE_RULE = "consumer-case"  # the rule that sets up an example's error, fault or delay
 

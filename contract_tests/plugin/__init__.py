@@ -1,7 +1,11 @@
 """The pytest plugin: the fake and the contract suites as fixtures.
 
-Registered through the ``pytest11`` entry point. It imports nothing heavy until a test
-asks for one of its fixtures, so a session that uses none of them pays nothing.
+Registered through the ``pytest11`` entry point (``contract_tests.plugin``: this
+package). It imports nothing heavy until a test asks for one of its fixtures, so a
+session that uses none of them pays nothing: at module level only the standard
+library and pytest; the fakes it hands out (`fakes`), the suites, the profiles and the
+fake (`mock_server`) inside the fixtures that need them. It is the top layer of
+`contract_tests`: it may import any of it, and nothing of it imports the plugin.
 
 Fixtures: ``luma_fake`` (the fake in process), ``luma_clock`` (its manual clock),
 ``luma_responses`` (``requests`` answered in process), ``luma_httpx_transport`` (an httpx
@@ -84,7 +88,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def _register_profiles() -> None:
-    from contract_tests import profiles
+    from ..contract import profiles
 
     profiles.register(prefix="luma-")
 
@@ -113,7 +117,7 @@ def luma_clock() -> Any:
 @pytest.fixture
 def luma_fake(request: pytest.FixtureRequest, luma_clock: Any) -> Iterator[Any]:
     """The fake in this process, with the same control names as ``luma_server``."""
-    from contract_tests.fakes import LumaFake
+    from .fakes import LumaFake
 
     fake = LumaFake.start(luma_settings(request), clock=luma_clock, token=TOKEN)
     yield fake
@@ -165,7 +169,7 @@ def luma_callback_receiver() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def luma_server_pool(request: pytest.FixtureRequest) -> Iterator[Any]:
     """Running fakes of this session (of this xdist worker), one per startup settings."""
-    from contract_tests.fakes import ServerPool
+    from .fakes import ServerPool
 
     pool = ServerPool()
     yield pool
@@ -202,7 +206,7 @@ def luma_target_proxy(request: pytest.FixtureRequest) -> Iterator[Any]:
     if not target:
         yield None
         return
-    from contract_tests.proxy import ValidatingProxy
+    from ..consumer.proxy import ValidatingProxy
 
     with ValidatingProxy(target, max_billable=config.getoption("luma_max_billable")) as proxy:
         yield proxy
@@ -215,7 +219,7 @@ def luma_target_server(request: pytest.FixtureRequest, luma_target_proxy: Any) -
     if luma_target_proxy is None:
         yield None
         return
-    from contract_tests.fakes import LumaServer
+    from .fakes import LumaServer
 
     config = request.config
     server = LumaServer.remote(
@@ -234,7 +238,7 @@ def luma_contract(request: pytest.FixtureRequest) -> Any:
     """The contract suites as a fixture: ``luma_contract.verify()`` runs the provider
     suite, ``luma_contract.verify_client(factory)`` the consumer suite — against the fake,
     or ``--luma-target`` — and fails the test with the suite's report."""
-    from contract_tests.fakes import ContractSuites
+    from .fakes import ContractSuites
 
     config = request.config
     return ContractSuites(

@@ -1,0 +1,119 @@
+"""Hypothesis strategies for the Luma API's requests, derived from ``schemas/``: valid
+requests of every shape and mode (`requests`), and invalid ones that each break one
+contract rule (`invalid`). Both sets of names are imported here, so
+``from contract_tests.contract import strategies`` (or the older
+``from contract_tests import strategies``) gives all of them.
+
+The modules may import the standard library, Hypothesis, `hypothesis_jsonschema`,
+`jsonschema` and `contract_tests.contract.schema`; nothing above the contract.
+
+Valid requests, one strategy per shape:
+
+- `generate_requests` — text, first frame, last frame or both frames;
+- `extend_requests` — by ``video_id`` or by ``video_url`` (optionally with an end frame);
+- `video_requests` — any of the above;
+- `retrieve_requests`, `retrieve_batch_requests`, `task_requests` — ``POST /luma/tasks``.
+
+Each takes ``mode``: ``"sync"`` (held until the result), ``"callback"`` (needs
+``callback_url``) or ``"async"``; `Mode` names them. Generated URLs only point at
+reserved names (``example.com``, ``*.example.test``, ``*.example.org``) or loopback,
+and a callback goes only to the URL the caller passes in (`callback_urls`).
+
+Invalid requests, each breaking exactly one contract rule and labelled with it:
+
+- `invalid_video_requests`, `invalid_task_requests` — JSON objects;
+- `malformed_bodies` — not JSON, invalid UTF-8, JSON that is not an object;
+- `invalid_requests` — all of them.
+
+They yield `Invalid` (endpoint, rule, body or raw bytes, and the words the contract's
+verdict must contain). `RULES` lists every rule name, `rules(endpoint)` those of one
+endpoint (or ``"malformed"``), and `breaking(endpoint, rule)` gives one rule's strategy.
+"""
+
+from __future__ import annotations
+
+from .invalid import (
+    RULES,
+    Change,
+    Invalid,
+    breaking,
+    invalid_requests,
+    invalid_task_requests,
+    invalid_video_requests,
+    malformed_bodies,
+    rules,
+    wrong_types,
+)
+from .requests import (
+    DEFAULT_CALLBACK_URL,
+    FRAMES,
+    MODES,
+    PROMPT_MAX,
+    SAFE_HOSTS,
+    SYNC_TIMEOUT,
+    TASKS,
+    VIDEOS,
+    Frames,
+    Mode,
+    aspect_ratios,
+    callback_urls,
+    enum_values,
+    extend_requests,
+    field_schema,
+    field_values,
+    generate_requests,
+    identifiers,
+    image_urls,
+    is_valid_field,
+    nullable,
+    prompts,
+    retrieve_batch_requests,
+    retrieve_requests,
+    task_requests,
+    timeouts,
+    urls,
+    video_file_urls,
+    video_requests,
+)
+
+__all__ = [
+    "DEFAULT_CALLBACK_URL",
+    "FRAMES",
+    "MODES",
+    "PROMPT_MAX",
+    "RULES",
+    "SAFE_HOSTS",
+    "SYNC_TIMEOUT",
+    "TASKS",
+    "VIDEOS",
+    "Change",
+    "Frames",
+    "Invalid",
+    "Mode",
+    "aspect_ratios",
+    "breaking",
+    "callback_urls",
+    "enum_values",
+    "extend_requests",
+    "field_schema",
+    "field_values",
+    "generate_requests",
+    "identifiers",
+    "image_urls",
+    "invalid_requests",
+    "invalid_task_requests",
+    "invalid_video_requests",
+    "is_valid_field",
+    "malformed_bodies",
+    "nullable",
+    "prompts",
+    "retrieve_batch_requests",
+    "retrieve_requests",
+    "rules",
+    "task_requests",
+    "timeouts",
+    "urls",
+    "video_file_urls",
+    "video_requests",
+    "wrong_types",
+]
