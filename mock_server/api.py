@@ -25,10 +25,10 @@ import orjson
 from werkzeug.sansio.utils import get_host
 
 from . import logs
-from .errors import ApiError
-from .faults import ENVIRON_KEY, ConnectionFault, Fault
-from .journal import JournalEntry, is_secret, redact
-from .scenarios import SCENARIO_HEADER
+from .engine.errors import ApiError
+from .engine.faults import ENVIRON_KEY, ConnectionFault, Fault
+from .engine.journal import JournalEntry, is_secret, redact
+from .engine.scenarios import SCENARIO_HEADER
 from .service import Call, LumaService
 
 log = logging.getLogger("luma_mock.requests")

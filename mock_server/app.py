@@ -24,8 +24,8 @@ from .api import (
     journal_body,
     log_request,
 )
-from .errors import ApiError
-from .journal import JournalEntry, redact_headers
+from .engine.errors import ApiError
+from .engine.journal import JournalEntry, redact_headers
 from .rendering import render, render_error, service
 from .service import LumaService
 

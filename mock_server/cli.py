@@ -74,7 +74,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     monkey.patch_all()
 
-    from .config import load
+    from .engine.config import load
     from .logs import configure_logging
     from .server import serve
 

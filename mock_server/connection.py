@@ -35,7 +35,7 @@ import gevent
 import httptools
 from gevent.event import Event
 
-from .faults import ENVIRON_KEY, Fault
+from .engine.faults import ENVIRON_KEY, Fault
 
 if TYPE_CHECKING:
     from .api import WSGIApp

@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from .errors import ApiError
+from .engine.errors import ApiError
 
 
 class ControlError(Exception):

@@ -11,7 +11,7 @@ from flask import Response, current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .api import parse_json
-from .errors import ApiError
+from .engine.errors import ApiError
 from .service import LumaService
 
 

@@ -24,8 +24,8 @@ from gevent.server import StreamServer
 
 from .api import WSGIApp
 from .app import create_app
-from .config import Settings
 from .connection import Connection
+from .engine.config import Settings
 from .logs import flush_logs
 from .service import LumaService
 

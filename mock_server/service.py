@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 from contract_tests.contract import Verdict, check, given
 
 from . import media
-from .accounts import Accounts, parse_rate_limit
-from .callbacks import (
+from .engine.accounts import Accounts, parse_rate_limit
+from .engine.callbacks import (
     CallbackAttempt,
     CallbackDelivery,
     CallbackDispatcher,
@@ -30,15 +30,15 @@ from .callbacks import (
     TargetPolicy,
     TargetRefused,
 )
-from .clock import Clock, ManualClock, RealClock
-from .config import Settings
-from .delays import DelayModel, parse_delays
-from .errors import ApiError
-from .faults import ConnectionFault
-from .journal import Journal, JournalEntry
-from .scenarios import Outcome, ScenarioRequest, Scenarios
-from .scheduler import Scheduler
-from .tasks import InMemoryTaskStore, Task, TaskState, TaskStore
+from .engine.clock import Clock, ManualClock, RealClock
+from .engine.config import Settings
+from .engine.delays import DelayModel, parse_delays
+from .engine.errors import ApiError
+from .engine.faults import ConnectionFault
+from .engine.journal import Journal, JournalEntry
+from .engine.scenarios import Outcome, ScenarioRequest, Scenarios
+from .engine.scheduler import Scheduler
+from .engine.tasks import InMemoryTaskStore, Task, TaskState, TaskStore
 
 T = TypeVar("T")
 

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Flask
 
-from .faults import ENVIRON_KEY, Fault
+from .engine.faults import ENVIRON_KEY, Fault
 
 if TYPE_CHECKING:
     import httpx

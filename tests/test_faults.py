@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from mock_server.faults import KINDS
+from mock_server.engine.faults import KINDS
 from mock_server.process import ServedFake
 from tests.support import AUTH, LiveServer, serving
 

@@ -10,10 +10,10 @@ import pytest
 from contract_tests.contract import check
 from mock_server.clock import ManualClock
 from mock_server.config import Settings
-from mock_server.delays import DelayModel, Fixed
-from mock_server.errors import ApiError
+from mock_server.engine.delays import DelayModel, Fixed
+from mock_server.engine.errors import ApiError
+from mock_server.engine.tasks import InMemoryTaskStore, TaskState
 from mock_server.service import LumaService
-from mock_server.tasks import InMemoryTaskStore, TaskState
 from tests.support import PROMPT, TOKEN, InThread, instant_service, manual_service
 
 BASE = "http://fake.test"
