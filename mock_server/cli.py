@@ -75,8 +75,8 @@ def _serve(args: argparse.Namespace) -> int:
     monkey.patch_all()
 
     from .engine.config import load
-    from .logs import configure_logging
-    from .server import serve
+    from .web.logs import configure_logging
+    from .web.server import serve
 
     cli: dict[str, Any] = {
         "host": args.host,

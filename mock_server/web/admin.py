@@ -14,9 +14,9 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from .engine.accounts import parse_rate_limit
-from .engine.errors import ApiError
-from .engine.journal import FILTER_KEYS, redact
+from ..engine.accounts import parse_rate_limit
+from ..engine.errors import ApiError
+from ..engine.journal import FILTER_KEYS, redact
 from .rendering import json_body, render, service
 
 admin = Blueprint("admin", __name__, url_prefix="/__admin")

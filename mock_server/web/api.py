@@ -24,16 +24,15 @@ from typing import Any
 import orjson
 from werkzeug.sansio.utils import get_host
 
+from ..engine.errors import ApiError
+from ..engine.faults import ENVIRON_KEY, ConnectionFault, Fault
+from ..engine.journal import JournalEntry, is_secret, redact
+from ..engine.scenarios import SCENARIO_HEADER
+from ..service import Call, LumaService
 from . import logs
-from .engine.errors import ApiError
-from .engine.faults import ENVIRON_KEY, ConnectionFault, Fault
-from .engine.journal import JournalEntry, is_secret, redact
-from .engine.scenarios import SCENARIO_HEADER
-from .service import Call, LumaService
+from .wsgi import WSGIApp
 
 log = logging.getLogger("luma_mock.requests")
-
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 ROUTES = {"/luma/videos": "videos", "/luma/tasks": "tasks"}
 _SLASHES = re.compile("/{2,}")

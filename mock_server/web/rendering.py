@@ -10,9 +10,9 @@ from typing import Any
 from flask import Response, current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ..engine.errors import ApiError
+from ..service import LumaService
 from .api import parse_json
-from .engine.errors import ApiError
-from .service import LumaService
 
 
 def service() -> LumaService:

@@ -22,12 +22,12 @@ from gevent.event import Event
 from gevent.pool import Pool
 from gevent.server import StreamServer
 
-from .api import WSGIApp
+from ..engine.config import Settings
+from ..service import LumaService
 from .app import create_app
 from .connection import Connection
-from .engine.config import Settings
 from .logs import flush_logs
-from .service import LumaService
+from .wsgi import WSGIApp
 
 
 def base_url(host: str, port: int) -> str:
