@@ -12,7 +12,7 @@ import requests
 
 from mock_server.config import Settings
 from mock_server.engine.delays import PRESETS
-from mock_server.process import ServedFake
+from mock_server.harness.process import ServedFake
 from mock_server.service import LumaService
 
 TOKEN = "test-token"
