@@ -20,7 +20,9 @@ from urllib.parse import urlsplit
 
 from contract_tests.contract import Verdict, check, given
 
-from . import media
+from .acedata import media
+from .acedata.dialect import DIALECT
+from .acedata.records import new_record_id
 from .engine.accounts import Accounts, parse_rate_limit
 from .engine.callbacks import (
     CallbackAttempt,
@@ -81,6 +83,7 @@ class LumaService:
         store: TaskStore | None = None,
     ) -> None:
         self.settings = settings or Settings()
+        self.dialect = DIALECT
         if clock is None:
             clock = ManualClock() if self.settings.clock == "manual" else RealClock()
         self.clock = clock
@@ -130,11 +133,6 @@ class LumaService:
         bits = (self.rng.getrandbits(128) & _UUID_KEEP) | _UUID_V4
         h = f"{bits:032x}"
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-    def new_record_id(self, now: float) -> str:
-        """A record's ``_id`` as the provider's records carry it: 24 hex digits shaped
-        like a MongoDB ObjectId (the creation second, then 8 seeded random bytes)."""
-        return f"{int(now) & 0xFFFFFFFF:08x}{self.rng.getrandbits(64):016x}"
 
     def authenticate(self, authorization: str | None) -> str:
         """The bearer token of an ``Authorization`` header, or 401 ``invalid_token``."""
@@ -258,7 +256,7 @@ class LumaService:
                 created_at=now,
                 clock=self.clock,
                 callback_url=callback_url,
-                record_id=self.new_record_id(now),
+                record_id=new_record_id(self.rng, now),
             )
             plan = self._plan(task, outcome)
             task.starts_at = now + plan.queue  # it leaves the queue then (see `tasks`)
@@ -340,7 +338,7 @@ class LumaService:
             if task.finished or not self._current(task):
                 return False
             if error is None:
-                task.result = self._result(task)
+                task.result = self.dialect.result(task)
             else:
                 task.error = error
             task.end(TaskState.COMPLETED if error is None else TaskState.FAILED, self.clock.now())
@@ -348,24 +346,8 @@ class LumaService:
         self.store.finished(task)
         task.finish()
         if task.callback_url:
-            self.callbacks.send(task.id, task.callback_url, task.response())
+            self.callbacks.send(task.id, task.callback_url, self.dialect.response(task))
         return True
-
-    def _result(self, task: Task) -> dict[str, Any]:
-        width, height = media.size_for(task.aspect_ratio)
-        return {
-            "success": True,
-            "task_id": task.id,
-            "video_id": task.video_id,
-            "prompt": task.request.get("prompt", ""),
-            "video_url": media.media_url(task.public_url, task.id, "mp4"),
-            "video_height": height,
-            "video_width": width,
-            "state": "completed",
-            "thumbnail_url": media.media_url(task.public_url, task.id, "jpg"),
-            "thumbnail_width": width,
-            "thumbnail_height": height,
-        }
 
     # -- POST /luma/tasks ---------------------------------------------------------
 
@@ -387,7 +369,7 @@ class LumaService:
 
     def record(self, task: Task) -> dict[str, Any]:
         with self._lock:
-            return task.record()
+            return self.dialect.record(task)
 
     # -- media ----------------------------------------------------------------------
 

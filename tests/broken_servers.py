@@ -21,11 +21,11 @@ from typing import Any
 
 from contract_tests.exchanges import Answer
 from contract_tests.provider import Target
+from mock_server.acedata.media import media_file
 from mock_server.app import create_app
 from mock_server.clock import ManualClock
 from mock_server.config import Settings
 from mock_server.engine.delays import DelayModel, Fixed
-from mock_server.media import media_file
 from mock_server.service import LumaService
 
 TOKEN = "broken-token"

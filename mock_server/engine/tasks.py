@@ -4,16 +4,14 @@ A task lives pending → processing → completed | failed. It leaves the queue 
 its plan says (``starts_at``): that step is read off the fake's clock whenever the task
 is looked at, rather than carried out by an event of its own — under load, an event per
 task fewer to schedule, keep and run. Its end is an event (callbacks and waiters hang on
-it). Its record (what ``POST /luma/tasks`` returns) is rendered on demand, so it always
-agrees with the clock.
+it). What the API says of a task (its answer, its record) is the dialect's, rendered on
+demand from the task, so it always agrees with the clock.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,9 +20,6 @@ from typing import Any, Protocol
 
 from .clock import Clock
 from .errors import ApiError
-
-_IDS = uuid.UUID("6f1d3c52-6a0b-4b1e-9d64-2f5c0f1a9e01")  # namespace for derived ids
-LUMA_VIDEOS_API_ID = str(uuid.uuid5(_IDS, "api:/luma/videos"))
 
 
 class TaskState(str, Enum):
@@ -97,42 +92,6 @@ class Task:
         watchers, self._watchers = self._watchers or [], None
         for event in watchers:
             event.set()
-
-    def response(self) -> dict[str, Any]:
-        """The task's answer: the result, the error envelope, or its running state."""
-        if self.result is not None:
-            return self.result
-        if self.error is not None:
-            return self.error.envelope(self.trace_id, task_id=self.id)
-        return {"task_id": self.id, "state": self.state.value}
-
-    def record(self) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "_id": self.record_id,
-            "id": self.id,
-            "api_id": LUMA_VIDEOS_API_ID,
-            **_derived_ids(self.token),
-            "trace_id": self.trace_id,
-            "created_at": self.created_at,
-        }
-        if self.started_at is not None:
-            record["started_at"] = self.started_at
-        if self.finished_at is not None:
-            record["finished_at"] = self.finished_at
-            record["elapsed"] = round(self.finished_at - self.created_at, 6)
-        record["request"] = self.request
-        record["response"] = self.response()
-        return record
-
-
-@functools.lru_cache(maxsize=4096)  # three uuid5s per record otherwise
-def _derived_ids(token: str) -> dict[str, str]:
-    """Stable user/application/credential ids per token, as the real records carry."""
-    return {
-        "application_id": str(uuid.uuid5(_IDS, f"application:{token}")),
-        "user_id": str(uuid.uuid5(_IDS, f"user:{token}")),
-        "credential_id": str(uuid.uuid5(_IDS, f"credential:{token}")),
-    }
 
 
 class TaskStore(Protocol):

@@ -1,6 +1,7 @@
-"""The two Luma endpoints, ``POST /luma/videos`` and ``POST /luma/tasks``, as a plain WSGI
-app in front of the Flask one: read the body, call `LumaService`, render its answer or
-its `ApiError` in the envelope, journal and log the exchange.
+"""The calls a dialect routes to the engine (for AceDataCloud ``POST /luma/videos`` and
+``POST /luma/tasks``), as a plain WSGI app in front of the Flask one: read the body, call
+the engine, render its answer or its `ApiError` in the dialect's error body, journal and
+log the exchange. Which paths these are is the dialect's (``luma.dialect.routes``).
 
 They are the calls a client makes thousands of times, so they skip Flask's request
 machinery (~55 µs a call measured, more than the work itself); every other path — media,
@@ -34,10 +35,7 @@ from .wsgi import WSGIApp
 
 log = logging.getLogger("luma_mock.requests")
 
-ROUTES = {"/luma/videos": "videos", "/luma/tasks": "tasks"}
 _SLASHES = re.compile("/{2,}")
-METHODS = frozenset({"POST", "OPTIONS"})  # what the two paths allow
-ALLOW = ", ".join(sorted(METHODS))
 
 # No message of the contract nests more than a few levels; a cap keeps every later
 # walk of a body (rendering records, the journal) far from Python's recursion limit.
@@ -248,12 +246,15 @@ def _base_url(scheme: str, host: str | None, server_name: str, server_port: str 
 
 
 class LumaEndpoints:
-    """WSGI: the Luma endpoints, everything else handed to ``fallback`` (the Flask app)."""
+    """WSGI: the dialect's routes, everything else handed to ``fallback`` (the Flask app)."""
 
     def __init__(self, luma: LumaService, fallback: WSGIApp, max_body: int) -> None:
         self.luma = luma
         self.fallback = fallback
         self.max_body = max_body
+        # Looked up once: the dialect's routes and error body do not change.
+        self.routes = luma.dialect.routes
+        self.error_body = luma.dialect.error_body
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
@@ -261,8 +262,8 @@ class LumaEndpoints:
             # A base URL with a trailing slash makes the provider's clients ask for
             # //luma/videos; the real service (a default nginx) reads it as /luma/videos.
             path = environ["PATH_INFO"] = single_slashes(path)
-        endpoint = ROUTES.get(path)
-        if endpoint is None:
+        route = self.routes.get(path)
+        if route is None:
             return self.fallback(environ, start_response)
         started = time.perf_counter()
         luma = self.luma
@@ -283,19 +284,19 @@ class LumaEndpoints:
         fault: Fault | None = None
         headers: list[tuple[str, str]] = []
         try:
-            if method not in METHODS:
-                headers.append(("Allow", ALLOW))
+            if method not in route.methods:
+                headers.append(("Allow", route.allow))
                 raise ApiError("method_not_allowed", f"{method} is not allowed on {path}")
             if method == "OPTIONS":
-                return self._options(luma, entry, path, started, start_response)
+                return self._options(luma, entry, path, route.allow, started, start_response)
             token = luma.authenticate(environ.get("HTTP_AUTHORIZATION"))
             raw = self._read(environ)
             body = parse_json(environ.get("CONTENT_TYPE"), raw)
-            call = Call(endpoint, body, token, base_url(environ), environ.get(_SCENARIO_KEY))
+            call = Call(route.endpoint, body, token, base_url(environ), environ.get(_SCENARIO_KEY))
             call.on_task = lambda task_id: luma.journal.update(entry, task_id=task_id)
             answer, status = luma.handle(call), 200
         except ApiError as error:
-            answer, status = error.envelope(), error.status
+            answer, status = self.error_body(error.code, error.message), error.status
             headers += error.headers.items()
         except ConnectionFault as broken:
             fault, answer, status = broken.fault, broken.answer, broken.status
@@ -304,9 +305,11 @@ class LumaEndpoints:
             # Never a stack trace to the client; the log keeps it for whoever runs the fake.
             log.exception("unexpected error on %s %s", method, path)
             error = ApiError("api_error", "internal error in the fake (see its log)")
-            answer, status = error.envelope(), error.status
+            answer, status = self.error_body(error.code, error.message), error.status
         payload = encode(answer)
-        task_id = answer.get("task_id") if isinstance(answer, dict) else None
+        # The task a call made or asked about: the engine tells it (`Call.task_id`), so
+        # no answer's shape is read for it here.
+        task_id = call.task_id if call is not None else None
         journal_answer(
             luma,
             entry,
@@ -317,7 +320,7 @@ class LumaEndpoints:
             task_id=task_id,
             fault=fault,
         )
-        log_request(method, path, status, task_id or (call and call.task_id), started, fault)
+        log_request(method, path, status, task_id, started, fault)
         content, length = answer_body(fault, payload)
         start_response(
             status_line(status),
@@ -346,13 +349,14 @@ class LumaEndpoints:
         luma: LumaService,
         entry: JournalEntry,
         path: str,
+        allow: str,
         started: float,
         start_response: Callable[..., Any],
     ) -> list[bytes]:
         luma.journal.update(entry, status=200, answer=None)
         log_request("OPTIONS", path, 200, None, started, None)
         start_response(
-            "200 OK", [("Allow", ALLOW), ("Content-Type", "text/html"), ("Content-Length", "0")]
+            "200 OK", [("Allow", allow), ("Content-Type", "text/html"), ("Content-Length", "0")]
         )
         return []
 

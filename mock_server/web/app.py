@@ -1,7 +1,7 @@
-"""The HTTP layer: the Luma endpoints (`api`, plain WSGI, in front) and Flask blueprints
-for the rest — media files, /health, /openapi.json and the control API — that parse a
-request, call `LumaService`, and render its answer or its `ApiError` in the envelope.
-Nothing clever lives here."""
+"""The app: the dialect's endpoints (`api`, plain WSGI, in front) and Flask for the rest —
+the dialect's media files, /health, /openapi.json and the control API — parsing a
+request, calling the engine, and rendering its answer or its `ApiError` in the dialect's
+error body. Nothing clever lives here."""
 
 from __future__ import annotations
 
@@ -14,42 +14,27 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, request, send_file
 from werkzeug.exceptions import HTTPException
 
-from .. import media
+from ..engine.dialect import Dialect
 from ..engine.errors import ApiError
 from ..engine.journal import JournalEntry, redact_headers
 from ..service import LumaService
 from .admin import admin
-from .api import (
-    METHODS,
-    ROUTES,
-    LumaEndpoints,
-    journal_answer,
-    journal_body,
-    log_request,
-)
+from .api import LumaEndpoints, journal_answer, journal_body, log_request
 from .rendering import render, render_error, service
 
 log = logging.getLogger("luma_mock.requests")
 
-media_files = Blueprint("media_files", __name__)
 meta = Blueprint("meta", __name__)
 
 
-@media_files.get("/luma/<task_id>.mp4")
-def video_file(task_id: str) -> Response:
-    return _media(task_id, "mp4")
-
-
-@media_files.get("/luma/<task_id>.jpg")
-def thumbnail_file(task_id: str) -> Response:
-    return _media(task_id, "jpg")
-
-
 def _media(task_id: str, kind: str) -> Response:
+    """A completed task's media file of ``kind``; the route is the dialect's (see
+    `create_app`)."""
     g.task_id = task_id
-    task = service().media_for(task_id)
-    path = media.media_file(task.aspect_ratio, kind)
-    return send_file(path, mimetype=media.KINDS[kind], conditional=True, max_age=3600)
+    luma = service()
+    task = luma.media_for(task_id)
+    path, mimetype = luma.dialect.media_file(task, kind)
+    return send_file(path, mimetype=mimetype, conditional=True, max_age=3600)
 
 
 @meta.get("/health")
@@ -63,15 +48,13 @@ def health() -> Response:
 
 @meta.get("/openapi.json")
 def openapi() -> Response:
-    return Response(_openapi_text(), mimetype="application/json")
+    return Response(_openapi_text(service().dialect), mimetype="application/json")
 
 
 @functools.cache
-def _openapi_text() -> str:
-    """Assembled once per process: the schemas it is built from do not change."""
-    from contract_tests.openapi import document
-
-    return json.dumps(document(), ensure_ascii=False)
+def _openapi_text(dialect: Dialect) -> str:
+    """Assembled once per dialect and process: the document does not change."""
+    return json.dumps(dialect.openapi(), ensure_ascii=False)
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
@@ -171,22 +154,26 @@ def create_app(luma: LumaService) -> Flask:
     app = Flask("luma_mock")
     app.config["MAX_CONTENT_LENGTH"] = luma.settings.max_body_bytes
     app.extensions["luma"] = luma
-    for blueprint in (media_files, meta, admin):
+    for rule, kind in luma.dialect.media_routes.items():
+        view = functools.partial(_media, kind=kind)
+        app.add_url_rule(rule, f"media_{kind}", view, methods=["GET"])
+    for blueprint in (meta, admin):
         app.register_blueprint(blueprint)
     app.register_error_handler(ApiError, render_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     app.before_request(_started)
     app.after_request(_after)
-    # The Luma endpoints go first, outside Flask (see `api`); the rest reaches Flask.
+    # The dialect's endpoints go first, outside Flask (see `api`); the rest reaches Flask.
     app.wsgi_app = LumaEndpoints(luma, app.wsgi_app, luma.settings.max_body_bytes)  # type: ignore[method-assign]
     return app
 
 
 def served_routes(app: Flask) -> dict[str, set[str]]:
-    """Every route the app serves, with its methods: Flask's URL map and the Luma
+    """Every route the app serves, with its methods: Flask's URL map and the dialect's
     endpoints in front of it."""
-    routes: dict[str, set[str]] = {path: set(METHODS) for path in ROUTES}
+    luma: LumaService = app.extensions["luma"]
+    routes = {path: set(route.methods) for path, route in luma.dialect.routes.items()}
     for rule in app.url_map.iter_rules():
         if rule.endpoint != "static":
             routes.setdefault(rule.rule, set()).update(rule.methods or ())

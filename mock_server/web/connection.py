@@ -9,8 +9,8 @@ pywsgi's overhead.
 
 What the loop guarantees, whatever arrives: framing is llhttp's (conflicting lengths,
 smuggling forms and bad chunks are refused), a request is answered only once it is
-whole, each request gets exactly one answer, and every refusal is the documented error
-envelope followed by a close. The app never sees a request over the body limit, with
+whole, each request gets exactly one answer, and every refusal is the dialect's error
+body followed by a close. The app never sees a request over the body limit, with
 more than `MAX_HEADERS` headers, or with a head over `MAX_HEAD` bytes.
 """
 
@@ -41,9 +41,9 @@ from .wire import (
     READ_SIZE,
     DateLine,
     Refusal,
+    RefusalBody,
     Request,
     close_body,
-    envelope,
     environ_key,
     json_headers,
     no_write,
@@ -71,9 +71,11 @@ class Connection:
         server_port: int,
         max_body: int,
         stopping: Event,
+        refusal_body: RefusalBody,
     ) -> None:
         self.sock = sock
         self.app = app
+        self.refusal_body = refusal_body  # the dialect's error body, as bytes
         self.max_body = max_body
         self.stopping = stopping  # set at shutdown: a hanging answer ends then
         remote = address if isinstance(address, tuple) else ("", "")
@@ -300,7 +302,7 @@ class Connection:
             log.exception(
                 "the app failed on %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"]
             )
-            payload = envelope("api_error", "internal error in the fake (see its log)")
+            payload = self.refusal_body("api_error", "internal error in the fake (see its log)")
             return "500 Internal Server Error", json_headers(payload), [payload], None
         assert self._started is not None
         fault = environ.get(ENVIRON_KEY)
@@ -368,7 +370,7 @@ class Connection:
     # -- closing ----------------------------------------------------------------------
 
     def _refuse_and_close(self, refusal: Refusal) -> None:
-        payload = envelope(refusal.code, refusal.message)
+        payload = self.refusal_body(refusal.code, refusal.message)
         head = [f"HTTP/1.1 {refusal.status} {HTTPStatus(refusal.status).phrase}".encode()]
         head += [f"{k}: {v}".encode() for k, v in json_headers(payload)]
         head += [DateLine.now().encode(), b"Connection: close", b"", b""]

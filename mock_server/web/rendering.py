@@ -28,7 +28,9 @@ def render(body: Any, status: int = 200, headers: dict[str, str] | None = None) 
 
 
 def render_error(error: ApiError) -> Response:
-    return render(error.envelope(), error.status, error.headers)
+    """``error`` in the error body of the engine's dialect."""
+    body = service().dialect.error_body(error.code, error.message)
+    return render(body, error.status, error.headers)
 
 
 def json_body() -> Any:

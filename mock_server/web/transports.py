@@ -24,10 +24,6 @@ if TYPE_CHECKING:
     import httpx
     import responses
 
-# Where clients of this API send requests by default: the documented base URL, and the
-# one the provider's Python SDK uses. Code under test needs no configuration to hit the fake.
-DEFAULT_BASE_URLS = ("https://api.acedata.cloud", "https://x402.acedata.cloud")
-
 
 @dataclass(frozen=True)
 class AppAnswer:
@@ -109,13 +105,15 @@ def _requests_error(fault: Fault) -> Exception | None:
     return None  # malformed JSON and a dribble are well-formed HTTP: the body says it all
 
 
-def responses_mock(
-    app: Flask, base_urls: Iterable[str] = DEFAULT_BASE_URLS
-) -> responses.RequestsMock:
+def responses_mock(app: Flask, base_urls: Iterable[str] | None = None) -> responses.RequestsMock:
     """A `responses.RequestsMock` that answers every request under ``base_urls`` from the
     fake and lets anything else through to the network (e.g. a local callback receiver).
-    Use it as a context manager, or start()/stop() it."""
+    By default, the URLs its dialect's clients send to (``dialect.base_urls``). Use it as
+    a context manager, or start()/stop() it."""
     import responses
+
+    if base_urls is None:
+        base_urls = app.extensions["luma"].dialect.base_urls
 
     def answer(request: Any) -> tuple[int, dict[str, str], Any]:
         body = request.body.encode() if isinstance(request.body, str) else request.body

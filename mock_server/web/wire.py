@@ -7,9 +7,9 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from email.utils import formatdate
+from typing import Any
 
 MAX_HEAD = 64 * 1024  # bytes of request line and headers
 MAX_HEADERS = 100
@@ -19,7 +19,7 @@ LINGER_BYTES = 16 * 1024 * 1024
 
 
 class Refusal(Exception):
-    """A request the server answers itself, with the envelope, and then closes."""
+    """A request the server answers itself, with the dialect's error body, and then closes."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
@@ -88,10 +88,18 @@ def parse_refusal(error: Exception) -> Refusal:
     return Refusal(400, "bad_request", f"the request could not be read: {reason}")
 
 
-def envelope(code: str, message: str) -> bytes:
-    body = {"success": False, "error": {"code": code, "message": message}}
-    body["trace_id"] = str(uuid.uuid4())
-    return json.dumps(body).encode()
+# (code, message) -> the bytes of a refusal's body.
+RefusalBody = Callable[[str, str], bytes]
+
+
+def refusal_bytes(error_body: Callable[[str, str], Any]) -> RefusalBody:
+    """A refusal body made by a dialect's ``error_body``, as JSON bytes (the json
+    module's: refusals are rare, and their bytes stay as they always were)."""
+
+    def render(code: str, message: str) -> bytes:
+        return json.dumps(error_body(code, message)).encode()
+
+    return render
 
 
 def json_headers(payload: bytes) -> list[tuple[str, str]]:
