@@ -35,7 +35,7 @@ from .engine.callbacks import (
 from .engine.clock import Clock, ManualClock, RealClock
 from .engine.config import Settings
 from .engine.delays import DelayModel, parse_delays
-from .engine.errors import ApiError
+from .engine.errors import ApiError, register_error_codes
 from .engine.faults import ConnectionFault
 from .engine.journal import Journal, JournalEntry
 from .engine.scenarios import Outcome, ScenarioRequest, Scenarios
@@ -104,7 +104,10 @@ class LumaService:
         )
         self.callbacks.on_attempt = self._callback_attempted
         self.rng = random.Random(self.settings.seed)
-        self.scenarios = Scenarios()
+        register_error_codes(self.dialect.error_codes(), self.dialect.error_body)
+        self.scenarios = Scenarios(
+            endpoints=tuple(dict.fromkeys(r.endpoint for r in self.dialect.routes.values()))
+        )
         self.journal = Journal(self.settings.journal_limit)
         self.accounts = Accounts(
             clock,
@@ -183,8 +186,9 @@ class LumaService:
     def _decide(self, call: Call) -> Outcome | None:
         if not self.scenarios:  # no rules: nothing to match
             return None
+        action, text = self.dialect.describe(call.endpoint, call.fields)
         decided = self.scenarios.decide(
-            ScenarioRequest(call.endpoint, call.fields, call.token, call.scenario)
+            ScenarioRequest(call.endpoint, call.fields, call.token, call.scenario, action, text)
         )
         if decided is None:
             return None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from mock_server.acedata import Scenarios
 from mock_server.engine.errors import ApiError
 from mock_server.engine.faults import ConnectionFault
 from mock_server.engine.journal import JournalEntry
-from mock_server.engine.scenarios import Scenarios
 from mock_server.engine.tasks import TaskState
 from mock_server.receiver import CallbackReceiver
 from mock_server.service import LumaService

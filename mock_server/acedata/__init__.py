@@ -9,6 +9,6 @@ It may import the engine (`mock_server.engine`) and the contract
 (`mock_server.web`), which reaches the dialect through the engine.
 """
 
-from .dialect import DEFAULT_BASE_URLS, DIALECT, AceDataDialect
+from .dialect import DEFAULT_BASE_URLS, DIALECT, AceDataDialect, Scenarios
 
-__all__ = ["DEFAULT_BASE_URLS", "DIALECT", "AceDataDialect"]
+__all__ = ["DEFAULT_BASE_URLS", "DIALECT", "AceDataDialect", "Scenarios"]

@@ -3,10 +3,15 @@ lives, and the shapes of its answers, records and errors."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from contract_tests.contract import error_codes
+
+from ..engine import scenarios
 from ..engine.dialect import Route
+from ..engine.errors import ErrorInfo
 from ..engine.tasks import Task
 from . import media, records
 from .errors import error_body
@@ -16,6 +21,7 @@ from .errors import error_body
 DEFAULT_BASE_URLS = ("https://api.acedata.cloud", "https://x402.acedata.cloud")
 
 _POST = frozenset({"POST", "OPTIONS"})
+ENDPOINTS = ("videos", "tasks")
 
 
 class AceDataDialect:
@@ -27,7 +33,7 @@ class AceDataDialect:
 
     def __init__(self) -> None:
         # Plain dicts: the HTTP layer looks a route up on every call.
-        self.routes = {"/luma/videos": Route("videos", _POST), "/luma/tasks": Route("tasks", _POST)}
+        self.routes = {f"/luma/{endpoint}": Route(endpoint, _POST) for endpoint in ENDPOINTS}
         self.media_routes = {f"/luma/<task_id>.{kind}": kind for kind in media.KINDS}
 
     # The shapes are plain functions: bound here as they are, so that a call through the
@@ -36,6 +42,16 @@ class AceDataDialect:
     result = staticmethod(records.result)
     response = staticmethod(records.response)
     record = staticmethod(records.record)
+
+    def error_codes(self) -> Mapping[str, ErrorInfo]:
+        return error_codes()
+
+    def describe(self, endpoint: str, fields: Any) -> tuple[str | None, str | None]:
+        """The action (each endpoint's documented default if none is given) and the
+        prompt, for the scenario rules."""
+        body = fields if isinstance(fields, Mapping) else {}
+        default_action = "generate" if endpoint == "videos" else "retrieve"
+        return body.get("action", default_action), body.get("prompt")
 
     def media_file(self, task: Task, kind: str) -> tuple[Path, str]:
         return media.media_file(task.aspect_ratio, kind), media.KINDS[kind]
@@ -55,3 +71,11 @@ class AceDataDialect:
 
 
 DIALECT = AceDataDialect()
+
+
+class Scenarios(scenarios.Scenarios):
+    """Scenario rules as this dialect checks them: the engine's, whose ``endpoint`` is
+    videos or tasks. (An engine speaking the dialect makes its rules so by itself.)"""
+
+    def __init__(self) -> None:
+        super().__init__(endpoints=ENDPOINTS)

@@ -1,9 +1,14 @@
-"""The AceDataCloud error envelope."""
+"""The AceDataCloud error envelope, and its codes: the contract's (``error.json``),
+registered with the engine on import, so that an `ApiError` can be raised from then on."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
+
+from contract_tests.contract import error_codes
+
+from ..engine.errors import register_error_codes
 
 
 def error_body(
@@ -19,3 +24,6 @@ def error_body(
     if task_id is not None:
         body["task_id"] = task_id
     return body
+
+
+register_error_codes(error_codes(), error_body)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from .errors import ErrorInfo
 from .tasks import Task
 
 
@@ -42,6 +43,11 @@ class Dialect(Protocol):
     # answer these).
     base_urls: tuple[str, ...]
 
+    def error_codes(self) -> Mapping[str, ErrorInfo]:
+        """Every error code this API answers with, with its status and default message
+        (`ENGINE_CODES` among them); the engine registers them (`engine.errors`)."""
+        ...
+
     def error_body(
         self,
         code: str,
@@ -51,6 +57,11 @@ class Dialect(Protocol):
     ) -> dict[str, Any]:
         """An error as this API answers it. Every error the HTTP layer sends — the
         server's own refusals included — is rendered here."""
+        ...
+
+    def describe(self, endpoint: str, fields: Any) -> tuple[str | None, str | None]:
+        """A call's action and its prompt (or None), for the scenario rules' ``action``
+        and ``prompt_contains``; asked only when there are rules."""
         ...
 
     def result(self, task: Task) -> dict[str, Any]:

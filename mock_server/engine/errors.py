@@ -1,16 +1,75 @@
-"""The error envelope, with codes, statuses and default messages read from the contract."""
+"""`ApiError`, and the table of error codes it checks: a code's HTTP status and default
+message belong to the API's dialect, which registers its table (`register_error_codes`)
+before any error is raised — on import of its package, and again when an engine is made
+with it.
+
+One table per process: a second dialect may add codes, not give a known code another
+status. Every dialect's table has `ENGINE_CODES`, the codes the engine and the HTTP
+layer raise themselves.
+"""
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
-from contract_tests.contract import error_codes
+# What the engine and the HTTP layer raise on their own, whatever the dialect.
+ENGINE_CODES = (
+    "bad_request",
+    "invalid_token",
+    "not_found",
+    "method_not_allowed",
+    "request_too_large",
+    "used_up",
+    "too_many_requests",
+    "api_error",
+    "timeout",
+)
+
+
+class ErrorInfo(Protocol):
+    """One documented error code: the status it is answered with, its default message."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+# (code, message, trace_id=None, task_id=None) -> an error as the dialect answers it.
+ErrorBody = Callable[..., dict[str, Any]]
+
+_codes: dict[str, ErrorInfo] = {}
+_body: ErrorBody | None = None  # the first registering dialect's, for `ApiError.envelope`
+
+
+def register_error_codes(codes: Mapping[str, ErrorInfo], body: ErrorBody) -> None:
+    """Make ``codes`` known (again: registering the same table twice is harmless)."""
+    global _body
+    missing = [code for code in ENGINE_CODES if code not in codes]
+    if missing:
+        raise ValueError(f"a dialect's error codes must include {', '.join(missing)}")
+    clashes = [c for c, info in codes.items() if c in _codes and _codes[c].status != info.status]
+    if clashes:
+        raise ValueError(f"error code(s) already registered with another status: {clashes}")
+    _codes.update(codes)
+    if _body is None:
+        _body = body
+
+
+def codes() -> Mapping[str, ErrorInfo]:
+    """The registered error codes."""
+    if not _codes:
+        raise RuntimeError(
+            "no dialect has registered its error codes (import mock_server.acedata first)"
+        )
+    return _codes
 
 
 class ApiError(Exception):
-    """An answer in the documented error envelope. Raised anywhere in the engine; the
-    HTTP layer renders it with the code's status."""
+    """An answer in the dialect's error body. Raised anywhere in the engine; the HTTP
+    layer renders it with the code's status."""
 
     def __init__(
         self,
@@ -19,7 +78,7 @@ class ApiError(Exception):
         *,
         headers: dict[str, str] | None = None,
     ) -> None:
-        known = error_codes()
+        known = codes()
         if code not in known:
             raise ValueError(f"{code!r} is not a documented error code")
         self.code = code
@@ -29,11 +88,7 @@ class ApiError(Exception):
         super().__init__(f"{code}: {self.message}")
 
     def envelope(self, trace_id: str | None = None, task_id: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "success": False,
-            "error": {"code": self.code, "message": self.message},
-            "trace_id": trace_id or str(uuid.uuid4()),
-        }
-        if task_id is not None:
-            body["task_id"] = task_id
-        return body
+        """This error in the error body of the dialect that registered first (for callers
+        of the Python API; the HTTP layer renders through its engine's dialect)."""
+        assert _body is not None  # set with the codes this error was checked against
+        return _body(self.code, self.message, trace_id, task_id)

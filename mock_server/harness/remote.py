@@ -11,6 +11,7 @@ from typing import Any
 
 import requests
 
+from ..acedata import errors as _codes  # noqa: F401  # registers the codes `fail` checks
 from ..engine.errors import ApiError
 
 
