@@ -10,5 +10,6 @@ It may import the engine (`mock_server.engine`) and the contract
 """
 
 from .dialect import DEFAULT_BASE_URLS, DIALECT, AceDataDialect, Scenarios
+from .service import LumaService
 
-__all__ = ["DEFAULT_BASE_URLS", "DIALECT", "AceDataDialect", "Scenarios"]
+__all__ = ["DEFAULT_BASE_URLS", "DIALECT", "AceDataDialect", "LumaService", "Scenarios"]

@@ -13,7 +13,7 @@ from ..engine import scenarios
 from ..engine.dialect import Route
 from ..engine.errors import ErrorInfo
 from ..engine.tasks import Task
-from . import media, records
+from . import media, records, requests
 from .errors import error_body
 
 # Where clients of this API send requests by default: the documented base URL, and the
@@ -36,9 +36,12 @@ class AceDataDialect:
         self.routes = {f"/luma/{endpoint}": Route(endpoint, _POST) for endpoint in ENDPOINTS}
         self.media_routes = {f"/luma/<task_id>.{kind}": kind for kind in media.KINDS}
 
-    # The shapes are plain functions: bound here as they are, so that a call through the
-    # dialect costs no extra layer on the hot paths (a retrieve renders a record).
+    # Plain functions, bound here as they are: a call through the dialect costs no layer
+    # of its own on the hot paths (every call is checked and served, a retrieve renders
+    # a record).
     error_body = staticmethod(error_body)
+    check_request = staticmethod(requests.check_request)
+    serve = staticmethod(requests.serve)
     result = staticmethod(records.result)
     response = staticmethod(records.response)
     record = staticmethod(records.record)

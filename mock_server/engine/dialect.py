@@ -1,20 +1,74 @@
-"""The seam between the engine and the API it speaks: what the engine and the HTTP layer
-ask of a dialect.
+"""The seam between the engine and the API it speaks.
 
-A dialect is one object that knows one API's wire: its paths, its answer shapes, its
-error body, its media. The engine holds it (``engine.dialect``) and the HTTP layer
-reaches it only through the engine, so the layer never imports a dialect package.
+A *dialect* is one object that knows one API's wire: its paths, how a request is checked
+and what it asks for, the shapes of its answers, records and errors, its media, its
+OpenAPI document. The engine (`service.Engine`) is made with one
+(``Engine(dialect, settings)``) and holds it as ``engine.dialect``; the HTTP layer
+(`mock_server.web`) reaches the dialect only through the engine, so it never imports a
+dialect package. `mock_server.acedata` is the first dialect (the AceDataCloud Luma API);
+the Luma Dream Machine dialect, which answers errors as ``{"detail": ...}``, is the next
+one to implement `Dialect`.
+
+A call goes: the HTTP layer finds the path in `Dialect.routes` and hands the engine a
+`Call`; the engine counts it against the rate limit, asks `Dialect.check_request` for
+the verdict and the fields, refuses an invalid body, asks the scenario rules (through
+`Dialect.describe`), and has `Dialect.serve` do the endpoint's work with the small
+`EngineAPI` — `create` a task, `wait_result`, `own`, `record` — before it carries out a
+fault if a rule said so. When a task ends, the engine keeps `Dialect.result` and sends
+`Dialect.response` to its callback. Errors are `ApiError`s (codes from
+`Dialect.error_codes`), rendered by `Dialect.error_body`, and only by it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import random
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from .config import Settings
 from .errors import ErrorInfo
-from .tasks import Task
+from .scenarios import Outcome
+from .tasks import Task, TaskStore
+
+
+class Verdict(Protocol):
+    """A dialect's verdict on a request body (its contract's; the journal keeps it)."""
+
+    @property
+    def schema(self) -> str: ...
+
+    @property
+    def problems(self) -> Sequence[object]: ...
+
+    @property
+    def unknown_fields(self) -> Sequence[str]: ...
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def message(self) -> str:
+        """The problem worth reading first: the message of the 400 for an invalid body."""
+        ...
+
+
+@dataclass
+class Call:
+    """One call to a dialect's endpoint, filled in by the engine and the dialect as it
+    goes (the journal reads it)."""
+
+    endpoint: str  # the route's endpoint name (`Route.endpoint`)
+    body: Any  # as posted (a task's record keeps it so)
+    token: str
+    base_url: str = ""
+    scenario: str | None = None  # the X-Luma-Mock-Scenario header
+    verdict: Verdict | None = None
+    rule: str | None = None
+    task_id: str | None = None  # the task the call made or asked about: the dialect sets it
+    on_task: Callable[[str], None] | None = None  # told the task id as soon as it exists
+    fields: Any = None  # what `Dialect.check_request` made of a valid body
 
 
 @dataclass(frozen=True)
@@ -31,8 +85,48 @@ class Route:
         object.__setattr__(self, "allow", ", ".join(sorted(self.methods)))
 
 
+class EngineAPI(Protocol):
+    """What a dialect may use of the engine while it serves a call."""
+
+    settings: Settings
+    store: TaskStore
+    rng: random.Random  # the seeded source: draw ids from it, in a fixed order
+
+    def new_id(self) -> str:
+        """A version-4 UUID from the seeded source."""
+        ...
+
+    def create(
+        self,
+        *,
+        request: Mapping[str, Any],
+        token: str,
+        base_url: str,
+        action: str,
+        variant: str | Callable[[], str],
+        outcome: Outcome | None = None,
+        callback_url: str | None = None,
+        ref: Callable[[random.Random, float], str] | None = None,
+    ) -> Task:
+        """Create and schedule a task, spending the token's credit (see `Engine.create`)."""
+        ...
+
+    def wait_result(self, task: Task, timeout: float) -> dict[str, Any]:
+        """Hold the call until the task ends (its result, or its error raised)."""
+        ...
+
+    def own(self, task_id: str, token: str) -> Task | None:
+        """The task, if ``token`` created it."""
+        ...
+
+    def record(self, task: Task) -> dict[str, Any]:
+        """`Dialect.record` of the task, under the engine's lock."""
+        ...
+
+
 class Dialect(Protocol):
-    """One API's wire, for the engine and the HTTP layer."""
+    """One API's wire, for the engine and the HTTP layer. Stateless: one instance may
+    serve many engines."""
 
     name: str
     # Exact path -> route: the calls the HTTP layer hands to the engine.
@@ -59,9 +153,20 @@ class Dialect(Protocol):
         server's own refusals included — is rendered here."""
         ...
 
+    def check_request(self, endpoint: str, body: Any) -> tuple[Verdict, Any]:
+        """The verdict on a request body, and the fields the engine goes on with (for a
+        valid body; None otherwise)."""
+        ...
+
     def describe(self, endpoint: str, fields: Any) -> tuple[str | None, str | None]:
         """A call's action and its prompt (or None), for the scenario rules' ``action``
         and ``prompt_contains``; asked only when there are rules."""
+        ...
+
+    def serve(self, engine: EngineAPI, call: Call, outcome: Outcome | None) -> dict[str, Any]:
+        """Do the endpoint's work for a valid call and return its answer (or raise
+        `ApiError`); ``outcome`` is a scenario rule's, to pass on to `EngineAPI.create`.
+        Sets ``call.task_id`` (and calls ``call.on_task`` once a task exists)."""
         ...
 
     def result(self, task: Task) -> dict[str, Any]:

@@ -25,11 +25,12 @@ from typing import Any
 import orjson
 from werkzeug.sansio.utils import get_host
 
+from ..engine.dialect import Call
 from ..engine.errors import ApiError
 from ..engine.faults import ENVIRON_KEY, ConnectionFault, Fault
 from ..engine.journal import JournalEntry, is_secret, redact
 from ..engine.scenarios import SCENARIO_HEADER
-from ..service import Call, LumaService
+from ..engine.service import Engine
 from . import logs
 from .wsgi import WSGIApp
 
@@ -108,7 +109,7 @@ def journal_body(body: Any, raw: bytes | None) -> Any:
 
 
 def journal_answer(
-    luma: LumaService,
+    luma: Engine,
     entry: JournalEntry,
     *,
     call: Call | None,
@@ -248,7 +249,7 @@ def _base_url(scheme: str, host: str | None, server_name: str, server_port: str 
 class LumaEndpoints:
     """WSGI: the dialect's routes, everything else handed to ``fallback`` (the Flask app)."""
 
-    def __init__(self, luma: LumaService, fallback: WSGIApp, max_body: int) -> None:
+    def __init__(self, luma: Engine, fallback: WSGIApp, max_body: int) -> None:
         self.luma = luma
         self.fallback = fallback
         self.max_body = max_body
@@ -346,7 +347,7 @@ class LumaEndpoints:
 
     def _options(
         self,
-        luma: LumaService,
+        luma: Engine,
         entry: JournalEntry,
         path: str,
         allow: str,

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from ..engine.dialect import Dialect
 from ..engine.errors import ApiError
 from ..engine.journal import JournalEntry, redact_headers
-from ..service import LumaService
+from ..engine.service import Engine
 from .admin import admin
 from .api import LumaEndpoints, journal_answer, journal_body, log_request
 from .rendering import render, render_error, service
@@ -150,7 +150,7 @@ def _after(response: Response) -> Response:
     return response
 
 
-def create_app(luma: LumaService) -> Flask:
+def create_app(luma: Engine) -> Flask:
     app = Flask("luma_mock")
     app.config["MAX_CONTENT_LENGTH"] = luma.settings.max_body_bytes
     app.extensions["luma"] = luma
@@ -172,7 +172,7 @@ def create_app(luma: LumaService) -> Flask:
 def served_routes(app: Flask) -> dict[str, set[str]]:
     """Every route the app serves, with its methods: Flask's URL map and the dialect's
     endpoints in front of it."""
-    luma: LumaService = app.extensions["luma"]
+    luma: Engine = app.extensions["luma"]
     routes = {path: set(route.methods) for path, route in luma.dialect.routes.items()}
     for rule in app.url_map.iter_rules():
         if rule.endpoint != "static":

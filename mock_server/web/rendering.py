@@ -11,11 +11,11 @@ from flask import Response, current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..engine.errors import ApiError
-from ..service import LumaService
+from ..engine.service import Engine
 from .api import parse_json
 
 
-def service() -> LumaService:
+def service() -> Engine:
     return current_app.extensions["luma"]
 
 

@@ -23,7 +23,7 @@ from gevent.pool import Pool
 from gevent.server import StreamServer
 
 from ..engine.config import Settings
-from ..service import LumaService
+from ..engine.service import Engine
 from .app import create_app
 from .connection import Connection
 from .logs import flush_logs
@@ -94,8 +94,10 @@ def make_server(
     return server
 
 
-def serve(settings: Settings, *, on_ready: Callable[[str], None] | None = None) -> int:
-    return serve_app(create_app(LumaService(settings)), settings, on_ready=on_ready)
+def serve(luma: Engine, *, on_ready: Callable[[str], None] | None = None) -> int:
+    """Serve ``luma`` (an engine with its dialect, made by the caller) on the host and
+    port of its settings."""
+    return serve_app(create_app(luma), luma.settings, on_ready=on_ready)
 
 
 def _settle_garbage_collector() -> None:
@@ -115,7 +117,7 @@ def serve_app(
     the app first)."""
     _raise_open_file_limit()
     _settle_garbage_collector()
-    luma: LumaService = app.extensions["luma"]
+    luma: Engine = app.extensions["luma"]
     stopping = Event()
     # Before the banner: whoever reads it may signal at once, and must get a clean stop.
     for signum in (signal.SIGTERM, signal.SIGINT):
