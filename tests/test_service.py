@@ -241,7 +241,7 @@ def test_store_evicts_oldest_finished_tasks_but_never_running_ones() -> None:
     assert len(store) == 3
     assert store.get(running.id) is running  # older, but still running
     assert store.get(finished[0].id) is None and store.get(finished[1].id) is None
-    assert store.by_video(finished[0].video_id) is None
+    assert store.by_output(finished[0].output_id) is None
     assert store.evicted == 2
 
 

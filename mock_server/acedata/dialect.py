@@ -57,7 +57,7 @@ class AceDataDialect:
         return body.get("action", default_action), body.get("prompt")
 
     def media_file(self, task: Task, kind: str) -> tuple[Path, str]:
-        return media.media_file(task.aspect_ratio, kind), media.KINDS[kind]
+        return media.media_file(task.variant, kind), media.KINDS[kind]
 
     def openapi(self) -> dict[str, Any]:
         # Imported when first served: the document's builder is not needed to serve calls.

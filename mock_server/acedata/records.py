@@ -18,11 +18,11 @@ LUMA_VIDEOS_API_ID = str(uuid.uuid5(_IDS, "api:/luma/videos"))
 
 
 def result(task: Task) -> dict[str, Any]:
-    width, height = media.size_for(task.aspect_ratio)
+    width, height = media.size_for(task.variant)
     return {
         "success": True,
         "task_id": task.id,
-        "video_id": task.video_id,
+        "video_id": task.output_id,
         "prompt": task.request.get("prompt", ""),
         "video_url": media.media_url(task.public_url, task.id, "mp4"),
         "video_height": height,
@@ -45,7 +45,7 @@ def response(task: Task) -> dict[str, Any]:
 
 def record(task: Task) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "_id": task.record_id,
+        "_id": task.ref,
         "id": task.id,
         "api_id": LUMA_VIDEOS_API_ID,
         **_derived_ids(task.token),

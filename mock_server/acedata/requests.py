@@ -95,15 +95,15 @@ def aspect_ratio(engine: EngineAPI, fields: dict[str, Any], action: str, token: 
     if action == "extend":
         video_id = fields.get("video_id")
         if video_id is not None:  # video_id wins over video_url
-            source = engine.store.by_video(video_id)
+            source = engine.store.by_output(video_id)
             if source is None or source.token != token:
                 # A missing resource, like an unknown task id: 404, not a malformed body.
                 raise ApiError("not_found", f"video_id: no video {video_id!r} was made here")
-            return source.aspect_ratio
+            return source.variant
         task_id = media.task_id_from_url(fields["video_url"])
         source = engine.store.get(task_id) if task_id else None
         if source is not None and source.state is TaskState.COMPLETED:
-            return source.aspect_ratio
+            return source.variant
     return fields.get("aspect_ratio", media.DEFAULT_ASPECT_RATIO)
 
 

@@ -2,6 +2,12 @@
 
 A delay is a distribution — fixed, uniform or lognormal (median, sigma, cap) — sampled
 from the fake's seeded random source, so a seeded fake is reproducible.
+
+Two kinds of work take their own time: ``generate`` and ``extend``. These are the
+fake's own words — the keys of its ``delay`` setting, in config files, on the command
+line and over the control API — not a dialect's: a dialect names the action of a task
+it creates, and an ``extend`` action takes the ``extend`` time, any other the
+``generate`` time.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ class DelayModel:
     extend: Distribution = field(default_factory=lambda: Fixed(0.0))
 
     def plan(self, action: str, rng: random.Random) -> tuple[float, float]:
-        """(seconds pending, seconds processing) for one task."""
+        """(seconds pending, seconds processing) for one task doing ``action``."""
         work = self.extend if action == "extend" else self.generate
         return max(0.0, self.queue.sample(rng)), max(0.0, work.sample(rng))
 

@@ -179,7 +179,8 @@ class Dialect(Protocol):
         ...
 
     def record(self, task: Task) -> dict[str, Any]:
-        """The task as a retrieve answers it (called under the engine's lock)."""
+        """The task as the API shows it when asked for it (called under the engine's
+        lock)."""
         ...
 
     def media_file(self, task: Task, kind: str) -> tuple[Path, str]:

@@ -62,7 +62,8 @@ def codes() -> Mapping[str, ErrorInfo]:
     """The registered error codes."""
     if not _codes:
         raise RuntimeError(
-            "no dialect has registered its error codes (import mock_server.acedata first)"
+            "no dialect has registered its error codes (import a dialect package first, "
+            "e.g. mock_server.acedata)"
         )
     return _codes
 

@@ -187,7 +187,7 @@ class Engine(Control):
         """Create and schedule one task for a valid call; spends the token's credit.
 
         ``request`` is the body as posted (the task keeps it), ``action`` picks the
-        delays (``extend`` or not: see `delays`), ``variant`` is the task's variant (the
+        delays (see `delays`), ``variant`` is the task's variant (the
         dialect's: its media size, say) or a function that finds it under the engine's
         lock (one that looks at other tasks), ``outcome`` is a scenario rule's. In this
         order: a ``callback_url`` the target policy refuses raises `TargetRefused`; a
@@ -201,22 +201,22 @@ class Engine(Control):
         with self._lock:
             if self._closed:
                 raise ApiError("api_error", "the fake is shutting down")
-            aspect_ratio = variant if isinstance(variant, str) else variant()
+            chosen = variant if isinstance(variant, str) else variant()
             self.accounts.spend(token)
             now = self.clock.now()
             task = Task(
                 id=self.new_id(),
-                video_id=self.new_id(),
+                output_id=self.new_id(),
                 action=action,
                 request=dict(request),
                 token=token,
                 trace_id=self.new_id(),
-                aspect_ratio=aspect_ratio,
+                variant=chosen,
                 public_url=self.settings.public_url or base_url,
                 created_at=now,
                 clock=self.clock,
                 callback_url=callback_url,
-                record_id=ref(self.rng, now) if ref is not None else "",
+                ref=ref(self.rng, now) if ref is not None else "",
             )
             plan = self._plan(task, outcome)
             task.starts_at = now + plan.queue  # it leaves the queue then (see `tasks`)

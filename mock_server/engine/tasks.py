@@ -39,18 +39,18 @@ _PENDING, _PROCESSING = TaskState.PENDING, TaskState.PROCESSING  # looked up onc
 @dataclass(eq=False, slots=True)
 class Task:
     id: str
-    video_id: str
+    output_id: str  # the id of what the task makes, for the dialect to find it by
     action: str
     request: dict[str, Any]
     token: str
     trace_id: str
-    aspect_ratio: str
+    variant: str  # which kind of output, in the dialect's terms (a media size, say)
     public_url: str
     created_at: float
     clock: Clock = field(repr=False)
     starts_at: float = math.inf  # when it leaves the queue; never, until it is planned
     callback_url: str | None = None
-    record_id: str = ""  # the record's ``_id``: the provider's database id, 24 hex digits
+    ref: str = ""  # a further id the dialect keeps (drawn at creation: `Engine.create`)
     finished_at: float | None = None
     result: dict[str, Any] | None = None
     error: ApiError | None = None
@@ -100,7 +100,7 @@ class TaskStore(Protocol):
     def add(self, task: Task) -> None: ...
     def finished(self, task: Task) -> None: ...
     def get(self, task_id: str) -> Task | None: ...
-    def by_video(self, video_id: str) -> Task | None: ...
+    def by_output(self, output_id: str) -> Task | None: ...
     def clear(self) -> None: ...
     def __len__(self) -> int: ...
     def __iter__(self) -> Iterator[Task]: ...
@@ -118,17 +118,17 @@ class InMemoryTaskStore:
         self.max_tasks = max_tasks
         self.evicted = 0
         self._tasks: dict[str, Task] = {}
-        self._videos: dict[str, str] = {}
+        self._outputs: dict[str, str] = {}
         self._finished: OrderedDict[str, None] = OrderedDict()  # ids, first finished first
         self._lock = threading.Lock()
 
     def add(self, task: Task) -> None:
         with self._lock:
             self._tasks[task.id] = task
-            self._videos[task.video_id] = task.id
+            self._outputs[task.output_id] = task.id
             while len(self._tasks) > self.max_tasks and self._finished:
                 victim = self._tasks.pop(self._finished.popitem(last=False)[0])
-                self._videos.pop(victim.video_id, None)
+                self._outputs.pop(victim.output_id, None)
                 self.evicted += 1
 
     def finished(self, task: Task) -> None:
@@ -140,14 +140,14 @@ class InMemoryTaskStore:
     def get(self, task_id: str) -> Task | None:
         return self._tasks.get(task_id)
 
-    def by_video(self, video_id: str) -> Task | None:
-        task_id = self._videos.get(video_id)
+    def by_output(self, output_id: str) -> Task | None:
+        task_id = self._outputs.get(output_id)
         return self._tasks.get(task_id) if task_id else None
 
     def clear(self) -> None:
         with self._lock:
             self._tasks.clear()
-            self._videos.clear()
+            self._outputs.clear()
             self._finished.clear()
 
     def __len__(self) -> int:
