@@ -1,4 +1,4 @@
-"""The control API under ``/__admin/``: the Python control side of `LumaService`, over
+"""The control API under ``/__admin/``: the engine's Python control side (`engine.control`), over
 HTTP, with the same names — for tests in any language and for a fake shared by a team.
 
 Off when the fake listens beyond loopback, unless a control token is configured; with a

@@ -4,7 +4,7 @@ connection is one greenlet running `connection.Connection`.
 Synchronous calls are held open until their task ends — a minute or two with realistic
 delays — so the server must hold thousands of idle requests at once; gevent's
 cooperative greenlets do that in one process (the caller monkey-patches first, see
-`cli`). SIGTERM and SIGINT stop it cleanly and it says what it dropped.
+`mock_server.cli`). SIGTERM and SIGINT stop it cleanly and it says what it dropped.
 """
 
 from __future__ import annotations
