@@ -128,14 +128,29 @@ class Dialect(Protocol):
     """One API's wire, for the engine and the HTTP layer. Stateless: one instance may
     serve many engines."""
 
-    name: str
-    # Exact path -> route: the calls the HTTP layer hands to the engine.
-    routes: Mapping[str, Route]
-    # werkzeug rule (with a ``task_id`` variable) -> media kind: public media URLs.
-    media_routes: Mapping[str, str]
-    # Where this API's clients send requests by default (the in-process transports
-    # answer these).
-    base_urls: tuple[str, ...]
+    # Read-only properties here: a plain attribute or a class attribute of a dialect
+    # fits them.
+    @property
+    def name(self) -> str:
+        """Unique among dialects (``acedata``)."""
+        ...
+
+    @property
+    def routes(self) -> Mapping[str, Route]:
+        """Exact path -> route: the calls the HTTP layer hands to the engine."""
+        ...
+
+    @property
+    def media_routes(self) -> Mapping[str, str]:
+        """werkzeug rule (with a ``task_id`` variable) -> media kind: the public media
+        URLs, answered with `media_file`."""
+        ...
+
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        """Where this API's clients send requests by default (the in-process transports
+        answer these)."""
+        ...
 
     def error_codes(self) -> Mapping[str, ErrorInfo]:
         """Every error code this API answers with, with its status and default message

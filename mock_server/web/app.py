@@ -51,10 +51,15 @@ def openapi() -> Response:
     return Response(_openapi_text(service().dialect), mimetype="application/json")
 
 
-@functools.cache
+_OPENAPI_TEXT: dict[str, str] = {}  # dialect name -> its document as JSON
+
+
 def _openapi_text(dialect: Dialect) -> str:
     """Assembled once per dialect and process: the document does not change."""
-    return json.dumps(dialect.openapi(), ensure_ascii=False)
+    text = _OPENAPI_TEXT.get(dialect.name)
+    if text is None:
+        text = _OPENAPI_TEXT[dialect.name] = json.dumps(dialect.openapi(), ensure_ascii=False)
+    return text
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
