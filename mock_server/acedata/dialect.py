@@ -7,14 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from contract_tests.contract import error_codes
-
 from ..engine import scenarios
 from ..engine.dialect import Route
 from ..engine.errors import ErrorInfo
 from ..engine.tasks import Task
 from . import media, records, requests
-from .errors import error_body
+from .errors import error_body, error_codes
 
 # Where clients of this API send requests by default: the documented base URL, and the
 # one the provider's Python SDK uses. Code under test needs no configuration to hit the fake.
