@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mock_server.process import ServedFake
-from mock_server.process import stop_all as stop_all_fakes
+from mock_server.harness.process import ServedFake
+from mock_server.harness.process import stop_all as stop_all_fakes
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(__file__).resolve().parent / ".cache"

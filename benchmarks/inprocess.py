@@ -1,9 +1,9 @@
 """The fake in process, with no socket: what a test fixture pays to start it, and what one
-call costs through the in-process transports of `mock_server.transports` (``requests``
+call costs through the in-process transports of `mock_server.web.transports` (``requests``
 through `responses`, and an httpx transport).
 
 `in_process_rows()` is the hook `run.py` calls: it returns [] while
-`mock_server.transports` cannot be imported, so the suite runs on a tree without it.
+`mock_server.web.transports` cannot be imported, so the suite runs on a tree without it.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _timed(call: Callable[[], Any], calls: int, limit: float = 20.0) -> list[flo
 def in_process_rows(quick: bool = False) -> list[list[str]]:
     """Rows under `HEADERS`, or [] if the in-process transports are not there yet."""
     try:
-        from mock_server import transports
+        from mock_server.web import transports
     except ImportError:
         return []
     from mock_server.app import create_app

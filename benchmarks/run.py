@@ -40,7 +40,7 @@ def _inprocess(quick: bool) -> Section:
     )
     section = Section("inprocess", [table])
     if not rows:
-        table.add("mock_server.transports", "-", "-", "not importable yet")
+        table.add("mock_server.web.transports", "-", "-", "not importable yet")
         section.verdicts.append(
             Verdict("in-process transports", "not yet available", "(no target)", "-")
         )

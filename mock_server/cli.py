@@ -74,9 +74,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     monkey.patch_all()
 
-    from .config import load
-    from .logs import configure_logging
-    from .server import serve
+    from .acedata import LumaService
+    from .engine.config import load
+    from .web.logs import configure_logging
+    from .web.server import serve
 
     cli: dict[str, Any] = {
         "host": args.host,
@@ -97,11 +98,14 @@ def _serve(args: argparse.Namespace) -> int:
     }
     try:
         settings = load(cli, config=args.config)
+        # Made here, not by the server: the rules' endpoints are checked against the
+        # dialect's only now, and a bad one is a configuration error like the others.
+        luma = LumaService(settings)
     except (ValueError, OSError) as bad:
         print(f"luma-mock: {bad}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, level=settings.log_level)
-    return serve(settings)
+    return serve(luma)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,11 +21,11 @@ from typing import Any
 
 from contract_tests.checks import Answer
 from contract_tests.provider import Target
+from mock_server.acedata.media import media_file
 from mock_server.app import create_app
 from mock_server.clock import ManualClock
 from mock_server.config import Settings
-from mock_server.delays import DelayModel, Fixed
-from mock_server.media import media_file
+from mock_server.engine.delays import DelayModel, Fixed
 from mock_server.service import LumaService
 
 TOKEN = "broken-token"
@@ -321,7 +321,7 @@ def stalling_target(rewrite: Polled, control: bool = True) -> tuple[Target, Luma
         luma = fake()
         app: Callable[..., Iterable[bytes]] = create_app(luma)
     else:
-        from mock_server.delays import PRESETS
+        from mock_server.engine.delays import PRESETS
 
         luma = LumaService(Settings(delays=PRESETS["instant"], tokens=(TOKEN,), seed=3))
         app = hide_control_api(create_app(luma))

@@ -11,8 +11,8 @@ from typing import Any
 import requests
 
 from mock_server.config import Settings
-from mock_server.delays import PRESETS
-from mock_server.process import ServedFake
+from mock_server.engine.delays import PRESETS
+from mock_server.harness.process import ServedFake
 from mock_server.service import LumaService
 
 TOKEN = "test-token"
@@ -24,7 +24,7 @@ def manual_service(**settings: Any) -> LumaService:
     """A fake on a manual clock (start 1,700,000,000) with fixed delays: 2 s queued,
     60 s generating, unless told otherwise."""
     from mock_server.clock import ManualClock
-    from mock_server.delays import DelayModel, Fixed
+    from mock_server.engine.delays import DelayModel, Fixed
 
     values: dict[str, Any] = {
         "delays": DelayModel(Fixed(2.0), Fixed(60.0), Fixed(60.0)),

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 
 from contract_tests.contract import check
-from mock_server.callbacks import TargetPolicy, TargetRefused
 from mock_server.config import Settings
-from mock_server.delays import DelayModel, Fixed
-from mock_server.errors import ApiError
+from mock_server.engine.callbacks import TargetPolicy, TargetRefused
+from mock_server.engine.delays import DelayModel, Fixed
+from mock_server.engine.errors import ApiError
 from mock_server.receiver import CallbackReceiver
 from mock_server.service import LumaService
 from tests.support import PROMPT, TOKEN, manual_service
@@ -185,7 +185,7 @@ def test_the_callback_pool_grows_for_a_burst_behind_an_idle_worker() -> None:
     import queue
     import threading
 
-    from mock_server.callbacks import DaemonPool
+    from mock_server.engine.callbacks import DaemonPool
 
     pool = DaemonPool(workers=4, name="test-pool")
     warmed = threading.Event()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mock_server.config import Settings, load
-from mock_server.delays import PRESETS, DelayModel, Fixed, LogNormal, Uniform, parse_delays
+from mock_server.engine.delays import PRESETS, DelayModel, Fixed, LogNormal, Uniform, parse_delays
 
 
 def test_presets() -> None:

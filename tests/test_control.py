@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from mock_server.errors import ApiError
-from mock_server.faults import ConnectionFault
-from mock_server.journal import JournalEntry
+from mock_server.acedata import Scenarios
+from mock_server.engine.errors import ApiError
+from mock_server.engine.faults import ConnectionFault
+from mock_server.engine.journal import JournalEntry
+from mock_server.engine.tasks import TaskState
 from mock_server.receiver import CallbackReceiver
-from mock_server.scenarios import Scenarios
 from mock_server.service import LumaService
-from mock_server.tasks import TaskState
 from tests.support import PROMPT, TOKEN, InThread, manual_service
 
 BASE = "http://fake.test"
@@ -258,7 +258,7 @@ def test_a_callback_attempt_out_during_a_reset_leaves_no_trace() -> None:
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from mock_server.config import Settings
-    from mock_server.delays import PRESETS
+    from mock_server.engine.delays import PRESETS
 
     arrived, release = threading.Event(), threading.Event()
 

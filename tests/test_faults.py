@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from mock_server.faults import KINDS
-from mock_server.process import ServedFake
+from mock_server.engine.faults import KINDS
+from mock_server.harness.process import ServedFake
 from tests.support import AUTH, LiveServer, serving
 
 # A call whose answer is always the same, so each test knows what a whole one is.

@@ -19,8 +19,8 @@ import requests
 
 from contract_tests.contract import check
 from mock_server.config import Settings
-from mock_server.delays import DelayModel, Fixed
-from mock_server.errors import ApiError
+from mock_server.engine.delays import DelayModel, Fixed
+from mock_server.engine.errors import ApiError
 from mock_server.service import LumaService
 from tests.hardening_support import Control
 from tests.support import PROMPT, LiveServer, live_server
@@ -180,8 +180,8 @@ def test_many_threads_on_the_engine_lose_and_double_nothing(engine: LumaService)
     tasks = [engine.wait_for_state(task_id, "completed") for task_id in created]
     assert len(engine.store) == len(created)
     assert {task.id for task in engine.store} == set(created)
-    assert len({task.video_id for task in tasks}) == len(tasks)
+    assert len({task.output_id for task in tasks}) == len(tasks)
     owners = {task_id: ledger.token for ledger in ledgers for task_id in ledger.created}
     assert {task.id: task.token for task in tasks} == owners
     extends = [task for task in tasks if task.action == "extend"]
-    assert extends and {task.aspect_ratio for task in extends} == {"21:9"}
+    assert extends and {task.variant for task in extends} == {"21:9"}

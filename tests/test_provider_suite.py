@@ -178,7 +178,7 @@ def test_without_a_control_api_nothing_billable_beyond_the_cap_is_sent() -> None
     """A target without /__admin/ may be the real service: tasks are polled, and invalid
     bodies with a usable prompt (which a lenient service could bill) are not sent."""
     from mock_server.config import Settings
-    from mock_server.delays import PRESETS
+    from mock_server.engine.delays import PRESETS
     from mock_server.service import LumaService
     from tests.broken_servers import TOKEN as BROKEN_TOKEN
     from tests.broken_servers import without_control_api
@@ -198,7 +198,7 @@ def test_without_a_control_api_nothing_billable_beyond_the_cap_is_sent() -> None
 
 def test_without_a_control_api_no_billable_request_is_sent_by_default() -> None:
     from mock_server.config import Settings
-    from mock_server.delays import PRESETS
+    from mock_server.engine.delays import PRESETS
     from mock_server.service import LumaService
     from tests.broken_servers import without_control_api
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mock_server.sender import MAX_ANSWER, AnswerError, CallbackSender, Target
+from mock_server.engine.sender import MAX_ANSWER, AnswerError, CallbackSender, Target
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
 

@@ -10,10 +10,10 @@ import pytest
 from contract_tests.contract import check
 from mock_server.clock import ManualClock
 from mock_server.config import Settings
-from mock_server.delays import DelayModel, Fixed
-from mock_server.errors import ApiError
+from mock_server.engine.delays import DelayModel, Fixed
+from mock_server.engine.errors import ApiError
+from mock_server.engine.tasks import InMemoryTaskStore, TaskState
 from mock_server.service import LumaService
-from mock_server.tasks import InMemoryTaskStore, TaskState
 from tests.support import PROMPT, TOKEN, InThread, instant_service, manual_service
 
 BASE = "http://fake.test"
@@ -241,7 +241,7 @@ def test_store_evicts_oldest_finished_tasks_but_never_running_ones() -> None:
     assert len(store) == 3
     assert store.get(running.id) is running  # older, but still running
     assert store.get(finished[0].id) is None and store.get(finished[1].id) is None
-    assert store.by_video(finished[0].video_id) is None
+    assert store.by_output(finished[0].output_id) is None
     assert store.evicted == 2
 
 

@@ -5,6 +5,11 @@ A rule matches on the endpoint, the action, body fields, a substring of the prom
 outcomes, one per matching request. The first live rule that matches wins; a rule with
 ``times`` is spent after that many matches ("fail twice, then succeed").
 
+Endpoint names, a call's action and its prompt are the dialect's: the engine reads them
+off a call through the dialect (`ScenarioRequest.action`, `.text`) and checks a rule's
+``endpoint`` against the dialect's endpoints (``Scenarios(endpoints=...)``). The rule
+language itself (``prompt_contains`` included) is the fake's own.
+
 Rules are plain data, the same in Python, over the control API and in the config file:
 
     {"name": "moderated", "match": {"prompt_contains": "volcano"}, "then": {"reject": "forbidden"}}
@@ -15,12 +20,11 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract_tests.contract import error_codes
-
+from .errors import codes
 from .faults import KINDS as FAULT_KINDS
 from .faults import Fault
 
@@ -58,7 +62,7 @@ class Outcome:
         queue = _seconds(spec, "queue")
         if kind in ("fail", "reject"):
             code = spec[kind]
-            if not isinstance(code, str) or code not in error_codes():
+            if not isinstance(code, str) or code not in codes():
                 raise ValueError(f"{code!r} is not a documented error code")
             retry_after = _seconds(spec, "retry_after")
             if retry_after is None and code == "too_many_requests":
@@ -109,7 +113,7 @@ MATCH_KEYS = ("endpoint", "action", "fields", "prompt_contains", "scenario", "to
 
 @dataclass(frozen=True)
 class Match:
-    endpoint: str | None = None  # "videos" or "tasks"
+    endpoint: str | None = None  # one of the dialect's endpoints
     action: str | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)
     prompt_contains: str | None = None
@@ -117,7 +121,11 @@ class Match:
     token: str | None = None
 
     @classmethod
-    def parse(cls, spec: Mapping[str, Any] | None) -> Match:
+    def parse(
+        cls, spec: Mapping[str, Any] | None, endpoints: Collection[str] | None = None
+    ) -> Match:
+        """A rule's ``match``; ``endpoints``, when given, are the only endpoint names
+        it may name."""
         if spec is not None and not isinstance(spec, Mapping):
             raise ValueError(f"match is an object, not {spec!r}")
         spec = dict(spec or {})
@@ -127,23 +135,22 @@ class Match:
         for key in ("endpoint", "action", "prompt_contains", "scenario", "token"):
             if spec.get(key) is not None and not isinstance(spec[key], str):
                 raise ValueError(f"match.{key} is a string, not {spec[key]!r}")
-        if spec.get("endpoint") not in (None, "videos", "tasks"):
-            raise ValueError("endpoint is videos or tasks")
+        if endpoints is not None and spec.get("endpoint") not in (None, *endpoints):
+            raise ValueError(f"endpoint is {' or '.join(endpoints)}")
         if not isinstance(spec.get("fields", {}), Mapping):
             raise ValueError("fields is an object of body fields and values")
         return cls(**spec)
 
     def matches(self, request: ScenarioRequest) -> bool:
         body = request.body if isinstance(request.body, Mapping) else {}
-        default_action = "generate" if request.endpoint == "videos" else "retrieve"
-        prompt = body.get("prompt")
+        text = request.text
         return (
             (self.endpoint is None or self.endpoint == request.endpoint)
-            and (self.action is None or self.action == body.get("action", default_action))
+            and (self.action is None or self.action == request.action)
             and all(body.get(k) == v for k, v in self.fields.items())
             and (
                 self.prompt_contains is None
-                or (isinstance(prompt, str) and self.prompt_contains in prompt)
+                or (isinstance(text, str) and self.prompt_contains in text)
             )
             and (self.scenario is None or self.scenario == request.scenario)
             and (self.token is None or self.token == request.token)
@@ -158,10 +165,15 @@ class Match:
 
 @dataclass(frozen=True)
 class ScenarioRequest:
+    """A call as the rules see it: ``action`` and ``text`` (its prompt) are what the
+    dialect reads off its body (`Dialect.describe`)."""
+
     endpoint: str
     body: Any
     token: str
     scenario: str | None = None
+    action: str | None = None
+    text: str | None = None
 
 
 @dataclass
@@ -196,9 +208,11 @@ class Rule:
 
 
 class Scenarios:
-    """The live rules of one fake, in the order they were added."""
+    """The live rules of one fake, in the order they were added. With ``endpoints``
+    (the dialect's endpoint names), a rule naming another endpoint is refused."""
 
-    def __init__(self) -> None:
+    def __init__(self, endpoints: Collection[str] | None = None) -> None:
+        self.endpoints = tuple(endpoints) if endpoints is not None else None
         self._rules: list[Rule] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -227,7 +241,7 @@ class Scenarios:
             rule = Rule(
                 rule_id,
                 str(spec.get("name", f"rule-{rule_id}")),
-                Match.parse(spec.get("match")),
+                Match.parse(spec.get("match"), self.endpoints),
                 outcomes,
                 times,
             )

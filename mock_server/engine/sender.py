@@ -6,6 +6,9 @@ request it spent ~500 µs (a liveness poll of the pooled socket through the hub,
 object, http.client's header parsing by the email package), capping delivery near 2,000
 a second. This does only what a callback needs: no redirects, no retries (the dispatcher
 retries, on the fake's clock), the body of the answer read and dropped.
+
+httptools is the engine's only third-party import, and this module its only importer: a
+client's parser for answers, not the HTTP layer's server.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""The two Luma endpoints, ``POST /luma/videos`` and ``POST /luma/tasks``, as a plain WSGI
-app in front of the Flask one: read the body, call `LumaService`, render its answer or
-its `ApiError` in the envelope, journal and log the exchange.
+"""The calls a dialect routes to the engine (for AceDataCloud ``POST /luma/videos`` and
+``POST /luma/tasks``), as a plain WSGI app in front of the Flask one: read the body, call
+the engine, render its answer or its `ApiError` in the dialect's error body, journal and
+log the exchange. Which paths these are is the dialect's (``luma.dialect.routes``).
 
 They are the calls a client makes thousands of times, so they skip Flask's request
 machinery (~55 µs a call measured, more than the work itself); every other path — media,
@@ -24,21 +25,18 @@ from typing import Any
 import orjson
 from werkzeug.sansio.utils import get_host
 
+from ..engine.dialect import Call
+from ..engine.errors import ApiError
+from ..engine.faults import ENVIRON_KEY, ConnectionFault, Fault
+from ..engine.journal import JournalEntry, is_secret, redact
+from ..engine.scenarios import SCENARIO_HEADER
+from ..engine.service import Engine
 from . import logs
-from .errors import ApiError
-from .faults import ENVIRON_KEY, ConnectionFault, Fault
-from .journal import JournalEntry, is_secret, redact
-from .scenarios import SCENARIO_HEADER
-from .service import Call, LumaService
+from .wsgi import WSGIApp
 
 log = logging.getLogger("luma_mock.requests")
 
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-ROUTES = {"/luma/videos": "videos", "/luma/tasks": "tasks"}
 _SLASHES = re.compile("/{2,}")
-METHODS = frozenset({"POST", "OPTIONS"})  # what the two paths allow
-ALLOW = ", ".join(sorted(METHODS))
 
 # No message of the contract nests more than a few levels; a cap keeps every later
 # walk of a body (rendering records, the journal) far from Python's recursion limit.
@@ -111,7 +109,7 @@ def journal_body(body: Any, raw: bytes | None) -> Any:
 
 
 def journal_answer(
-    luma: LumaService,
+    luma: Engine,
     entry: JournalEntry,
     *,
     call: Call | None,
@@ -249,12 +247,15 @@ def _base_url(scheme: str, host: str | None, server_name: str, server_port: str 
 
 
 class LumaEndpoints:
-    """WSGI: the Luma endpoints, everything else handed to ``fallback`` (the Flask app)."""
+    """WSGI: the dialect's routes, everything else handed to ``fallback`` (the Flask app)."""
 
-    def __init__(self, luma: LumaService, fallback: WSGIApp, max_body: int) -> None:
+    def __init__(self, luma: Engine, fallback: WSGIApp, max_body: int) -> None:
         self.luma = luma
         self.fallback = fallback
         self.max_body = max_body
+        # Looked up once: the dialect's routes and error body do not change.
+        self.routes = luma.dialect.routes
+        self.error_body = luma.dialect.error_body
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
@@ -262,8 +263,8 @@ class LumaEndpoints:
             # A base URL with a trailing slash makes the provider's clients ask for
             # //luma/videos; the real service (a default nginx) reads it as /luma/videos.
             path = environ["PATH_INFO"] = single_slashes(path)
-        endpoint = ROUTES.get(path)
-        if endpoint is None:
+        route = self.routes.get(path)
+        if route is None:
             return self.fallback(environ, start_response)
         started = time.perf_counter()
         luma = self.luma
@@ -284,19 +285,19 @@ class LumaEndpoints:
         fault: Fault | None = None
         headers: list[tuple[str, str]] = []
         try:
-            if method not in METHODS:
-                headers.append(("Allow", ALLOW))
+            if method not in route.methods:
+                headers.append(("Allow", route.allow))
                 raise ApiError("method_not_allowed", f"{method} is not allowed on {path}")
             if method == "OPTIONS":
-                return self._options(luma, entry, path, started, start_response)
+                return self._options(luma, entry, path, route.allow, started, start_response)
             token = luma.authenticate(environ.get("HTTP_AUTHORIZATION"))
             raw = self._read(environ)
             body = parse_json(environ.get("CONTENT_TYPE"), raw)
-            call = Call(endpoint, body, token, base_url(environ), environ.get(_SCENARIO_KEY))
+            call = Call(route.endpoint, body, token, base_url(environ), environ.get(_SCENARIO_KEY))
             call.on_task = lambda task_id: luma.journal.update(entry, task_id=task_id)
             answer, status = luma.handle(call), 200
         except ApiError as error:
-            answer, status = error.envelope(), error.status
+            answer, status = self.error_body(error.code, error.message), error.status
             headers += error.headers.items()
         except ConnectionFault as broken:
             fault, answer, status = broken.fault, broken.answer, broken.status
@@ -305,9 +306,11 @@ class LumaEndpoints:
             # Never a stack trace to the client; the log keeps it for whoever runs the fake.
             log.exception("unexpected error on %s %s", method, path)
             error = ApiError("api_error", "internal error in the fake (see its log)")
-            answer, status = error.envelope(), error.status
+            answer, status = self.error_body(error.code, error.message), error.status
         payload = encode(answer)
-        task_id = answer.get("task_id") if isinstance(answer, dict) else None
+        # The task a call made or asked about: the engine tells it (`Call.task_id`), so
+        # no answer's shape is read for it here.
+        task_id = call.task_id if call is not None else None
         journal_answer(
             luma,
             entry,
@@ -318,7 +321,7 @@ class LumaEndpoints:
             task_id=task_id,
             fault=fault,
         )
-        log_request(method, path, status, task_id or (call and call.task_id), started, fault)
+        log_request(method, path, status, task_id, started, fault)
         content, length = answer_body(fault, payload)
         start_response(
             status_line(status),
@@ -344,16 +347,17 @@ class LumaEndpoints:
 
     def _options(
         self,
-        luma: LumaService,
+        luma: Engine,
         entry: JournalEntry,
         path: str,
+        allow: str,
         started: float,
         start_response: Callable[..., Any],
     ) -> list[bytes]:
         luma.journal.update(entry, status=200, answer=None)
         log_request("OPTIONS", path, 200, None, started, None)
         start_response(
-            "200 OK", [("Allow", ALLOW), ("Content-Type", "text/html"), ("Content-Length", "0")]
+            "200 OK", [("Allow", allow), ("Content-Type", "text/html"), ("Content-Length", "0")]
         )
         return []
 

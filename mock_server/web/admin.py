@@ -1,4 +1,4 @@
-"""The control API under ``/__admin/``: the Python control side of `LumaService`, over
+"""The control API under ``/__admin/``: the engine's Python control side (`engine.control`), over
 HTTP, with the same names — for tests in any language and for a fake shared by a team.
 
 Off when the fake listens beyond loopback, unless a control token is configured; with a
@@ -14,8 +14,10 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from .errors import ApiError
-from .journal import FILTER_KEYS, redact
+from ..engine.accounts import parse_rate_limit
+from ..engine.errors import ApiError
+from ..engine.journal import FILTER_KEYS, redact
+from .rendering import json_body, render, service
 
 admin = Blueprint("admin", __name__, url_prefix="/__admin")
 
@@ -23,8 +25,6 @@ MAX_WAIT = 300.0  # seconds a long-poll may hold
 
 
 def _luma() -> Any:
-    from .app import service
-
     return service()
 
 
@@ -55,8 +55,6 @@ def _guard() -> None:
 
 
 def _body() -> dict[str, Any]:
-    from .app import json_body
-
     if not request.get_data(cache=True):
         return {}
     body = json_body()
@@ -83,8 +81,6 @@ def _timeout(body: dict[str, Any]) -> float:
 
 
 def _render(body: Any, status: int = 200) -> Response:
-    from .app import render
-
     return render(body, status)
 
 
@@ -249,8 +245,6 @@ def set_balance() -> Response:
 
 @admin.post("/rate-limit")
 def set_rate_limit() -> Response:
-    from .accounts import parse_rate_limit
-
     limit = _body().get("limit")
     _luma().accounts.set_rate_limit(_attempt(parse_rate_limit, limit))
     return _render({"limit": limit})

@@ -4,7 +4,7 @@ connection is one greenlet running `connection.Connection`.
 Synchronous calls are held open until their task ends — a minute or two with realistic
 delays — so the server must hold thousands of idle requests at once; gevent's
 cooperative greenlets do that in one process (the caller monkey-patches first, see
-`cli`). SIGTERM and SIGINT stop it cleanly and it says what it dropped.
+`mock_server.cli`). SIGTERM and SIGINT stop it cleanly and it says what it dropped.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from gevent.event import Event
 from gevent.pool import Pool
 from gevent.server import StreamServer
 
-from .api import WSGIApp
+from ..engine.config import Settings
+from ..engine.service import Engine
 from .app import create_app
-from .config import Settings
 from .connection import Connection
 from .logs import flush_logs
-from .service import LumaService
+from .wire import RefusalBody, refusal_bytes
+from .wsgi import WSGIApp
 
 
 def base_url(host: str, port: int) -> str:
@@ -35,12 +36,9 @@ def base_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-def banner(url: str, settings: Settings) -> str:
-    example = (
-        f"curl -s {url}/luma/videos -H 'authorization: Bearer any-token' "
-        "-H 'content-type: application/json' "
-        """-d '{"prompt": "Astronauts shuttle from space to volcano", "async": true}'"""
-    )
+def banner(url: str, settings: Settings, example: str) -> str:
+    """Three lines (`mock_server.harness.process` reads them): where the fake listens, its
+    settings, and a call to try (the dialect's)."""
     return (
         f"luma-mock listening on {url}\n"
         f"  clock {settings.clock}; tokens: {'any' if not settings.tokens else 'restricted'}\n"
@@ -61,10 +59,17 @@ def _raise_open_file_limit() -> None:
 
 
 def make_server(
-    app: WSGIApp, host: str, port: int, stopping: Event, *, max_body: int
+    app: WSGIApp,
+    host: str,
+    port: int,
+    stopping: Event,
+    *,
+    max_body: int,
+    refusal_body: RefusalBody,
 ) -> StreamServer:
     """A server for the WSGI ``app`` whose connections can carry out faults below HTTP;
-    setting ``stopping`` cuts short the answers that hang, so shutdown stays prompt."""
+    setting ``stopping`` cuts short the answers that hang, so shutdown stays prompt.
+    ``refusal_body`` renders the requests the server refuses itself."""
     server: StreamServer
 
     def handle(sock: socket.socket, address: Any) -> None:
@@ -80,6 +85,7 @@ def make_server(
             server_port=server.server_port,
             max_body=max_body,
             stopping=stopping,
+            refusal_body=refusal_body,
         ).serve()
 
     # An unbounded pool, not gevent's default bare spawn: only with a pool does
@@ -88,8 +94,10 @@ def make_server(
     return server
 
 
-def serve(settings: Settings, *, on_ready: Callable[[str], None] | None = None) -> int:
-    return serve_app(create_app(LumaService(settings)), settings, on_ready=on_ready)
+def serve(luma: Engine, *, on_ready: Callable[[str], None] | None = None) -> int:
+    """Serve ``luma`` (an engine with its dialect, made by the caller) on the host and
+    port of its settings."""
+    return serve_app(create_app(luma), luma.settings, on_ready=on_ready)
 
 
 def _settle_garbage_collector() -> None:
@@ -109,17 +117,22 @@ def serve_app(
     the app first)."""
     _raise_open_file_limit()
     _settle_garbage_collector()
-    luma: LumaService = app.extensions["luma"]
+    luma: Engine = app.extensions["luma"]
     stopping = Event()
     # Before the banner: whoever reads it may signal at once, and must get a clean stop.
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stopping.set)
     server = make_server(
-        app, settings.host, settings.port, stopping, max_body=settings.max_body_bytes
+        app,
+        settings.host,
+        settings.port,
+        stopping,
+        max_body=settings.max_body_bytes,
+        refusal_body=refusal_bytes(luma.dialect.error_body),
     )
     server.start()
     url = base_url(settings.host, server.server_port)
-    print(banner(url, settings), flush=True)
+    print(banner(url, settings, luma.dialect.banner_example(url)), flush=True)
     if on_ready is not None:
         on_ready(url)
     stopping.wait()

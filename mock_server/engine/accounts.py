@@ -25,8 +25,9 @@ def parse_rate_limit(spec: str | None) -> tuple[int, float] | None:
 
 
 class Accounts:
-    """What each token may still do: credits that generations spend, and a sliding-window
-    request rate. Tokens with no balance set start with ``credits`` (None: unlimited)."""
+    """What each token may still do: credits that each task created spends, and a
+    sliding-window request rate. Tokens with no balance set start with ``credits``
+    (None: unlimited)."""
 
     def __init__(
         self,
@@ -57,7 +58,8 @@ class Accounts:
             return dict(self._balances)
 
     def spend(self, token: str) -> None:
-        """Charge one video, or 403 ``used_up`` when the balance cannot cover it."""
+        """Charge one task (``video_cost``: the name the setting has always had), or 403
+        ``used_up`` when the balance cannot cover it."""
         if self.default_credits is None and not self._balances:
             return  # unlimited for everyone (the default): nothing to count
         with self._lock:

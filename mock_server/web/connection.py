@@ -9,8 +9,8 @@ pywsgi's overhead.
 
 What the loop guarantees, whatever arrives: framing is llhttp's (conflicting lengths,
 smuggling forms and bad chunks are refused), a request is answered only once it is
-whole, each request gets exactly one answer, and every refusal is the documented error
-envelope followed by a close. The app never sees a request over the body limit, with
+whole, each request gets exactly one answer, and every refusal is the dialect's error
+body followed by a close. The app never sees a request over the body limit, with
 more than `MAX_HEADERS` headers, or with a head over `MAX_HEAD` bytes.
 """
 
@@ -18,86 +18,44 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import socket
 import struct
 import sys
-import time
-import uuid
 from collections.abc import Callable, Iterable
-from email.utils import formatdate
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import gevent
 import httptools
 from gevent.event import Event
 
-from .faults import ENVIRON_KEY, Fault
-
-if TYPE_CHECKING:
-    from .api import WSGIApp
+from ..engine.faults import ENVIRON_KEY, Fault
+from .wire import (
+    ENVIRON_KEYS,
+    LINGER_BYTES,
+    LINGER_SECONDS,
+    MAX_HEAD,
+    MAX_HEADERS,
+    READ_SIZE,
+    DateLine,
+    Refusal,
+    RefusalBody,
+    Request,
+    close_body,
+    environ_key,
+    json_headers,
+    no_write,
+    parse_refusal,
+)
+from .wsgi import WSGIApp
 
 log = logging.getLogger("luma_mock.connection")
-
-MAX_HEAD = 64 * 1024  # bytes of request line and headers
-MAX_HEADERS = 100
-READ_SIZE = 65_536
-LINGER_SECONDS = 2.0  # after a refusal: how long unread input is drained before closing
-LINGER_BYTES = 16 * 1024 * 1024
 
 # SO_LINGER on with a zero timeout: close() discards the connection with a TCP RST
 # instead of the FIN handshake, so the client's next read fails with ECONNRESET.
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
-
-
-class Refusal(Exception):
-    """A request the server answers itself, with the envelope, and then closes."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-class Request:
-    __slots__ = (
-        "body",
-        "content_type",
-        "expect_continue",
-        "header_count",
-        "headers",
-        "keep_alive",
-        "method",
-        "url",
-        "version",
-    )
-
-    def __init__(self) -> None:
-        self.url = b""
-        self.headers: dict[str, str] = {}  # as WSGI names them: HTTP_USER_AGENT, ...
-        self.header_count = 0
-        self.content_type: str | None = None
-        self.body: list[bytes] = []
-        self.method = "GET"
-        self.version = "1.1"
-        self.keep_alive = True
-        self.expect_continue = False
-
-
-class _Date:
-    """The Date header line, formatted once a second rather than once an answer."""
-
-    second = -1
-    line = ""
-
-    @classmethod
-    def now(cls) -> str:
-        second = int(time.time())
-        if second != cls.second:
-            cls.second, cls.line = second, f"Date: {formatdate(second, usegmt=True)}"
-        return cls.line
 
 
 class Connection:
@@ -113,9 +71,11 @@ class Connection:
         server_port: int,
         max_body: int,
         stopping: Event,
+        refusal_body: RefusalBody,
     ) -> None:
         self.sock = sock
         self.app = app
+        self.refusal_body = refusal_body  # the dialect's error body, as bytes
         self.max_body = max_body
         self.stopping = stopping  # set at shutdown: a hanging answer ends then
         remote = address if isinstance(address, tuple) else ("", "")
@@ -150,11 +110,11 @@ class Connection:
         if request.header_count > MAX_HEADERS:
             self._refuse(400, "bad_request", f"a request may carry at most {MAX_HEADERS} headers")
         self._count_head(len(name) + len(value))
-        key = _ENVIRON_KEYS.get(name)
+        key = ENVIRON_KEYS.get(name)
         if key is None:
-            key = _environ_key(name)
-            if len(_ENVIRON_KEYS) < 1024:  # names come from clients: a bounded memo
-                _ENVIRON_KEYS[name] = key
+            key = environ_key(name)
+            if len(ENVIRON_KEYS) < 1024:  # names come from clients: a bounded memo
+                ENVIRON_KEYS[name] = key
         text = value.decode("latin-1")
         if key.startswith("HTTP_"):
             headers = request.headers
@@ -225,7 +185,7 @@ class Connection:
             # ("BREW") cannot be parsed further, so it cannot get a 405 with Allow.
             refusal = Refusal(400, "bad_request", f"unknown HTTP method{self._token(data)}")
         except httptools.HttpParserError as error:
-            refusal = self.refusal or _parse_refusal(error)
+            refusal = self.refusal or parse_refusal(error)
         if refusal is None and self.in_head and self.head_bytes > MAX_HEAD:
             refusal = Refusal(400, "bad_request", f"the request head is over {MAX_HEAD} bytes")
         batch = len(self.complete)
@@ -271,7 +231,7 @@ class Connection:
             self.open = False
             return
         # One pass over the app's headers: the head as text, and what framing they ask.
-        lines = [f"HTTP/1.1 {status_line}", _Date.now()]
+        lines = [f"HTTP/1.1 {status_line}", DateLine.now()]
         length = said_connection = None
         close = not request.keep_alive
         for name, value in headers:
@@ -342,8 +302,8 @@ class Connection:
             log.exception(
                 "the app failed on %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"]
             )
-            payload = _envelope("api_error", "internal error in the fake (see its log)")
-            return "500 Internal Server Error", _json_headers(payload), [payload], None
+            payload = self.refusal_body("api_error", "internal error in the fake (see its log)")
+            return "500 Internal Server Error", json_headers(payload), [payload], None
         assert self._started is not None
         fault = environ.get(ENVIRON_KEY)
         return *self._started, body, fault if isinstance(fault, Fault) else None
@@ -352,7 +312,7 @@ class Connection:
         self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
     ) -> Callable[[bytes], None]:
         self._started = (status, headers)
-        return _no_write
+        return no_write
 
     def _write(self, head: bytes, body: Iterable[bytes], head_only: bool, chunked: bool) -> None:
         try:
@@ -368,7 +328,7 @@ class Connection:
                 if chunked:
                     self._send(b"0\r\n\r\n")
         finally:
-            _close_body(body)
+            close_body(body)
 
     def _send(self, data: bytes) -> None:
         # One send() is all a small answer takes; gevent's sendall() first asks the
@@ -404,16 +364,16 @@ class Connection:
             elif fault.kind == "hang" and self.stopping.wait(fault.seconds):
                 log.info("a hanging answer was cut short by the shutdown")
         finally:
-            _close_body(body)
+            close_body(body)
         return True
 
     # -- closing ----------------------------------------------------------------------
 
     def _refuse_and_close(self, refusal: Refusal) -> None:
-        payload = _envelope(refusal.code, refusal.message)
+        payload = self.refusal_body(refusal.code, refusal.message)
         head = [f"HTTP/1.1 {refusal.status} {HTTPStatus(refusal.status).phrase}".encode()]
-        head += [f"{k}: {v}".encode() for k, v in _json_headers(payload)]
-        head += [_Date.now().encode(), b"Connection: close", b"", b""]
+        head += [f"{k}: {v}".encode() for k, v in json_headers(payload)]
+        head += [DateLine.now().encode(), b"Connection: close", b"", b""]
         with contextlib.suppress(OSError):
             self.sock.sendall(b"\r\n".join(head) + payload)
         self._close_gracefully()
@@ -437,45 +397,3 @@ class Connection:
         self.open = False
         with contextlib.suppress(OSError):
             self.sock.close()
-
-
-_ENVIRON_KEYS: dict[bytes, str] = {}
-
-
-def _environ_key(name: bytes) -> str:
-    """``User-Agent`` -> ``HTTP_USER_AGENT``; "" for a name with an underscore, which
-    would pass for its dashed twin in the environ (dropped, as other servers do)."""
-    text = name.decode("latin-1").upper()
-    if "_" in text:
-        return ""
-    if text in ("CONTENT-TYPE", "CONTENT-LENGTH"):
-        return text.replace("-", "_")
-    return "HTTP_" + text.replace("-", "_")
-
-
-def _parse_refusal(error: Exception) -> Refusal:
-    reason = str(error) or type(error).__name__
-    if "Content-Length overflow" in reason:
-        return Refusal(413, "request_too_large", "the request's Content-Length is too large")
-    return Refusal(400, "bad_request", f"the request could not be read: {reason}")
-
-
-def _envelope(code: str, message: str) -> bytes:
-    body = {"success": False, "error": {"code": code, "message": message}}
-    body["trace_id"] = str(uuid.uuid4())
-    return json.dumps(body).encode()
-
-
-def _json_headers(payload: bytes) -> list[tuple[str, str]]:
-    return [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
-
-
-def _no_write(data: bytes) -> None:
-    raise NotImplementedError("the fake's app never uses WSGI's write()")
-
-
-def _close_body(body: Iterable[bytes]) -> None:
-    close = getattr(body, "close", None)
-    if close is not None:
-        with contextlib.suppress(Exception):
-            close()

@@ -1,0 +1,134 @@
+"""The fake's settings, from (lowest to highest) defaults, a TOML config file,
+``LUMA_MOCK_*`` environment variables and command-line flags."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .accounts import parse_rate_limit
+from .delays import PRESETS, DelayModel, parse_delays
+from .scenarios import Scenarios
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None  # base of media URLs; default: the URL the client used
+    delays: DelayModel = field(default_factory=lambda: PRESETS["default"])
+    clock: str = "real"  # or "manual"
+    tokens: tuple[str, ...] = ()  # empty: any non-empty bearer token is accepted
+    callback_retries: int = 3
+    callback_backoff: float = 1.0
+    callback_timeout: float = 10.0
+    callback_allow: tuple[str, ...] = ()
+    max_tasks: int = 10_000
+    max_body_bytes: int = 1_048_576
+    default_timeout: float = 300.0
+    log_format: str = "text"  # or "json"
+    log_level: str = "info"  # "warning" drops the line per request (cheaper under load)
+    seed: int | None = None
+    credits: float | None = None  # each token's starting balance; None: unlimited
+    video_cost: float = 1.0  # credits a generate or extend spends
+    rate_limit: str | None = None  # "REQUESTS/SECONDS" per token, e.g. "10/60"
+    journal_limit: int = 10_000
+    control_token: str | None = None  # required by /__admin/ when set
+    scenarios: tuple[dict[str, Any], ...] = ()  # rules the fake starts (and resets) with
+
+    def __post_init__(self) -> None:
+        if self.clock not in ("real", "manual"):
+            raise ValueError(f"clock must be real or manual, not {self.clock!r}")
+        if self.log_level not in ("debug", "info", "warning", "error"):
+            raise ValueError(
+                f"log level must be debug, info, warning or error, not {self.log_level!r}"
+            )
+        if self.log_format not in ("text", "json"):
+            raise ValueError(f"log format must be text or json, not {self.log_format!r}")
+        if self.callback_retries < 0 or self.max_tasks < 1 or self.max_body_bytes < 1:
+            raise ValueError("callback_retries, max_tasks and max_body_bytes must be positive")
+        if self.journal_limit < 1:
+            raise ValueError("journal_limit must be positive")
+        parse_rate_limit(self.rate_limit)
+        scenarios = Scenarios()
+        for rule in self.scenarios:  # refuse a bad rule at start, not at the first request
+            scenarios.add(rule)
+
+    def with_values(self, values: dict[str, Any]) -> Settings:
+        """A copy with ``values`` (names as in the config file) parsed and applied."""
+        known = {f.name for f in fields(self)}
+        parsed: dict[str, Any] = {}
+        for name, value in values.items():
+            key = "delays" if name == "delay" else name.replace("-", "_")
+            if key not in known:
+                raise ValueError(f"unknown setting {name!r}")
+            parsed[key] = _parse(key, value)
+        return replace(self, **parsed)
+
+
+def _parse(key: str, value: Any) -> Any:
+    if key == "delays":
+        return value if isinstance(value, DelayModel) else parse_delays(value)
+    if key in ("tokens", "callback_allow"):
+        if isinstance(value, str):
+            value = [v for v in value.replace(",", " ").split() if v]
+        return tuple(str(v) for v in value)
+    if key in ("port", "callback_retries", "max_tasks", "max_body_bytes", "journal_limit"):
+        return int(value)
+    if key == "seed":
+        return None if value in (None, "") else int(value)
+    if key == "credits":
+        return None if value in (None, "") else float(value)
+    if key in ("callback_backoff", "callback_timeout", "default_timeout", "video_cost"):
+        return float(value)
+    if key == "scenarios":
+        if isinstance(value, str):
+            value = json.loads(value)
+        return tuple(dict(rule) for rule in value)
+    return value
+
+
+def from_file(path: str | Path) -> dict[str, Any]:
+    """The ``[luma-mock]`` table of a TOML file (or the whole file if it has none)."""
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    return data.get("luma-mock", data)
+
+
+ENV_PREFIX = "LUMA_MOCK_"
+
+
+def from_env(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    environ = dict(os.environ if environ is None else environ)
+    known = {f.name for f in fields(Settings)} | {"delay"}
+    values = {}
+    for name, value in environ.items():
+        key = name[len(ENV_PREFIX) :].lower()
+        # Other LUMA_MOCK_* variables belong to other parts (the pytest plugin's
+        # LUMA_MOCK_TARGET, LUMA_MOCK_CONFIG): not the server's business.
+        if name.startswith(ENV_PREFIX) and key in known:
+            values[key] = value
+    return values
+
+
+def load(
+    cli: dict[str, Any] | None = None,
+    *,
+    config: str | Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    env = from_env(environ)
+    config = config or (environ if environ is not None else os.environ).get(ENV_PREFIX + "CONFIG")
+    settings = Settings()
+    if config:
+        settings = settings.with_values(from_file(config))
+    settings = settings.with_values(env)
+    return settings.with_values({k: v for k, v in (cli or {}).items() if v is not None})

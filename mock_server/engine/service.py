@@ -1,0 +1,328 @@
+"""The engine: a fake API service as plain Python, no HTTP, for one dialect.
+
+`Engine` takes a call (`Call`: an endpoint and a parsed body) and returns its answer
+body (or raises `ApiError`, or `ConnectionFault`); the HTTP layer only parses and
+renders. Each call passes the rate limit, the dialect's check of its body, then the
+scenario rules, before the dialect does the endpoint's work with the engine's tasks.
+Tasks are planned when they are created — how long they wait, how long they take, how
+they end — and moved along by the scheduler on the fake's clock. The control side
+(`control.Control`: moving time, ending tasks, waiting, reset) is shared by Python tests
+and the HTTP control API.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from .accounts import Accounts, parse_rate_limit
+from .callbacks import (
+    CallbackAttempt,
+    CallbackDelivery,
+    CallbackDispatcher,
+    RetryPolicy,
+    TargetPolicy,
+)
+from .clock import Clock, ManualClock, RealClock
+from .config import Settings
+from .control import Control
+from .dialect import Call, Dialect
+from .errors import ApiError, register_error_codes
+from .faults import ConnectionFault
+from .journal import Journal, JournalEntry
+from .scenarios import Outcome, ScenarioRequest, Scenarios
+from .scheduler import Scheduler
+from .tasks import InMemoryTaskStore, Task, TaskState, TaskStore
+
+# RFC 4122: the variant bits (10) and the version nibble (4) of a random UUID.
+_UUID_KEEP = ~((0xC000 << 48) | (0xF000 << 64)) & ((1 << 128) - 1)
+_UUID_V4 = (0x8000 << 48) | (4 << 76)
+
+
+@dataclass
+class Plan:
+    """How one task will go: seconds pending, seconds processing, and how it ends."""
+
+    queue: float
+    work: float
+    error: ApiError | None = None
+
+
+class Engine(Control):
+    """The fake's behaviour, speaking ``dialect`` (see `dialect.Dialect`)."""
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        settings: Settings | None = None,
+        *,
+        clock: Clock | None = None,
+        store: TaskStore | None = None,
+    ) -> None:
+        self.dialect = dialect
+        # Bound once: every call goes through both (two attribute lookups fewer a call).
+        self._check_request = dialect.check_request
+        self._serve = dialect.serve
+        self.settings = settings or Settings()
+        if clock is None:
+            clock = ManualClock() if self.settings.clock == "manual" else RealClock()
+        self.clock = clock
+        self.scheduler = Scheduler(clock)
+        self.store: TaskStore = (
+            store if store is not None else InMemoryTaskStore(self.settings.max_tasks)
+        )
+        self.callbacks = CallbackDispatcher(
+            self.scheduler,
+            clock,
+            RetryPolicy(
+                retries=self.settings.callback_retries,
+                backoff=self.settings.callback_backoff,
+                timeout=self.settings.callback_timeout,
+            ),
+            TargetPolicy(self.settings.callback_allow),
+            max_deliveries=self.settings.max_tasks,
+        )
+        self.callbacks.on_attempt = self._callback_attempted
+        self.rng = random.Random(self.settings.seed)
+        # The dialect's codes may already be known (its package registers them on
+        # import): registering again is harmless, and makes any dialect enough.
+        register_error_codes(dialect.error_codes(), dialect.error_body)
+        # A rule may name only the dialect's endpoints (Settings cannot check that: it
+        # knows no dialect).
+        endpoints = dict.fromkeys(route.endpoint for route in dialect.routes.values())
+        self.scenarios = Scenarios(endpoints=tuple(endpoints))
+        self.journal = Journal(self.settings.journal_limit)
+        self.accounts = Accounts(
+            clock,
+            credits=self.settings.credits,
+            video_cost=self.settings.video_cost,
+            rate_limit=parse_rate_limit(self.settings.rate_limit),
+        )
+        self.delays = self.settings.delays  # a control call may change them for a test
+        self._clock_start = clock.now()
+        for rule in self.settings.scenarios:
+            self.scenarios.add(rule)
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)  # any task created or moved
+        self._waiting = 0  # callers in wait_until: with none, a change need wake no one
+        self._sync_waits: set[threading.Event] = set()
+        # Bound once: every task's end event shares it (a bound method made per event is
+        # one more object per pending event for the garbage collector to scan).
+        self._on_end = self._end
+        self._closed = False
+
+    # -- identity -----------------------------------------------------------------
+
+    def new_id(self) -> str:
+        """A version-4 UUID from the seeded random source: what ``uuid.UUID(int=...,
+        version=4)`` makes of the same bits, without building the object."""
+        bits = (self.rng.getrandbits(128) & _UUID_KEEP) | _UUID_V4
+        h = f"{bits:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+    def authenticate(self, authorization: str | None) -> str:
+        """The bearer token of an ``Authorization`` header, or 401 ``invalid_token``."""
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise ApiError("invalid_token")
+        if self.settings.tokens and token not in self.settings.tokens:
+            raise ApiError("invalid_token")
+        return token
+
+    # -- a call ---------------------------------------------------------------------
+
+    def handle(self, call: Call) -> dict[str, Any]:
+        """One call, in the order the real service is assumed to check things: the
+        rate limit, the contract, then what the scenarios say, then the work."""
+        self.accounts.admit(call.token)
+        call.verdict, call.fields = self._check_request(call.endpoint, call.body)
+        if not call.verdict.ok:
+            raise ApiError("bad_request", call.verdict.message)
+        outcome = self._decide(call)
+        if outcome is not None and outcome.kind == "reject":
+            assert outcome.code is not None
+            headers = {}
+            if outcome.retry_after is not None:
+                headers["Retry-After"] = str(max(1, math.ceil(outcome.retry_after)))
+            raise ApiError(outcome.code, outcome.message, headers=headers)
+        answer = self._serve(self, call, outcome)
+        if outcome is not None and outcome.kind == "fault":
+            assert outcome.fault is not None
+            raise ConnectionFault(outcome.fault, 200, answer)
+        return answer
+
+    def _decide(self, call: Call) -> Outcome | None:
+        if not self.scenarios:  # no rules: nothing to match (and nothing to describe)
+            return None
+        action, text = self.dialect.describe(call.endpoint, call.fields)
+        decided = self.scenarios.decide(
+            ScenarioRequest(call.endpoint, call.fields, call.token, call.scenario, action, text)
+        )
+        if decided is None:
+            return None
+        rule, outcome = decided
+        call.rule = rule.name
+        return outcome
+
+    # -- what a dialect may use (`dialect.EngineAPI`) ---------------------------------
+
+    def create(
+        self,
+        *,
+        request: Mapping[str, Any],
+        token: str,
+        base_url: str,
+        action: str,
+        variant: str | Callable[[], str],
+        outcome: Outcome | None = None,
+        callback_url: str | None = None,
+        ref: Callable[[random.Random, float], str] | None = None,
+    ) -> Task:
+        """Create and schedule one task for a valid call; spends the token's credit.
+
+        ``request`` is the body as posted (the task keeps it), ``action`` picks the
+        delays (see `delays`), ``variant`` is the task's variant (the
+        dialect's: its media size, say) or a function that finds it under the engine's
+        lock (one that looks at other tasks), ``outcome`` is a scenario rule's. In this
+        order: a ``callback_url`` the target policy refuses raises `TargetRefused`; a
+        closing engine answers ``api_error``; then, under the lock, ``variant()`` (which
+        may raise: nothing is spent then), the credit, and the task's ids from the
+        seeded source — id, output, trace, then ``ref(rng, now)``, a further id the
+        dialect keeps — always drawn in that order.
+        """
+        if callback_url is not None:
+            self.callbacks.targets.check_url(callback_url)
+        with self._lock:
+            if self._closed:
+                raise ApiError("api_error", "the fake is shutting down")
+            chosen = variant if isinstance(variant, str) else variant()
+            self.accounts.spend(token)
+            now = self.clock.now()
+            task = Task(
+                id=self.new_id(),
+                output_id=self.new_id(),
+                action=action,
+                request=dict(request),
+                token=token,
+                trace_id=self.new_id(),
+                variant=chosen,
+                public_url=self.settings.public_url or base_url,
+                created_at=now,
+                clock=self.clock,
+                callback_url=callback_url,
+                ref=ref(self.rng, now) if ref is not None else "",
+            )
+            plan = self._plan(task, outcome)
+            task.starts_at = now + plan.queue  # it leaves the queue then (see `tasks`)
+            self.store.add(task)
+            self._note_change()
+        # Scheduled outside the lock: an instant task ends (and may deliver its callback)
+        # right here. The end of a task ended early is a no-op.
+        self.scheduler.at(task.starts_at + plan.work, self._on_end, task, plan.error)
+        return task
+
+    def _plan(self, task: Task, outcome: Outcome | None) -> Plan:
+        queue, work = self.delays.plan(task.action, self.rng)
+        plan = Plan(queue, work)
+        if outcome is not None and outcome.kind in ("delay", "fail", "succeed"):
+            plan.queue = plan.queue if outcome.queue is None else outcome.queue
+            plan.work = plan.work if outcome.work is None else outcome.work
+            if outcome.kind == "fail":
+                assert outcome.code is not None
+                plan.error = ApiError(outcome.code, outcome.message)
+        return plan
+
+    def wait_result(self, task: Task, timeout: float) -> dict[str, Any]:
+        """Hold a synchronous call until the task ends, or ``timeout`` seconds of the
+        fake's clock pass (then 504 ``timeout``; the task itself goes on)."""
+        wake = threading.Event()
+        with self._lock:
+            self._sync_waits.add(wake)
+            if self._closed or not self._current(task):  # a reset or close came first
+                wake.set()
+        deadline = (  # an infinite timeout (too large for a float) has no deadline
+            self.scheduler.at(task.created_at + timeout, wake.set)
+            if math.isfinite(timeout)
+            else None
+        )
+        task.watch(wake)
+        try:
+            wake.wait()
+        finally:
+            if deadline is not None:
+                deadline.cancel()
+            with self._lock:
+                self._sync_waits.discard(wake)
+        if task.result is not None:
+            return task.result
+        if task.error is not None:
+            raise ApiError(task.error.code, task.error.message)
+        if self._closed:
+            raise ApiError("api_error", "the fake is shutting down")
+        if self.store.get(task.id) is not task:
+            raise ApiError("api_error", "the fake was reset while this call was held")
+        raise ApiError("timeout")  # the provider's message says nothing of the seconds
+
+    def own(self, task_id: str, token: str) -> Task | None:
+        """A task is visible only to the token that created it, as on the real service."""
+        task = self.store.get(task_id)
+        return task if task is not None and task.token == token else None
+
+    def record(self, task: Task) -> dict[str, Any]:
+        with self._lock:
+            return self.dialect.record(task)
+
+    # -- the task's life ----------------------------------------------------------
+
+    def _current(self, task: Task) -> bool:
+        """Still this fake's task: not reset away (an event of a task from before a reset
+        may still fire, and a reset fake with the same seed reuses its ids)."""
+        return self.store.get(task.id) is task
+
+    def _end(self, task: Task, error: ApiError | None) -> bool:
+        with self._lock:
+            if task.finished or not self._current(task):
+                return False
+            if error is None:
+                task.result = self.dialect.result(task)
+            else:
+                task.error = error
+            task.end(TaskState.COMPLETED if error is None else TaskState.FAILED, self.clock.now())
+            self._note_change()
+        self.store.finished(task)
+        task.finish()
+        if task.callback_url:
+            self.callbacks.send(task.id, task.callback_url, self.dialect.response(task))
+        return True
+
+    def _callback_attempted(self, delivery: CallbackDelivery, attempt: CallbackAttempt) -> None:
+        self.journal.record(
+            JournalEntry(
+                kind="callback",
+                at=attempt.at,
+                path=urlsplit(delivery.url).path,
+                url=delivery.url,
+                body=delivery.body,
+                status=attempt.status,
+                task_id=delivery.task_id,
+                attempt=attempt.number,
+                error=attempt.error,
+            )
+        )
+        with self._changed:
+            self._note_change()
+
+    # -- media ----------------------------------------------------------------------
+
+    def media_for(self, task_id: str) -> Task:
+        """The finished task behind a media URL (media URLs are public, as on a CDN)."""
+        task = self.store.get(task_id)
+        if task is None or task.state is not TaskState.COMPLETED:
+            raise ApiError("not_found", f"no media for task {task_id!r}")
+        return task

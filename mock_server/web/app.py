@@ -1,0 +1,185 @@
+"""The app: the dialect's endpoints (`api`, plain WSGI, in front) and Flask for the rest —
+the dialect's media files, /health, /openapi.json and the control API — parsing a
+request, calling the engine, and rendering its answer or its `ApiError` in the dialect's
+error body. Nothing clever lives here."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, request, send_file
+from werkzeug.exceptions import HTTPException
+
+from ..engine.dialect import Dialect
+from ..engine.errors import ApiError
+from ..engine.journal import JournalEntry, redact_headers
+from ..engine.service import Engine
+from .admin import admin
+from .api import LumaEndpoints, journal_answer, journal_body, log_request
+from .rendering import render, render_error, service
+
+log = logging.getLogger("luma_mock.requests")
+
+meta = Blueprint("meta", __name__)
+
+
+def _media(task_id: str, kind: str) -> Response:
+    """A completed task's media file of ``kind``; the route is the dialect's (see
+    `create_app`)."""
+    g.task_id = task_id
+    luma = service()
+    task = luma.media_for(task_id)
+    path, mimetype = luma.dialect.media_file(task, kind)
+    return send_file(path, mimetype=mimetype, conditional=True, max_age=3600)
+
+
+@meta.get("/health")
+def health() -> Response:
+    luma = service()
+    evicted = getattr(luma.store, "evicted", None)
+    return render(
+        {"status": "ok", "tasks": len(luma.store), "evicted": evicted, "clock": luma.clock.now()}
+    )
+
+
+@meta.get("/openapi.json")
+def openapi() -> Response:
+    return Response(_openapi_text(service().dialect), mimetype="application/json")
+
+
+_OPENAPI_TEXT: dict[str, str] = {}  # dialect name -> its document as JSON
+
+
+def _openapi_text(dialect: Dialect) -> str:
+    """Assembled once per dialect and process: the document does not change."""
+    text = _OPENAPI_TEXT.get(dialect.name)
+    if text is None:
+        text = _OPENAPI_TEXT[dialect.name] = json.dumps(dialect.openapi(), ensure_ascii=False)
+    return text
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    code = _HTTP_CODES.get(status, "bad_request" if status < 500 else "api_error")
+    headers = {}
+    if status == 405 and getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(error.valid_methods)
+    if status in (400, 413):
+        # Our own bad-input answers are ApiErrors; a werkzeug 400 means the request
+        # itself could not be read (a broken chunked body, say), and after that — or a
+        # body left unread past the limit — the connection's framing cannot be trusted.
+        headers["Connection"] = "close"
+    messages = {
+        "bad_request": "the request could not be read (is its body framed correctly?)",
+        "not_found": f"no such path: {request.path}",
+        "method_not_allowed": f"{request.method} is not allowed on {request.path}",
+        "request_too_large": (
+            f"the request body is over {current_app.config['MAX_CONTENT_LENGTH']} bytes"
+        ),
+    }
+    return render_error(ApiError(code, messages.get(code, error.description), headers=headers))
+
+
+def _unexpected(error: Exception) -> Response:
+    # Never a stack trace to the client; the log keeps it for whoever runs the fake.
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    return render_error(ApiError("api_error", "internal error in the fake (see its log)"))
+
+
+def _started() -> None:
+    g.started = time.perf_counter()
+    if not request.path.startswith("/__admin"):
+        # Journaled on arrival, so a test can wait for a request that is still held.
+        g.entry = service().journal.record(
+            JournalEntry(
+                kind="request",
+                at=service().clock.now(),
+                method=request.method,
+                path=request.path,
+                headers=redact_headers(request.headers),
+            )
+        )
+
+
+def _journal_body() -> Any:
+    if "body" in g:
+        return g.body
+    raw = g.get("raw_body")
+    if raw is None:
+        try:
+            raw = request.get_data(cache=True)
+        except HTTPException:  # too large to read: the answer says so already
+            return None
+    return journal_body(None, raw)
+
+
+def _journal_answer(response: Response) -> Any:
+    if "answer" in g and not response.is_streamed:
+        return g.answer
+    if response.is_streamed or response.direct_passthrough:
+        return f"<{response.mimetype} stream>"
+    if response.mimetype != "application/json":
+        return f"<{response.mimetype}, {response.content_length} bytes>"
+    return response.get_json(silent=True)
+
+
+def _after(response: Response) -> Response:
+    """Journal the exchange (not the control API's) and log one line for it."""
+    entry: JournalEntry | None = g.get("entry")
+    if entry is not None:
+        journal_answer(
+            service(),
+            entry,
+            call=None,
+            body=_journal_body(),
+            status=response.status_code,
+            answer=_journal_answer(response),
+            task_id=g.get("task_id"),
+            fault=None,
+        )
+    log_request(
+        request.method,
+        request.path,
+        response.status_code,
+        g.get("task_id"),
+        g.get("started", time.perf_counter()),
+        None,
+    )
+    return response
+
+
+def create_app(luma: Engine) -> Flask:
+    app = Flask("luma_mock")
+    app.config["MAX_CONTENT_LENGTH"] = luma.settings.max_body_bytes
+    app.extensions["luma"] = luma
+    for rule, kind in luma.dialect.media_routes.items():
+        view = functools.partial(_media, kind=kind)
+        app.add_url_rule(rule, f"media_{kind}", view, methods=["GET"])
+    for blueprint in (meta, admin):
+        app.register_blueprint(blueprint)
+    app.register_error_handler(ApiError, render_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+    app.before_request(_started)
+    app.after_request(_after)
+    # The dialect's endpoints go first, outside Flask (see `api`); the rest reaches Flask.
+    app.wsgi_app = LumaEndpoints(luma, app.wsgi_app, luma.settings.max_body_bytes)  # type: ignore[method-assign]
+    return app
+
+
+def served_routes(app: Flask) -> dict[str, set[str]]:
+    """Every route the app serves, with its methods: Flask's URL map and the dialect's
+    endpoints in front of it."""
+    luma: Engine = app.extensions["luma"]
+    routes = {path: set(route.methods) for path, route in luma.dialect.routes.items()}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint != "static":
+            routes.setdefault(rule.rule, set()).update(rule.methods or ())
+    return routes

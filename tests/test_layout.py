@@ -1,0 +1,74 @@
+"""The layout of mock_server (issue 12): the engine loads no HTTP, dialect or contract
+code, the HTTP layer meets a dialect only through the engine it serves, the harness
+drives a fake without the HTTP layer's code, and the documented old paths are the new
+modules themselves."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+
+def loaded_after_importing(package: str) -> set[str]:
+    """Every module a fresh interpreter holds once each module of ``package`` is imported."""
+    probe = (
+        "import importlib, pkgutil, sys\n"
+        f"package = importlib.import_module({package!r})\n"
+        "for module in pkgutil.iter_modules(package.__path__):\n"
+        "    importlib.import_module(f'{package.__name__}.{module.name}')\n"
+        "print('\\n'.join(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def offending(modules: set[str], forbidden: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == f or m.startswith(f + ".") for f in forbidden))
+
+
+def test_the_engine_loads_no_http_layer_dialect_or_contract() -> None:
+    forbidden = (
+        "flask",
+        "werkzeug",
+        "gevent",
+        "orjson",
+        "requests",
+        "jsonschema",
+        "jsonschema_rs",
+        "hypothesis",
+        "contract_tests",
+        "mock_server.web",
+        "mock_server.acedata",
+        "mock_server.harness",
+        "mock_server.cli",
+    )
+    # httptools is the one exception: the callback sender reads answers with it.
+    assert offending(loaded_after_importing("mock_server.engine"), forbidden) == []
+
+
+def test_the_http_layer_reaches_the_dialect_only_through_the_engine() -> None:
+    forbidden = ("mock_server.acedata", "mock_server.harness", "contract_tests")
+    assert offending(loaded_after_importing("mock_server.web"), forbidden) == []
+
+
+def test_the_dialect_and_the_harness_load_no_http_layer() -> None:
+    for package in ("mock_server.acedata", "mock_server.harness"):
+        loaded = loaded_after_importing(package)
+        assert offending(loaded, ("mock_server.web", "flask", "werkzeug", "gevent")) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("mock_server.service", "mock_server.acedata.service"),
+        ("mock_server.app", "mock_server.web.app"),
+        ("mock_server.clock", "mock_server.engine.clock"),
+        ("mock_server.config", "mock_server.engine.config"),
+        ("mock_server.receiver", "mock_server.harness.receiver"),
+    ],
+)
+def test_a_documented_old_path_is_the_new_module(old: str, new: str) -> None:
+    assert importlib.import_module(old) is importlib.import_module(new)
