@@ -11,6 +11,6 @@ Four layers, each importing only the ones below it:
 - `contract` — the schemas and fixtures in Python, the OpenAPI document, strategies and
   Hypothesis profiles. It and `checks` import nothing of `mock_server`.
 
-The modules beside the packages (`strategies`, `report`, `adapters`, `openapi`, `proxy`)
-are aliases kept for older import paths; nothing inside imports them.
+The modules beside the packages (`strategies`, `report`, `adapters`) are aliases kept
+for documented import paths; nothing inside imports them.
 """

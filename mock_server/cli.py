@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("openapi", help="print the OpenAPI document of the contract")
 
-    from contract_tests.report import add_verify_arguments  # stdlib only until it runs
+    from contract_tests.provider.report import add_verify_arguments  # stdlib only until it runs
 
     add_verify_arguments(commands.add_parser("verify", help="check a server against the contract"))
 
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "verify":
-        from contract_tests.report import run_verify
+        from contract_tests.provider.report import run_verify
 
         return run_verify(args)
     if args.command == "verify-client":
@@ -121,11 +121,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return consumer.main(args)
     if args.command == "proxy":
-        from contract_tests import proxy
+        from contract_tests.consumer import proxy
 
         return proxy.main(args)
     if args.command == "openapi":
-        from contract_tests.openapi import document
+        from contract_tests.contract.openapi import document
 
         try:
             json.dump(document(), sys.stdout, indent=2, ensure_ascii=False)

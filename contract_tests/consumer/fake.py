@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from mock_server.process import ServedFake, serve_command
+from mock_server.harness.process import ServedFake, serve_command
 
 from ..checks.client_calls import Seen
 

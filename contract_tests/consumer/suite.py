@@ -152,7 +152,7 @@ def run_consumer_suite(
     included; a hung answer must make it raise within that (plus some grace).
     ``call_timeout``: how long any call may take before the suite stops waiting.
     """
-    from mock_server.receiver import CallbackReceiver
+    from mock_server.harness.receiver import CallbackReceiver
 
     with ExitStack() as stack:
         fake = stack.enter_context(_fake(fake_url, control_token))

@@ -109,7 +109,7 @@ def luma_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
 @pytest.fixture
 def luma_clock() -> Any:
     """The manual clock of this test's in-process fake (it moves only when told)."""
-    from mock_server.clock import ManualClock
+    from mock_server.engine.clock import ManualClock
 
     return ManualClock()
 
@@ -128,7 +128,8 @@ def luma_fake(request: pytest.FixtureRequest, luma_clock: Any) -> Iterator[Any]:
 def luma_responses(luma_fake: Any) -> Iterator[Any]:
     """``requests`` calls to the fake's URL (and the provider's own URLs) answered in
     process through ``responses``; other URLs pass through. Yields the fake."""
-    from mock_server.transports import DEFAULT_BASE_URLS, responses_mock
+    from mock_server.acedata import DEFAULT_BASE_URLS
+    from mock_server.web.transports import responses_mock
 
     with responses_mock(luma_fake.app, (luma_fake.url, *DEFAULT_BASE_URLS)) as mock:
         luma_fake.responses = mock
@@ -140,7 +141,7 @@ def luma_httpx_transport(luma_fake: Any) -> Any:
     """An httpx transport answered by the in-process fake; use with
     ``httpx.Client(transport=luma_httpx_transport, base_url=luma_fake.url)``."""
     pytest.importorskip("httpx")
-    from mock_server.transports import httpx_transport
+    from mock_server.web.transports import httpx_transport
 
     return httpx_transport(luma_fake.app)
 
@@ -149,7 +150,7 @@ def luma_httpx_transport(luma_fake: Any) -> Any:
 def luma_httpx_async_transport(luma_fake: Any) -> Any:
     """The same for ``httpx.AsyncClient``."""
     pytest.importorskip("httpx")
-    from mock_server.transports import async_httpx_transport
+    from mock_server.web.transports import async_httpx_transport
 
     return async_httpx_transport(luma_fake.app)
 
@@ -157,7 +158,7 @@ def luma_httpx_async_transport(luma_fake: Any) -> Any:
 @pytest.fixture
 def luma_callback_receiver() -> Iterator[Any]:
     """A real HTTP server on loopback that records callbacks and waits for them."""
-    from mock_server.receiver import CallbackReceiver
+    from mock_server.harness.receiver import CallbackReceiver
 
     with CallbackReceiver() as receiver:
         yield receiver

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from mock_server.app import create_app
-from mock_server.clock import Clock
-from mock_server.config import Settings
-from mock_server.process import ServedFake
-from mock_server.remote import ControlClient, RemoteFake
-from mock_server.service import LumaService
+from mock_server.acedata import LumaService
+from mock_server.engine.clock import Clock
+from mock_server.engine.config import Settings
+from mock_server.harness.process import ServedFake
+from mock_server.harness.remote import ControlClient, RemoteFake
+from mock_server.web.app import create_app
 
 IN_PROCESS_URL = "http://luma-mock.test"  # a reserved name: it never resolves to a real host
 

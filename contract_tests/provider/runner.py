@@ -224,7 +224,7 @@ class Provider:
     @property
     def receiver(self) -> Any:
         if self._receiver is None:
-            from mock_server.receiver import CallbackReceiver
+            from mock_server.harness.receiver import CallbackReceiver
 
             self._receiver = CallbackReceiver()
         return self._receiver

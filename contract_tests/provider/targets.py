@@ -8,7 +8,7 @@ over a socket, someone else's fake, the real ``https://api.acedata.cloud``), and
 (`Target.in_process` builds the fake that way). They share `BaseTransport`: resolving a
 path against the base URL, timing the exchange, and turning what came into an `Answer`.
 They sit apart from the runner so the pytest plugin and the consumer suite can reuse a
-target without the phases. (Not to be confused with `mock_server.transports`, the
+target without the phases. (Not to be confused with `mock_server.web.transports`, the
 fake's own serving side.)
 """
 
@@ -181,11 +181,11 @@ class Target:
     def in_process(cls, token: str = "verify-token", **settings: Any) -> Target:
         """The fake, in this process: a manual clock, 2 s queued and 60 s generating, and
         only ``token`` accepted — so states, time and auth can all be seen."""
-        from mock_server.app import create_app
-        from mock_server.clock import ManualClock
-        from mock_server.config import Settings
-        from mock_server.delays import DelayModel, Fixed
-        from mock_server.service import LumaService
+        from mock_server.acedata import LumaService
+        from mock_server.engine.clock import ManualClock
+        from mock_server.engine.config import Settings
+        from mock_server.engine.delays import DelayModel, Fixed
+        from mock_server.web.app import create_app
 
         values: dict[str, Any] = {
             "clock": "manual",

@@ -5,7 +5,7 @@ records, its error envelope and codes, its media, its routes and its OpenAPI doc
 gathered in `AceDataDialect` — and `LumaService`, the engine speaking this dialect.
 
 It may import the engine (`mock_server.engine`) and the contract
-(`contract_tests.contract`, `contract_tests.openapi`); never the HTTP layer
+(`contract_tests.contract`, its `openapi`); never the HTTP layer
 (`mock_server.web`), which reaches the dialect through the engine.
 """
 

@@ -59,7 +59,7 @@ class AceDataDialect:
 
     def openapi(self) -> dict[str, Any]:
         # Imported when first served: the document's builder is not needed to serve calls.
-        from contract_tests.openapi import document
+        from contract_tests.contract.openapi import document
 
         return document()
 
