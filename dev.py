@@ -4,6 +4,7 @@
     python3 dev.py serve [luma-mock serve options]   set up, then start the fake server
     python3 dev.py test  [pytest options]            set up, then lint and run every test
 
+"Lint" is ruff and ``lint-imports`` (the layering contracts in pyproject.toml).
 Set-up makes ``.venv/`` and installs the project with its development extras into it; it
 runs again only when ``pyproject.toml`` changes, so both commands start fast after the
 first time.
@@ -53,7 +54,11 @@ def main(argv: list[str]) -> int:
     verb, rest = argv[0], argv[1:]
     if verb == "serve":
         os.execv(str(BIN / "luma-mock"), [str(BIN / "luma-mock"), "serve", *rest])
-    lint = run(str(BIN / "ruff"), "check", ".") or run(str(BIN / "ruff"), "format", "--check", ".")
+    lint = (
+        run(str(BIN / "ruff"), "check", ".")
+        or run(str(BIN / "ruff"), "format", "--check", ".")
+        or run(str(BIN / "lint-imports"), "--no-cache")  # the layering (pyproject.toml)
+    )
     if lint:
         return lint
     return run(str(BIN / "python"), "-m", "pytest", *rest)
