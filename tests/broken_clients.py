@@ -14,10 +14,21 @@ from typing import Any
 import requests
 
 from contract_tests.adapters import LumaError, RequestsAdapter
+from contract_tests.consumer import ConsumerReport, run_consumer_suite
 
 TIMEOUT = 0.5
 
 reference = RequestsAdapter.factory(timeout=TIMEOUT)
+
+
+def suite(factory: object, fake_url: str, only: str) -> ConsumerReport:
+    """The ci profile on the cases whose name contains ``only``, for a client here."""
+    return run_consumer_suite(
+        factory,  # type: ignore[arg-type]
+        fake_url=fake_url,
+        client_timeout=TIMEOUT,
+        only=lambda case: only in case.name,
+    )
 
 
 class _Broken(RequestsAdapter):

@@ -1,6 +1,25 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
 from contract_tests.contract import profiles
 
 profiles.register()
 profiles.load_default()
 
 pytest_plugins = ("pytester",)
+
+
+@pytest.fixture(scope="module")
+def fake_url() -> Iterator[str]:
+    """A ``luma-mock serve`` process for a module's consumer-suite runs (each run resets
+    it), as the consumer suite starts one."""
+    from contract_tests.consumer import LiveFake
+
+    fake = LiveFake()
+    try:
+        yield fake.url
+    finally:
+        fake.stop()

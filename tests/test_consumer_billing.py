@@ -8,33 +8,12 @@ every example.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from contract_tests.checks.client_calls import Seen
-from contract_tests.consumer import ConsumerReport, FakeControl, LiveFake, run_consumer_suite
+from contract_tests.consumer import FakeControl
 from tests import broken_clients
-from tests.broken_clients import TIMEOUT
-
-
-@pytest.fixture(scope="module")
-def fake_url() -> Iterator[str]:
-    fake = LiveFake()
-    try:
-        yield fake.url
-    finally:
-        fake.stop()
-
-
-def suite(factory: object, fake_url: str, only: str) -> ConsumerReport:
-    """The ci profile on the cases whose name contains ``only``."""
-    return run_consumer_suite(
-        factory,  # type: ignore[arg-type]
-        fake_url=fake_url,
-        client_timeout=TIMEOUT,
-        only=lambda case: only in case.name,
-    )
+from tests.broken_clients import suite
 
 
 def test_a_client_that_posts_twice_fails_every_case_it_bills_in(fake_url: str) -> None:

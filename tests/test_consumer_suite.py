@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,36 +18,15 @@ import pytest
 from contract_tests.adapters import RequestsAdapter, describe_call, load_factory, operations
 from contract_tests.checks.client import CONSUMER_CHECKS, finished_signs
 from contract_tests.consumer import (
-    ConsumerReport,
     FakeControl,
-    LiveFake,
     run_against_real_service,
     run_consumer_suite,
 )
 from tests import broken_clients
-from tests.broken_clients import TIMEOUT
+from tests.broken_clients import TIMEOUT, suite
 from tests.support import TOKEN, live_server
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def fake_url() -> Iterator[str]:
-    fake = LiveFake()
-    try:
-        yield fake.url
-    finally:
-        fake.stop()
-
-
-def suite(factory: object, fake_url: str, only: str) -> ConsumerReport:
-    """The ci profile on the cases whose name contains ``only``."""
-    return run_consumer_suite(
-        factory,  # type: ignore[arg-type]
-        fake_url=fake_url,
-        client_timeout=TIMEOUT,
-        only=lambda case: only in case.name,
-    )
 
 
 def test_the_reference_client_keeps_every_check() -> None:
