@@ -32,6 +32,7 @@ class AceDataDialect:
     def __init__(self) -> None:
         # Plain dicts: the HTTP layer looks a route up on every call.
         self.routes = {f"/luma/{endpoint}": Route(endpoint, _POST) for endpoint in ENDPOINTS}
+        self.route_templates: dict[str, Route] = {}  # exact paths only
         self.media_routes = {f"/luma/<task_id>.{kind}": kind for kind in media.KINDS}
 
     # Plain functions, bound here as they are: a call through the dialect costs no layer
