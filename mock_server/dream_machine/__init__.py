@@ -1,7 +1,8 @@
 """Luma's own Dream Machine API (``api.lumalabs.ai/dream-machine/v1``, the ``lumaai``
 SDKs), as the fake speaks it: the second dialect, beside `mock_server.acedata`, first
 slice (video and image creation, get, list, delete, concepts, camera motions, ping,
-credits; no callbacks, upscale, audio, reframe or modify yet).
+credits, callbacks on dreaming, completed and failed; no upscale, audio, reframe or
+modify yet).
 
 How one process serves both dialects: an engine per dialect, the second made with
 `Engine.sibling` from the first, sharing the settings, the clock, the scheduler, the

@@ -10,6 +10,7 @@ from typing import Any
 
 from contract_tests.contract import bundled
 
+from ..engine.callbacks import RetryPolicy
 from ..engine.dialect import Route
 from ..engine.errors import ErrorInfo
 from ..engine.tasks import Task
@@ -17,6 +18,9 @@ from . import media, records, requests
 from .errors import ERROR_CODES, error_body
 
 PREFIX = "/dream-machine/v1"
+# Luma's documented policy: an answer other than 200 is retried 3 times, 100 ms apart,
+# each attempt with a 5 s timeout (timed on the fake's clock, like the engine's own).
+CALLBACK_RETRY = RetryPolicy(retries=3, backoff=0.1, max_backoff=0.1, timeout=5.0)
 DEFAULT_BASE_URLS = ("https://api.lumalabs.ai",)
 
 
@@ -62,6 +66,7 @@ class DreamMachineDialect:
 
     name = "dream-machine"
     base_urls = DEFAULT_BASE_URLS
+    callback_retry = CALLBACK_RETRY
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}

@@ -11,6 +11,7 @@ from typing import Any
 
 from contract_tests.contract import Problem, Verdict, check, given
 
+from ..engine.callbacks import TargetRefused
 from ..engine.dialect import Call, EngineAPI
 from ..engine.errors import ApiError
 from ..engine.scenarios import Outcome
@@ -128,20 +129,27 @@ def create_image(engine: EngineAPI, call: Call, outcome: Outcome | None) -> dict
 
 
 def _create(engine: EngineAPI, call: Call, outcome: Outcome | None, variant: str) -> Task:
-    """A task for a valid create. Callbacks are not sent yet (this slice keeps
-    ``callback_url`` in the request only): the engine's dispatcher sends one body per
-    task, where this API sends one per state."""
-    task = engine.create(
-        request=call.body,
-        token=call.token,
-        base_url=call.base_url,
-        action="generate",
-        variant=variant,
-        outcome=outcome,
-    )
+    """A task for a valid create. With ``callback_url``, the Generation is POSTed there
+    when it starts dreaming and when it completes or fails (this dialect's retry
+    policy: `dialect.CALLBACK_RETRY`)."""
+    callback_url = call.fields.get("callback_url")
+    try:
+        task = engine.create(
+            request=call.body,
+            token=call.token,
+            base_url=call.base_url,
+            action="generate",
+            variant=variant,
+            outcome=outcome,
+            callback_url=callback_url,
+        )
+    except TargetRefused as refusal:
+        raise ApiError("bad_request", f"callback_url: {refusal}") from None
     call.task_id = task.id
     if call.on_task is not None:
         call.on_task(task.id)
+    if callback_url is not None:
+        engine.callback_on_start(task)
     return task
 
 

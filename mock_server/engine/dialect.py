@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .accounts import Accounts
+from .callbacks import RetryPolicy
 from .config import Settings
 from .errors import ErrorInfo
 from .scenarios import Outcome
@@ -141,6 +142,11 @@ class EngineAPI(Protocol):
         """Hold the call until the task ends (its result, or its error raised)."""
         ...
 
+    def callback_on_start(self, task: Task) -> None:
+        """Also send the task's callback when it leaves the queue (an API whose
+        callbacks report every state; the one at its end is sent anyway)."""
+        ...
+
     def own(self, task_id: str, token: str) -> Task | None:
         """The task, if ``token`` created it."""
         ...
@@ -176,6 +182,12 @@ class Dialect(Protocol):
     def media_routes(self) -> Mapping[str, str]:
         """werkzeug rule (with a ``task_id`` variable) -> media kind: the public media
         URLs, answered with `media_file`."""
+        ...
+
+    @property
+    def callback_retry(self) -> RetryPolicy | None:
+        """This API's own callback retry policy, or None for the settings' (the
+        ``callback_retries``, ``callback_backoff`` and ``callback_timeout`` of the fake)."""
         ...
 
     @property

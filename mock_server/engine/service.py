@@ -86,7 +86,8 @@ class Engine(Control):
         self.callbacks = CallbackDispatcher(
             self.scheduler,
             clock,
-            RetryPolicy(
+            dialect.callback_retry
+            or RetryPolicy(
                 retries=self.settings.callback_retries,
                 backoff=self.settings.callback_backoff,
                 timeout=self.settings.callback_timeout,
@@ -296,6 +297,22 @@ class Engine(Control):
         if self.store.get(task.id) is not task:
             raise ApiError("api_error", "the fake was reset while this call was held")
         raise ApiError("timeout")  # the provider's message says nothing of the seconds
+
+    def callback_on_start(self, task: Task) -> None:
+        """Send the task's callback also when it leaves the queue, as its own delivery
+        (keyed ``<task id>:started``; the one at its end keeps the task id)."""
+        url = task.callback_url
+        if url is None:
+            return
+
+        def started() -> None:
+            with self._lock:
+                if task.finished or not self._current(task) or self._closed:
+                    return  # it ended first (an instant task), or is gone
+                body = self.dialect.response(task)
+            self.callbacks.send(f"{task.id}:started", url, body)
+
+        self.scheduler.at(task.starts_at, started)
 
     def own(self, task_id: str, token: str) -> Task | None:
         """A task is visible only to the token that created it, as on the real service."""
