@@ -321,3 +321,24 @@ def test_one_journal_one_clock(fake: tuple[Any, ManualClock, LumaService]) -> No
     assert dm.clock is clock and dm.journal is luma.journal
     luma.reset()
     assert len(dm.store) == 0
+
+
+def test_rate_limit_and_scenario_errors_are_detail_bodies() -> None:
+    settings = Settings(delays=DelayModel(Fixed(2.0), Fixed(60.0), Fixed(60.0)), rate_limit="2/60")
+    luma = LumaService(settings, clock=ManualClock(1_700_000_000.0))
+    dream_machine = luma.sibling(DIALECT)
+    client = create_app(luma).test_client()
+    try:
+        dream_machine.scenarios.add(
+            {"match": {"endpoint": "create_video"}, "then": {"reject": "api_error"}}
+        )
+        body = {"model": "ray-2", "prompt": "a tiger"}
+        broken = client.post("/generations/video", json=body, headers=AUTH)
+        assert broken.status_code == 500
+        assert broken.get_json() == {"detail": "Internal server error"}
+        assert client.get("/ping", headers=AUTH).status_code == 200
+        limited = client.get("/ping", headers=AUTH)  # the third call in the minute
+        assert limited.status_code == 429
+        assert set(limited.get_json()) == {"detail"}
+    finally:
+        luma.close()

@@ -61,3 +61,14 @@ def test_every_schema_has_a_valid_and_an_invalid_fixture() -> None:
     messages = set(NAMES) - {f"{DIALECT}/common"}
     assert messages <= {f.schema for f in VALID}
     assert messages <= {f.schema for f in INVALID}
+
+
+def test_the_dialects_openapi_document_is_valid() -> None:
+    from openapi_spec_validator import validate
+
+    from mock_server.dream_machine import DIALECT
+
+    document = DIALECT.openapi()
+    validate(document)
+    assert "/generations/{id}" in document["paths"]
+    assert set(document["paths"]["/generations/{id}"]) == {"get", "delete", "parameters"}

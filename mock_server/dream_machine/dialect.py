@@ -108,13 +108,17 @@ class DreamMachineDialect:
             "credits": "credits",
         }
         paths: dict[str, Any] = {}
+        seen: set[str] = set()
         routes = {**_routes(PREFIX)[0], **_routes(PREFIX)[1]}
         for path, route in routes.items():
             operations = {}
             for method, (endpoint, status) in sorted(route.dispatch.items()):
                 if method == "OPTIONS":
                     continue
-                operation: dict[str, Any] = {"operationId": endpoint, "responses": {}}
+                # POST /generations is the older path of create_video: its own id.
+                operation_id = endpoint if endpoint not in seen else f"{endpoint}_old_path"
+                seen.add(operation_id)
+                operation: dict[str, Any] = {"operationId": operation_id, "responses": {}}
                 answer = answers.get(endpoint)
                 content = (
                     {"application/json": {"schema": bundled(f"dream-machine/{answer}")}}
@@ -134,6 +138,15 @@ class DreamMachineDialect:
                         "content": {"application/json": {"schema": bundled(schema)}},
                     }
                 operations[method.lower()] = operation
+            if "{id}" in path:
+                operations["parameters"] = [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ]
+            if route.dispatch.get("GET", ("", 0))[0] == "list":
+                operations["get"]["parameters"] = [
+                    {"name": name, "in": "query", "schema": {"type": "integer", "minimum": 0}}
+                    for name in ("limit", "offset")
+                ]
             paths[path.removeprefix(PREFIX)] = operations
         return {
             "openapi": "3.1.0",
