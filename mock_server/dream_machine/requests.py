@@ -157,7 +157,7 @@ def _create(engine: EngineAPI, call: Call, outcome: Outcome | None, variant: str
 
 
 def _own(engine: EngineAPI, call: Call) -> Task:
-    generation_id = call.params.get("id", "")
+    generation_id = (call.params or {}).get("id", "")
     call.task_id = generation_id
     task = engine.own(generation_id, call.token)
     if task is None:
@@ -179,8 +179,9 @@ def list_generations(engine: EngineAPI, call: Call, outcome: Outcome | None) -> 
     """A page of the token's generations, newest first (decision: the documents leave the
     order open; newest first is what a dashboard shows). ``count`` is the number of the
     token's generations in all, so ``has_more`` says whether a later page has any."""
-    limit = _non_negative(call.params, "limit", DEFAULT_LIMIT)
-    offset = _non_negative(call.params, "offset", 0)
+    params = call.params or {}
+    limit = _non_negative(params, "limit", DEFAULT_LIMIT)
+    offset = _non_negative(params, "offset", 0)
     mine = [task for task in engine.store if task.token == call.token]
     mine.reverse()
     page = mine[offset : offset + limit]

@@ -73,7 +73,8 @@ class Call:
     fields: Any = None  # what `Dialect.check_request` made of a valid body
     # A route template's path parameters and the query string's (first) values, for a
     # dialect whose calls name things in the URL (``GET /generations/{id}?...``).
-    params: Mapping[str, str] = field(default_factory=dict)
+    # None rather than an empty dict made per call: most calls have none.
+    params: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,8 @@ class Engine(Control):
                 rate_limit=parse_rate_limit(self.settings.rate_limit),
             )
         )
-        self.delays = self.settings.delays  # a control call may change them for a test
+        # A control call may change them for a test (for the siblings too: `set_delays`).
+        self.delays = share.delays if share is not None else self.settings.delays
         self._clock_start = clock.now() if share is None else share._clock_start
         # The configured rules name the first dialect's endpoints: a sibling starts
         # without rules (a test adds its own).

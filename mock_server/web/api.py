@@ -270,7 +270,7 @@ class LumaEndpoints:
             path = environ["PATH_INFO"] = single_slashes(path)
         # Exact paths first, one dict lookup (the hot path); templates only on a miss.
         route = self.routes.get(path)
-        params: dict[str, str] = {}
+        params: dict[str, str] | None = None
         if route is None:
             route, params = match_template(self.templates, path)
             if route is None:
@@ -302,7 +302,7 @@ class LumaEndpoints:
             endpoint, success = route.dispatch[method]
             token = luma.authenticate(environ.get("HTTP_AUTHORIZATION"))
             if method in NO_BODY:
-                params = with_query(params, environ.get("QUERY_STRING"))
+                params = with_query(params or {}, environ.get("QUERY_STRING"))
             else:
                 raw = self._read(environ)
                 body = parse_json(environ.get("CONTENT_TYPE"), raw)

@@ -33,14 +33,14 @@ def compile_templates(templates: Mapping[str, Route]) -> list[tuple[re.Pattern[s
     return compiled
 
 
-def match_template(templates: Templates, path: str) -> tuple[Route | None, dict[str, str]]:
+def match_template(templates: Templates, path: str) -> tuple[Route | None, dict[str, str] | None]:
     """The first template ``path`` matches, with its parameters (already percent-decoded:
     WSGI's PATH_INFO is)."""
     for pattern, route in templates:
         match = pattern.fullmatch(path)
         if match is not None:
             return route, match.groupdict()
-    return None, {}
+    return None, None
 
 
 def with_query(params: dict[str, str], query: str | None) -> dict[str, str]:
