@@ -342,3 +342,13 @@ def test_rate_limit_and_scenario_errors_are_detail_bodies() -> None:
         assert set(limited.get_json()) == {"detail"}
     finally:
         luma.close()
+
+
+def test_control_api_reaches_its_generations(server: LiveServer) -> None:
+    gid = _client(server, PREFIX).generations.create(model="ray-2", prompt="a slow sunrise").id
+    view = requests.post(server.url + f"/__admin/tasks/{gid}/complete").json()
+    assert view["record"]["state"] == "completed" and view["record"]["id"] == gid
+    failed_id = _client(server, "").generations.create(model="ray-2", prompt="a storm").id
+    failed = requests.post(server.url + f"/__admin/tasks/{failed_id}/fail", json={}).json()
+    assert failed["record"]["state"] == "failed"
+    assert _client(server, "").generations.get(failed_id).failure_reason
