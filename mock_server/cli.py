@@ -75,6 +75,7 @@ def _serve(args: argparse.Namespace) -> int:
     monkey.patch_all()
 
     from .acedata import LumaService
+    from .dream_machine import DIALECT as DREAM_MACHINE
     from .engine.config import load
     from .web.logs import configure_logging
     from .web.server import serve
@@ -101,6 +102,9 @@ def _serve(args: argparse.Namespace) -> int:
         # Made here, not by the server: the rules' endpoints are checked against the
         # dialect's only now, and a bad one is a configuration error like the others.
         luma = LumaService(settings)
+        # Luma's own Dream Machine API beside it, on the same clock, journal and
+        # accounts (see mock_server.dream_machine for why an engine per dialect).
+        luma.sibling(DREAM_MACHINE)
     except (ValueError, OSError) as bad:
         print(f"luma-mock: {bad}", file=sys.stderr)
         return 2

@@ -51,6 +51,19 @@ def schema_names() -> tuple[str, ...]:
 
 
 @cache
+def dialect_schema_names(dialect: str) -> tuple[str, ...]:
+    """The schemas of a further API dialect, kept in ``schemas/<dialect>/`` and named
+    ``<dialect>/<stem>`` (``dream-machine/generation``). The top-level names
+    (`schema_names`) stay the AceDataCloud contract's alone, so everything that walks
+    them — the OpenAPI document, the fixture coverage — is unchanged."""
+    return tuple(sorted(f"{dialect}/{p.stem}" for p in (schema_dir() / dialect).glob("*.json")))
+
+
+def _dialects() -> tuple[str, ...]:
+    return tuple(sorted(p.name for p in schema_dir().iterdir() if p.is_dir()))
+
+
+@cache
 def _raw_schema(name: str) -> dict[str, Any]:
     path = schema_dir() / f"{name}.json"
     if not path.is_file():
@@ -74,9 +87,12 @@ def load_schema(name: str, *, strict: bool = False) -> dict[str, Any]:
 
 @cache
 def registry() -> Registry:
+    # A dialect's schemas sit under their folder's URI, so their relative ``$ref``s
+    # ("common.json") find their own dialect's files, never the top-level ones.
+    names = [*schema_names(), *(n for d in _dialects() for n in dialect_schema_names(d))]
     resources = [
         (BASE_URI + f"{name}.json", Resource.from_contents(_raw_schema(name), DRAFT202012))
-        for name in schema_names()
+        for name in names
     ]
     return Registry().with_resources(resources)
 
@@ -370,12 +386,23 @@ class Fixture:
 
 @cache
 def fixtures() -> tuple[Fixture, ...]:
+    return _fixtures_in(fixtures_dir() / "examples", "")
+
+
+@cache
+def dialect_fixtures(dialect: str) -> tuple[Fixture, ...]:
+    """The labelled examples of a further dialect (``fixtures/examples/<dialect>/``),
+    named ``<dialect>/<stem>``; their ``schema`` is a dialect-qualified name."""
+    return _fixtures_in(fixtures_dir() / "examples" / dialect, f"{dialect}/")
+
+
+def _fixtures_in(folder: Path, prefix: str) -> tuple[Fixture, ...]:
     found = []
-    for path in sorted((fixtures_dir() / "examples").glob("*.json")):
+    for path in sorted(folder.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         found.append(
             Fixture(
-                name=path.stem,
+                name=prefix + path.stem,
                 schema=data["schema"],
                 valid=data["valid"],
                 payload=data["payload"],

@@ -28,10 +28,12 @@ class AceDataDialect:
 
     name = "acedata"
     base_urls = DEFAULT_BASE_URLS
+    callback_retry = None  # the settings' policy (--callback-retries and the config file)
 
     def __init__(self) -> None:
         # Plain dicts: the HTTP layer looks a route up on every call.
         self.routes = {f"/luma/{endpoint}": Route(endpoint, _POST) for endpoint in ENDPOINTS}
+        self.route_templates: dict[str, Route] = {}  # exact paths only
         self.media_routes = {f"/luma/<task_id>.{kind}": kind for kind in media.KINDS}
 
     # Plain functions, bound here as they are: a call through the dialect costs no layer

@@ -46,6 +46,8 @@ class Control:
     _waiting: int
     _sync_waits: set[threading.Event]
     _closed: bool
+    siblings: list[Any]  # further engines of the process (`Engine.sibling`)
+    configured_rules: Any  # the settings' scenario rules, or none for a sibling
 
     def _end(self, task: Task, error: ApiError | None) -> bool:
         """End ``task`` now (the engine's; False if it had ended or was reset away)."""
@@ -90,6 +92,8 @@ class Control:
         """Change how long new tasks take (a preset, seconds, or a table as in the
         config file); reset restores the configured delays."""
         self.delays = spec if isinstance(spec, DelayModel) else parse_delays(spec)
+        for other in self.siblings:  # the delays are the process's, as its clock is
+            other.delays = self.delays
         return self.delays
 
     def wait_until(self, condition: Callable[[], T], timeout: float = 10.0) -> T:
@@ -168,7 +172,7 @@ class Control:
             self.accounts.clear()
             self.accounts.set_rate_limit(parse_rate_limit(self.settings.rate_limit))
             self.scenarios.clear()
-            for rule in self.settings.scenarios:
+            for rule in self.configured_rules:
                 self.scenarios.add(rule)
             self.rng.seed(self.settings.seed)
             self.delays = self.settings.delays
@@ -177,6 +181,8 @@ class Control:
             self._changed.notify_all()
         for wake in waits:
             wake.set()
+        for other in self.siblings:
+            other.reset()
 
     def close(self) -> dict[str, int]:
         """Stop: release held requests and say what was dropped."""
@@ -186,5 +192,9 @@ class Control:
             for wake in list(self._sync_waits):
                 wake.set()
         self.scheduler.close()
-        dropped = self.callbacks.close()
-        return {"running_tasks": running, "undelivered_callbacks": len(dropped)}
+        dropped = len(self.callbacks.close())
+        for other in self.siblings:  # after the shared scheduler has stopped
+            closed = other.close()
+            running += closed["running_tasks"]
+            dropped += closed["undelivered_callbacks"]
+        return {"running_tasks": running, "undelivered_callbacks": dropped}

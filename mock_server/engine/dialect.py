@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from .accounts import Accounts
+from .callbacks import RetryPolicy
 from .config import Settings
 from .errors import ErrorInfo
 from .scenarios import Outcome
@@ -69,20 +71,45 @@ class Call:
     task_id: str | None = None  # the task the call made or asked about: the dialect sets it
     on_task: Callable[[str], None] | None = None  # told the task id as soon as it exists
     fields: Any = None  # what `Dialect.check_request` made of a valid body
+    # A route template's path parameters and the query string's (first) values, for a
+    # dialect whose calls name things in the URL (``GET /generations/{id}?...``).
+    # None rather than an empty dict made per call: most calls have none.
+    params: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
 class Route:
-    """One exact path a dialect serves through the engine: its endpoint's name (what
+    """One path a dialect serves through the engine: its endpoint's name (what
     `Call.endpoint` and the scenario rules' ``endpoint`` say) and the methods it allows
-    (OPTIONS among them if it is to be answered with ``Allow``)."""
+    (OPTIONS among them if it is to be answered with ``Allow``).
+
+    A path whose methods are different endpoints (``GET /generations`` lists,
+    ``POST /generations`` creates) names them in ``by_method`` (method -> endpoint);
+    ``status`` is a success's status, per endpoint in ``statuses`` (201 for a create,
+    204 — an empty body — for a delete)."""
 
     endpoint: str
     methods: frozenset[str]
+    status: int = 200
+    by_method: tuple[tuple[str, str], ...] = ()
+    statuses: tuple[tuple[str, int], ...] = ()  # endpoint -> status, where not `status`
     allow: str = field(init=False)  # the Allow header's value, joined once
+    # method -> (endpoint, success status), made once: one dict lookup a call.
+    dispatch: Mapping[str, tuple[str, int]] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allow", ", ".join(sorted(self.methods)))
+        named, statuses = dict(self.by_method), dict(self.statuses)
+        dispatch = {}
+        for method in self.methods:
+            endpoint = named.get(method, self.endpoint)
+            dispatch[method] = (endpoint, statuses.get(endpoint, self.status))
+        object.__setattr__(self, "dispatch", dispatch)
+
+    def endpoints(self) -> tuple[str, ...]:
+        """Every endpoint this path reaches."""
+        others = (endpoint for endpoint, _ in self.dispatch.values())
+        return tuple(dict.fromkeys((self.endpoint, *others)))
 
 
 class EngineAPI(Protocol):
@@ -90,6 +117,7 @@ class EngineAPI(Protocol):
 
     settings: Settings
     store: TaskStore
+    accounts: Accounts  # a token's credit balance and rate limit
     rng: random.Random  # the seeded source: draw ids from it, in a fixed order
 
     def new_id(self) -> str:
@@ -113,6 +141,11 @@ class EngineAPI(Protocol):
 
     def wait_result(self, task: Task, timeout: float) -> dict[str, Any]:
         """Hold the call until the task ends (its result, or its error raised)."""
+        ...
+
+    def callback_on_start(self, task: Task) -> None:
+        """Also send the task's callback when it leaves the queue (an API whose
+        callbacks report every state; the one at its end is sent anyway)."""
         ...
 
     def own(self, task_id: str, token: str) -> Task | None:
@@ -141,9 +174,21 @@ class Dialect(Protocol):
         ...
 
     @property
+    def route_templates(self) -> Mapping[str, Route]:
+        """Path template (``/generations/{id}``) -> route: asked only when a path is not
+        in `routes` (so exact paths keep their one dict lookup), in this order."""
+        ...
+
+    @property
     def media_routes(self) -> Mapping[str, str]:
         """werkzeug rule (with a ``task_id`` variable) -> media kind: the public media
         URLs, answered with `media_file`."""
+        ...
+
+    @property
+    def callback_retry(self) -> RetryPolicy | None:
+        """This API's own callback retry policy, or None for the settings' (the
+        ``callback_retries``, ``callback_backoff`` and ``callback_timeout`` of the fake)."""
         ...
 
     @property

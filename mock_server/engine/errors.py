@@ -53,7 +53,11 @@ def register_error_codes(codes: Mapping[str, ErrorInfo], body: ErrorBody) -> Non
     clashes = [c for c, info in codes.items() if c in _codes and _codes[c].status != info.status]
     if clashes:
         raise ValueError(f"error code(s) already registered with another status: {clashes}")
-    _codes.update(codes)
+    # A code keeps the first default message it was registered with: a second dialect
+    # in the same process must not change the first one's messages (its own wording it
+    # gives in its error body).
+    for code, info in codes.items():
+        _codes.setdefault(code, info)
     if _body is None:
         _body = body
 

@@ -63,23 +63,31 @@ class Engine(Control):
         *,
         clock: Clock | None = None,
         store: TaskStore | None = None,
+        share: Engine | None = None,
     ) -> None:
         self.dialect = dialect
         # Bound once: every call goes through both (two attribute lookups fewer a call).
         self._check_request = dialect.check_request
         self._serve = dialect.serve
-        self.settings = settings or Settings()
+        self.settings = settings or (share.settings if share is not None else Settings())
         if clock is None:
-            clock = ManualClock() if self.settings.clock == "manual" else RealClock()
+            if share is not None:
+                clock = share.clock
+            else:
+                clock = ManualClock() if self.settings.clock == "manual" else RealClock()
         self.clock = clock
-        self.scheduler = Scheduler(clock)
+        # Engines that serve further dialects from this one's process (see `sibling`):
+        # a reset or close of this engine resets or closes them too.
+        self.siblings: list[Engine] = []
+        self.scheduler = share.scheduler if share is not None else Scheduler(clock)
         self.store: TaskStore = (
             store if store is not None else InMemoryTaskStore(self.settings.max_tasks)
         )
         self.callbacks = CallbackDispatcher(
             self.scheduler,
             clock,
-            RetryPolicy(
+            dialect.callback_retry
+            or RetryPolicy(
                 retries=self.settings.callback_retries,
                 backoff=self.settings.callback_backoff,
                 timeout=self.settings.callback_timeout,
@@ -88,24 +96,36 @@ class Engine(Control):
             max_deliveries=self.settings.max_tasks,
         )
         self.callbacks.on_attempt = self._callback_attempted
-        self.rng = random.Random(self.settings.seed)
+        # One seeded source per process: siblings' ids never repeat each other's.
+        self.rng = share.rng if share is not None else random.Random(self.settings.seed)
         # The dialect's codes may already be known (its package registers them on
         # import): registering again is harmless, and makes any dialect enough.
         register_error_codes(dialect.error_codes(), dialect.error_body)
         # A rule may name only the dialect's endpoints (Settings cannot check that: it
         # knows no dialect).
-        endpoints = dict.fromkeys(route.endpoint for route in dialect.routes.values())
+        routes = [*dialect.routes.values(), *dialect.route_templates.values()]
+        endpoints = dict.fromkeys(e for route in routes for e in route.endpoints())
         self.scenarios = Scenarios(endpoints=tuple(endpoints))
-        self.journal = Journal(self.settings.journal_limit)
-        self.accounts = Accounts(
-            clock,
-            credits=self.settings.credits,
-            video_cost=self.settings.video_cost,
-            rate_limit=parse_rate_limit(self.settings.rate_limit),
+        # One journal and one set of accounts per process: a token's credit and rate
+        # limit are the token's, whichever API it calls.
+        self.journal = share.journal if share is not None else Journal(self.settings.journal_limit)
+        self.accounts = (
+            share.accounts
+            if share is not None
+            else Accounts(
+                clock,
+                credits=self.settings.credits,
+                video_cost=self.settings.video_cost,
+                rate_limit=parse_rate_limit(self.settings.rate_limit),
+            )
         )
-        self.delays = self.settings.delays  # a control call may change them for a test
-        self._clock_start = clock.now()
-        for rule in self.settings.scenarios:
+        # A control call may change them for a test (for the siblings too: `set_delays`).
+        self.delays = share.delays if share is not None else self.settings.delays
+        self._clock_start = clock.now() if share is None else share._clock_start
+        # The configured rules name the first dialect's endpoints: a sibling starts
+        # without rules (a test adds its own).
+        self.configured_rules = self.settings.scenarios if share is None else ()
+        for rule in self.configured_rules:
             self.scenarios.add(rule)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)  # any task created or moved
@@ -115,6 +135,16 @@ class Engine(Control):
         # one more object per pending event for the garbage collector to scan).
         self._on_end = self._end
         self._closed = False
+        if share is not None:
+            share.siblings.append(self)
+
+    def sibling(self, dialect: Dialect) -> Engine:
+        """An engine speaking ``dialect`` beside this one, in one process: the same
+        settings, clock, scheduler, journal and accounts (so one clock moves both, one
+        journal shows both, and a token's credit is one); its own tasks, scenario rules,
+        callbacks and seeded ids, since what a task is — its record, its media, its
+        callback body — is its dialect's. Reset and close reach it through this one."""
+        return Engine(dialect, share=self)
 
     # -- identity -----------------------------------------------------------------
 
@@ -268,6 +298,22 @@ class Engine(Control):
         if self.store.get(task.id) is not task:
             raise ApiError("api_error", "the fake was reset while this call was held")
         raise ApiError("timeout")  # the provider's message says nothing of the seconds
+
+    def callback_on_start(self, task: Task) -> None:
+        """Send the task's callback also when it leaves the queue, as its own delivery
+        (keyed ``<task id>:started``; the one at its end keeps the task id)."""
+        url = task.callback_url
+        if url is None:
+            return
+
+        def started() -> None:
+            with self._lock:
+                if task.finished or not self._current(task) or self._closed:
+                    return  # it ended first (an instant task), or is gone
+                body = self.dialect.response(task)
+            self.callbacks.send(f"{task.id}:started", url, body)
+
+        self.scheduler.at(task.starts_at, started)
 
     def own(self, task_id: str, token: str) -> Task | None:
         """A task is visible only to the token that created it, as on the real service."""

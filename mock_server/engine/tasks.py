@@ -101,6 +101,7 @@ class TaskStore(Protocol):
     def finished(self, task: Task) -> None: ...
     def get(self, task_id: str) -> Task | None: ...
     def by_output(self, output_id: str) -> Task | None: ...
+    def remove(self, task_id: str) -> Task | None: ...
     def clear(self) -> None: ...
     def __len__(self) -> int: ...
     def __iter__(self) -> Iterator[Task]: ...
@@ -143,6 +144,15 @@ class InMemoryTaskStore:
     def by_output(self, output_id: str) -> Task | None:
         task_id = self._outputs.get(output_id)
         return self._tasks.get(task_id) if task_id else None
+
+    def remove(self, task_id: str) -> Task | None:
+        """Forget a task (an API's delete); its pending end event finds it gone."""
+        with self._lock:
+            task = self._tasks.pop(task_id, None)
+            if task is not None:
+                self._outputs.pop(task.output_id, None)
+                self._finished.pop(task_id, None)
+            return task
 
     def clear(self) -> None:
         with self._lock:

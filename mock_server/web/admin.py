@@ -17,6 +17,7 @@ from flask import Blueprint, Response, request
 from ..engine.accounts import parse_rate_limit
 from ..engine.errors import ApiError
 from ..engine.journal import FILTER_KEYS, redact
+from ..engine.service import Engine
 from .rendering import json_body, render, service
 
 admin = Blueprint("admin", __name__, url_prefix="/__admin")
@@ -112,8 +113,19 @@ def advance() -> Response:
 # -- tasks --------------------------------------------------------------------------
 
 
-def _task_view(task_id: str) -> dict[str, Any]:
+def _owner(task_id: str) -> Engine:
+    """The engine whose task this is: the app's, or a sibling's (a further dialect of the
+    process, `Engine.sibling`); the app's when none has it (yet)."""
     luma = _luma()
+    if luma.store.get(task_id) is None:
+        for sibling in luma.siblings:
+            if sibling.store.get(task_id) is not None:
+                return sibling
+    return luma
+
+
+def _task_view(task_id: str) -> dict[str, Any]:
+    luma = _owner(task_id)
     task = luma.task(task_id)
     delivery = luma.delivery(task_id)
     return {
@@ -130,14 +142,14 @@ def task(task_id: str) -> Response:
 
 @admin.post("/tasks/<task_id>/complete")
 def complete(task_id: str) -> Response:
-    _luma().complete(task_id)
+    _owner(task_id).complete(task_id)
     return _render(_task_view(task_id))
 
 
 @admin.post("/tasks/<task_id>/fail")
 def fail(task_id: str) -> Response:
     body = _body()
-    _attempt(_luma().fail, task_id, body.get("code", "api_error"), body.get("message"))
+    _attempt(_owner(task_id).fail, task_id, body.get("code", "api_error"), body.get("message"))
     return _render(_task_view(task_id))
 
 
@@ -145,13 +157,13 @@ def fail(task_id: str) -> Response:
 def wait_for_state(task_id: str) -> Response:
     body = _body()
     state = body.get("state", "finished")
-    _attempt(_luma().wait_for_state, task_id, state, _timeout(body))
+    _attempt(_owner(task_id).wait_for_state, task_id, state, _timeout(body))
     return _render(_task_view(task_id))
 
 
 @admin.get("/tasks/<task_id>/callback")
 def callback(task_id: str) -> Response:
-    delivery = _luma().delivery(task_id)
+    delivery = _owner(task_id).delivery(task_id)
     if delivery is None:
         raise ApiError("not_found", f"no callback for task {task_id!r} (yet)")
     return _render(delivery.as_dict())
@@ -159,7 +171,7 @@ def callback(task_id: str) -> Response:
 
 @admin.post("/tasks/<task_id>/callback/wait")
 def wait_for_callback(task_id: str) -> Response:
-    delivery = _attempt(_luma().wait_for_callback, task_id, _timeout(_body()))
+    delivery = _attempt(_owner(task_id).wait_for_callback, task_id, _timeout(_body()))
     return _render(delivery.as_dict())
 
 

@@ -16,10 +16,8 @@ import functools
 import json
 import logging
 import math
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -32,11 +30,17 @@ from ..engine.journal import JournalEntry, is_secret, redact
 from ..engine.scenarios import SCENARIO_HEADER
 from ..engine.service import Engine
 from . import logs
+from .routing import (
+    NO_BODY,
+    compile_templates,
+    match_template,
+    single_slashes,
+    status_line,
+    with_query,
+)
 from .wsgi import WSGIApp
 
 log = logging.getLogger("luma_mock.requests")
-
-_SLASHES = re.compile("/{2,}")
 
 # No message of the contract nests more than a few levels; a cap keeps every later
 # walk of a body (rendering records, the journal) far from Python's recursion limit.
@@ -255,6 +259,7 @@ class LumaEndpoints:
         self.max_body = max_body
         # Looked up once: the dialect's routes and error body do not change.
         self.routes = luma.dialect.routes
+        self.templates = compile_templates(luma.dialect.route_templates)
         self.error_body = luma.dialect.error_body
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -263,9 +268,13 @@ class LumaEndpoints:
             # A base URL with a trailing slash makes the provider's clients ask for
             # //luma/videos; the real service (a default nginx) reads it as /luma/videos.
             path = environ["PATH_INFO"] = single_slashes(path)
+        # Exact paths first, one dict lookup (the hot path); templates only on a miss.
         route = self.routes.get(path)
+        params: dict[str, str] | None = None
         if route is None:
-            return self.fallback(environ, start_response)
+            route, params = match_template(self.templates, path)
+            if route is None:
+                return self.fallback(environ, start_response)
         started = time.perf_counter()
         luma = self.luma
         method = environ["REQUEST_METHOD"]
@@ -290,12 +299,18 @@ class LumaEndpoints:
                 raise ApiError("method_not_allowed", f"{method} is not allowed on {path}")
             if method == "OPTIONS":
                 return self._options(luma, entry, path, route.allow, started, start_response)
+            endpoint, success = route.dispatch[method]
             token = luma.authenticate(environ.get("HTTP_AUTHORIZATION"))
-            raw = self._read(environ)
-            body = parse_json(environ.get("CONTENT_TYPE"), raw)
-            call = Call(route.endpoint, body, token, base_url(environ), environ.get(_SCENARIO_KEY))
+            if method in NO_BODY:
+                params = with_query(params or {}, environ.get("QUERY_STRING"))
+            else:
+                raw = self._read(environ)
+                body = parse_json(environ.get("CONTENT_TYPE"), raw)
+            call = Call(endpoint, body, token, base_url(environ), environ.get(_SCENARIO_KEY))
+            if params:
+                call.params = params
             call.on_task = lambda task_id: luma.journal.update(entry, task_id=task_id)
-            answer, status = luma.handle(call), 200
+            answer, status = luma.handle(call), success
         except ApiError as error:
             answer, status = self.error_body(error.code, error.message), error.status
             headers += error.headers.items()
@@ -307,7 +322,7 @@ class LumaEndpoints:
             log.exception("unexpected error on %s %s", method, path)
             error = ApiError("api_error", "internal error in the fake (see its log)")
             answer, status = self.error_body(error.code, error.message), error.status
-        payload = encode(answer)
+        payload = encode(answer) if status != 204 else b""  # 204: no content, by definition
         # The task a call made or asked about: the engine tells it (`Call.task_id`), so
         # no answer's shape is read for it here.
         task_id = call.task_id if call is not None else None
@@ -323,10 +338,8 @@ class LumaEndpoints:
         )
         log_request(method, path, status, task_id, started, fault)
         content, length = answer_body(fault, payload)
-        start_response(
-            status_line(status),
-            [("Content-Type", "application/json"), ("Content-Length", str(length)), *headers],
-        )
+        typed = [("Content-Type", "application/json")] if status != 204 else []
+        start_response(status_line(status), [*typed, ("Content-Length", str(length)), *headers])
         return self._then_catch_up(content)
 
     def _read(self, environ: dict[str, Any]) -> bytes:
@@ -383,13 +396,3 @@ class _ClosingBody:
         if close is not None:
             close()
         self._on_close()
-
-
-def single_slashes(path: str) -> str:
-    """``path`` with every run of slashes read as one."""
-    return _SLASHES.sub("/", path)
-
-
-@functools.cache
-def status_line(status: int) -> str:
-    return f"{status} {HTTPStatus(status).phrase}"

@@ -27,11 +27,11 @@ log = logging.getLogger("luma_mock.requests")
 meta = Blueprint("meta", __name__)
 
 
-def _media(task_id: str, kind: str) -> Response:
+def _media(task_id: str, kind: str, engine: Engine | None = None) -> Response:
     """A completed task's media file of ``kind``; the route is the dialect's (see
-    `create_app`)."""
+    `create_app`), the engine the app's or a sibling's."""
     g.task_id = task_id
-    luma = service()
+    luma = engine or service()
     task = luma.media_for(task_id)
     path, mimetype = luma.dialect.media_file(task, kind)
     return send_file(path, mimetype=mimetype, conditional=True, max_age=3600)
@@ -162,6 +162,11 @@ def create_app(luma: Engine) -> Flask:
     for rule, kind in luma.dialect.media_routes.items():
         view = functools.partial(_media, kind=kind)
         app.add_url_rule(rule, f"media_{kind}", view, methods=["GET"])
+    for sibling in luma.siblings:  # further dialects of the process (`Engine.sibling`)
+        for rule, kind in sibling.dialect.media_routes.items():
+            view = functools.partial(_media, kind=kind, engine=sibling)
+            name = f"media_{sibling.dialect.name}_{kind}"
+            app.add_url_rule(rule, name, view, methods=["GET"])
     for blueprint in (meta, admin):
         app.register_blueprint(blueprint)
     app.register_error_handler(ApiError, render_error)
@@ -169,8 +174,13 @@ def create_app(luma: Engine) -> Flask:
     app.register_error_handler(Exception, _unexpected)
     app.before_request(_started)
     app.after_request(_after)
-    # The dialect's endpoints go first, outside Flask (see `api`); the rest reaches Flask.
-    app.wsgi_app = LumaEndpoints(luma, app.wsgi_app, luma.settings.max_body_bytes)  # type: ignore[method-assign]
+    # The dialects' endpoints go first, outside Flask (see `api`); the rest reaches
+    # Flask. The engine's own dialect is outermost, so its exact paths stay the first
+    # lookup a request meets; a sibling's paths are tried only when that one misses.
+    wsgi = app.wsgi_app
+    for sibling in reversed(luma.siblings):
+        wsgi = LumaEndpoints(sibling, wsgi, luma.settings.max_body_bytes)
+    app.wsgi_app = LumaEndpoints(luma, wsgi, luma.settings.max_body_bytes)  # type: ignore[method-assign]
     return app
 
 
@@ -178,7 +188,11 @@ def served_routes(app: Flask) -> dict[str, set[str]]:
     """Every route the app serves, with its methods: Flask's URL map and the dialect's
     endpoints in front of it."""
     luma: Engine = app.extensions["luma"]
-    routes = {path: set(route.methods) for path, route in luma.dialect.routes.items()}
+    routes: dict[str, set[str]] = {}
+    for engine in (luma, *luma.siblings):
+        dialect = engine.dialect
+        for path, route in {**dialect.routes, **dialect.route_templates}.items():
+            routes.setdefault(path, set()).update(route.methods)
     for rule in app.url_map.iter_rules():
         if rule.endpoint != "static":
             routes.setdefault(rule.rule, set()).update(rule.methods or ())

@@ -1,0 +1,168 @@
+"""Luma's own Dream Machine API as a `Dialect`: its routes (under ``/dream-machine/v1``
+and at the root, where the SDKs' own test mock serves them), its media and the shapes
+of its answers and errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from contract_tests.contract import bundled
+
+from ..engine.callbacks import RetryPolicy
+from ..engine.dialect import Route
+from ..engine.errors import ErrorInfo
+from ..engine.tasks import Task
+from . import media, records, requests
+from .errors import ERROR_CODES, error_body
+
+PREFIX = "/dream-machine/v1"
+# Luma's documented policy: an answer other than 200 is retried 3 times, 100 ms apart,
+# each attempt with a 5 s timeout (timed on the fake's clock, like the engine's own).
+CALLBACK_RETRY = RetryPolicy(retries=3, backoff=0.1, max_backoff=0.1, timeout=5.0)
+DEFAULT_BASE_URLS = ("https://api.lumalabs.ai",)
+
+
+def _route(endpoint: str, *methods: str, status: int = 200, **others: Any) -> Route:
+    return Route(
+        endpoint,
+        frozenset({*methods, "OPTIONS"}),
+        status,
+        by_method=tuple(others.get("by_method", ())),
+        statuses=tuple(others.get("statuses", ())),
+    )
+
+
+def _routes(prefix: str) -> tuple[dict[str, Route], dict[str, Route]]:
+    exact = {
+        # POST /generations is the create path from before SDK 1.12.
+        f"{prefix}/generations": _route(
+            "list",
+            "GET",
+            "POST",
+            by_method=[("POST", "create_video")],
+            statuses=[("create_video", 201)],
+        ),
+        f"{prefix}/generations/video": _route("create_video", "POST", status=201),
+        f"{prefix}/generations/image": _route("create_image", "POST", status=201),
+        # Exact, so they are found before the {id} template would take "concepts".
+        f"{prefix}/generations/concepts/list": _route("concepts", "GET"),
+        f"{prefix}/generations/camera_motion/list": _route("camera_motions", "GET"),
+        f"{prefix}/ping": _route("ping", "GET"),
+        f"{prefix}/credits": _route("credits", "GET"),
+    }
+    templates = {
+        f"{prefix}/generations/{{id}}": _route(
+            "get", "GET", "DELETE", by_method=[("DELETE", "delete")], statuses=[("delete", 204)]
+        )
+    }
+    return exact, templates
+
+
+class DreamMachineDialect:
+    """The Dream Machine API, first slice: video and image creation, get, list, delete,
+    concepts, camera motions, ping, credits. Stateless: one instance serves every engine."""
+
+    name = "dream-machine"
+    base_urls = DEFAULT_BASE_URLS
+    callback_retry = CALLBACK_RETRY
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.route_templates: dict[str, Route] = {}
+        for prefix in (PREFIX, ""):
+            exact, templates = _routes(prefix)
+            self.routes.update(exact)
+            self.route_templates.update(templates)
+        self.media_routes = {f"{media.MEDIA_PREFIX}/<task_id>.{kind}": kind for kind in media.KINDS}
+
+    error_body = staticmethod(error_body)
+    check_request = staticmethod(requests.check_request)
+    serve = staticmethod(requests.serve)
+    result = staticmethod(records.result)
+    response = staticmethod(records.response)
+    record = staticmethod(records.record)
+
+    def error_codes(self) -> Mapping[str, ErrorInfo]:
+        return ERROR_CODES
+
+    def describe(self, endpoint: str, fields: Any) -> tuple[str | None, str | None]:
+        """Creates are ``generate`` (the engine's delays and rules' word); the prompt."""
+        body = fields if isinstance(fields, Mapping) else {}
+        action = "generate" if endpoint.startswith("create_") else endpoint
+        return action, body.get("prompt")
+
+    def media_file(self, task: Task, kind: str) -> tuple[Path, str]:
+        return media.media_file(task.variant, kind), media.KINDS[kind]
+
+    def openapi(self) -> dict[str, Any]:
+        """A small OpenAPI 3.1 document of this slice: each path, its methods and the
+        bundled schemas of its request and answer."""
+        answers = {
+            "create_video": "generation",
+            "create_image": "generation",
+            "get": "generation",
+            "list": "list",
+            "ping": "ping",
+            "credits": "credits",
+        }
+        paths: dict[str, Any] = {}
+        seen: set[str] = set()
+        routes = {**_routes(PREFIX)[0], **_routes(PREFIX)[1]}
+        for path, route in routes.items():
+            operations = {}
+            for method, (endpoint, status) in sorted(route.dispatch.items()):
+                if method == "OPTIONS":
+                    continue
+                # POST /generations is the older path of create_video: its own id.
+                operation_id = endpoint if endpoint not in seen else f"{endpoint}_old_path"
+                seen.add(operation_id)
+                operation: dict[str, Any] = {"operationId": operation_id, "responses": {}}
+                answer = answers.get(endpoint)
+                content = (
+                    {"application/json": {"schema": bundled(f"dream-machine/{answer}")}}
+                    if answer
+                    else {}
+                )
+                operation["responses"][str(status)] = {"description": endpoint, "content": content}
+                error = {"schema": bundled("dream-machine/error")}
+                operation["responses"]["default"] = {
+                    "description": "error",
+                    "content": {"application/json": error},
+                }
+                schema = requests.SCHEMAS.get(endpoint)
+                if schema is not None:
+                    operation["requestBody"] = {
+                        "required": True,
+                        "content": {"application/json": {"schema": bundled(schema)}},
+                    }
+                operations[method.lower()] = operation
+            if "{id}" in path:
+                operations["parameters"] = [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ]
+            if route.dispatch.get("GET", ("", 0))[0] == "list":
+                operations["get"]["parameters"] = [
+                    {"name": name, "in": "query", "schema": {"type": "integer", "minimum": 0}}
+                    for name in ("limit", "offset")
+                ]
+            paths[path.removeprefix(PREFIX)] = operations
+        return {
+            "openapi": "3.1.0",
+            "info": {"title": "Luma Dream Machine API (luma-mock)", "version": "1.21.0"},
+            "servers": [{"url": f"https://api.lumalabs.ai{PREFIX}"}],
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+            "paths": paths,
+        }
+
+    def banner_example(self, url: str) -> str:
+        return (
+            f"curl -s {url}{PREFIX}/generations/video -H 'authorization: Bearer any-token' "
+            "-H 'content-type: application/json' "
+            """-d '{"model": "ray-2", "prompt": "a tiger in the snow"}'"""
+        )
+
+
+DIALECT = DreamMachineDialect()
