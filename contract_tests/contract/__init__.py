@@ -19,25 +19,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what __getattr__ hands out, for type checkers and readers
+    from .examples import Fixture, dialect_fixtures, fixture, fixtures, media_dir
     from .schema import (
         BASE_URI,
         ErrorCode,
-        Fixture,
         Problem,
         Verdict,
         accepter,
         bundled,
         check,
         describe,
-        dialect_fixtures,
         dialect_schema_names,
         error_codes,
-        fixture,
-        fixtures,
         fixtures_dir,
         given,
         load_schema,
-        media_dir,
         registry,
         schema_dir,
         schema_names,
@@ -72,15 +68,19 @@ __all__ = [
 ]
 
 
+_EXAMPLES = frozenset({"Fixture", "dialect_fixtures", "fixture", "fixtures", "media_dir"})
+
+
 def __getattr__(name: str) -> Any:
-    # Only the names above load `schema`: a submodule's name (`from contract_tests.contract
-    # import profiles` asks for the attribute first; the AttributeError sends the import
-    # system on to the submodule) and the probes of pytest and inspect must not.
+    # Only the names above load `schema` (or `examples`): a submodule's name (`from
+    # contract_tests.contract import profiles` asks for the attribute first; the
+    # AttributeError sends the import system on to the submodule) and the probes of
+    # pytest and inspect must not.
     if name not in __all__:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from . import schema
+    from . import examples, schema
 
-    value = getattr(schema, name)
+    value = getattr(examples if name in _EXAMPLES else schema, name)
     globals()[name] = value  # once: later lookups are plain attribute reads
     return value
 

@@ -15,6 +15,7 @@ from http import HTTPStatus
 from importlib import metadata
 from typing import Any
 
+from . import examples
 from . import schema as contract
 
 OPENAPI_VERSION = "3.1.0"
@@ -135,7 +136,7 @@ def _examples(*schemas: str, code_status: int | None = None) -> dict[str, Any]:
     """Valid fixtures of the given schemas as named OpenAPI examples. Fixtures with fields
     outside the contract are left out: they show tolerance, not the documented shape."""
     chosen: dict[str, Any] = {}
-    for fx in contract.fixtures():
+    for fx in examples.fixtures():
         if not fx.valid or fx.strict or fx.schema not in schemas:
             continue
         if contract.unknown_fields(fx.schema, fx.payload):
