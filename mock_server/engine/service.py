@@ -140,10 +140,11 @@ class Engine(Control):
 
     def sibling(self, dialect: Dialect) -> Engine:
         """An engine speaking ``dialect`` beside this one, in one process: the same
-        settings, clock, scheduler, journal and accounts (so one clock moves both, one
-        journal shows both, and a token's credit is one); its own tasks, scenario rules,
-        callbacks and seeded ids, since what a task is — its record, its media, its
-        callback body — is its dialect's. Reset and close reach it through this one."""
+        settings, clock, scheduler, journal, accounts and seeded source (so one clock
+        moves both, one journal shows both, a token's credit is one, and no id repeats);
+        its own tasks, scenario rules and callbacks, since what a task is — its record,
+        its media, its callback body — is its dialect's. Reset and close reach it
+        through this one."""
         return Engine(dialect, share=self)
 
     # -- identity -----------------------------------------------------------------
