@@ -21,6 +21,8 @@ DEFAULT_FORMAT = "jpg"
 SHORT_SIDES = {"540p": 540, "720p": 720, "1080p": 1080, "4k": 2160}
 DURATIONS = ("5s", "9s")
 
+# Images are the sample JPEGs (and PNGs) of fixtures/media, so their sizes are those files'
+# — the same table the AceData dialect keeps for its thumbnails; a dialect imports no other.
 IMAGE_SIZES: dict[str, tuple[int, int]] = {
     "16:9": (1360, 752),
     "9:16": (752, 1360),
