@@ -41,7 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--credits", type=float, help="each token's starting credit balance")
     serve.add_argument("--rate-limit", help="per-token limit REQUESTS/SECONDS, e.g. 10/60")
 
-    commands.add_parser("openapi", help="print the OpenAPI document of the contract")
+    openapi = commands.add_parser("openapi", help="print the OpenAPI document of the contract")
+    openapi.add_argument(
+        "--dialect",
+        choices=("acedata", "dream-machine"),
+        default="acedata",
+        help="whose document: the AceDataCloud API (default) or Luma's Dream Machine API",
+    )
 
     from contract_tests.provider.report import add_verify_arguments  # stdlib only until it runs
 
@@ -129,10 +135,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return proxy.main(args)
     if args.command == "openapi":
-        from contract_tests.contract.openapi import document
+        from . import acedata, dream_machine
 
+        dialects = {"acedata": acedata.DIALECT, "dream-machine": dream_machine.DIALECT}
         try:
-            json.dump(document(), sys.stdout, indent=2, ensure_ascii=False)
+            json.dump(dialects[args.dialect].openapi(), sys.stdout, indent=2, ensure_ascii=False)
             print(flush=True)
         except BrokenPipeError:  # `luma-mock openapi | head`: the reader left early
             sys.stdout = None  # type: ignore[assignment]  # nothing left to flush at exit

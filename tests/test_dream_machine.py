@@ -4,8 +4,10 @@ and at the root; and the same calls in process through Flask's test client."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,18 +41,15 @@ def _advance(server: LiveServer, seconds: float) -> None:
     assert answer.status_code == 200, answer.text
 
 
-def _advance_once_made(server: LiveServer, prompt: str, seconds: float) -> threading.Thread:
-    """Move the clock once the generation with ``prompt`` exists (a held sync call
-    waits for it), from another thread; never before, or the call would wait forever."""
+def _advance_once_held(server: LiveServer, path: str, seconds: float) -> threading.Thread:
+    """Move the clock, from another thread, once a call to ``path`` is held with its
+    generation made (the journal says so); never before, or the call would wait forever."""
 
     def run() -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            page = requests.get(server.url + "/generations", headers=AUTH, timeout=10).json()
-            if any(g["request"].get("prompt") == prompt for g in page["generations"]):
-                _advance(server, seconds)
-                return
-            time.sleep(0.02)
+        held = {"path": path, "answered": False, "with_task": True, "timeout": 20}
+        waited = requests.post(server.url + "/__admin/journal/wait", json=held, timeout=25)
+        assert waited.status_code == 200, waited.text
+        _advance(server, seconds)
 
     mover = threading.Thread(target=run, daemon=True)
     mover.start()
@@ -118,7 +117,7 @@ def test_sdk_video_create_path_and_old_path(server: LiveServer) -> None:
 def test_sdk_image_with_sync_waits_on_the_fakes_clock(server: LiveServer) -> None:
     client = _client(server, PREFIX)
     # Held until done: the clock moves while the call waits (another thread moves it).
-    mover = _advance_once_made(server, "a teddy bear in sunglasses", 30)
+    mover = _advance_once_held(server, f"{PREFIX}/generations/image", 30)
     image = client.generations.image.create(
         model="photon-1", prompt="a teddy bear in sunglasses", format="png", sync=True
     )
@@ -132,7 +131,8 @@ def test_sdk_image_with_sync_waits_on_the_fakes_clock(server: LiveServer) -> Non
 
 def test_sdk_sync_image_past_its_timeout_answers_as_it_stands(server: LiveServer) -> None:
     client = _client(server, "")
-    mover = _advance_once_made(server, "a red kite", 5)  # past sync_timeout, not the 10 s
+    # past sync_timeout, not the 10 s
+    mover = _advance_once_held(server, "/generations/image", 5)
     image = client.generations.image.create(
         model="photon-flash-1", prompt="a red kite", sync=True, sync_timeout=2
     )
@@ -183,6 +183,28 @@ def test_acedata_still_served_beside_it(server: LiveServer) -> None:
     assert answer.status_code == 200 and "task_id" in answer.json()
     refused = server.post("/luma/videos", {})
     assert refused.json()["error"]["code"] == "bad_request"
+
+
+def test_each_dialect_serves_its_own_openapi_document(server: LiveServer) -> None:
+    from openapi_spec_validator import validate
+
+    own = server.session.get(server.url + "/dream-machine/v1/openapi.json", timeout=10)
+    assert own.status_code == 200 and own.headers["Content-Type"] == "application/json"
+    document = own.json()
+    validate(document)
+    assert document == json.loads(json.dumps(DIALECT.openapi()))
+    assert any(path.endswith("/generations/{id}") for path in document["paths"])
+    acedata = server.session.get(server.url + "/openapi.json", timeout=10).json()
+    assert "/luma/videos" in acedata["paths"] and "/luma/videos" not in document["paths"]
+
+
+def test_luma_mock_openapi_prints_either_dialects_document() -> None:
+    def printed(*args: str) -> Any:
+        run = [sys.executable, "-m", "mock_server.cli", "openapi", *args]
+        return json.loads(subprocess.run(run, check=True, capture_output=True, text=True).stdout)
+
+    assert printed("--dialect", "dream-machine") == json.loads(json.dumps(DIALECT.openapi()))
+    assert "/luma/videos" in printed("--dialect", "acedata")["paths"]
 
 
 # -- in process, through Flask's test client --------------------------------------------

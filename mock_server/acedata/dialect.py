@@ -28,6 +28,7 @@ class AceDataDialect:
 
     name = "acedata"
     base_urls = DEFAULT_BASE_URLS
+    openapi_path = "/openapi.json"
     callback_retry = None  # the settings' policy (--callback-retries and the config file)
 
     def __init__(self) -> None:

@@ -66,6 +66,7 @@ class DreamMachineDialect:
 
     name = "dream-machine"
     base_urls = DEFAULT_BASE_URLS
+    openapi_path = f"{PREFIX}/openapi.json"
     callback_retry = CALLBACK_RETRY
 
     def __init__(self) -> None:

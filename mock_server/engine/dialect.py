@@ -192,6 +192,12 @@ class Dialect(Protocol):
         ...
 
     @property
+    def openapi_path(self) -> str:
+        """Where the fake serves `openapi` (``/openapi.json``): a path of its own per
+        dialect, since one process serves several."""
+        ...
+
+    @property
     def base_urls(self) -> tuple[str, ...]:
         """Where this API's clients send requests by default (the in-process transports
         answer these)."""
@@ -248,7 +254,7 @@ class Dialect(Protocol):
         ...
 
     def openapi(self) -> dict[str, Any]:
-        """The API's OpenAPI document (served at /openapi.json)."""
+        """The API's OpenAPI document (served at `openapi_path`)."""
         ...
 
     def banner_example(self, url: str) -> str:

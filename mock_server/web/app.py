@@ -46,9 +46,9 @@ def health() -> Response:
     )
 
 
-@meta.get("/openapi.json")
-def openapi() -> Response:
-    return Response(_openapi_text(service().dialect), mimetype="application/json")
+def _openapi(engine: Engine | None = None) -> Response:
+    dialect = (engine or service()).dialect
+    return Response(_openapi_text(dialect), mimetype="application/json")
 
 
 _OPENAPI_TEXT: dict[str, str] = {}  # dialect name -> its document as JSON
@@ -162,11 +162,15 @@ def create_app(luma: Engine) -> Flask:
     for rule, kind in luma.dialect.media_routes.items():
         view = functools.partial(_media, kind=kind)
         app.add_url_rule(rule, f"media_{kind}", view, methods=["GET"])
+    app.add_url_rule(luma.dialect.openapi_path, "openapi", _openapi, methods=["GET"])
     for sibling in luma.siblings:  # further dialects of the process (`Engine.sibling`)
         for rule, kind in sibling.dialect.media_routes.items():
             view = functools.partial(_media, kind=kind, engine=sibling)
             name = f"media_{sibling.dialect.name}_{kind}"
             app.add_url_rule(rule, name, view, methods=["GET"])
+        view = functools.partial(_openapi, engine=sibling)
+        name = f"openapi_{sibling.dialect.name}"
+        app.add_url_rule(sibling.dialect.openapi_path, name, view, methods=["GET"])
     for blueprint in (meta, admin):
         app.register_blueprint(blueprint)
     app.register_error_handler(ApiError, render_error)
