@@ -39,6 +39,8 @@ class Control:
     journal: Journal
     accounts: Accounts
     rng: random.Random
+    _rng_seed: Any
+    shared: Any  # `shared.Shared` on a shared store, else None
     delays: DelayModel
     _clock_start: float
     _lock: threading.RLock
@@ -118,17 +120,17 @@ class Control:
         if target not in order:
             raise ValueError(f"unknown state {state!r}")
 
-        asked: list[Task] = []
+        asked: list[str] = []
 
         def reached() -> Task | None:
             task = self.store.get(task_id)
             if task is None:
                 return None
             now = "finished" if task.finished else task.state.value
-            if now == "pending" and target != "pending" and task not in asked:
+            if now == "pending" and target != "pending" and task.id not in asked:
                 # Leaving the queue is no event of its own (see `tasks`): ask for one
                 # then, to look again.
-                asked.append(task)
+                asked.append(task.id)
                 self.scheduler.at(task.starts_at, self._wake_waiters)
             return task if order.index(now) >= order.index(target) else None
 
@@ -154,6 +156,17 @@ class Control:
         with self._changed:
             self._changed.notify_all()
 
+    def _heard(self, note: str) -> None:
+        """The shared store changed (a task ended, the clock moved, a reset), in this
+        process or another: wake whoever waits here."""
+        if note == "reset":  # calls held here for tasks that are gone: answer them
+            with self._lock:
+                waits = list(self._sync_waits)
+            for wake in waits:
+                wake.set()
+        with self._changed:
+            self._changed.notify_all()
+
     def _note_change(self) -> None:
         """Wake the waiters of `wait_until` (called holding the lock)."""
         if self._waiting:
@@ -174,10 +187,12 @@ class Control:
             self.scenarios.clear()
             for rule in self.configured_rules:
                 self.scenarios.add(rule)
-            self.rng.seed(self.settings.seed)
+            self.rng.seed(self._rng_seed)
             self.delays = self.settings.delays
             if isinstance(self.clock, ManualClock):
                 self.clock.reset(self._clock_start)
+            if self.shared is not None:  # its due events and epoch; tells the others
+                self.shared.reset(self)
             self._changed.notify_all()
         for wake in waits:
             wake.set()
@@ -192,6 +207,8 @@ class Control:
             for wake in list(self._sync_waits):
                 wake.set()
         self.scheduler.close()
+        if self.shared is not None:
+            self.shared.close(self)
         dropped = len(self.callbacks.close())
         for other in self.siblings:  # after the shared scheduler has stopped
             closed = other.close()

@@ -70,6 +70,15 @@ class Engine(Control):
         self._check_request = dialect.check_request
         self._serve = dialect.serve
         self.settings = settings or (share.settings if share is not None else Settings())
+        # A shared store (--store redis://...) holds the clock, tasks and due events of
+        # every process on it (see `shared`); imported only then.
+        shared = share.shared if share is not None else None
+        if shared is None and self.settings.store != "memory":
+            from .shared import Shared
+
+            shared = Shared.open(self.settings.store, manual=self.settings.clock == "manual")
+            clock = clock if clock is not None else shared.clock
+        self.shared = shared
         if clock is None:
             if share is not None:
                 clock = share.clock
@@ -80,9 +89,10 @@ class Engine(Control):
         # a reset or close of this engine resets or closes them too.
         self.siblings: list[Engine] = []
         self.scheduler = share.scheduler if share is not None else Scheduler(clock)
-        self.store: TaskStore = (
-            store if store is not None else InMemoryTaskStore(self.settings.max_tasks)
-        )
+        if store is None:
+            kept = self.settings.max_tasks
+            store = InMemoryTaskStore(kept) if shared is None else shared.tasks(dialect, kept)
+        self.store: TaskStore = store
         self.callbacks = CallbackDispatcher(
             self.scheduler,
             clock,
@@ -96,8 +106,10 @@ class Engine(Control):
             max_deliveries=self.settings.max_tasks,
         )
         self.callbacks.on_attempt = self._callback_attempted
-        # One seeded source per process: siblings' ids never repeat each other's.
-        self.rng = share.rng if share is not None else random.Random(self.settings.seed)
+        # One seeded source per process: siblings' ids never repeat each other's, nor
+        # (seeded by the store's number for the process) other processes' on one store.
+        self._rng_seed = self.settings.seed if shared is None else shared.seed(self.settings)
+        self.rng = share.rng if share is not None else random.Random(self._rng_seed)
         # The dialect's codes may already be known (its package registers them on
         # import): registering again is harmless, and makes any dialect enough.
         register_error_codes(dialect.error_codes(), dialect.error_body)
@@ -121,7 +133,8 @@ class Engine(Control):
         )
         # A control call may change them for a test (for the siblings too: `set_delays`).
         self.delays = share.delays if share is not None else self.settings.delays
-        self._clock_start = clock.now() if share is None else share._clock_start
+        start = share._clock_start if share is not None else clock.now()
+        self._clock_start = start if shared is None else shared.clock_start
         # The configured rules name the first dialect's endpoints: a sibling starts
         # without rules (a test adds its own).
         self.configured_rules = self.settings.scenarios if share is None else ()
@@ -137,6 +150,8 @@ class Engine(Control):
         self._closed = False
         if share is not None:
             share.siblings.append(self)
+        if shared is not None:
+            shared.attach(self)
 
     def sibling(self, dialect: Dialect) -> Engine:
         """An engine speaking ``dialect`` beside this one, in one process: the same
@@ -248,6 +263,7 @@ class Engine(Control):
                 clock=self.clock,
                 callback_url=callback_url,
                 ref=ref(self.rng, now) if ref is not None else "",
+                epoch=self.store.epoch,
             )
             plan = self._plan(task, outcome)
             task.starts_at = now + plan.queue  # it leaves the queue then (see `tasks`)
@@ -255,7 +271,10 @@ class Engine(Control):
             self._note_change()
         # Scheduled outside the lock: an instant task ends (and may deliver its callback)
         # right here. The end of a task ended early is a no-op.
-        self.scheduler.at(task.starts_at + plan.work, self._on_end, task, plan.error)
+        if self.shared is None:
+            self.scheduler.at(task.starts_at + plan.work, self._on_end, task, plan.error)
+        else:  # on the shared due queue, which any process may claim (see `due`)
+            self.shared.end_at(task.starts_at + plan.work, self.dialect.name, task, plan.error)
         return task
 
     def _plan(self, task: Task, outcome: Outcome | None) -> Plan:
@@ -282,7 +301,7 @@ class Engine(Control):
             if math.isfinite(timeout)
             else None
         )
-        task.watch(wake)
+        self.store.watch(task, wake)
         try:
             wake.wait()
         finally:
@@ -290,13 +309,16 @@ class Engine(Control):
                 deadline.cancel()
             with self._lock:
                 self._sync_waits.discard(wake)
+        kept = self.store.current(task)  # ended here or by another process
+        if kept is not None:
+            task = kept
         if task.result is not None:
             return task.result
         if task.error is not None:
             raise ApiError(task.error.code, task.error.message)
         if self._closed:
             raise ApiError("api_error", "the fake is shutting down")
-        if self.store.get(task.id) is not task:
+        if kept is None:
             raise ApiError("api_error", "the fake was reset while this call was held")
         raise ApiError("timeout")  # the provider's message says nothing of the seconds
 
@@ -330,17 +352,19 @@ class Engine(Control):
     def _current(self, task: Task) -> bool:
         """Still this fake's task: not reset away (an event of a task from before a reset
         may still fire, and a reset fake with the same seed reuses its ids)."""
-        return self.store.get(task.id) is task
+        return self.store.current(task) is not None
 
     def _end(self, task: Task, error: ApiError | None) -> bool:
         with self._lock:
             if task.finished or not self._current(task):
                 return False
+            now = self.clock.now()
+            result = None
             if error is None:
-                task.result = self.dialect.result(task)
-            else:
-                task.error = error
-            task.end(TaskState.COMPLETED if error is None else TaskState.FAILED, self.clock.now())
+                result = self.dialect.result(task)
+            state = TaskState.COMPLETED if error is None else TaskState.FAILED
+            if not self.store.end(task, state, now, result, error):
+                return False  # another process ended it first (a shared store)
             self._note_change()
         self.store.finished(task)
         task.finish()

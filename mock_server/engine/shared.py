@@ -1,0 +1,296 @@
+"""Shared fake on Redis: the state that makes every process on one store one fake.
+
+``luma-mock serve --store redis://HOST:PORT/DB`` (or ``LUMA_MOCK_STORE``, or ``store`` in
+the config file) keeps in Redis, under the prefix ``luma-mock``:
+
+- **tasks** — each task's record, its plan and, once ended, how it ended, with the
+  creation and finishing orders (``--max-tasks`` evicts as in memory) and the output
+  index: `redis_store`;
+- **due events** — a task's end, at its planned time: the due queue of `due`, claimed
+  with leases, so exactly one process runs each (why that holds, and what a SIGKILL or a
+  restart does, is said there);
+- **the manual clock** — its time (``luma-mock:clock``) and where it started; a move
+  takes a Redis lock, so moves through different processes add up rather than overlap,
+  and runs every shared event due on the way, each at its own time, then tells the other
+  processes (pub/sub ``luma-mock:notes``) to run their own local events (the deadlines
+  of held calls, callback retries) and wake their waiters.
+
+Ending a task is a compare-and-set in Redis (``end`` is set once, and only on a task of
+the current epoch), so two processes ending one task — its planned end and a
+``complete`` through the control API, or a claim taken over from a stalled process —
+end it once; only the process whose set won sends its callback. A process holding a
+synchronous call hears of the end of its task through ``notes`` whichever process ended
+it.
+
+Not shared yet (each process keeps its own, as before): the journal, scenario rules and
+counters, balances and rate limits, callback delivery logs and retries (a callback is
+sent, and retried, by the process that ended its task: one that dies meanwhile loses
+it). ``--workers`` needs these. Redis unreachable: requests that need it fail (the
+fake's 500 envelope, logged), the due runner logs and retries, and nothing is lost that
+Redis kept; the fake carries on when Redis is back. One Redis server, not a Cluster: the
+scripts touch keys they compute.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .clock import Clock, ManualClock, RealClock
+from .due import DueEvent, DueQueue
+from .errors import ApiError
+from .redis_store import PREFIX, RedisTaskStore, text
+
+log = logging.getLogger("luma_mock.store")
+
+POLL = 0.05  # seconds between a real-clock runner's looks at the due queue
+_STEP = """
+local now = redis.call('GET', KEYS[1])
+if (not now) or tonumber(ARGV[1]) > tonumber(now) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+"""
+
+
+class SharedEngine(Protocol):
+    """What the shared state asks of an engine (`service.Engine`)."""
+
+    @property
+    def scheduler(self) -> Any: ...
+    @property
+    def dialect(self) -> Any: ...
+    @property
+    def store(self) -> Any: ...
+    def _end(self, task: Any, error: ApiError | None) -> bool: ...
+    def _heard(self, note: str) -> None: ...
+
+
+class Shared:
+    """One process's handle on a shared store: its clock, due queue, task stores (one
+    per dialect), the runner of due events and the listener for other processes' notes."""
+
+    @classmethod
+    def open(cls, url: str, *, manual: bool) -> Shared:
+        import redis  # only a shared store needs it
+
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        lease = float(query.pop("lease", 30.0))  # seconds a claim is held (see `due`)
+        plain = urlunsplit(parts._replace(query=urlencode(query)))
+        client = redis.Redis.from_url(plain, socket_timeout=5, socket_connect_timeout=3)
+        try:
+            client.ping()
+        except redis.RedisError as down:
+            raise OSError(f"the store {plain} cannot be reached: {down}") from None
+        return cls(client, manual=manual, lease=lease)
+
+    def __init__(self, redis: Any, *, manual: bool, lease: float = 30.0) -> None:
+        self.redis = redis
+        self.process_number = int(redis.incr(f"{PREFIX}:processes"))
+        self.epoch = int(redis.get(f"{PREFIX}:epoch") or 0)
+        self.due = DueQueue(redis, PREFIX, owner=uuid.uuid4().hex, lease=lease)
+        self.clock: Clock = SharedManualClock(self) if manual else RealClock()
+        self.clock_start = (
+            self.clock.start if isinstance(self.clock, SharedManualClock) else time.time()
+        )
+        self._channel = f"{PREFIX}:notes"
+        self._engines: dict[str, SharedEngine] = {}
+        self._stores: dict[str, RedisTaskStore] = {}
+        self._root: SharedEngine | None = None
+        self._wake = threading.Event()
+        self._closed = False
+        self._listener: Any = None
+
+    def tasks(self, dialect: Any, max_tasks: int) -> RedisTaskStore:
+        """The tasks of ``dialect`` (a `dialect.Dialect`) on this store."""
+        name = dialect.name
+        store = RedisTaskStore(
+            self.redis, name, max_tasks, self.clock, epoch=lambda: self.epoch, note=self.note
+        )
+        self._stores[name] = store
+        return store
+
+    def seed(self, settings: Any) -> Any:
+        """This process's seed for ids and delays: ``--seed`` with the store's number for
+        the process, so two processes with one seed never make the same ids."""
+        return None if settings.seed is None else f"{settings.seed}:{self.process_number}"
+
+    def end_at(self, due: float, engine: str, task: Any, error: ApiError | None) -> None:
+        """Plan a task's end on the due queue; one due already (an instant task) ends
+        here and now, as the in-memory scheduler would end it."""
+        self.due.end_at(due, engine, task.id, task.epoch, error)
+        if due <= self.clock.now():
+            self.run_due()
+
+    def attach(self, engine: SharedEngine) -> None:
+        """An engine of this process (the first one, then its siblings)."""
+        self._engines[engine.dialect.name] = engine
+        if self._root is not None:
+            return
+        self._root = engine
+        if isinstance(self.clock, SharedManualClock):
+            self.clock.attach(_SharedDriver(self, engine.scheduler))
+        else:
+            self.due.on_add = lambda due: self._wake.set()
+            threading.Thread(target=self._run, name="luma-due", daemon=True).start()
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(**{self._channel: self._heard})
+        self._listener = pubsub.run_in_thread(sleep_time=0.1, daemon=True)
+
+    # -- due events -----------------------------------------------------------------
+
+    def run_due(self, until: float | None = None) -> int:
+        """Claim and run every shared event due by ``until`` (default: now)."""
+        ran = 0
+        while events := self.due.claim(self.clock.now() if until is None else until):
+            for event in events:
+                self.run(event)
+                ran += 1
+        return ran
+
+    def run(self, event: DueEvent) -> None:
+        payload = event.payload
+        engine = self._engines.get(payload["engine"])
+        if engine is None:  # a dialect this process does not serve: its lease runs out
+            log.warning("due event %s for an engine this process lacks", event.id)
+            return
+        error = None if payload["error"] is None else ApiError(*payload["error"])
+        try:
+            task = engine.store.get(payload["task"])
+            if task is not None and task.epoch == int(payload["epoch"]):  # else reset away
+                engine._end(task, error)  # a no-op if it has ended (see `due`)
+        except Exception:  # left leased: another claim retries it when the lease runs out
+            log.exception("due event %s failed", event.id)
+            return
+        self.due.ack(event)
+
+    def _run(self) -> None:
+        """A real clock's runner: claim what is due, else wait for an add or a poll."""
+        while not self._closed:
+            try:
+                if self.run_due():
+                    continue
+            except Exception as down:  # Redis away: say so, and try again
+                log.warning("due events: %s", down)
+            self._wake.wait(POLL)
+            self._wake.clear()
+
+    # -- notes between processes ------------------------------------------------------
+
+    def note(self, *words: str) -> None:
+        self.redis.publish(self._channel, " ".join(words))
+
+    def _heard(self, message: dict[str, Any]) -> None:
+        words = text(message["data"]).split()
+        if not words:
+            return
+        if words[0] == "end" and len(words) == 3:
+            store = self._stores.get(words[1])
+            if store is not None:
+                store.heard_end(words[2])
+        elif words[0] == "reset" and len(words) == 2:
+            self.epoch = max(self.epoch, int(words[1]))
+        elif words[0] == "clock" and self._root is not None:
+            self._root.scheduler.run_due()  # this process's own events, on the moved clock
+        for engine in self._engines.values():
+            engine._heard(words[0])
+
+    def reset(self, engine: SharedEngine) -> None:
+        """The shared part of a reset (the root engine's; its stores cleared themselves)."""
+        if engine is not self._root:
+            return
+        self.due.clear()
+        self.epoch = int(self.redis.incr(f"{PREFIX}:epoch"))
+        self.note("reset", str(self.epoch))
+
+    def close(self, engine: SharedEngine) -> None:
+        if engine is not self._root or self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                self._listener.stop()
+
+
+class _SharedDriver:
+    """A shared manual clock's driver: shared events and this process's own, each at its
+    own time, in due order."""
+
+    def __init__(self, shared: Shared, scheduler: Any) -> None:
+        self.shared, self.scheduler = shared, scheduler
+
+    def run_until(self, when: float) -> None:
+        clock = self.shared.clock
+        assert isinstance(clock, SharedManualClock)
+        while events := self.shared.due.claim(when, limit=1):
+            event = events[0]
+            self.scheduler.run_until(event.due)  # this process's events before it
+            clock._step_to(event.due)
+            self.shared.run(event)
+        self.scheduler.run_until(when)
+
+
+class SharedManualClock(ManualClock):
+    """The manual clock of every process on the store: read from Redis, moved under a
+    Redis lock (a mover that dies frees it after ``LOCK_SECONDS``)."""
+
+    LOCK_SECONDS = 60.0
+
+    def __init__(self, shared: Shared) -> None:
+        super().__init__()
+        self.redis = shared.redis
+        self._shared = shared
+        self._key, self._start = f"{PREFIX}:clock", f"{PREFIX}:clock:start"
+        self.redis.set(self._key, repr(time.time()), nx=True)  # the first process's now
+        self.redis.set(self._start, self.redis.get(self._key), nx=True)
+        self.start = float(self.redis.get(self._start))
+        self._step = self.redis.register_script(_STEP)
+        self._depth = 0  # moves in progress in this process (an event may move it again)
+
+    def now(self) -> float:
+        return float(self.redis.get(self._key))
+
+    @contextlib.contextmanager
+    def _moving_everywhere(self) -> Iterator[None]:
+        with self._moving:
+            lock = None
+            if self._depth == 0:
+                lock = self.redis.lock(f"{PREFIX}:clock:lock", timeout=self.LOCK_SECONDS)
+                lock.acquire(blocking=True)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if lock is not None:
+                    with contextlib.suppress(Exception):  # expired: another may hold it
+                        lock.release()
+        if lock is not None:
+            self._shared.note("clock")
+
+    def advance(self, seconds: float) -> float:
+        if seconds < 0:
+            raise ValueError("a clock does not go backwards")
+        with self._moving_everywhere():  # two advances anywhere add up, not overlap
+            return self.set(self.now() + seconds)
+
+    def set(self, when: float) -> float:
+        with self._moving_everywhere():
+            if when < self.now():
+                raise ValueError("a clock does not go backwards")
+            if self._driver is not None:
+                self._driver.run_until(when)
+            self._step_to(when)
+            return self.now()
+
+    def reset(self, when: float) -> None:
+        self.redis.set(self._key, repr(float(when)))
+
+    def _step_to(self, when: float) -> None:
+        self._step(keys=[self._key], args=[repr(float(when))])
