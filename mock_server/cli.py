@@ -40,6 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--credits", type=float, help="each token's starting credit balance")
     serve.add_argument("--rate-limit", help="per-token limit REQUESTS/SECONDS, e.g. 10/60")
+    serve.add_argument(
+        "--store", help="memory (default) or redis://HOST:PORT/DB: one fake across processes"
+    )
+    serve.add_argument("--workers", type=int, help="server processes (needs a shared store)")
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI document of the contract")
     openapi.add_argument(
@@ -102,6 +106,8 @@ def _serve(args: argparse.Namespace) -> int:
         "control_token": args.control_token,
         "credits": args.credits,
         "rate_limit": args.rate_limit,
+        "store": args.store,
+        "workers": args.workers,
     }
     try:
         settings = load(cli, config=args.config)
