@@ -30,24 +30,42 @@ class RedisServer:
     """``redis-server`` on 127.0.0.1, no persistence; `url` for a database number."""
 
     def __init__(self, binary: str, attempts: int = 5) -> None:
+        self.binary = binary
         self.directory = tempfile.mkdtemp(prefix="luma-mock-redis-")
         last = ""
         for _ in range(attempts):  # another process may take the port first
             self.port = _free_port()
-            quiet = ["--save", "", "--appendonly", "no", "--dir", self.directory]
-            self.process = subprocess.Popen(
-                [binary, "--bind", "127.0.0.1", "--port", str(self.port), *quiet],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            last = self._await_ready()
+            last = self._start()
             if last == "ready":
-                threading.Thread(target=self._drain, daemon=True).start()
                 return
+        raise RuntimeError(f"redis-server did not start: {last}")
+
+    def _start(self) -> str:
+        quiet = ["--save", "", "--appendonly", "no", "--dir", self.directory]
+        self.process = subprocess.Popen(
+            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), *quiet],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        outcome = self._await_ready()
+        if outcome == "ready":
+            threading.Thread(target=self._drain, daemon=True).start()
+        else:
             self.process.kill()
             self.process.wait()
-        raise RuntimeError(f"redis-server did not start: {last}")
+        return outcome
+
+    def kill(self) -> None:
+        """Stop it as a crash would (SIGKILL); `start_again` brings it back."""
+        self.process.kill()
+        self.process.wait()
+
+    def start_again(self) -> None:
+        """On the same port (empty: it keeps nothing on disk)."""
+        outcome = self._start()
+        if outcome != "ready":
+            raise RuntimeError(f"redis-server did not start again: {outcome}")
 
     def _await_ready(self) -> str:
         assert self.process.stdout is not None
@@ -67,8 +85,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
     def stop(self) -> None:
-        self.process.kill()
-        self.process.wait()
+        self.kill()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 

@@ -13,6 +13,7 @@ import redis
 
 from mock_server.engine.redis_store import PREFIX
 from mock_server.harness.process import ServedFake, child_environment, serve_command
+from tests.redis_server import start_redis
 from tests.support import PROMPT, LiveServer, live_server
 
 T0 = 1_700_000_000.0
@@ -111,3 +112,22 @@ def test_the_store_comes_from_the_environment_too(redis_url: str) -> None:
         assert redis.Redis.from_url(redis_url).exists(f"{PREFIX}:acedata:t:{task_id}")
     finally:
         fake.stop(signal.SIGKILL, timeout=10)
+
+
+def test_redis_down_gives_envelopes_not_crashes_and_the_fake_recovers() -> None:
+    own = start_redis()  # this test's own server: it is killed and started again
+    try:
+        with start(own.url()) as server:
+            assert generate(server)
+            own.kill()
+            refused = server.post("/luma/videos", {"prompt": PROMPT, "async": True})
+            assert refused.status_code == 500
+            assert refused.json()["error"]["code"] == "api_error"  # the envelope, no trace
+            own.start_again()
+            task_id = generate(server)  # the same process carries on
+            advance(server, 10)
+            assert retrieve(server, task_id)["response"]["state"] == "completed"
+            assert server.process.poll() is None
+        assert "the shared store cannot be reached" in server.fake.output
+    finally:
+        own.stop()

@@ -50,6 +50,7 @@ from .redis_store import PREFIX, RedisTaskStore, text
 log = logging.getLogger("luma_mock.store")
 
 POLL = 0.05  # seconds between a real-clock runner's looks at the due queue
+OUTAGE_RETRY = 0.5  # seconds between tries while Redis cannot be reached
 _STEP = """
 local now = redis.call('GET', KEYS[1])
 if (not now) or tonumber(ARGV[1]) > tonumber(now) then redis.call('SET', KEYS[1], ARGV[1]) end
@@ -104,6 +105,8 @@ class Shared:
         self._root: SharedEngine | None = None
         self._wake = threading.Event()
         self._closed = False
+        self._stopping = threading.Event()
+        self._up = True  # last seen reachable (an outage is logged once, not per try)
         self._listener: Any = None
 
     def tasks(self, dialect: Any, max_tasks: int) -> RedisTaskStore:
@@ -140,7 +143,9 @@ class Shared:
             threading.Thread(target=self._run, name="luma-due", daemon=True).start()
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(**{self._channel: self._heard})
-        self._listener = pubsub.run_in_thread(sleep_time=0.1, daemon=True)
+        self._listener = pubsub.run_in_thread(
+            sleep_time=0.1, daemon=True, exception_handler=self._listener_failed
+        )
 
     # -- due events -----------------------------------------------------------------
 
@@ -173,12 +178,29 @@ class Shared:
         """A real clock's runner: claim what is due, else wait for an add or a poll."""
         while not self._closed:
             try:
-                if self.run_due():
+                ran = self.run_due()
+                self._reachable()
+                if ran:
                     continue
-            except Exception as down:  # Redis away: say so, and try again
-                log.warning("due events: %s", down)
-            self._wake.wait(POLL)
+            except Exception as down:  # Redis away: say so once, and try again
+                self._unreachable(down)
+            self._wake.wait(POLL if self._up else OUTAGE_RETRY)
             self._wake.clear()
+
+    def _listener_failed(self, error: BaseException, pubsub: Any, thread: Any) -> None:
+        """The listener lost Redis: it resubscribes once Redis answers again."""
+        self._unreachable(error)
+        self._stopping.wait(OUTAGE_RETRY)  # a back-off that a close cuts short
+
+    def _unreachable(self, error: BaseException) -> None:
+        if self._up:
+            self._up = False
+            log.warning("the shared store cannot be reached (retrying): %s", error)
+
+    def _reachable(self) -> None:
+        if not self._up:
+            self._up = True
+            log.warning("the shared store is reachable again")
 
     # -- notes between processes ------------------------------------------------------
 
@@ -212,6 +234,7 @@ class Shared:
         if engine is not self._root or self._closed:
             return
         self._closed = True
+        self._stopping.set()
         self._wake.set()
         if self._listener is not None:
             with contextlib.suppress(Exception):
@@ -254,7 +277,11 @@ class SharedManualClock(ManualClock):
         self._depth = 0  # moves in progress in this process (an event may move it again)
 
     def now(self) -> float:
-        return float(self.redis.get(self._key))
+        value = self.redis.get(self._key)
+        if value is None:  # a Redis that restarted empty: a fresh fake's clock, from now
+            self.redis.set(self._key, repr(time.time()), nx=True)
+            value = self.redis.get(self._key)
+        return float(value)
 
     @contextlib.contextmanager
     def _moving_everywhere(self) -> Iterator[None]:
