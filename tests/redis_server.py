@@ -90,9 +90,7 @@ class RedisServer:
 
 
 def start_redis() -> RedisServer:
-    binary = shutil.which("redis-server") or (
-        "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
-    )
+    binary = shutil.which("redis-server")
     if binary is None:
         message = f"no redis-server to test the shared store against: {INSTALL}"
         if os.environ.get("CI") == "true":

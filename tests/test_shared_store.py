@@ -19,6 +19,7 @@ from mock_server.engine.due import DueQueue
 from mock_server.engine.redis_store import PREFIX
 from mock_server.engine.tasks import TaskState
 from mock_server.harness.receiver import CallbackReceiver
+from tests.redis_server import start_redis
 from tests.support import PROMPT, TOKEN
 
 BASE = "http://fake.test"
@@ -221,3 +222,14 @@ def test_on_a_real_clock_every_process_runs_due_events_and_each_runs_once(
     finally:
         for fake in fakes:
             fake.close()
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "failed"), ("", "skipped")])
+def test_without_a_redis_server_ci_fails_and_a_laptop_skips_saying_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, ci: str, outcome: str
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setenv("CI", ci)
+    raised = pytest.fail.Exception if outcome == "failed" else pytest.skip.Exception
+    with pytest.raises(raised, match="apt-get install redis-server"):
+        start_redis()
