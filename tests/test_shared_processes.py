@@ -51,8 +51,9 @@ def test_two_servers_on_one_store_share_tasks_and_the_clock(redis_url: str) -> N
             target=lambda: held.append(a.post("/luma/videos", {"prompt": "held on a"}))
         )
         call.start()
-        # Once a's journal shows the held call with its task, b may move the clock.
-        waited = a.post(
+        # Once the journal (one for both) shows the held call with its task, b may move
+        # the clock: asked through b, of a call held by a.
+        waited = b.post(
             "/__admin/journal/wait",
             {"path": "/luma/videos", "answered": False, "with_task": True, "timeout": 20},
         )

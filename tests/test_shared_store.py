@@ -233,3 +233,21 @@ def test_without_a_redis_server_ci_fails_and_a_laptop_skips_saying_what_to_insta
     raised = pytest.fail.Exception if outcome == "failed" else pytest.skip.Exception
     with pytest.raises(raised, match="apt-get install redis-server"):
         start_redis()
+
+
+def test_one_journal_for_every_process_on_the_store(processes: Any) -> None:
+    from mock_server.web.app import create_app
+
+    a, b = processes(), processes()
+    since = b.journal.last_seq()
+    found: list[Any] = []
+    waiter = threading.Thread(
+        target=lambda: found.append(b.journal.wait(10, since=since, answered=True))
+    )
+    waiter.start()
+    client = create_app(a).test_client()
+    body = {"prompt": PROMPT, "async": True}
+    client.post("/luma/videos", json=body, headers={"Authorization": "Bearer t"})
+    waiter.join(10)
+    assert found and found[0].path == "/luma/videos" and found[0].status == 200
+    assert [e.seq for e in a.journal.entries()] == [e.seq for e in b.journal.entries()]

@@ -181,3 +181,47 @@ def test_the_in_memory_store_hands_out_the_task_itself() -> None:
     task = Task("a", "b", "generate", {}, TOKEN, "t", "16:9", BASE, T0, ManualClock(T0))
     store.add(task)
     assert store.get("a") is task and store.current(task) is task
+
+
+# -- the journal, in memory and shared ---------------------------------------------------
+
+
+def call_through_http(luma: LumaService, prompt: str) -> str:
+    from mock_server.web.app import create_app
+
+    answer = (
+        create_app(luma)
+        .test_client()
+        .post(
+            "/luma/videos",
+            json={"prompt": prompt, "async": True},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+    )
+    assert answer.status_code == 200
+    return str(answer.get_json()["task_id"])
+
+
+def test_the_journal_keeps_requests_in_order_filtered_and_bounded(make_fake: Any) -> None:
+    luma = make_fake(journal_limit=3)
+    made = [call_through_http(luma, f"take {n}") for n in range(4)]
+    kept = luma.journal.entries(path="/luma/videos")
+    assert [e.task_id for e in kept] == made[1:]  # the oldest went
+    assert [e.body["prompt"] for e in kept] == ["take 1", "take 2", "take 3"]
+    assert all(e.status == 200 and e.answer == {"task_id": e.task_id} for e in kept)
+    assert luma.journal.entries(since=kept[1].seq) == kept[2:]
+    assert luma.journal.last_seq() == kept[-1].seq
+    luma.journal.clear()
+    assert luma.journal.entries() == []
+
+
+def test_a_journal_wait_wakes_when_the_entry_comes(make_fake: Any) -> None:
+    luma = make_fake()
+    since = luma.journal.last_seq()
+    waiter = threading.Thread(target=lambda: call_through_http(luma, "awaited"))
+    waiter.start()
+    found = luma.journal.wait(timeout=10, since=since, path="/luma/videos", answered=True)
+    waiter.join(10)
+    assert found.body["prompt"] == "awaited" and found.status == 200
+    with pytest.raises(TimeoutError):
+        luma.journal.wait(timeout=0.05, path="/nowhere")

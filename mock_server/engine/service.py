@@ -37,6 +37,7 @@ from .faults import ConnectionFault
 from .journal import Journal, JournalEntry
 from .scenarios import Outcome, ScenarioRequest, Scenarios
 from .scheduler import Scheduler
+from .shared import open_shared
 from .tasks import InMemoryTaskStore, Task, TaskState, TaskStore
 
 # RFC 4122: the variant bits (10) and the version nibble (4) of a random UUID.
@@ -70,14 +71,11 @@ class Engine(Control):
         self._check_request = dialect.check_request
         self._serve = dialect.serve
         self.settings = settings or (share.settings if share is not None else Settings())
-        # A shared store (--store redis://...) holds the clock, tasks and due events of
-        # every process on it (see `shared`); imported only then.
-        shared = share.shared if share is not None else None
-        if shared is None and self.settings.store != "memory":
-            from .shared import Shared
-
-            shared = Shared.open(self.settings.store, manual=self.settings.clock == "manual")
-            clock = clock if clock is not None else shared.clock
+        # A shared store (--store redis://...) holds the clock, tasks, due events and
+        # journal of every process on it (see `shared`).
+        shared = share.shared if share is not None else open_shared(self.settings)
+        if shared is not None and clock is None:
+            clock = shared.clock
         self.shared = shared
         if clock is None:
             if share is not None:
@@ -120,7 +118,9 @@ class Engine(Control):
         self.scenarios = Scenarios(endpoints=tuple(endpoints))
         # One journal and one set of accounts per process: a token's credit and rate
         # limit are the token's, whichever API it calls.
-        self.journal = share.journal if share is not None else Journal(self.settings.journal_limit)
+        limit = self.settings.journal_limit
+        journal = Journal(limit) if shared is None else shared.journal(limit)
+        self.journal = share.journal if share is not None else journal
         self.accounts = (
             share.accounts
             if share is not None

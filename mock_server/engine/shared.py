@@ -13,7 +13,8 @@ the config file) keeps in Redis, under the prefix ``luma-mock``:
   takes a Redis lock, so moves through different processes add up rather than overlap,
   and runs every shared event due on the way, each at its own time, then tells the other
   processes (pub/sub ``luma-mock:notes``) to run their own local events (the deadlines
-  of held calls, callback retries) and wake their waiters.
+  of held calls, callback retries) and wake their waiters;
+- **the journal** — one order for every process's entries: `redis_journal`.
 
 Ending a task is a compare-and-set in Redis (``end`` is set once, and only on a task of
 the current epoch), so two processes ending one task — its planned end and a
@@ -22,13 +23,13 @@ end it once; only the process whose set won sends its callback. A process holdin
 synchronous call hears of the end of its task through ``notes`` whichever process ended
 it.
 
-Not shared yet (each process keeps its own, as before): the journal, scenario rules and
-counters, balances and rate limits, callback delivery logs and retries (a callback is
-sent, and retried, by the process that ended its task: one that dies meanwhile loses
-it). ``--workers`` needs these. Redis unreachable: requests that need it fail (the
-fake's 500 envelope, logged), the due runner logs and retries, and nothing is lost that
-Redis kept; the fake carries on when Redis is back. One Redis server, not a Cluster: the
-scripts touch keys they compute.
+Not shared yet (each process keeps its own, as before): scenario rules and counters,
+balances and rate limits, callback delivery logs and retries (a callback is sent, and
+retried, by the process that ended its task: one that dies meanwhile loses it).
+``--workers`` needs these. Redis unreachable: requests that need it fail (the fake's
+500 envelope, each logged), the runner and the listener say so once and retry, nothing
+Redis kept is lost, and the fake carries on when Redis is back. One Redis server, not a
+Cluster: the scripts touch keys they compute.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from .clock import Clock, ManualClock, RealClock
 from .due import DueEvent, DueQueue
 from .errors import ApiError
+from .redis_journal import RedisJournal
 from .redis_store import PREFIX, RedisTaskStore, text
 
 log = logging.getLogger("luma_mock.store")
@@ -69,6 +71,14 @@ class SharedEngine(Protocol):
     def store(self) -> Any: ...
     def _end(self, task: Any, error: ApiError | None) -> bool: ...
     def _heard(self, note: str) -> None: ...
+
+
+def open_shared(settings: Any) -> Shared | None:
+    """The shared store the settings name, or None for the in-memory store (the
+    default; redis-py is imported only for a shared one)."""
+    if settings.store == "memory":
+        return None
+    return Shared.open(settings.store, manual=settings.clock == "manual")
 
 
 class Shared:
@@ -103,6 +113,7 @@ class Shared:
         self._engines: dict[str, SharedEngine] = {}
         self._stores: dict[str, RedisTaskStore] = {}
         self._root: SharedEngine | None = None
+        self._journal: RedisJournal | None = None
         self._wake = threading.Event()
         self._closed = False
         self._stopping = threading.Event()
@@ -117,6 +128,12 @@ class Shared:
         )
         self._stores[name] = store
         return store
+
+    def journal(self, limit: int) -> RedisJournal:
+        """The one journal of every process on the store (made once per process)."""
+        if self._journal is None:
+            self._journal = RedisJournal(self.redis, PREFIX, self._channel, limit)
+        return self._journal
 
     def seed(self, settings: Any) -> Any:
         """This process's seed for ids and delays: ``--seed`` with the store's number for
@@ -210,6 +227,10 @@ class Shared:
     def _heard(self, message: dict[str, Any]) -> None:
         words = text(message["data"]).split()
         if not words:
+            return
+        if words[0] == "journal":  # waiters on the journal only
+            if self._journal is not None:
+                self._journal.heard()
             return
         if words[0] == "end" and len(words) == 3:
             store = self._stores.get(words[1])

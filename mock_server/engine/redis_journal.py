@@ -1,0 +1,149 @@
+"""The journal on a shared Redis store: every process's requests and callback attempts in
+one order, readable and waitable through any process.
+
+Keys, under the store's prefix: ``journal:seq`` numbers entries (one sequence for all
+processes, so ``since`` means the same everywhere); ``journal:entries`` holds each
+entry's JSON by number; ``journal:order`` the numbers, oldest first, trimmed to the
+journal's limit. Recording (with the trim) and filling an entry in are Lua scripts that
+also publish a note, so a `wait` in any process wakes when any process records.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any
+
+from .journal import Journal, JournalEntry, check_filters
+
+_RECORD = """
+local seq = redis.call('INCR', KEYS[1])
+redis.call('HSET', KEYS[2], seq, ARGV[1])
+redis.call('ZADD', KEYS[3], seq, seq)
+local over = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[2])
+if over > 0 then
+  for _, old in ipairs(redis.call('ZPOPMIN', KEYS[3], over)) do
+    redis.call('HDEL', KEYS[2], old)
+  end
+end
+redis.call('PUBLISH', KEYS[4], 'journal')
+return seq
+"""
+
+_UPDATE = """
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+redis.call('PUBLISH', KEYS[3], 'journal')
+return 1
+"""
+
+_NAMES = tuple(f.name for f in fields(JournalEntry) if f.name != "seq")
+
+
+class RedisJournal(Journal):
+    """`journal.Journal`'s interface over a shared store."""
+
+    def __init__(self, redis: Any, prefix: str, channel: str, limit: int = 10_000) -> None:
+        super().__init__(limit)
+        self.redis, self.limit = redis, limit
+        self._seq, self._entries_key, self._order = (
+            f"{prefix}:journal:seq",
+            f"{prefix}:journal:entries",
+            f"{prefix}:journal:order",
+        )
+        self._channel = channel
+        self._record = redis.register_script(_RECORD)
+        self._update = redis.register_script(_UPDATE)
+        self._heard_count = 0  # notes heard: a waiter looks again when it moves
+
+    def record(self, entry: JournalEntry) -> JournalEntry:
+        keys = [self._seq, self._entries_key, self._order, self._channel]
+        entry.seq = int(self._record(keys=keys, args=[_encode(entry), self.limit]))
+        return entry
+
+    def _write(self, entry: JournalEntry, change: Callable[[], None]) -> None:
+        with self._changed:
+            change()
+        keys = [self._entries_key, self._order, self._channel]
+        self._update(keys=keys, args=[entry.seq, _encode(entry)])
+
+    def update(self, entry: JournalEntry, **values: Any) -> None:
+        def change() -> None:
+            for name, value in values.items():
+                setattr(entry, name, value)
+
+        self._write(entry, change)
+
+    def answered(
+        self,
+        entry: JournalEntry,
+        *,
+        body: Any,
+        verdict: dict[str, Any] | None,
+        status: int,
+        answer: Any,
+        task_id: str | None,
+        rule: str | None,
+        fault: str | None,
+    ) -> None:
+        def change() -> None:
+            entry.body, entry.verdict, entry.status, entry.answer = body, verdict, status, answer
+            entry.task_id, entry.rule, entry.fault = task_id, rule, fault
+
+        self._write(entry, change)
+
+    def entries(self, **filters: Any) -> list[JournalEntry]:
+        wanted = check_filters(filters)
+        since = int(wanted.get("since", 0))
+        seqs = self.redis.zrangebyscore(self._order, f"({since}", "+inf")
+        if not seqs:
+            return []
+        raw = self.redis.hmget(self._entries_key, seqs)
+        found = (
+            _decode(int(seq), data) for seq, data in zip(seqs, raw, strict=True) if data is not None
+        )
+        return [entry for entry in found if entry.matches(wanted)]
+
+    def wait(self, timeout: float = 10.0, **filters: Any) -> JournalEntry:
+        check_filters(filters)
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._changed:
+                heard = self._heard_count
+            found = self.entries(**filters)
+            if found:
+                return found[0]
+            left = deadline - time.monotonic()
+            with self._changed:
+                if left <= 0:
+                    break
+                if self._heard_count == heard:  # nothing new since the look: wait for it
+                    self._waiting += 1
+                    try:
+                        self._changed.wait(left)
+                    finally:
+                        self._waiting -= 1
+        raise TimeoutError(f"no journal entry matching {check_filters(filters)} within {timeout} s")
+
+    def heard(self) -> None:
+        """A process (this one too) recorded or filled in an entry."""
+        with self._changed:
+            self._heard_count += 1
+            self._changed.notify_all()
+
+    def last_seq(self) -> int:
+        last = self.redis.zrange(self._order, -1, -1)
+        return int(last[0]) if last else 0
+
+    def clear(self) -> None:
+        self.redis.delete(self._entries_key, self._order)
+
+
+def _encode(entry: JournalEntry) -> str:
+    # default=str: a value JSON cannot hold is kept as its text rather than refused.
+    return json.dumps({name: getattr(entry, name) for name in _NAMES}, default=str)
+
+
+def _decode(seq: int, data: bytes) -> JournalEntry:
+    return JournalEntry(**json.loads(data), seq=seq)
