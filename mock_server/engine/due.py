@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,7 +103,6 @@ class DueQueue:
         self._claim = redis.register_script(_CLAIM)
         self._ack = redis.register_script(_ACK)
         self._renew = redis.register_script(_RENEW)
-        self.on_add: Callable[[float], None] | None = None  # wakes a runner
 
     def add(self, event_id: str, due: float, payload: dict[str, Any]) -> None:
         if not math.isfinite(due):
@@ -114,8 +112,6 @@ class DueQueue:
             pipe.hset(self._dues, event_id, repr(due))
             pipe.zadd(self._due, {event_id: due})
             pipe.execute()
-        if self.on_add is not None:
-            self.on_add(due)
 
     def end_at(
         self, due: float, engine: str, task_id: str, epoch: int, error: ApiError | None

@@ -156,7 +156,6 @@ class Shared:
         if isinstance(self.clock, SharedManualClock):
             self.clock.attach(_SharedDriver(self, engine.scheduler))
         else:
-            self.due.on_add = lambda due: self._wake.set()
             threading.Thread(target=self._run, name="luma-due", daemon=True).start()
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(**{self._channel: self._heard})
@@ -192,7 +191,9 @@ class Shared:
         self.due.ack(event)
 
     def _run(self) -> None:
-        """A real clock's runner: claim what is due, else wait for an add or a poll."""
+        """A real clock's runner: claim what is due, else look again in ``POLL`` seconds
+        (an event's lateness is bounded by it; one due at once when it is added runs in
+        the call that added it)."""
         while not self._closed:
             try:
                 ran = self.run_due()
