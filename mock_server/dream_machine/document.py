@@ -50,9 +50,20 @@ def _operation(endpoint: str, status: int, operation_id: str) -> dict[str, Any]:
     if schema is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": bundled(schema)}},
+            "content": {"application/json": {"schema": _nullable_optionals(bundled(schema))}},
         }
     return operation
+
+
+def _nullable_optionals(schema: dict[str, Any]) -> dict[str, Any]:
+    """The request as clients may send it: a top-level null is "not given" (the
+    contract's `given`), so an optional field may be null."""
+    required = set(schema.get("required", ()))
+    properties = {
+        name: prop if name in required else {"anyOf": [prop, {"type": "null"}]}
+        for name, prop in schema.get("properties", {}).items()
+    }
+    return {**schema, "properties": properties}
 
 
 def openapi(routes: Mapping[str, Route], prefix: str) -> dict[str, Any]:

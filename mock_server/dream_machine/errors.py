@@ -25,6 +25,8 @@ ERROR_CODES: dict[str, ErrorInfo] = {
     "used_up": ErrorInfo(403, "Insufficient credits"),
     "not_found": ErrorInfo(404, "Generation not found"),
     "method_not_allowed": ErrorInfo(405, "Method not allowed"),
+    # An upscale or audio of a generation that is no completed video (see `edits`).
+    "conflict": ErrorInfo(409, "Generation is not in a state for this request"),
     # Not answered by the fake itself: for scenario rules (``reject: unprocessable``), so
     # a client's handling of a 422 (the SDKs' UnprocessableEntityError) can be tested.
     "unprocessable": ErrorInfo(422, "Unprocessable entity"),

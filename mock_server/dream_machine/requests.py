@@ -53,13 +53,11 @@ def check_request(endpoint: str, body: Any) -> tuple[Verdict, Any]:
         return _NO_BODY, None
     fields = given(body)
     documented = _documented_problem(endpoint, fields) if isinstance(fields, dict) else None
+    if documented is None and endpoint == "create_video" and isinstance(fields, dict):
+        documented = _unsupported(fields)  # said the fake's way, before the enum's
     if documented is not None:
         return Verdict(schema, (Problem("", documented),)), None
     verdict = check(schema, fields)
-    if verdict.ok and endpoint == "create_video":
-        unsupported = _unsupported(fields)
-        if unsupported is not None:
-            return Verdict(schema, (Problem("", unsupported),), verdict.unknown_fields), None
     return verdict, (fields if verdict.ok else None)
 
 
@@ -88,19 +86,20 @@ def prompt_problem(prompt: Any) -> str | None:
     return None
 
 
-def unsupported_resolution(resolution: str) -> str | None:
-    if resolution not in media.SHORT_SIDES:
+def unsupported_resolution(resolution: Any) -> str | None:
+    if isinstance(resolution, str) and resolution not in media.SHORT_SIDES:
         return f"Resolution {resolution} is not supported (540p, 720p, 1080p, 4k)"
     return None
 
 
 def _unsupported(fields: Mapping[str, Any]) -> str | None:
-    """The SDK types resolution and duration as any string; the fake makes only these."""
+    """The SDK types resolution and duration as any string; Luma (and the fake) makes
+    only these (the schema's enums, said in words that name the value)."""
     problem = unsupported_resolution(fields.get("resolution", media.DEFAULT_RESOLUTION))
     if problem is not None:
         return problem
     duration = fields.get("duration", media.DURATIONS[0])
-    if duration not in media.DURATIONS:
+    if isinstance(duration, str) and duration not in media.DURATIONS:
         return f"Duration {duration} is not supported (5s, 9s)"
     return None
 
