@@ -69,8 +69,8 @@ def _routes(prefix: str) -> tuple[dict[str, Route], dict[str, Route]]:
 
 
 class DreamMachineDialect:
-    """The Dream Machine API, first slice: video and image creation, get, list, delete,
-    concepts, camera motions, ping, credits. Stateless: one instance serves every engine."""
+    """The Dream Machine API: every call of its SDKs (see the package's docstring).
+    Stateless: one instance serves every engine."""
 
     name = "dream-machine"
     base_urls = DEFAULT_BASE_URLS
