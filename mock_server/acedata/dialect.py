@@ -29,6 +29,7 @@ class AceDataDialect:
     name = "acedata"
     base_urls = DEFAULT_BASE_URLS
     openapi_path = "/openapi.json"
+    path_prefixes: tuple[str, ...] = ()  # its paths are at the root, among others'
     callback_retry = None  # the settings' policy (--callback-retries and the config file)
 
     def __init__(self) -> None:

@@ -198,6 +198,14 @@ class Dialect(Protocol):
         ...
 
     @property
+    def path_prefixes(self) -> tuple[str, ...]:
+        """Paths under these are this API's alone (``/dream-machine/v1``): an error the
+        HTTP layer answers there itself — an unknown path, say — is rendered in this
+        dialect's error body. Empty for an API that owns no prefix (the process's first
+        dialect answers every other path)."""
+        ...
+
+    @property
     def base_urls(self) -> tuple[str, ...]:
         """Where this API's clients send requests by default (the in-process transports
         answer these)."""
