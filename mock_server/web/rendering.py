@@ -29,7 +29,8 @@ def render(body: Any, status: int = 200, headers: dict[str, str] | None = None) 
 
 def render_error(error: ApiError) -> Response:
     """``error`` in the error body of the engine's dialect."""
-    body = service().dialect.error_body(error.code, error.message)
+    dialect = service().dialect
+    body = dialect.error_body(error.code, error.in_words_of(dialect.error_codes()))
     return render(body, error.status, error.headers)
 
 
