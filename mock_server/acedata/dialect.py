@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ..engine import scenarios
@@ -30,7 +31,7 @@ class AceDataDialect:
     base_urls = DEFAULT_BASE_URLS
     openapi_path = "/openapi.json"
     callback_retry = None  # the settings' policy (--callback-retries and the config file)
-    error_aliases: Mapping[str, str] = {}  # the engine's codes are this API's own
+    error_aliases: Mapping[str, str] = MappingProxyType({})  # the engine's codes are this API's own
     refunds_failures = False  # the provider documents no refund of a failed task
 
     def __init__(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from contract_tests.contract import bundled
@@ -69,7 +70,7 @@ class DreamMachineDialect:
     openapi_path = f"{PREFIX}/openapi.json"
     callback_retry = CALLBACK_RETRY
     # An empty balance: 402, as Luma's newer API documents it (see errors.ERROR_CODES).
-    error_aliases = {"used_up": "insufficient_credits"}
+    error_aliases: Mapping[str, str] = MappingProxyType({"used_up": "insufficient_credits"})
     refunds_failures = True  # "credits are refunded when a generation fails"
 
     def __init__(self) -> None:

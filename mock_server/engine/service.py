@@ -184,7 +184,8 @@ class Engine(Control):
             alias = self._aliases.get(error.code)
             if alias is None:
                 raise
-            raise ApiError(alias, error.given and error.message or None, headers=error.headers)
+            message = error.message if error.given else None
+            raise ApiError(alias, message, headers=error.headers) from None
 
     def _handle(self, call: Call) -> dict[str, Any]:
         self.accounts.admit(call.token)
@@ -204,19 +205,9 @@ class Engine(Control):
         if not self.scenarios:  # no rules: nothing to match (and nothing to describe)
             return None
         action, text, model = self.dialect.describe(call.endpoint, call.fields)
-        decided = self.scenarios.decide(
-            ScenarioRequest(
-                call.endpoint,
-                call.fields,
-                call.token,
-                call.scenario,
-                action,
-                text,
-                self.dialect.name,
-                call.path,
-                model,
-            )  # fmt: skip
-        )
+        asked = (call.endpoint, call.fields, call.token, call.scenario)
+        seen = ScenarioRequest(*asked, action, text, self.dialect.name, call.path, model)
+        decided = self.scenarios.decide(seen)
         if decided is None:
             return None
         rule, outcome = decided
