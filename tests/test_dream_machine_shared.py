@@ -338,3 +338,27 @@ def test_configured_rules_may_name_either_dialect(tmp_path: Path) -> None:
     refused = subprocess.run(run, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2
     assert "dialect is acedata or dream-machine, not 'dreammachine'" in refused.stderr
+
+
+def test_each_dialect_says_a_code_s_default_in_its_own_words() -> None:
+    # A Dream Machine engine made first registers its codes first; AceData's answers
+    # keep AceData's documented messages all the same.
+    probe = """
+from mock_server.dream_machine import DIALECT
+from mock_server.engine.config import Settings
+from mock_server.engine.service import Engine
+Engine(DIALECT, Settings(seed=1)).close()
+from mock_server.acedata import LumaService
+from mock_server.web.app import create_app
+luma = LumaService(Settings(seed=1, clock="manual"))
+client = create_app(luma).test_client()
+print(client.post("/luma/videos", json={"prompt": "x"}).get_json()["error"]["message"])
+task = luma.videos({"prompt": "x", "async": True}, token="t", base_url="http://f.test")
+luma.fail(task["task_id"], "timeout")
+print(luma.record(luma.task(task["task_id"]))["response"]["error"]["message"])
+"""
+    said = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert said.stdout.splitlines() == [
+        "The specified token is invalid or wrong.",
+        "Timeout to generate the image.",
+    ]
