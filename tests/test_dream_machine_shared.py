@@ -362,3 +362,50 @@ print(luma.record(luma.task(task["task_id"]))["response"]["error"]["message"])
         "The specified token is invalid or wrong.",
         "Timeout to generate the image.",
     ]
+
+
+@pytest.mark.luma(dialect_callbacks={"dream-machine": {"retries": 1, "backoff": 2}})
+def test_the_marker_changes_this_api_s_callback_policy(
+    luma_fake: Any, luma_callback_receiver: Any, luma_clock: Any
+) -> None:
+    luma_callback_receiver.answer(500, 500, 500)
+    client = luma_fake.client()
+    body = {**VIDEO, "callback_url": luma_callback_receiver.url}
+    generation_id = client.post(CREATE, json=body, headers=luma_fake.headers).get_json()["id"]
+    luma_clock.advance(2)  # one retry, 2 s later (Luma's own policy: 3, 100 ms apart)
+    delivery = luma_fake.wait_for_callback(generation_id)
+    assert delivery["state"] == "failed"
+    assert [a["at"] - delivery["attempts"][0]["at"] for a in delivery["attempts"]] == [0, 2]
+
+
+@pytest.mark.luma(dialect_callbacks={"dream-machine": {"retries": 0}})
+def test_luma_server_takes_the_dialect_callbacks_at_start(
+    luma_server: Any, luma_callback_receiver: Any
+) -> None:
+    luma_callback_receiver.answer(500)
+    body = {**VIDEO, "callback_url": luma_callback_receiver.url}
+    made = requests.post(
+        luma_server.dream_machine_url + "/generations/video",
+        json=body,
+        headers=luma_server.headers,
+        timeout=10,
+    )
+    delivery = luma_server.wait_for_callback(made.json()["id"])
+    assert delivery["state"] == "failed" and len(delivery["attempts"]) == 1
+
+
+def test_dialect_callbacks_from_the_config_file_and_checked(tmp_path: Path) -> None:
+    from mock_server.engine.config import load
+
+    config = tmp_path / "luma.toml"
+    config.write_text("[luma-mock.dialect_callbacks.dream-machine]\nretries = 0\n")
+    luma = LumaService(load(config=config, environ={}))
+    try:
+        assert luma.sibling(DIALECT).callbacks.retry.retries == 0
+        assert luma.callbacks.retry.retries == 3  # AceData's own, from callback_retries
+    finally:
+        luma.close()
+    with pytest.raises(ValueError, match=r"dialect_callbacks\.dream-machine takes"):
+        Settings().with_values({"dialect_callbacks": {"dream-machine": {"tries": 1}}})
+    with pytest.raises(ValueError, match="is a number >= 0"):
+        Settings().with_values({"dialect_callbacks": '{"dream-machine": {"retries": -1}}'})

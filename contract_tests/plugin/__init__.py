@@ -46,6 +46,7 @@ STARTUP_KEYS = (
     "max_tasks",
     "default_timeout",
     "video_cost",
+    "dialect_callbacks",
 )
 
 

@@ -192,6 +192,8 @@ class RunningServer:
 
 
 def _env_value(value: Any) -> str:
+    if isinstance(value, dict):  # a table (dialect_callbacks): JSON, as the server reads it
+        return json.dumps(value)
     if isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value)
     return str(value)

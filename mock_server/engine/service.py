@@ -83,15 +83,15 @@ class Engine(Control):
         self.store: TaskStore = (
             store if store is not None else InMemoryTaskStore(self.settings.max_tasks)
         )
+        retry = dialect.callback_retry or RetryPolicy(
+            retries=self.settings.callback_retries,
+            backoff=self.settings.callback_backoff,
+            timeout=self.settings.callback_timeout,
+        )
         self.callbacks = CallbackDispatcher(
             self.scheduler,
             clock,
-            dialect.callback_retry
-            or RetryPolicy(
-                retries=self.settings.callback_retries,
-                backoff=self.settings.callback_backoff,
-                timeout=self.settings.callback_timeout,
-            ),
+            retry.with_values(self.settings.dialect_callbacks.get(dialect.name, {})),
             TargetPolicy(self.settings.callback_allow),
             max_deliveries=self.settings.max_tasks,
         )
