@@ -283,7 +283,7 @@ def test_luma_responses_answers_luma_s_own_base_url(luma_responses: Any) -> None
     refused = requests.post(
         base + "/generations", json={**VIDEO, "model": "ray-flash-2"}, headers=headers, timeout=5
     )
-    assert (refused.status_code, refused.json()) == (422, {"detail": "Invalid request"})
+    assert refused.status_code == 422 and set(refused.json()) == {"detail"}
     pong = requests.get(luma_responses.dream_machine_url + "/ping", headers=headers, timeout=5)
     assert pong.json() == {"message": "pong"}
 
