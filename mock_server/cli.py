@@ -111,6 +111,7 @@ def _serve(args: argparse.Namespace) -> int:
         # Luma's own Dream Machine API beside it, on the same clock, journal and
         # accounts (see mock_server.dream_machine for why an engine per dialect).
         luma.sibling(DREAM_MACHINE)
+        luma.scenarios.check_dialects()  # a configured rule may name either dialect
     except (ValueError, OSError) as bad:
         print(f"luma-mock: {bad}", file=sys.stderr)
         return 2

@@ -263,17 +263,18 @@ def test_authentication_error(dm: Target) -> None:
     assert refused.value.body == {"detail": "Invalid API key is provided"}
 
 
-def test_permission_denied_when_the_credits_are_spent(dm: Target) -> None:
+def test_payment_required_when_the_credits_are_spent(dm: Target) -> None:
     token = fresh_token()
     dm.admin("/balances", {"token": token, "credits": 0})
-    with pytest.raises(lumaai.PermissionDeniedError) as refused:
+    with pytest.raises(lumaai.APIStatusError) as refused:
         dm.client(token).generations.image.reframe(
             generation_type="reframe_image",
             model="photon-1",
             aspect_ratio="1:1",
             media={"url": "https://example.com/cat.jpg"},
         )
-    assert refused.value.status_code == 403 and set(refused.value.body) == {"detail"}
+    assert refused.value.status_code == 402
+    assert refused.value.body == {"detail": "Insufficient credits"}
 
 
 def test_not_found_for_another_tokens_generation(dm: Target) -> None:

@@ -21,6 +21,6 @@ lookup stays the first thing a request meets.
 It may import the engine and the contract; never the HTTP layer or the other dialect.
 """
 
-from .dialect import DEFAULT_BASE_URLS, DIALECT, DreamMachineDialect
+from .dialect import DEFAULT_BASE_URLS, DIALECT, PREFIX, DreamMachineDialect
 
-__all__ = ["DEFAULT_BASE_URLS", "DIALECT", "DreamMachineDialect"]
+__all__ = ["DEFAULT_BASE_URLS", "DIALECT", "PREFIX", "DreamMachineDialect"]

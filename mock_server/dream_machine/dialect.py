@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from contract_tests.contract import Verdict
@@ -77,6 +78,9 @@ class DreamMachineDialect:
     openapi_path = f"{PREFIX}/openapi.json"
     path_prefixes = (PREFIX, media.MEDIA_PREFIX)
     callback_retry = CALLBACK_RETRY
+    # An empty balance: 402, as Luma's newer API documents it (see errors.ERROR_CODES).
+    error_aliases: Mapping[str, str] = MappingProxyType({"used_up": "insufficient_credits"})
+    refunds_failures = True  # "credits are refunded when a generation fails"
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
@@ -106,11 +110,12 @@ class DreamMachineDialect:
     def error_codes(self) -> Mapping[str, ErrorInfo]:
         return ERROR_CODES
 
-    def describe(self, endpoint: str, fields: Any) -> tuple[str | None, str | None]:
-        """Creates are ``generate`` (the engine's delays and rules' word); the prompt."""
+    def describe(self, endpoint: str, fields: Any) -> tuple[str | None, str | None, str | None]:
+        """Creates are ``generate`` (the engine's delays and rules' word); the prompt;
+        the model."""
         body = fields if isinstance(fields, Mapping) else {}
         action = "generate" if endpoint.startswith("create_") else endpoint
-        return action, body.get("prompt")
+        return action, body.get("prompt"), body.get("model")
 
     def media_file(self, task: Task, kind: str) -> tuple[Path, str]:
         return media.media_file(task.variant, kind), media.KINDS[kind]

@@ -47,7 +47,8 @@ class Control:
     _sync_waits: set[threading.Event]
     _closed: bool
     siblings: list[Any]  # further engines of the process (`Engine.sibling`)
-    configured_rules: Any  # the settings' scenario rules, or none for a sibling
+    # The settings' scenario rules; None for a sibling, whose rule book is the first's.
+    configured_rules: Any
 
     def _end(self, task: Task, error: ApiError | None) -> bool:
         """End ``task`` now (the engine's; False if it had ended or was reset away)."""
@@ -73,6 +74,13 @@ class Control:
         self._end(task, ApiError(code, message))
         self.catch_up()
         return task
+
+    def load_rules(self) -> None:
+        """The configured rules, in order, and no others (a rule naming a dialect not
+        served yet is kept: `Scenarios.check_dialects` refuses it once all are)."""
+        self.scenarios.clear()
+        for rule in self.configured_rules or ():
+            self.scenarios.add(rule, more_dialects=True)
 
     def catch_up(self) -> None:
         """On a manual clock, run what is due now but was held back until the call that
@@ -171,9 +179,8 @@ class Control:
             self.journal.clear()
             self.accounts.clear()
             self.accounts.set_rate_limit(parse_rate_limit(self.settings.rate_limit))
-            self.scenarios.clear()
-            for rule in self.configured_rules:
-                self.scenarios.add(rule)
+            if self.configured_rules is not None:
+                self.load_rules()
             self.rng.seed(self.settings.seed)
             self.delays = self.settings.delays
             if isinstance(self.clock, ManualClock):

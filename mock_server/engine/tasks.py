@@ -51,6 +51,7 @@ class Task:
     starts_at: float = math.inf  # when it leaves the queue; never, until it is planned
     callback_url: str | None = None
     ref: str = ""  # a further id the dialect keeps (drawn at creation: `Engine.create`)
+    charged: float = 0.0  # the credits its creation spent (refunded if its dialect says so)
     finished_at: float | None = None
     result: dict[str, Any] | None = None
     error: ApiError | None = None

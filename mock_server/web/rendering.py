@@ -31,7 +31,8 @@ def render(body: Any, status: int = 200, headers: dict[str, str] | None = None) 
 def render_error(error: ApiError) -> Response:
     """``error`` in the error body of the dialect whose paths the request is under (see
     `Dialect.path_prefixes`), else of the engine's own dialect."""
-    body = dialect_of(request.path).error_body(error.code, error.message)
+    dialect = dialect_of(request.path)
+    body = dialect.error_body(error.code, error.in_words_of(dialect.error_codes()))
     return render(body, error.status, error.headers)
 
 
