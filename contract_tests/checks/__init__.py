@@ -38,12 +38,15 @@ from .registry import REGISTRY, SKIPPED, Check, CheckFunction, assert_checks, ch
 from .answers import allowed_statuses, schema_for
 from . import tasks  # noqa: F401 - imported for its checks
 from . import media  # noqa: F401 - imported for its checks
+from . import dream_machine  # noqa: F401 - imported for its checks (dialect dream-machine)
 # isort: on
 
-CHECKS: tuple[str, ...] = tuple(REGISTRY)
+CHECKS: tuple[str, ...] = tuple(n for n, c in REGISTRY.items() if "acedata" in c.dialects)
+DM_CHECKS: tuple[str, ...] = tuple(n for n, c in REGISTRY.items() if "dream-machine" in c.dialects)
 
 __all__ = [
     "CHECKS",
+    "DM_CHECKS",
     "REGISTRY",
     "SET_ONCE",
     "SKIPPED",
