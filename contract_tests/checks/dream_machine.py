@@ -31,6 +31,11 @@ SUCCESS = {"create": 201, "delete": 204}  # the rest: 200
 SET_ONCE = ("id", "created_at", "model", "generation_type")
 
 
+def _fail(title: str, expected: Any = "", actual: Any = "") -> None:
+    """`fail`, taking what was expected and what came in order."""
+    fail(title, expected=expected, actual=actual)
+
+
 def success_status(case: Case) -> int:
     return SUCCESS.get(case.operation, 200)
 
@@ -103,7 +108,7 @@ def dm_status_allowed(ctx: CheckContext, case: Case, answer: Answer) -> bool | N
         return SKIPPED
     allowed = dm_allowed_statuses(case)
     if answer.status not in allowed:
-        fail(
+        _fail(
             f"status {answer.status} is not allowed for {case.label or case.operation}",
             expected=" or ".join(str(s) for s in sorted(allowed)),
             actual=_came(answer),
@@ -114,7 +119,7 @@ def dm_status_allowed(ctx: CheckContext, case: Case, answer: Answer) -> bool | N
 def dm_body_schema(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     if answer.status == 204:
         if answer.content.strip():
-            fail("a 204 carries a body", expected="no content", actual=answer.text[:200])
+            _fail("a 204 carries a body", expected="no content", actual=answer.text[:200])
         return None
     name = dm_schema_for(case, answer)
     if name is None:
@@ -122,10 +127,10 @@ def dm_body_schema(ctx: CheckContext, case: Case, answer: Answer) -> bool | None
     try:
         body = answer.json()
     except ValueError:
-        fail("the body is not JSON", expected=name, actual=answer.text[:200])
+        _fail("the body is not JSON", expected=name, actual=answer.text[:200])
     verdict = contract.check(name, body)
     if not verdict.ok:
-        fail(
+        _fail(
             f"the {answer.status} body does not match {name}", expected=name, actual=verdict.message
         )
 
@@ -135,7 +140,7 @@ def dm_error_status(ctx: CheckContext, case: Case, answer: Answer) -> bool | Non
     if answer.status < 400:
         return SKIPPED
     if answer.status not in SDK_STATUSES and answer.status < 500:
-        fail(
+        _fail(
             f"error status {answer.status} has no exception of its own in the SDKs",
             expected=", ".join(str(s) for s in sorted(SDK_STATUSES)) + " or 5xx",
             actual=_came(answer),
@@ -147,7 +152,7 @@ def dm_valid_accepted(ctx: CheckContext, case: Case, answer: Answer) -> bool | N
     if not case.valid or case.auth != "valid" or case.expect_status not in (None, 200, 201, 204):
         return SKIPPED
     if not 200 <= answer.status < 300:
-        fail(f"a valid {case.label or case.operation} request was refused", "2xx", _came(answer))
+        _fail(f"a valid {case.label or case.operation} request was refused", "2xx", _came(answer))
 
 
 @check(
@@ -159,7 +164,7 @@ def dm_invalid_rejected(ctx: CheckContext, case: Case, answer: Answer) -> bool |
     detail = _detail(answer)
     if answer.status != 400 or not detail:
         what = "accepted" if answer.status < 300 else "answered"
-        fail(f"a body breaking {case.label!r} was {what}", "400 {detail}", _came(answer))
+        _fail(f"a body breaking {case.label!r} was {what}", "400 {detail}", _came(answer))
 
 
 @check("dm-auth-required", "a missing, malformed or wrong token is 401 {detail}", ANSWERS, DM)
@@ -167,7 +172,7 @@ def dm_auth_required(ctx: CheckContext, case: Case, answer: Answer) -> bool | No
     if case.auth == "valid" or (case.auth == "wrong" and ctx.any_token):
         return SKIPPED
     if answer.status != 401 or not _detail(answer):
-        fail(f"a request with a {case.auth} token was not refused", "401 {detail}", _came(answer))
+        _fail(f"a request with a {case.auth} token was not refused", "401 {detail}", _came(answer))
 
 
 @check(
@@ -182,14 +187,16 @@ def dm_generation_echoes(ctx: CheckContext, case: Case, answer: Answer) -> bool 
     if made is None or asked is None:
         return SKIPPED
     if asked.get("model") is not None and made.get("model") not in (None, asked["model"]):
-        fail(
+        _fail(
             "the generation is of another model", expected=asked["model"], actual=made.get("model")
         )
     kind = "image" if "/image" in case.path else "video"
     if made.get("generation_type") not in (None, kind):
-        fail("the generation is of another kind", expected=kind, actual=made.get("generation_type"))
+        _fail(
+            "the generation is of another kind", expected=kind, actual=made.get("generation_type")
+        )
     if made["id"] in ctx.history.records:
-        fail("a create answered an id seen before", expected="a new id", actual=made["id"])
+        _fail("a create answered an id seen before", expected="a new id", actual=made["id"])
 
 
 @check(
@@ -203,9 +210,11 @@ def dm_get_answers_id(ctx: CheckContext, case: Case, answer: Answer) -> bool | N
     if made is None or not case.task_id:
         return SKIPPED
     if case.operation == "get" and made["id"] != case.task_id:
-        fail("get answered another generation", expected=case.task_id, actual=made["id"])
+        _fail("get answered another generation", expected=case.task_id, actual=made["id"])
     if case.operation == "derive" and made["id"] in ctx.history.deleted:
-        fail("upscale/audio answered a deleted generation", expected="a live id", actual=made["id"])
+        _fail(
+            "upscale/audio answered a deleted generation", expected="a live id", actual=made["id"]
+        )
 
 
 # -- generations over time -------------------------------------------------------------------
@@ -220,7 +229,7 @@ def dm_states_forward(ctx: CheckContext, case: Case, answer: Answer) -> bool | N
     for now, before in seen:
         was, state = before.get("state"), now.get("state")
         if STATE_ORDER.get(state, -1) < STATE_ORDER.get(was, -1) or (was in ENDED and state != was):
-            fail(f"generation {now['id']} went from {was} to {state}", f"{was} or later", state)
+            _fail(f"generation {now['id']} went from {was} to {state}", f"{was} or later", state)
 
 
 @check(
@@ -237,13 +246,13 @@ def dm_set_once(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     for now, before in pairs:
         for key in SET_ONCE:
             if key in before and key in now and before[key] != now[key]:
-                fail(
+                _fail(
                     f"generation {now['id']}'s {key} changed", expected=before[key], actual=now[key]
                 )
         if before.get("state") in ENDED:
             for key in ("assets", "failure_reason"):
                 if before.get(key) != now.get(key):
-                    fail(
+                    _fail(
                         f"finished generation {now['id']}'s {key} changed",
                         before.get(key),
                         now.get(key),
@@ -263,11 +272,11 @@ def dm_failure_reason(ctx: CheckContext, case: Case, answer: Answer) -> bool | N
     for generation in found:
         reason = generation.get("failure_reason")
         if generation.get("state") == "failed" and not (isinstance(reason, str) and reason.strip()):
-            fail(
+            _fail(
                 f"generation {generation['id']} failed without a reason", "a failure_reason", reason
             )
         if generation.get("state") != "failed" and reason not in (None, ""):
-            fail(
+            _fail(
                 f"generation {generation['id']} is {generation.get('state')} with a failure_reason",
                 None,
                 reason,
@@ -291,32 +300,32 @@ def dm_list_page(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     except ValueError:
         return SKIPPED  # a query the contract refuses: not a page to check
     if (body.get("limit"), body.get("offset")) != (limit, offset):
-        fail(
+        _fail(
             "limit/offset are not the query's",
             expected=[limit, offset],
             actual=[body.get("limit"), body.get("offset")],
         )
     if len(page) > limit:
-        fail("the page is longer than limit", expected=f"at most {limit}", actual=len(page))
+        _fail("the page is longer than limit", expected=f"at most {limit}", actual=len(page))
     if isinstance(count, int):
         if page and offset + len(page) > count:  # past the end, a page is empty
-            fail(
+            _fail(
                 "count is less than offset + the page",
                 expected=f">= {offset + len(page)}",
                 actual=count,
             )
         if body.get("has_more") != (offset + len(page) < count):
-            fail(
+            _fail(
                 "has_more disagrees with count",
                 expected=offset + len(page) < count,
                 actual=body.get("has_more"),
             )
     ids = [g.get("id") for g in page if isinstance(g, dict)]
     if len(ids) != len(set(ids)):
-        fail("a generation is listed twice on one page", expected="distinct ids", actual=ids)
+        _fail("a generation is listed twice on one page", expected="distinct ids", actual=ids)
     gone = sorted(set(ids) & ctx.history.deleted)
     if gone:
-        fail("the page lists deleted generations", expected="none of them", actual=gone)
+        _fail("the page lists deleted generations", expected="none of them", actual=gone)
 
 
 @check(
@@ -329,7 +338,7 @@ def dm_deleted_gone(ctx: CheckContext, case: Case, answer: Answer) -> bool | Non
     if not case.task_id or case.task_id not in ctx.history.deleted or case.auth != "valid":
         return SKIPPED
     if answer.status != 404:
-        fail(f"deleted generation {case.task_id} still answers", "404 {detail}", _came(answer))
+        _fail(f"deleted generation {case.task_id} still answers", "404 {detail}", _came(answer))
 
 
 @check(
@@ -342,15 +351,15 @@ def dm_callback_shape(ctx: CheckContext, case: Case, answer: Answer) -> bool | N
     body = answer.json_or_none()
     verdict = contract.check("dream-machine/generation", body)
     if not verdict.ok:
-        fail(
+        _fail(
             "the callback is not a Generation",
             expected="dream-machine/generation",
             actual=verdict.message,
         )
     if case.task_id and body.get("id") != case.task_id:
-        fail("the callback names another generation", expected=case.task_id, actual=body.get("id"))
+        _fail("the callback names another generation", expected=case.task_id, actual=body.get("id"))
     if body.get("state") == "queued":
-        fail(
+        _fail(
             "a callback for a queued generation",
             expected="dreaming, completed or failed",
             actual="queued",

@@ -102,8 +102,8 @@ def check_callbacks(provider: Provider, case: Case, generation: dict[str, Any]) 
     body = received.body
     content = body.encode() if isinstance(body, str) else _json(body)
     answer = Answer(200, {"content-type": "application/json"}, content)
-    callback = Case("callback", case.body, label=case.label, task_id=case.task_id,
-                    dialect=DREAM_MACHINE)  # fmt: skip
+    callback = Case("callback", case.body, path=case.path, label=case.label,
+                    task_id=case.task_id, dialect=DREAM_MACHINE)  # fmt: skip
     provider.current.extend(_run_checks(provider.ctx, callback, answer))
 
 
