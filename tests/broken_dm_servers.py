@@ -45,8 +45,10 @@ def _generations(seen: Seen) -> list[dict[str, Any]]:
 
 
 def _create(seen: Seen) -> bool:
-    return seen.method == "POST" and seen.path.startswith(PREFIX + "/generations/") and (
-        seen.status == 201
+    return (
+        seen.method == "POST"
+        and seen.path.startswith(PREFIX + "/generations/")
+        and (seen.status == 201)
     )
 
 

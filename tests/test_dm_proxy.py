@@ -73,9 +73,8 @@ def test_the_sdk_through_the_proxy_every_exchange_checked(clean: LiveServer) -> 
 
 
 def test_a_request_that_breaks_the_contract_is_flagged(clean: LiveServer) -> None:
-    with ValidatingProxy(clean.url, dialect=DM) as proxy:
-        with pytest.raises(lumaai.BadRequestError):
-            sdk(proxy.url).generations.create(model="ray-9", prompt="a lighthouse")  # type: ignore[arg-type]
+    with ValidatingProxy(clean.url, dialect=DM) as proxy, pytest.raises(lumaai.BadRequestError):
+        sdk(proxy.url).generations.create(model="ray-9", prompt="a lighthouse")  # type: ignore[arg-type]
     (exchange,) = proxy.exchanges
     assert not exchange.request_verdict.ok and exchange.answer_verdict.ok  # 400 {"detail"}
     assert "model" in exchange.line() and "DRIFT request drift" in exchange.line()
