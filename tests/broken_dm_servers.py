@@ -201,3 +201,46 @@ BROKEN_DM: dict[str, tuple[str, Callable[[], Target]]] = {
     "answers as text/plain": ("content-type-json", lambda: corrupted_dm(text_plain)),
     "a generation that never ends": ("task-finishes", lambda: corrupted_dm(NeverEnds())),
 }
+
+
+# -- a stand-in for the upscale and audio routes ------------------------------------------------
+
+
+class WithDerived:
+    """The fake with POST /generations/{id}/upscale and /audio served in front of it, as
+    Luma documents them (200 and a new Generation), until the fake has its own: each is
+    a new video generation, or 404 ``{"detail"}`` when the
+    source is not the caller's. ``served`` counts them."""
+
+    PATH = re.compile(rf"^{PREFIX}/generations/([0-9a-f-]{{36}})/(upscale|audio)$")
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app, self.served = app, 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        found = self.PATH.match(environ.get("PATH_INFO", ""))
+        if environ["REQUEST_METHOD"] != "POST" or not found:
+            return self.app(environ, start_response)
+        from werkzeug.test import Client
+
+        client, auth = Client(self.app), environ.get("HTTP_AUTHORIZATION", "")
+        source = client.get(
+            f"{PREFIX}/generations/{found.group(1)}", headers={"authorization": auth}
+        )
+        if source.status_code != 200:
+            start_response(f"{source.status_code} X", [("Content-Type", "application/json")])
+            return [source.get_data()]
+        made = client.post(f"{PREFIX}/generations/video", headers={"authorization": auth},
+                           json={"model": "ray-2", "prompt": "derived"})  # fmt: skip
+        self.served += 1
+        status = "200 OK" if made.status_code == 201 else f"{made.status_code} X"
+        start_response(status, [("Content-Type", "application/json")])
+        return [made.get_data()]
+
+
+def with_derived() -> tuple[Target, WithDerived]:
+    luma = dm_fake()
+    app = WithDerived(create_app(luma))
+    target = Target.wsgi(app, TOKEN, name="the fake with upscale and audio in front")
+    target.on_close = luma.close
+    return target, app

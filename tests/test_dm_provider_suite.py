@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 import requests
@@ -14,7 +15,7 @@ import requests
 from contract_tests.checks import DM_CHECKS
 from contract_tests.provider import Target, Verification, verify
 from contract_tests.provider.report import render
-from tests.broken_dm_servers import BROKEN_DM, dm_fake
+from tests.broken_dm_servers import BROKEN_DM, dm_fake, with_derived
 from tests.broken_servers import TOKEN, hide_control_api
 from tests.support import live_server
 
@@ -99,3 +100,36 @@ def test_cli_verify_dialect_dream_machine_exit_codes() -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert unreachable.returncode == 2, unreachable.stderr
+
+
+def test_upscale_and_audio_are_verified_where_the_target_serves_them() -> None:
+    """The rules are guarded: on a target that answers them in this dialect's shape
+    (here a stand-in in front of the fake) they run and are checked."""
+    target, app = with_derived()
+    result = _run(target, max_billable=24, max_examples=8)
+    assert result.ok, render(result, target.transport.base_url, target.token)
+    assert app.served > 0
+    assert not any("upscale and audio not checked" in note for note in result.notes)
+
+
+def test_where_the_target_does_not_serve_them_the_report_says_so() -> None:
+    """A target that answers the upscale/audio paths outside this dialect's shape (an
+    older fake's fallback) gets a note, and nothing but the one probe is sent there."""
+    luma = dm_fake()
+    app = _app(luma)
+
+    def older(environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ["PATH_INFO"]
+        if path.endswith(("/upscale", "/audio")):
+            older.asked += 1  # type: ignore[attr-defined]
+            start_response("404 Not Found", [("Content-Type", "application/json")])
+            return [b'{"success": false, "error": {"code": "not_found", "message": "no"}}']
+        return app(environ, start_response)
+
+    older.asked = 0  # type: ignore[attr-defined]
+    target = Target.wsgi(older, TOKEN, name="an older fake")
+    target.on_close = luma.close
+    result = _run(target, max_billable=8)
+    assert result.ok, render(result, "", TOKEN)
+    assert any("upscale and audio not checked" in note for note in result.notes)
+    assert older.asked == 1  # type: ignore[attr-defined]
