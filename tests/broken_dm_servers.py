@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from contract_tests.contract import media_dir
 from contract_tests.provider import Target
 from mock_server import dream_machine
 from mock_server.web.app import create_app
@@ -99,6 +100,12 @@ def completed_with_reason(seen: Seen) -> None:
 def has_more_inverted(seen: Seen) -> None:
     if seen.path == PREFIX + "/generations" and seen.status == 200 and "has_more" in seen.body:
         seen.body["has_more"] = not seen.body["has_more"]
+
+
+def media_of_another_ratio(seen: Seen) -> None:
+    """Every video is the 9:21 file, whatever ratio was asked."""
+    if seen.path.startswith("/dream-machine/media/") and seen.path.endswith(".mp4"):
+        seen.body = (media_dir() / "dream-machine" / "540x1260.mp4").read_bytes()
 
 
 def text_plain(seen: Seen) -> None:
@@ -199,6 +206,7 @@ BROKEN_DM: dict[str, tuple[str, Callable[[], Target]]] = {
     "a deleted generation answers": ("dm-deleted-gone", lambda: corrupted_dm(DeleteForgets())),
     "callbacks of another shape": ("dm-callback-shape", callbacks_of_another_shape),
     "answers as text/plain": ("content-type-json", lambda: corrupted_dm(text_plain)),
+    "media of another ratio": ("dm-media", lambda: corrupted_dm(media_of_another_ratio)),
     "a generation that never ends": ("task-finishes", lambda: corrupted_dm(NeverEnds())),
 }
 
@@ -224,13 +232,16 @@ class WithDerived:
         from werkzeug.test import Client
 
         client, auth = Client(self.app), environ.get("HTTP_AUTHORIZATION", "")
-        source = client.get(
-            f"{PREFIX}/generations/{found.group(1)}", headers={"authorization": auth}
-        )
+        # Asked at the host the caller used, so the new generation's asset URLs are its.
+        here: dict[str, Any] = {
+            "base_url": f"{environ['wsgi.url_scheme']}://{environ['HTTP_HOST']}",
+            "headers": {"authorization": auth},
+        }
+        source = client.get(f"{PREFIX}/generations/{found.group(1)}", **here)
         if source.status_code != 200:
             start_response(f"{source.status_code} X", [("Content-Type", "application/json")])
             return [source.get_data()]
-        made = client.post(f"{PREFIX}/generations/video", headers={"authorization": auth},
+        made = client.post(f"{PREFIX}/generations/video", **here,
                            json={"model": "ray-2", "prompt": "derived"})  # fmt: skip
         self.served += 1
         status = "200 OK" if made.status_code == 201 else f"{made.status_code} X"

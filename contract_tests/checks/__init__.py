@@ -39,6 +39,7 @@ from .answers import allowed_statuses, schema_for
 from . import tasks  # noqa: F401 - imported for its checks
 from . import media  # noqa: F401 - imported for its checks
 from . import dream_machine  # noqa: F401 - imported for its checks (dialect dream-machine)
+from . import dm_media  # noqa: F401 - imported for its check (dialect dream-machine)
 # isort: on
 
 CHECKS: tuple[str, ...] = tuple(n for n, c in REGISTRY.items() if "acedata" in c.dialects)
