@@ -29,8 +29,14 @@ calls and their checks), `report`, `fake` (the fake and its control API), `proxy
 
 It may import the standard library, Hypothesis, `requests`, `werkzeug`,
 `contract_tests.contract`, `contract_tests.checks` and — inside `fake` and `suite` only
-— the fake's process and callback receiver (`mock_server`); never the provider suite
-or the plugin.
+— the fake's process and callback receiver (`mock_server`); inside `dm_stage` only, the
+fake's app itself (the Dream Machine suite serves it in process: `dm_suite`); never the
+provider suite or the plugin.
+
+For Luma's Dream Machine API (``verify-client --dialect dream-machine``): `dm_suite`
+(running and the report), `dm_cases` (the situations), `dm_run` (one client's calls),
+`dm_stage` (the fake and the ear that times each request), `dm_adapters` (the adapter
+protocol, and `LumaaiAdapter` for the official SDK).
 """
 
 from __future__ import annotations
