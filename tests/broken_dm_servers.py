@@ -8,10 +8,11 @@ fail on each, naming the right check.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from contract_tests.contract import media_dir
 from contract_tests.provider import Target
@@ -221,13 +222,17 @@ class WithDerived:
     source is not the caller's. ``served`` counts them."""
 
     PATH = re.compile(rf"^{PREFIX}/generations/([0-9a-f-]{{36}})/(upscale|audio)$")
+    MORE: ClassVar[dict[str, str]] = {f"{PREFIX}/generations/image/reframe": "image",
+            f"{PREFIX}/generations/video/reframe": "video",
+            f"{PREFIX}/generations/video/modify": "video"}  # fmt: skip
 
     def __init__(self, app: Callable[..., Any]) -> None:
-        self.app, self.served = app, 0
+        self.app, self.served, self.more = app, 0, 0
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        found = self.PATH.match(environ.get("PATH_INFO", ""))
-        if environ["REQUEST_METHOD"] != "POST" or not found:
+        path = environ.get("PATH_INFO", "")
+        found = self.PATH.match(path)
+        if environ["REQUEST_METHOD"] != "POST" or not (found or path in self.MORE):
             return self.app(environ, start_response)
         from werkzeug.test import Client
 
@@ -237,6 +242,8 @@ class WithDerived:
             "base_url": f"{environ['wsgi.url_scheme']}://{environ['HTTP_HOST']}",
             "headers": {"authorization": auth},
         }
+        if found is None:
+            return self._more(environ, start_response, client, here, self.MORE[path])
         source = client.get(f"{PREFIX}/generations/{found.group(1)}", **here)
         if source.status_code != 200:
             start_response(f"{source.status_code} X", [("Content-Type", "application/json")])
@@ -247,6 +254,32 @@ class WithDerived:
         status = "200 OK" if made.status_code == 201 else f"{made.status_code} X"
         start_response(status, [("Content-Type", "application/json")])
         return [made.get_data()]
+
+    def _more(
+        self, environ: dict[str, Any], start_response: Callable[..., Any], client: Any,
+        here: dict[str, Any], kind: str,
+    ) -> Any:  # fmt: skip
+        """A reframe or modify: an empty body is 400 {detail}; else a new generation."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = _json_or_empty(environ["wsgi.input"].read(length) if length else b"")
+        if not body.get("media"):
+            start_response("400 Bad Request", [("Content-Type", "application/json")])
+            return [b'{"detail": "media is required"}']
+        fields = {"model": body.get("model"), "prompt": "reframed or modified"}
+        if "aspect_ratio" in body:
+            fields["aspect_ratio"] = body["aspect_ratio"]
+        made = client.post(f"{PREFIX}/generations/{kind}", **here, json=fields)
+        self.more += 1
+        start_response(f"{made.status_code} X", [("Content-Type", "application/json")])
+        return [made.get_data()]
+
+
+def _json_or_empty(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def with_derived() -> tuple[Target, WithDerived]:

@@ -102,14 +102,14 @@ def test_cli_verify_dialect_dream_machine_exit_codes() -> None:
     assert unreachable.returncode == 2, unreachable.stderr
 
 
-def test_upscale_and_audio_are_verified_where_the_target_serves_them() -> None:
+def test_upscale_audio_reframe_and_modify_are_verified_where_the_target_serves_them() -> None:
     """The rules are guarded: on a target that answers them in this dialect's shape
     (here a stand-in in front of the fake) they run and are checked."""
     target, app = with_derived()
-    result = _run(target, max_billable=24, max_examples=8)
+    result = _run(target, max_billable=30, max_examples=8)
     assert result.ok, render(result, target.transport.base_url, target.token)
-    assert app.served > 0
-    assert not any("upscale and audio not checked" in note for note in result.notes)
+    assert app.served > 0 and app.more > 0
+    assert not any("not checked" in note for note in result.notes), result.notes
 
 
 def test_where_the_target_does_not_serve_them_the_report_says_so() -> None:
@@ -132,4 +132,5 @@ def test_where_the_target_does_not_serve_them_the_report_says_so() -> None:
     result = _run(target, max_billable=8)
     assert result.ok, render(result, "", TOKEN)
     assert any("upscale and audio not checked" in note for note in result.notes)
+    assert any("/generations/video/modify" in note for note in result.notes)
     assert older.asked == 1  # type: ignore[attr-defined]

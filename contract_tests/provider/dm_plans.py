@@ -29,7 +29,19 @@ from .plans import Plan, stateful_reserve
 from .runner import Provider
 
 PREFIX = dialect(DREAM_MACHINE).path_prefix
-CREATE_PATHS = {"video": "/generations/video", "image": "/generations/image"}
+CREATE_PATHS = {
+    "video": "/generations/video",
+    "image": "/generations/image",
+    "reframe-image": "/generations/image/reframe",
+    "reframe-video": "/generations/video/reframe",
+    "modify-video": "/generations/video/modify",
+}
+# The creates Luma documents beside video and image: checked where the target serves them.
+MORE_CREATES = {
+    "reframe-image": D.reframe_image_requests(),
+    "reframe-video": D.reframe_video_requests(),
+    "modify-video": D.modify_video_requests(),
+}
 DERIVED = ("upscale", "audio")
 DERIVE_BODIES = {
     "upscale": st.fixed_dictionaries(
@@ -168,6 +180,26 @@ def derive(provider: Provider, operation: str, generation_id: str, body: dict[st
         settle(provider, made["id"])
 
 
+def probe_more_creates(provider: Provider) -> list[str]:
+    """The reframe and modify creates the target serves in this dialect: an empty body
+    must be refused 400 ``{"detail"}`` (nothing is made, nothing billed)."""
+    served = []
+    for kind in MORE_CREATES:
+        headers = {"authorization": f"Bearer {provider.target.token}",
+                   "content-type": "application/json"}  # fmt: skip
+        answer = provider.transmit("POST", PREFIX + CREATE_PATHS[kind], b"{}", headers, 30.0)
+        body = answer.json_or_none()
+        if answer.status == 400 and isinstance(body, dict) and "detail" in body:
+            served.append(kind)
+    missing = [CREATE_PATHS[k] for k in MORE_CREATES if k not in served]
+    if missing:
+        provider.notes.append(
+            f"not served in this dialect's shape (an empty body was not a 400 {{detail}}): "
+            f"{', '.join(missing)}; not checked"
+        )
+    return served
+
+
 def probe_derived(provider: Provider) -> bool:
     """Whether the target serves upscale and audio in this dialect (see the module doc)."""
     missing = str(uuid.UUID(int=0, version=4))
@@ -274,6 +306,8 @@ def dm_billable_plans(provider: Provider, n: int) -> list[Plan]:
         )
     if provider.control is not None:
         flows.append(("create-video/failed", D.video_requests(), lambda b: failing(provider, b)))
+    for kind in provider.dm_more_creates:
+        flows.append((f"create-{kind}", MORE_CREATES[kind], made(kind, f"create-{kind}")))
     if provider.dm_derived:
         for operation in DERIVED:
             flows.append((operation, DERIVE_BODIES[operation], _derive_run(provider, operation)))

@@ -91,6 +91,13 @@ class DreamMachineRules(RuleBasedStateMachine):
     def create_image(self, body: dict[str, Any]) -> None:
         self._create("image", body)
 
+    @precondition(lambda self: _budget(self) and self.provider.dm_more_creates)
+    @rule(pick=INDEX, data=st.data())
+    def create_more(self, pick: int, data: st.DataObject) -> None:
+        kinds = self.provider.dm_more_creates  # reframe and modify, where served
+        kind = kinds[pick % len(kinds)]
+        self._create(kind, data.draw(P.MORE_CREATES[kind]))
+
     @precondition(lambda self: self.ids)
     @rule(index=INDEX)
     def get(self, index: int) -> None:

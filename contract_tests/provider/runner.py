@@ -96,6 +96,7 @@ class Provider:
         self.dm_callbacks: list[Case] = []
         self.dm_completed: list[str] = []
         self.dm_derived = False
+        self.dm_more_creates: list[str] = []  # reframe and modify creates it serves
         self._callback_seq = itertools.count(1)
 
     # -- sending --------------------------------------------------------------------

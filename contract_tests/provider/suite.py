@@ -69,9 +69,15 @@ def verify(
                 provider.notes.append("billable checks skipped: pass --max-billable N")
         budget.cap = max_billable
         if dialect == "dream-machine":
-            from .dm_plans import dm_billable_plans, dm_cheap_plans, probe_derived
+            from .dm_plans import (
+                dm_billable_plans,
+                dm_cheap_plans,
+                probe_derived,
+                probe_more_creates,
+            )
 
             provider.dm_derived = probe_derived(provider)
+            provider.dm_more_creates = probe_more_creates(provider)
             plans = dm_cheap_plans(provider, n)
             plans += dm_billable_plans(provider, n) if budget.cap else []
         else:

@@ -193,3 +193,48 @@ def malformed_dm_bodies() -> st.SearchStrategy[Invalid]:
             Invalid("image", "body-not-utf8", raw=b'{"prompt": "\xff\xfe"}'),
         )
     )
+
+
+# -- reframe and modify (Luma's documents; no schema in schemas/dream-machine yet) -------------
+
+MODIFY_MODES = tuple(f"{kind}_{n}" for kind in ("adhere", "flex", "reimagine") for n in (1, 2, 3))
+MEDIA = st.builds(lambda url: {"url": url}, URL)
+
+
+def reframe_image_requests() -> st.SearchStrategy[dict[str, Any]]:
+    """Bodies of POST /generations/image/reframe, as Luma documents them."""
+    return st.fixed_dictionaries(
+        {
+            "generation_type": st.just("reframe_image"),
+            "aspect_ratio": st.sampled_from(aspect_ratios()),
+            "media": MEDIA,
+            "model": st.sampled_from(image_models()),
+        },
+        optional={"prompt": prompts(), "format": st.sampled_from(("jpg", "png"))},
+    )
+
+
+def reframe_video_requests() -> st.SearchStrategy[dict[str, Any]]:
+    """Bodies of POST /generations/video/reframe."""
+    return st.fixed_dictionaries(
+        {
+            "generation_type": st.just("reframe_video"),
+            "aspect_ratio": st.sampled_from(aspect_ratios()),
+            "media": MEDIA,
+            "model": st.sampled_from(video_models()),
+        },
+        optional={"prompt": prompts(), "first_frame": MEDIA},
+    )
+
+
+def modify_video_requests() -> st.SearchStrategy[dict[str, Any]]:
+    """Bodies of POST /generations/video/modify."""
+    return st.fixed_dictionaries(
+        {
+            "generation_type": st.just("modify_video"),
+            "media": MEDIA,
+            "model": st.sampled_from(video_models()),
+            "mode": st.sampled_from(MODIFY_MODES),
+        },
+        optional={"prompt": prompts(), "first_frame": MEDIA},
+    )
