@@ -119,6 +119,9 @@ class Provider:
         """A POST to /luma/videos with a valid token that passes validation; in the
         Dream Machine dialect, every create, upscale or audio with a valid token."""
         if case.dialect != "acedata":
+            # An upscale or audio of an unknown or deleted id must be a 404: it makes nothing.
+            if case.expect_status == 404:
+                return False
             path = case.path.split("?")[0]
             return (
                 case.auth == "valid"
