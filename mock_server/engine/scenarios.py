@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,6 +216,11 @@ class Scenarios:
         self._rules: list[Rule] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self.on_change: Callable[[], None] | None = None  # told of every add, removal, clear
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def add(self, spec: Mapping[str, Any]) -> Rule:
         """Add a rule from its plain-data form; raises ValueError saying what is wrong."""
@@ -246,6 +251,7 @@ class Scenarios:
                 times,
             )
             self._rules.append(rule)
+        self._changed()
         return rule
 
     def __bool__(self) -> bool:
@@ -265,11 +271,15 @@ class Scenarios:
         with self._lock:
             before = len(self._rules)
             self._rules = [r for r in self._rules if r.id != rule_id]
-            return len(self._rules) < before
+            removed = len(self._rules) < before
+        if removed:
+            self._changed()
+        return removed
 
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
+        self._changed()
 
     def list(self) -> list[Rule]:
         with self._lock:
