@@ -137,7 +137,13 @@ class Journal:
         with self._changed:
             entry.seq = next(self._seq)
             self._entries.append(entry)
-            self._note(entry)
+            # `_note`, inlined: every request passes here and through `answered`.
+            self._changes.append(entry)
+            self._change_count += 1
+            if self._waiting:
+                self._changed.notify_all()
+            if self.changes.listening:
+                self.changes.publish(JOURNAL, entry.seq)
         return entry
 
     def update(self, entry: JournalEntry, **fields: Any) -> None:
@@ -166,7 +172,12 @@ class Journal:
             entry.task_id, entry.rule, entry.fault = task_id, rule, fault
             if entry.received:
                 entry.duration_ms = (_perf_counter() - entry.received) * 1000
-            self._note(entry)
+            self._changes.append(entry)  # `_note`, inlined (see `record`)
+            self._change_count += 1
+            if self._waiting:
+                self._changed.notify_all()
+            if self.changes.listening:
+                self.changes.publish(JOURNAL, entry.seq)
 
     def entries(self, **filters: Any) -> list[JournalEntry]:
         wanted = check_filters(filters)

@@ -60,7 +60,8 @@ def _guard() -> None:
         if settings.control_token is None and not is_loopback(settings.host):
             raise ApiError(
                 "not_found",
-                "the dashboard is off: the fake listens beyond loopback without a control token",
+                "the control API is off (and the dashboard with it): the fake listens "
+                "beyond loopback without a control token",
             )
         return
     _control_guard()
