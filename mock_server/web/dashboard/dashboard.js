@@ -198,10 +198,24 @@ function drawTasks() {
 }
 
 function tick() {
-  // Between notices only the clock moves: states and bars follow it here.
+  // Between notices only the clock moves: states and bars follow it here, in place (a
+  // row redrawn would close an open error-code list under the user's pointer).
+  const byId = new Map(view.rows.map((r) => [r.id, r]));
   for (const tr of $("tasks-table").tBodies[0].rows) {
-    const row = view.rows.find((r) => r.id === tr.dataset.taskId);
-    if (row && running(row)) tr.replaceWith(taskRow(row));
+    const row = byId.get(tr.dataset.taskId);
+    if (!row || !running(row)) continue;
+    const state = stateOf(row);
+    const badge = tr.querySelector(".state");
+    badge.textContent = state;
+    badge.className = "state " + state;
+    if (row.started_at === null) tr.cells[6].textContent = when(state === "processing" ? row.starts_at : null);
+    const bar = tr.querySelector("[role=progressbar]");
+    const value = progressOf(row);
+    if (bar && value !== null) {
+      bar.setAttribute("aria-valuenow", String(value));
+      bar.className = "bar" + (state === "pending" ? " queued" : "");
+      bar.firstChild.style.width = value + "%";
+    }
   }
   $("clock-time").textContent = new Date(fakeNow() * 1000).toISOString().replace("T", " ").slice(0, 21);
   $("clock-now").textContent = "fake time " + when(fakeNow()) + (view.clock.manual ? " (manual)" : "");
