@@ -58,7 +58,11 @@ def browser() -> Iterator[Any]:
             pytest.fail(f"the browser tests need {missing}")
         pytest.skip(f"the browser tests need {missing}")
     os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"  # never fetch a browser of its own
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # Generous waits: the whole suite shares two cores with this browser. A wait ends as
+    # soon as the page shows what it waits for.
+    expect.set_options(timeout=20_000)
 
     with sync_playwright() as playwright:
         # launch() gives the browser a fresh, temporary user-data-dir of its own.
@@ -109,6 +113,7 @@ def page(browser: Any, server: LiveServer) -> Iterator[Any]:
 
     control(server, "POST", "/reset")
     context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    context.set_default_timeout(20_000)
     opened = context.new_page()
     errors: list[Any] = []
     opened.on("pageerror", lambda error: errors.append(error))

@@ -129,7 +129,9 @@ def test_credits_rate_limit_and_reset(page: Any, server: LiveServer) -> None:
     assert server.post("/luma/videos", body, headers=headers).status_code == 200
     assert server.post("/luma/videos", body, headers=headers).status_code == 403  # used up
     page.get_by_label("Rate limit", exact=True).fill("5/60")
-    page.get_by_role("button", name="Set rate limit").click()
+    with page.expect_response(lambda answer: answer.url.endswith("/__admin/rate-limit")) as set_:
+        page.get_by_role("button", name="Set rate limit").click()
+    assert set_.value.ok
     expect(page.locator("#accounts-error")).to_have_text("")
     assert requests.get(server.url + "/__admin/state", timeout=10).json()["rate_limit"] == "5/60"
     page.get_by_label("Rate limit", exact=True).fill("five")
