@@ -9,7 +9,7 @@ from contract_tests.contract import profiles
 profiles.register()
 profiles.load_default()
 
-pytest_plugins = ("pytester",)
+pytest_plugins = ("pytester", "tests.dashboard_support")
 
 
 @pytest.fixture(scope="module")

@@ -354,7 +354,7 @@ def served_paths() -> dict[str, set[str]]:
     """Every path the app routes (parameters filled in) with the methods it allows,
     read from the app's own routes so a new route is covered without a test change."""
     app = create_app(LumaService(Settings(clock="manual")))
-    samples = {"task_id": "some-task", "rule_id": "1"}
+    samples = {"task_id": "some-task", "rule_id": "1", "seq": "1", "name": "dashboard.js"}
     paths: dict[str, set[str]] = {}
     for route, methods in served_routes(app).items():
         path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: samples[m.group(1)], route)

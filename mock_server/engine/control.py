@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from .accounts import Accounts, parse_rate_limit
 from .callbacks import CallbackDelivery, CallbackDispatcher
+from .changes import CLOCK, CLOSED, RESET, Changes
 from .clock import Clock, ManualClock
 from .config import Settings
 from .delays import DelayModel, parse_delays
@@ -37,6 +38,7 @@ class Control:
     callbacks: CallbackDispatcher
     scenarios: Scenarios
     journal: Journal
+    changes: Changes
     accounts: Accounts
     rng: random.Random
     delays: DelayModel
@@ -94,7 +96,9 @@ class Control:
             raise ValueError(
                 "only a manual clock can be moved (start the fake with --clock manual)"
             )
-        return self.clock.advance(seconds)
+        now = self.clock.advance(seconds)
+        self.changes.publish(CLOCK, now)
+        return now
 
     def set_delays(self, spec: Any) -> DelayModel:
         """Change how long new tasks take (a preset, seconds, or a table as in the
@@ -190,6 +194,7 @@ class Control:
             wake.set()
         for other in self.siblings:
             other.reset()
+        self.changes.publish(RESET)
 
     def close(self) -> dict[str, int]:
         """Stop: release held requests and say what was dropped."""
@@ -204,4 +209,5 @@ class Control:
             closed = other.close()
             running += closed["running_tasks"]
             dropped += closed["undelivered_callbacks"]
+        self.changes.publish(CLOSED)
         return {"running_tasks": running, "undelivered_callbacks": dropped}

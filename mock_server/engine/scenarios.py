@@ -26,7 +26,7 @@ import fnmatch
 import itertools
 import math
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -291,6 +291,11 @@ class Scenarios:
         self._rules: list[Rule] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self.on_change: Callable[[], None] | None = None  # told of every add, removal, clear
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def speak(self, dialect: str, endpoints: Collection[str]) -> None:
         """Make ``dialect`` known, with its endpoints: rules may name it from now on."""
@@ -330,6 +335,7 @@ class Scenarios:
             rule_id = next(self._ids)
             rule = Rule(rule_id, str(spec.get("name", f"rule-{rule_id}")), parsed, outcomes, times)
             self._rules.append(rule)
+        self._changed()
         return rule
 
     def __bool__(self) -> bool:
@@ -349,11 +355,15 @@ class Scenarios:
         with self._lock:
             before = len(self._rules)
             self._rules = [r for r in self._rules if r.id != rule_id]
-            return len(self._rules) < before
+            removed = len(self._rules) < before
+        if removed:
+            self._changed()
+        return removed
 
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
+        self._changed()
 
     def check_dialects(self) -> None:
         """Refuse a rule naming a dialect the book does not know (once every dialect of

@@ -28,6 +28,7 @@ from .callbacks import (
     RetryPolicy,
     TargetPolicy,
 )
+from .changes import CALLBACK, RULES, TASK, Changes
 from .clock import Clock, ManualClock, RealClock
 from .config import Settings
 from .control import Control
@@ -115,6 +116,9 @@ class Engine(Control):
         # One journal and one set of accounts per process: a token's credit and rate
         # limit are the token's, whichever API it calls.
         self.journal = share.journal if share is not None else Journal(self.settings.journal_limit)
+        # One seam for change notices, shared by the process's engines (see `changes`).
+        self.changes: Changes = share.changes if share is not None else self.journal.changes
+        self.scenarios.on_change = self._rules_changed
         self.accounts = (
             share.accounts
             if share is not None
@@ -265,11 +269,14 @@ class Engine(Control):
             )
             plan = self._plan(task, outcome)
             task.starts_at = now + plan.queue  # it leaves the queue then (see `tasks`)
+            task.ends_at = task.starts_at + plan.work
             self.store.add(task)
             self._note_change()
+            if self.changes.listening:
+                self.changes.publish(TASK, task.id, self.dialect.name)
         # Scheduled outside the lock: an instant task ends (and may deliver its callback)
         # right here. The end of a task ended early is a no-op.
-        self.scheduler.at(task.starts_at + plan.work, self._on_end, task, plan.error)
+        self.scheduler.at(task.ends_at, self._on_end, task, plan.error)
         return task
 
     def _plan(self, task: Task, outcome: Outcome | None) -> Plan:
@@ -358,6 +365,8 @@ class Engine(Control):
                     self.accounts.refund(task.token, task.charged)
             task.end(TaskState.COMPLETED if error is None else TaskState.FAILED, self.clock.now())
             self._note_change()
+            if self.changes.listening:
+                self.changes.publish(TASK, task.id, self.dialect.name)
         self.store.finished(task)
         task.finish()
         if task.callback_url:
@@ -376,10 +385,15 @@ class Engine(Control):
                 task_id=delivery.task_id,
                 attempt=attempt.number,
                 error=attempt.error,
+                duration_ms=round(attempt.duration_ms, 3),
             )
         )
         with self._changed:
             self._note_change()
+        self.changes.publish(CALLBACK, delivery.task_id, self.dialect.name)
+
+    def _rules_changed(self) -> None:
+        self.changes.publish(RULES, dialect=self.dialect.name)
 
     # -- media ----------------------------------------------------------------------
 

@@ -286,6 +286,7 @@ class LumaEndpoints:
                 method=method,
                 path=path,
                 headers=journal_headers(environ),
+                received=started,
             )
         )
         call: Call | None = None
