@@ -86,7 +86,7 @@ def test_every_kind_of_change_is_told_through_one_seam(luma: LumaService) -> Non
     assert kinds.count(("task", task_id, "acedata")) == 2
     assert ("task", dream_id, "dream-machine") in kinds
     assert ("callback", task_id, "acedata") in kinds
-    assert ("rules", None, "acedata") in kinds
+    assert ("rules", None, None) in kinds  # the one rule book: no dialect of its own
     assert any(c.kind == "journal" for c in seen)
     assert any(c.kind == "clock" and c.key == T0 + 1.5 for c in seen)
     assert seen[-1].kind == "reset"

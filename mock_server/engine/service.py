@@ -108,6 +108,7 @@ class Engine(Control):
         endpoints = tuple(dict.fromkeys(e for route in routes for e in route.endpoints()))
         if share is None:
             self.scenarios = Scenarios(endpoints, dialect=dialect.name)
+            self.scenarios.on_change = self._rules_changed
         else:
             self.scenarios = share.scenarios
             self.scenarios.speak(dialect.name, endpoints)
@@ -118,7 +119,6 @@ class Engine(Control):
         self.journal = share.journal if share is not None else Journal(self.settings.journal_limit)
         # One seam for change notices, shared by the process's engines (see `changes`).
         self.changes: Changes = share.changes if share is not None else self.journal.changes
-        self.scenarios.on_change = self._rules_changed
         self.accounts = (
             share.accounts
             if share is not None
@@ -393,7 +393,7 @@ class Engine(Control):
         self.changes.publish(CALLBACK, delivery.task_id, self.dialect.name)
 
     def _rules_changed(self) -> None:
-        self.changes.publish(RULES, dialect=self.dialect.name)
+        self.changes.publish(RULES)  # the process's one rule book: no dialect's own
 
     # -- media ----------------------------------------------------------------------
 

@@ -193,7 +193,7 @@ def _render(engines: Sequence[Engine], change: Change) -> str | None:
     if change.kind == CLOCK:
         return event("clock", {"now": change.key, "manual": first.scheduler.manual})
     if change.kind == RULES:
-        return event("rules", {"dialect": change.dialect})
+        return event("rules", {})
     if change.kind == RESET:
         return event("reset", {"now": first.clock.now()})
     return None
