@@ -67,12 +67,31 @@ def _parser() -> argparse.ArgumentParser:
     client.add_argument("--control-token", help="the running fake's control token")
     client.add_argument("--token", default="luma-mock-consumer", help="token the client gets")
     client.add_argument("-k", "--only", help="run only the cases whose name contains this")
+    client.add_argument(
+        "--dialect",
+        choices=["acedata", "dream-machine"],
+        default="acedata",
+        help="the API the client speaks; dream-machine: the adapter may be 'lumaai' (built in)",
+    )
 
     proxy = commands.add_parser("proxy", help="forward to a target, checking every exchange")
-    proxy.add_argument("--target", required=True, help="base URL to forward to")
+    proxy.add_argument(
+        "--target",
+        help="base URL to forward to (required for acedata; dream-machine: https://api.lumalabs.ai)",
+    )
+    proxy.add_argument(
+        "--dialect",
+        choices=["acedata", "dream-machine"],
+        default="acedata",
+        help="the API the traffic speaks (which schemas, which calls are billable)",
+    )
     proxy.add_argument("--host", default="127.0.0.1", help="address to listen on")
     proxy.add_argument("--port", type=int, default=8010, help="port (0 picks a free one)")
-    proxy.add_argument("--max-billable", type=int, help="forward at most N generate/extend")
+    proxy.add_argument(
+        "--max-billable",
+        type=int,
+        help="forward at most N billable calls (generate/extend; creates)",
+    )
     proxy.add_argument("--record", help="append every exchange to this JSON-lines file")
     return parser
 
@@ -117,6 +136,7 @@ def _serve(args: argparse.Namespace) -> int:
         # Luma's own Dream Machine API beside it, on the same clock, journal and
         # accounts (see mock_server.dream_machine for why an engine per dialect).
         luma.sibling(DREAM_MACHINE)
+        luma.scenarios.check_dialects()  # a configured rule may name either dialect
     except (ValueError, OSError) as bad:
         print(f"luma-mock: {bad}", file=sys.stderr)
         return 2

@@ -74,6 +74,8 @@ class Corrupt:
             kind,
         )
         self.rewrite(seen)
+        if seen.content_type != kind:  # a rewrite may relabel the answer
+            headers["Content-Type"] = seen.content_type
         out = seen.body if isinstance(seen.body, bytes) else json.dumps(seen.body).encode()
         headers["Content-Length"] = str(len(out))
         start_response(f"{seen.status} X", list(headers.items()))

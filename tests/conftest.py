@@ -10,7 +10,7 @@ from tests.redis_server import redis_server, redis_url  # noqa: F401 - fixtures
 profiles.register()
 profiles.load_default()
 
-pytest_plugins = ("pytester",)
+pytest_plugins = ("pytester", "tests.dashboard_support")
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Tiny helpers for tests to check that served media is real and has the expected size.
 
-``video_size`` shells out to the ffmpeg binary bundled with ``imageio_ffmpeg``;
+``video_size`` and ``has_audio`` shell out to the ffmpeg binary bundled with ``imageio_ffmpeg``;
 ``jpeg_size`` is pure Python.
 """
 
@@ -60,6 +60,15 @@ def video_size(data: bytes) -> tuple[int, int]:
     if match is None:
         raise ValueError(f"no video stream found by ffmpeg: {info.strip()}")
     return int(match.group(1)), int(match.group(2))
+
+
+def has_audio(data: bytes) -> bool:
+    """Whether ``data`` (a media file) has an audio stream that decodes cleanly."""
+    with tempfile.TemporaryDirectory(prefix="media_probe_") as tmp:
+        path = Path(tmp) / "input.mp4"
+        path.write_bytes(data)
+        decode = _run_ffmpeg("-v", "error", "-i", str(path), "-map", "0:a:0", "-f", "null", "-")
+        return decode.returncode == 0 and not decode.stderr.strip()
 
 
 def jpeg_size(data: bytes) -> tuple[int, int]:

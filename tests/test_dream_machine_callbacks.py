@@ -90,3 +90,43 @@ def test_a_refused_target_is_a_400(fake: tuple[Any, LumaService, Engine, Callbac
     )
     assert answer.status_code == 400
     assert answer.get_json()["detail"].startswith("callback_url: ")
+
+
+def test_each_new_operation_calls_back_like_a_create(
+    fake: tuple[Any, LumaService, Engine, CallbackReceiver],
+) -> None:
+    client, luma, _, receiver = fake
+    source = _create(client, receiver.url)
+    luma.advance(62)
+    receiver.wait_count(2)  # the source's own dreaming and completed
+    media = {"url": f"http://localhost/dream-machine/media/{source}.mp4"}
+    calls = {
+        f"/generations/{source}/upscale": {"resolution": "1080p"},
+        f"/dream-machine/v1/generations/{source}/audio": {"prompt": "rain"},
+        "/generations/image/reframe": {
+            "generation_type": "reframe_image", "model": "photon-1", "aspect_ratio": "1:1",
+            "media": {"url": "https://example.com/a.jpg"},
+        },
+        "/generations/video/reframe": {
+            "generation_type": "reframe_video", "model": "ray-2", "aspect_ratio": "9:16",
+            "media": media,
+        },
+        "/generations/video/modify": {
+            "generation_type": "modify_video", "model": "ray-2", "mode": "adhere_2",
+            "media": media,
+        },
+    }  # fmt: skip
+    made = []
+    for path, body in calls.items():
+        answer = client.post(path, json={**body, "callback_url": receiver.url}, headers=AUTH)
+        assert answer.status_code in (200, 201), answer.get_json()
+        made.append(answer.get_json()["id"])
+    luma.advance(2)
+    dreaming = receiver.wait_count(2 + len(made))[2:]
+    assert sorted(b.body["id"] for b in dreaming) == sorted(made)
+    assert {b.body["state"] for b in dreaming} == {"dreaming"}
+    luma.advance(60)
+    completed = receiver.wait_count(2 + 2 * len(made))[2 + len(made) :]
+    assert {b.body["state"] for b in completed} == {"completed"}
+    for delivery in completed:
+        assert contract.check("dream-machine/generation", delivery.body).ok

@@ -72,3 +72,23 @@ def test_the_dialects_openapi_document_is_valid() -> None:
     validate(document)
     assert "/generations/{id}" in document["paths"]
     assert set(document["paths"]["/generations/{id}"]) == {"get", "delete", "parameters"}
+
+
+def test_the_document_has_every_sdk_operation() -> None:
+    from mock_server.dream_machine import DIALECT
+
+    paths = DIALECT.openapi()["paths"]
+    operations = {
+        (path, method) for path, ops in paths.items() for method in ops if method != "parameters"
+    }
+    assert {
+        ("/generations/{id}/upscale", "post"),
+        ("/generations/{id}/audio", "post"),
+        ("/generations/image/reframe", "post"),
+        ("/generations/video/reframe", "post"),
+        ("/generations/video/modify", "post"),
+    } <= operations
+    assert len(operations) == 15  # the SDK's 13 operations, and the 2 older paths
+    upscale = paths["/generations/{id}/upscale"]["post"]
+    assert set(upscale["responses"]) == {"200", "default"}
+    assert paths["/generations/video/modify"]["post"]["responses"].keys() == {"201", "default"}

@@ -6,7 +6,10 @@ It holds the registry and how checks run (`registry`), the checks of one answer
 they share: the exchange types (`exchanges`: `Case`, `Answer`, `CheckFailure`), the
 run's memory (`context`), the MP4/JPEG size readers (`media_probe`); and the checks of a
 client (`client`, operation ``client``) with the calls they read (`client_calls`),
-registered when the consumer suite imports them.
+registered when the consumer suite imports them. Each check names the dialects it
+applies to (`Case.dialect`): the Dream Machine dialect's are in `dream_machine` and
+`dm_media` (answers) and `dm_client` (clients, operation ``dm-client``); `DM_CHECKS`
+names those of its answers.
 
 It may import the standard library and `contract_tests.contract`, nothing else of this
 project and nothing of `mock_server`: the suites and the plugin sit above it.
@@ -38,12 +41,16 @@ from .registry import REGISTRY, SKIPPED, Check, CheckFunction, assert_checks, ch
 from .answers import allowed_statuses, schema_for
 from . import tasks  # noqa: F401 - imported for its checks
 from . import media  # noqa: F401 - imported for its checks
+from . import dream_machine  # noqa: F401 - imported for its checks (dialect dream-machine)
+from . import dm_media  # noqa: F401 - imported for its check (dialect dream-machine)
 # isort: on
 
-CHECKS: tuple[str, ...] = tuple(REGISTRY)
+CHECKS: tuple[str, ...] = tuple(n for n, c in REGISTRY.items() if "acedata" in c.dialects)
+DM_CHECKS: tuple[str, ...] = tuple(n for n, c in REGISTRY.items() if "dream-machine" in c.dialects)
 
 __all__ = [
     "CHECKS",
+    "DM_CHECKS",
     "REGISTRY",
     "SET_ONCE",
     "SKIPPED",

@@ -16,6 +16,9 @@ from .registry import SKIPPED, check
 
 # -- what the contract allows ----------------------------------------------------------
 
+# The Dream Machine dialect's operations (`dream_machine`): creates, get, list, delete,
+# upscale/audio of a generation, the small reads.
+DM_OPERATIONS = ("create", "get", "list", "delete", "derive", "ping", "credits")
 ERROR_STATUSES_SYNC = {403, 429, 500, 504}  # a failed task, a rate limit, a timeout
 ERROR_STATUSES_SUBMIT = {403, 429}  # refused before any task exists
 
@@ -81,8 +84,15 @@ def status_allowed(ctx: CheckContext, case: Case, answer: Answer) -> bool | None
         )
 
 
-@check("content-type-json", "answers of the API are JSON (content-type application/json)")
+@check(
+    "content-type-json",
+    "answers of the API are JSON (content-type application/json)",
+    on=("videos", "tasks", *DM_OPERATIONS),
+    dialects=("acedata", "dream-machine"),
+)
 def content_type_json(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
+    if answer.status == 204:
+        return SKIPPED  # no content (a Dream Machine delete): dm-body-schema says it is empty
     kind = answer.content_type
     if kind != "application/json" and not kind.endswith("+json"):
         fail("the answer is not JSON", expected="application/json", actual=kind or "none")

@@ -40,6 +40,7 @@ class TaskHistory:
 
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     results: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)  # Dream Machine: answered 204 to a delete
 
     def last(self, task_id: str) -> dict[str, Any] | None:
         seen = self.records.get(task_id)
@@ -49,6 +50,9 @@ class TaskHistory:
         self.results.setdefault(task_id, (source, result))
 
     def observe(self, case: Case, answer: Answer) -> None:
+        if case.dialect == "dream-machine":
+            self.observe_generation(case, answer)
+            return
         body = answer.json_or_none()
         if not isinstance(body, dict):
             return
@@ -63,6 +67,29 @@ class TaskHistory:
                 response = record.get("response")
                 if record_state(record) in ("completed", "failed") and isinstance(response, dict):
                     self.remember_result(task_id, "an earlier retrieve", response)
+
+    def observe_generation(self, case: Case, answer: Answer) -> None:
+        """A Dream Machine exchange: a Generation from a create, a get, an upscale or
+        audio, or each of a list page, is one record of its id; a 204 to a delete
+        marks the id deleted. Callbacks are not records: they arrive when the receiver
+        is read, possibly after a later get (the checks of callbacks read them apart)."""
+        if case.operation == "delete" and answer.status == 204 and case.task_id:
+            self.deleted.add(case.task_id)
+            return
+        if case.operation == "callback" or not 200 <= answer.status < 300:
+            return
+        body = answer.json_or_none()
+        if case.operation == "list" and isinstance(body, dict):
+            found = body.get("generations")
+            seen = [g for g in found if isinstance(g, dict)] if isinstance(found, list) else []
+        else:
+            seen = [body] if isinstance(body, dict) else []
+        for generation in seen:
+            if not isinstance(generation.get("id"), str):
+                continue
+            self.records.setdefault(generation["id"], []).append(generation)
+            if generation.get("state") in ("completed", "failed"):
+                self.remember_result(generation["id"], f"an earlier {case.operation}", generation)
 
 
 def task_records(case: Case, body: Any) -> list[dict[str, Any]]:

@@ -41,6 +41,7 @@ class Case:
     valid: bool = True
     expect_status: int | None = None
     task_id: str | None = None  # the task the case is about, once known
+    dialect: str = "acedata"  # which API the case speaks (`contract.dialects`)
 
     def __post_init__(self) -> None:
         if not self.path and self.operation in ("videos", "tasks"):

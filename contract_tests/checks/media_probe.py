@@ -81,3 +81,14 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
             return width, height
         pos += 2 + length
     raise ValueError("not a JPEG: no frame header before the image data")
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk, which must come first; ValueError if
+    it is not a PNG."""
+    if data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR" or len(data) < 24:
+        raise ValueError("not a PNG: no signature and IHDR chunk")
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")

@@ -1,7 +1,8 @@
 """The one registry of checks, and how they run.
 
 A check is a plain function of one exchange — the `Case` that was sent and the `Answer`
-that came — registered under a name for the operations it looks at:
+that came — registered under a name for the operations it looks at, of the dialects it knows
+(``acedata`` unless it says otherwise; `Case.dialect` says which a case speaks):
 
     @check("batch-count", "retrieve_batch's count equals len(items)", on=("tasks",))
     def batch_count(ctx: CheckContext, case: Case, answer: Answer) -> bool | None: ...
@@ -31,6 +32,7 @@ class Check:
     description: str
     operations: frozenset[str]
     fn: CheckFunction
+    dialects: frozenset[str] = frozenset({"acedata"})
 
 
 REGISTRY: dict[str, Check] = {}
@@ -38,16 +40,20 @@ SKIPPED = False  # what a check returns when the exchange is not its business
 
 
 def check(
-    name: str, description: str, on: Iterable[str] = ("videos", "tasks")
+    name: str,
+    description: str,
+    on: Iterable[str] = ("videos", "tasks"),
+    dialects: Iterable[str] = ("acedata",),
 ) -> Callable[[CheckFunction], CheckFunction]:
-    """Register a check under ``name`` for the operations ``on``. The function raises
+    """Register a check under ``name`` for the operations ``on`` of the ``dialects`` it
+    knows (a case of another dialect never reaches it). The function raises
     `CheckFailure` (see `fail`) when the contract is broken, and returns `SKIPPED` when
     the exchange is not its business (so the tally counts only real runs)."""
 
     def register(fn: CheckFunction) -> CheckFunction:
         if name in REGISTRY:
             raise ValueError(f"check {name!r} is registered twice")
-        REGISTRY[name] = Check(name, description, frozenset(on), fn)
+        REGISTRY[name] = Check(name, description, frozenset(on), fn, frozenset(dialects))
         return fn
 
     return register
@@ -56,12 +62,14 @@ def check(
 def run_checks(
     ctx: CheckContext, case: Case, answer: Answer, only: Iterable[str] | None = None
 ) -> list[CheckFailure]:
-    """Run every check that applies to the case's operation (or those in ``only``),
-    collect their failures, then add the exchange to the history."""
+    """Run every check that applies to the case's dialect and operation (or those in
+    ``only``), collect their failures, then add the exchange to the history."""
     chosen = set(only) if only is not None else None
     failures = []
     for item in REGISTRY.values():
-        if case.operation not in item.operations or (chosen and item.name not in chosen):
+        if case.operation not in item.operations or case.dialect not in item.dialects:
+            continue
+        if chosen and item.name not in chosen:
             continue
         try:
             if item.fn(ctx, case, answer) is not SKIPPED:

@@ -29,8 +29,14 @@ calls and their checks), `report`, `fake` (the fake and its control API), `proxy
 
 It may import the standard library, Hypothesis, `requests`, `werkzeug`,
 `contract_tests.contract`, `contract_tests.checks` and — inside `fake` and `suite` only
-— the fake's process and callback receiver (`mock_server`); never the provider suite
-or the plugin.
+— the fake's process and callback receiver (`mock_server`); inside `dm_stage` only, the
+fake's app itself (the Dream Machine suite serves it in process: `dm_suite`); never the
+provider suite or the plugin.
+
+For Luma's Dream Machine API (``verify-client --dialect dream-machine``): `dm_suite`
+(running and the report), `dm_cases` (the situations), `dm_run` (one client's calls),
+`dm_stage` (the fake and the ear that times each request), `dm_adapters` (the adapter
+protocol, and `LumaaiAdapter` for the official SDK).
 """
 
 from __future__ import annotations
@@ -88,6 +94,8 @@ __all__ = [
 
 def main(args: Any) -> int:
     """Exit 0 when every check holds, 1 when one fails, 2 when the suite cannot run."""
+    if getattr(args, "dialect", "acedata") == "dream-machine":
+        return _main_dream_machine(args)
     try:
         factory = load_factory(args.factory)
     except (ImportError, AttributeError, ValueError) as bad:
@@ -116,6 +124,52 @@ def main(args: Any) -> int:
             progress=show,
         )
     except (RuntimeError, ControlError, OSError) as broken:
+        print(f"luma-mock verify-client: the suite could not run: {broken}", file=sys.stderr)
+        return 2
+    print()
+    print(report.render(), flush=True)
+    return 0 if report.ok else 1
+
+
+def _main_dream_machine(args: Any) -> int:
+    """``verify-client --dialect dream-machine``: the same exit codes."""
+    from .dm_adapters import load_dm_factory
+    from .dm_suite import run_dm_consumer_suite
+
+    if args.fake_url:
+        print(
+            "luma-mock verify-client: --fake-url is not supported with --dialect dream-machine "
+            "(the suite serves the fake itself, to time each request)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        factory = load_dm_factory(args.factory)
+    except (ImportError, AttributeError, ValueError) as bad:
+        print(f"luma-mock verify-client: cannot load {args.factory}: {bad}", file=sys.stderr)
+        return 2
+
+    def show(result: CaseResult) -> None:
+        if result.skipped:
+            mark, detail = "skip", result.skipped
+        elif result.ok:
+            mark, detail = "ok", f"{result.examples} example(s)"
+        else:
+            mark, detail = "FAIL", ", ".join(dict.fromkeys(f.check for f in result.failures))
+        print(f"  {mark:<5}{result.name:<72}{detail}", flush=True)
+
+    print(f"luma-mock verify-client --dialect dream-machine {args.factory} "
+          f"(profile {args.profile})", flush=True)  # fmt: skip
+    try:
+        report = run_dm_consumer_suite(
+            factory,
+            profile=args.profile,
+            token=args.token,
+            call_timeout=max(30.0, 3 * args.client_timeout),
+            only=(lambda case: args.only in case.name) if args.only else None,
+            progress=show,
+        )
+    except (RuntimeError, OSError) as broken:
         print(f"luma-mock verify-client: the suite could not run: {broken}", file=sys.stderr)
         return 2
     print()

@@ -35,9 +35,21 @@ from urllib.parse import urlsplit
 import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .verdicts import BodyVerdict, Exchange, _parse, answer_verdict, envelope, request_verdict
+from ..contract.dialects import ACEDATA, dialect
+from .verdicts import (
+    BodyVerdict,
+    Exchange,
+    _parse,
+    answer_verdict,
+    detail,
+    dm_answer_verdict,
+    dm_request_verdict,
+    envelope,
+    request_verdict,
+)
 
 BILLABLE = ("POST", "/luma/videos")  # generate and extend: each starts a paid task
+# (the Dream Machine dialect's billable calls: `contract.dialects`, every create)
 CAP_HEADER = "X-Luma-Mock-Proxy"
 # Hop-by-hop headers (RFC 9110 §7.6.1) and those the forwarding recomputes.
 _NOT_FORWARDED = frozenset(
@@ -73,6 +85,7 @@ class ValidatingProxy:
         record: str | Path | None = None,
         echo: Callable[[Exchange], None] | None = None,
         timeout: float = 900.0,  # a sync call may be held for the body's timeout (≤ 900 s)
+        dialect: str = ACEDATA,
     ) -> None:
         parts = urlsplit(target)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -80,6 +93,7 @@ class ValidatingProxy:
         if max_billable is not None and max_billable < 0:
             raise ValueError("max_billable must be 0 or more")
         self.target = target.rstrip("/")
+        self.dialect = _dialect(dialect)
         self.max_billable = max_billable
         self.echo = echo
         self.timeout = timeout
@@ -151,7 +165,7 @@ class ValidatingProxy:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length > 0 else b""
         request, _ = _parse(raw)
-        billable = (method, path) == BILLABLE
+        billable = self.dialect.is_billable(method, path)
 
         if billable and not self._admit():
             status, headers, content = self._capped()
@@ -170,10 +184,10 @@ class ValidatingProxy:
             status=status,
             request=request,
             answer=answer,
-            request_verdict=request_verdict(method, path, request),
+            request_verdict=self._request_verdict(method, path, request),
             answer_verdict=BodyVerdict()
             if own
-            else answer_verdict(path, request, status, answer, is_json),
+            else self._answer_verdict(method, path, request, status, answer, is_json, content),
             forwarded=forwarded,
             billable=billable,
             note=note,
@@ -182,6 +196,24 @@ class ValidatingProxy:
         self._keep(exchange)
         start_response(f"{status} {_reason(status)}", headers)
         return [content]
+
+    def _request_verdict(self, method: str, path: str, request: Any) -> BodyVerdict:
+        if self.dialect.name == ACEDATA:
+            return request_verdict(method, path, request)
+        return dm_request_verdict(method, path, request)
+
+    def _answer_verdict(
+        self, method: str, path: str, request: Any, status: int, answer: Any, is_json: bool,
+        raw: bytes,
+    ) -> BodyVerdict:  # fmt: skip
+        if self.dialect.name == ACEDATA:
+            return answer_verdict(path, request, status, answer, is_json)
+        return dm_answer_verdict(method, path, status, answer, is_json, raw)
+
+    def _error(self, code: str, message: str) -> bytes:
+        """The proxy's own error, in the dialect's shape."""
+        body = envelope(code, message) if self.dialect.name == ACEDATA else detail(message)
+        return json.dumps(body).encode()
 
     def _admit(self) -> bool:
         with self._lock:
@@ -195,7 +227,7 @@ class ValidatingProxy:
             f"luma-mock proxy: the cap of {self.max_billable} billable request(s) is reached; "
             "this request was not forwarded"
         )
-        content = json.dumps(envelope("too_many_requests", message)).encode()
+        content = self._error("too_many_requests", message)
         headers = [
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(content))),
@@ -225,7 +257,7 @@ class ValidatingProxy:
             # The documented envelope, so a client reads it as the error it is; 502
             # because it is the proxy's own answer, not the service's.
             note = f"the target did not answer: {type(error).__name__}"
-            content = json.dumps(envelope("api_error", f"luma-mock proxy: {note}")).encode()
+            content = self._error("api_error", f"luma-mock proxy: {note}")
             return 502, [("Content-Type", "application/json")], content, note
         content = answer.content
         back = [(k, v) for k, v in answer.headers.items() if k.lower() not in _NOT_FORWARDED]
@@ -240,6 +272,10 @@ class ValidatingProxy:
                 self._record.flush()
         if self.echo is not None:
             self.echo(exchange)
+
+
+def _dialect(name: str) -> Any:
+    return dialect(name)
 
 
 def _request_headers(environ: dict[str, Any]) -> Iterable[tuple[str, str]]:
@@ -272,14 +308,20 @@ class _QuietHandler(WSGIRequestHandler):
 def main(args: argparse.Namespace) -> int:
     """Run until SIGTERM or Ctrl-C; exit 1 if any exchange drifted from the contract."""
     echo = lambda x: print(x.line(), flush=True)  # noqa: E731
+    name = getattr(args, "dialect", ACEDATA)
+    if not args.target and name == ACEDATA:
+        print("luma-mock proxy: --target is required for the acedata dialect", file=sys.stderr)
+        return 2
+    target = args.target or dialect(name).real_service
     try:
         proxy = ValidatingProxy(
-            args.target,
+            target,
             host=args.host,
             port=args.port,
             max_billable=args.max_billable,
             record=args.record,
             echo=echo,
+            dialect=name,
         )
     except (ValueError, OSError) as bad:
         print(f"luma-mock proxy: {bad}", file=sys.stderr)

@@ -134,3 +134,65 @@ def envelope(code: str, message: str) -> dict[str, Any]:
         "error": {"code": code, "message": message},
         "trace_id": str(uuid.uuid4()),
     }
+
+
+# -- the Dream Machine dialect --------------------------------------------------------------
+
+DM_PREFIX = "/dream-machine/v1"
+DM_REQUESTS = {
+    "/generations": "dream-machine/video-request",  # the create path before SDK 1.12
+    "/generations/video": "dream-machine/video-request",
+    "/generations/image": "dream-machine/image-request",
+}
+DM_READS = {"/ping": "dream-machine/ping", "/credits": "dream-machine/credits"}
+# The statuses the SDKs raise a named exception for; 5xx are InternalServerError.
+DM_SDK_STATUSES = frozenset({400, 401, 403, 404, 409, 422, 429})
+
+
+def dm_path(path: str) -> str:
+    """The path without the dialect's prefix (the SDKs' own mocks serve at the root)."""
+    return path[len(DM_PREFIX) :] or "/" if path.startswith(DM_PREFIX) else path
+
+
+def dm_request_verdict(method: str, path: str, body: Any) -> BodyVerdict:
+    schema = DM_REQUESTS.get(dm_path(path)) if method == "POST" else None
+    return BodyVerdict() if schema is None else _check(schema, body)
+
+
+def dm_answer_schema(method: str, path: str, status: int) -> str | None:
+    """The schema of a Dream Machine answer, from the endpoint and the status."""
+    parts = dm_path(path).strip("/").split("/")
+    known = parts[0] in ("generations", "ping", "credits")
+    if status >= 400:
+        return "dream-machine/error" if known else None
+    if not 200 <= status < 300 or status == 204:
+        return None
+    if parts[0] != "generations":
+        return DM_READS.get("/" + "/".join(parts))
+    if parts == ["generations"]:
+        return "dream-machine/list" if method == "GET" else "dream-machine/generation"
+    if parts[1] in ("concepts", "camera_motion"):
+        return None
+    return "dream-machine/generation"  # a create, a get, an upscale, an audio
+
+
+def dm_answer_verdict(
+    method: str, path: str, status: int, answer: Any, is_json: bool, raw: bytes = b""
+) -> BodyVerdict:
+    if status == 204:
+        problems = [f"a 204 with a body: {raw[:80]!r}"] if raw.strip() else []
+        return BodyVerdict("no content", problems)
+    schema = dm_answer_schema(method, path, status)
+    if schema is None:
+        return BodyVerdict()
+    if not is_json:
+        return BodyVerdict(schema, [f"the answer is not JSON: {str(answer)[:80]!r}"])
+    verdict = _check(schema, answer)
+    if status >= 400 and status < 500 and status not in DM_SDK_STATUSES:
+        verdict.problems.append(f"status {status} has no exception of its own in the SDKs")
+    return verdict
+
+
+def detail(message: str) -> dict[str, Any]:
+    """The Dream Machine error body."""
+    return {"detail": message}

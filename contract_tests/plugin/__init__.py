@@ -10,7 +10,9 @@ fake (`mock_server`) inside the fixtures that need them. It is the top layer of
 Fixtures: ``luma_fake`` (the fake in process), ``luma_clock`` (its manual clock),
 ``luma_responses`` (``requests`` answered in process), ``luma_httpx_transport`` (an httpx
 transport answered in process), ``luma_server`` (a real server on a loopback port, one per
-session and configuration, reset before each test), ``luma_callback_receiver``.
+session and configuration, reset before each test), ``luma_callback_receiver``. Every
+fake serves both dialects: the AceDataCloud API at ``url``, Luma's Dream Machine API at
+``dream_machine_url`` (the ``lumaai`` SDK's ``base_url``).
 The marker ``@pytest.mark.luma(...)`` configures one test's fake; the options
 ``--luma-target``, ``--luma-token`` and ``--luma-max-billable`` point ``luma_server`` (and
 the contract suites) at another server or the real service.
@@ -44,6 +46,7 @@ STARTUP_KEYS = (
     "max_tasks",
     "default_timeout",
     "video_cost",
+    "dialect_callbacks",
 )
 
 
@@ -126,20 +129,24 @@ def luma_fake(request: pytest.FixtureRequest, luma_clock: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def luma_responses(luma_fake: Any) -> Iterator[Any]:
-    """``requests`` calls to the fake's URL (and the provider's own URLs) answered in
-    process through ``responses``; other URLs pass through. Yields the fake."""
-    from mock_server.acedata import DEFAULT_BASE_URLS
+    """``requests`` calls to the fake's URL (and the APIs' own URLs: AceDataCloud's and
+    Luma's) answered in process through ``responses``; other URLs pass through. Yields
+    the fake."""
+    from mock_server import acedata, dream_machine
     from mock_server.web.transports import responses_mock
 
-    with responses_mock(luma_fake.app, (luma_fake.url, *DEFAULT_BASE_URLS)) as mock:
+    bases = (luma_fake.url, *acedata.DEFAULT_BASE_URLS, *dream_machine.DEFAULT_BASE_URLS)
+    with responses_mock(luma_fake.app, bases) as mock:
         luma_fake.responses = mock
         yield luma_fake
 
 
 @pytest.fixture
 def luma_httpx_transport(luma_fake: Any) -> Any:
-    """An httpx transport answered by the in-process fake; use with
-    ``httpx.Client(transport=luma_httpx_transport, base_url=luma_fake.url)``."""
+    """An httpx transport answered by the in-process fake, whatever the URL's host; use
+    with ``httpx.Client(transport=luma_httpx_transport, base_url=luma_fake.url)``, or
+    give ``lumaai.LumaAI(base_url=luma_fake.dream_machine_url,
+    http_client=httpx.Client(transport=luma_httpx_transport))``."""
     pytest.importorskip("httpx")
     from mock_server.web.transports import httpx_transport
 

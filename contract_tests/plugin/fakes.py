@@ -1,8 +1,9 @@
 """The fakes the pytest plugin hands to tests: `LumaFake` in process, `LumaServer` over a
-real socket. Both carry ``url``, ``token`` and ``headers`` and the same control names
-(``advance``, ``complete``, ``fail``, ``wait_for_state``, ``wait_for_callback``,
-``scenarios``, ``journal``, ``accounts``, ``set_delays``, ``reset``, ``clock``), so one
-test body can run against either."""
+real socket. Both serve both dialects (the AceDataCloud API at ``url``, Luma's Dream
+Machine API at ``dream_machine_url``), carry ``token`` and ``headers`` and the same
+control names (``advance``, ``complete``, ``fail``, ``wait_for_state``,
+``wait_for_callback``, ``scenarios``, ``journal``, ``accounts``, ``set_delays``,
+``reset``, ``clock``), so one test body can run against either."""
 
 from __future__ import annotations
 
@@ -13,14 +14,17 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from mock_server import dream_machine
 from mock_server.acedata import LumaService
 from mock_server.engine.clock import Clock
 from mock_server.engine.config import Settings
+from mock_server.engine.service import Engine
 from mock_server.harness.process import ServedFake
 from mock_server.harness.remote import ControlClient, RemoteFake
 from mock_server.web.app import create_app
 
 IN_PROCESS_URL = "http://luma-mock.test"  # a reserved name: it never resolves to a real host
+DREAM_MACHINE_PREFIX = dream_machine.PREFIX  # where Luma's own API is served on the fake
 
 
 class _ClientAt(FlaskClient):
@@ -39,11 +43,17 @@ class _ClientAt(FlaskClient):
 
 
 class LumaFake:
-    """The fake in this process. Control calls go through its own control API, answered
-    in process, so they return what ``luma_server``'s do; ``service`` is the engine."""
+    """The fake in this process, speaking both dialects. Control calls go through its own
+    control API, answered in process, so they return what ``luma_server``'s do;
+    ``service`` is the AceDataCloud engine, ``dream_machine`` the Dream Machine one
+    (its sibling: one clock, journal, rule book and set of balances)."""
 
     def __init__(self, service: LumaService, token: str, url: str = IN_PROCESS_URL) -> None:
         self.service = service
+        self.dream_machine: Engine = next(
+            (e for e in service.siblings if e.dialect.name == dream_machine.DIALECT.name), None
+        ) or service.sibling(dream_machine.DIALECT)
+        service.scenarios.check_dialects()  # the marker's rules may name either dialect
         self.app = create_app(service)
         self.url = url
         self.token = token
@@ -72,6 +82,12 @@ class LumaFake:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def dream_machine_url(self) -> str:
+        """The base URL of Luma's Dream Machine API on this fake: what ``lumaai.LumaAI``
+        takes as ``base_url`` (with ``luma_httpx_transport``, or through the test client)."""
+        return self.url + DREAM_MACHINE_PREFIX
 
     def client(self) -> Any:
         """Flask's test client over the fake's app, as if called at ``url``."""
@@ -119,6 +135,12 @@ class LumaServer:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def dream_machine_url(self) -> str:
+        """The base URL of Luma's Dream Machine API on this server (``lumaai``'s
+        ``base_url``)."""
+        return self.url + DREAM_MACHINE_PREFIX
 
     @property
     def is_fake(self) -> bool:
@@ -170,6 +192,8 @@ class RunningServer:
 
 
 def _env_value(value: Any) -> str:
+    if isinstance(value, dict):  # a table (dialect_callbacks): JSON, as the server reads it
+        return json.dumps(value)
     if isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value)
     return str(value)

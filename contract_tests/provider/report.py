@@ -91,7 +91,13 @@ def format_failure(
     if failure.actual:
         lines.append(f"   actual:   {failure.actual}")
     case = failure.case
-    if case is not None and case.operation in ("videos", "tasks"):
+    if case is not None and case.dialect != "acedata":
+        shown = "the request that asked for it" if case.operation == "callback" else "reproduce"
+        if case.operation == "wait":
+            shown = "the last poll"
+        if case.path:
+            lines.append(f"   {shown}: {curl_line(case, base_url, token)}")
+    elif case is not None and case.operation in ("videos", "tasks"):
         lines.append(f"   reproduce: {curl_line(case, base_url, token)}")
     elif case is not None and case.operation == "callback":
         from ..checks import Case
@@ -174,6 +180,13 @@ def add_verify_arguments(parser: Any) -> None:
     )
     parser.add_argument("--image-url", help="a real image for first/last-frame requests")
     parser.add_argument("--no-stateful", action="store_true", help="skip the state machine")
+    parser.add_argument(
+        "--dialect",
+        choices=["acedata", "dream-machine"],
+        default="acedata",
+        help="the API to verify: AceDataCloud's (/luma/...) or Luma's Dream Machine API "
+        "(/dream-machine/v1/..., token also from $LUMAAI_API_KEY)",
+    )
 
 
 def run_verify(args: Any, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
@@ -186,7 +199,9 @@ def run_verify(args: Any, out: IO[str] | None = None, err: IO[str] | None = None
     from .targets import Target
 
     out, err = out or sys.stdout, err or sys.stderr
-    token = args.token or next((os.environ[n] for n in TOKEN_ENV if os.environ.get(n)), "")
+    dialect = getattr(args, "dialect", "acedata")
+    names = TOKEN_ENV + (("LUMAAI_API_KEY",) if dialect == "dream-machine" else ())
+    token = args.token or next((os.environ[n] for n in names if os.environ.get(n)), "")
     if args.max_billable is not None and args.max_billable < 0:
         print("luma-mock verify: --max-billable must be >= 0", file=err)
         return 2
@@ -197,7 +212,10 @@ def run_verify(args: Any, out: IO[str] | None = None, err: IO[str] | None = None
             control_token=args.control_token,
             any_token=args.any_token,
         )
-        reached = target.transport.send("POST", "/luma/tasks", b"{}", {}, 10.0)
+        if dialect == "dream-machine":
+            reached = target.transport.send("GET", "/dream-machine/v1/ping", None, {}, 10.0)
+        else:
+            reached = target.transport.send("POST", "/luma/tasks", b"{}", {}, 10.0)
         if reached.status == 0:
             print(f"luma-mock verify: cannot reach {args.target}: {reached.text}", file=err)
             return 2
@@ -214,6 +232,7 @@ def run_verify(args: Any, out: IO[str] | None = None, err: IO[str] | None = None
             stateful=not args.no_stateful,
             image_url=args.image_url,
             out=err,
+            dialect=dialect,
         )
     finally:
         target.close()

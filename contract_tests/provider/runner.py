@@ -24,12 +24,14 @@ import contextlib
 import itertools
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..checks import Answer, Case, CheckContext, CheckFailure
 from ..checks import run_checks as _run_checks
 from ..contract import strategies as S
+from ..contract.dialects import dialect
 from ..contract.schema import given
 from .outcome import Budget, BudgetSpent
 from .progress import Progress, Recorder
@@ -89,6 +91,12 @@ class Provider:
         self.overran: str | None = None  # a task that did not end within its wait
         self.silence = 0.0  # seconds the target left requests unanswered, in all
         self._receiver: Any = None
+        # The Dream Machine dialect's memory: creates whose callbacks are due, completed
+        # generations to upscale or add audio to, and whether the target serves those.
+        self.dm_callbacks: list[Case] = []
+        self.dm_completed: list[str] = []
+        self.dm_derived = False
+        self.dm_more_creates: list[str] = []  # reframe and modify creates it serves
         self._callback_seq = itertools.count(1)
 
     # -- sending --------------------------------------------------------------------
@@ -108,12 +116,28 @@ class Provider:
         return headers
 
     def is_billable(self, case: Case) -> bool:
-        """A POST to /luma/videos with a valid token that passes validation."""
+        """A POST to /luma/videos with a valid token that passes validation; in the
+        Dream Machine dialect, every create, upscale or audio with a valid token."""
+        if case.dialect != "acedata":
+            # An upscale or audio of an unknown or deleted id must be a 404: it makes nothing.
+            if case.expect_status == 404:
+                return False
+            path = case.path.split("?")[0]
+            return (
+                case.auth == "valid"
+                and case.valid
+                and dialect(case.dialect).is_billable(case.method, path)
+            )
         return case.operation == "videos" and case.auth == "valid" and case.valid
 
     def is_risky(self, case: Case) -> bool:
         """An invalid /luma/videos body with a usable prompt, for a target without the
-        control API (maybe the real service): a lenient server could accept and bill it."""
+        control API (maybe the real service): a lenient server could accept and bill it.
+        In the Dream Machine dialect, any invalid create with a valid token there."""
+        if case.dialect != "acedata":
+            path = case.path.split("?")[0]
+            creates = dialect(case.dialect).is_billable(case.method, path)
+            return self.control is None and creates and not case.valid and case.auth == "valid"
         body = case.body if isinstance(case.body, dict) else {}
         usable = S.is_valid_field("videos", "prompt", body.get("prompt"))
         return self.control is None and case.operation == "videos" and not case.valid and usable
@@ -208,10 +232,13 @@ class Provider:
     def retrieve_batch(self, ids: list[str]) -> None:
         self.exchange(Case("tasks", {"action": "retrieve_batch", "ids": ids}, label="batch"))
 
-    def settle(self, task_id: str) -> dict[str, Any] | None:
+    def settle(
+        self, task_id: str, ask: Callable[[str], Case] = retrieve_case
+    ) -> dict[str, Any] | None:
         """The task's record once it has ended, every poll on the way checked; None
-        when it did not end (an answer broke a check, or its wait ran out: `waits`)."""
-        return settle(self, task_id)
+        when it did not end (an answer broke a check, or its wait ran out: `waits`).
+        ``ask``: the case that reads it (a Dream Machine GET /generations/{id})."""
+        return settle(self, task_id, ask)
 
     def remember_video(self, result: Any) -> None:
         if isinstance(result, dict) and result.get("success") is True:

@@ -41,12 +41,15 @@ def verify(
     stateful: bool = True,
     image_url: str | None = None,
     out: IO[str] | None = sys.stderr,
+    dialect: str = "acedata",
 ) -> Verification:
     """Verify ``target`` against the contract and return what was found.
 
     ``max_billable``: the cap on billable requests (default: 36 on a target with the
     control API, 0 elsewhere — the real service costs money). ``max_examples``: per
     property (default: the profile's). ``record``: a JSON-lines file of every exchange.
+    ``dialect``: ``acedata`` (POST /luma/videos …) or ``dream-machine`` (Luma's own API
+    under ``/dream-machine/v1``; `dm_plans`, `dm_stateful`).
     """
     started = time.monotonic()
     profiles.register()
@@ -65,20 +68,39 @@ def verify(
             if not max_billable:
                 provider.notes.append("billable checks skipped: pass --max-billable N")
         budget.cap = max_billable
-        plans = cheap_plans(provider, n)
-        plans += billable_plans(provider, n, image_url) if budget.cap else []
+        if dialect == "dream-machine":
+            from .dm_plans import (
+                dm_billable_plans,
+                dm_cheap_plans,
+                probe_derived,
+                probe_more_creates,
+            )
+
+            provider.dm_derived = probe_derived(provider)
+            provider.dm_more_creates = probe_more_creates(provider)
+            plans = dm_cheap_plans(provider, n)
+            plans += dm_billable_plans(provider, n) if budget.cap else []
+        else:
+            plans = cheap_plans(provider, n)
+            plans += billable_plans(provider, n, image_url) if budget.cap else []
         progress.planned = sum(p.examples for p in plans)
         for phase, group in itertools.groupby(plans, key=lambda p: p.phase):
             for plan in group:
                 _run_plan(provider, plan, base, seed)
             progress.phase_done(phase)
         if provider.risky_skipped:
+            what = "create" if dialect == "dream-machine" else "/luma/videos"
             provider.notes.append(
-                f"{provider.risky_skipped} invalid /luma/videos examples with a usable prompt "
+                f"{provider.risky_skipped} invalid {what} examples with a usable prompt "
                 "not sent: without a control API the target may be the real service, which "
                 "could accept and bill them"
             )
-        if stateful:
+        if stateful and dialect == "dream-machine":
+            from .dm_stateful import run_dm_machine
+
+            run_dm_machine(provider, base, n, seed)
+            progress.phase_done("stateful")
+        elif stateful:
             from .stateful import run_machine
 
             run_machine(provider, base, n, seed)

@@ -180,7 +180,10 @@ class Target:
     @classmethod
     def in_process(cls, token: str = "verify-token", **settings: Any) -> Target:
         """The fake, in this process: a manual clock, 2 s queued and 60 s generating, and
-        only ``token`` accepted — so states, time and auth can all be seen."""
+        only ``token`` accepted — so states, time and auth can all be seen. It speaks
+        both dialects (the Dream Machine one under ``/dream-machine/v1``), as
+        ``luma-mock serve`` does."""
+        from mock_server import dream_machine
         from mock_server.acedata import LumaService
         from mock_server.engine.clock import ManualClock
         from mock_server.engine.config import Settings
@@ -195,6 +198,7 @@ class Target:
         }
         values.update(settings)
         luma = LumaService(Settings(**values), clock=ManualClock(1_700_000_000.0))
+        luma.sibling(dream_machine.DIALECT)
         target = cls.wsgi(create_app(luma), token, name="the fake, in process")
         target.on_close = luma.close
         target.hint = (

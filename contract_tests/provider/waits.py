@@ -21,6 +21,7 @@ case is the wait (`TaskWait`), its answer the last record seen.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -82,10 +83,11 @@ class TaskWait(Case):
     "a task ends (completed or failed) within its wait: at once through the control API, "
     "in 10 minutes elsewhere",
     on=(WAIT,),
+    dialects=("acedata", "dream-machine"),
 )
 def task_finishes(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     record = answer.json_or_none()
-    state = record_state(record) if isinstance(record, dict) else "never retrieved"
+    state = _state_of(case.dialect)(record) if isinstance(record, dict) else "never retrieved"
     if state in ENDED:
         return None
     waited = case.waited if isinstance(case, TaskWait) else ""
@@ -97,11 +99,23 @@ def task_finishes(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     )
 
 
+def generation_state(generation: dict[str, Any]) -> str:
+    """The state a Dream Machine Generation shows."""
+    return str(generation.get("state", "queued"))
+
+
+def _state_of(dialect: str) -> Callable[[dict[str, Any]], str]:
+    return generation_state if dialect == "dream-machine" else record_state
+
+
 class _Polls:
     """The polls of one task: the last record seen, and whether the wait goes on."""
 
-    def __init__(self, provider: Provider, task_id: str) -> None:
-        self.provider, self.task_id = provider, task_id
+    def __init__(
+        self, provider: Provider, task_id: str, ask: Callable[[str], Case] = retrieve_case
+    ) -> None:
+        self.provider, self.task_id, self.ask = provider, task_id, ask
+        self.state_of = _state_of(ask(task_id).dialect)
         self.last = Answer(0)  # the last 200 answer with a record
         self.record: dict[str, Any] | None = None
         self.broken = False
@@ -111,7 +125,7 @@ class _Polls:
         """Retrieve the task, every check run on the answer; True while the wait goes
         on (the task has not ended and the answer broke no check)."""
         failures = len(self.provider.current)
-        answer = self.provider.exchange(retrieve_case(self.task_id))
+        answer = self.provider.exchange(self.ask(self.task_id))
         self.count += 1
         self.broken = len(self.provider.current) > failures
         body = answer.json_or_none()
@@ -121,14 +135,17 @@ class _Polls:
 
     @property
     def ended(self) -> bool:
-        return self.record is not None and record_state(self.record) in ENDED
+        return self.record is not None and self.state_of(self.record) in ENDED
 
 
-def settle(provider: Provider, task_id: str) -> dict[str, Any] | None:
+def settle(
+    provider: Provider, task_id: str, ask: Callable[[str], Case] = retrieve_case
+) -> dict[str, Any] | None:
     """Bring the task to its end the cheapest way the target allows, checking every
     poll. The task's record once it has ended; None when it did not end — an answer
-    broke a check (that failure says why) or the bound was reached (``task-finishes``)."""
-    polls = _Polls(provider, task_id)
+    broke a check (that failure says why) or the bound was reached (``task-finishes``).
+    ``ask``: the case that reads the task (the dialect's; a Dream Machine GET)."""
+    polls = _Polls(provider, task_id, ask)
     going = polls.poll()
     if going and provider.overran is not None:
         return None  # the target let an earlier task overrun: it is not waited on again
@@ -165,6 +182,7 @@ def _overran(provider: Provider, task_id: str, polls: _Polls, waited: str, bound
         f"task {task_id} did not end within its wait; later tasks were retrieved once each, "
         "not waited for"
     )
-    case = TaskWait(WAIT, {"action": "retrieve", "id": task_id}, path="/luma/tasks",
-                    label="task wait", task_id=task_id, waited=waited, bound=bound)  # fmt: skip
+    asked = polls.ask(task_id)
+    case = TaskWait(WAIT, asked.body, path=asked.path, label="task wait", task_id=task_id,
+                    dialect=asked.dialect, waited=waited, bound=bound)  # fmt: skip
     provider.current.extend(run_checks(provider.ctx, case, polls.last))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ..engine import scenarios
@@ -29,7 +30,10 @@ class AceDataDialect:
     name = "acedata"
     base_urls = DEFAULT_BASE_URLS
     openapi_path = "/openapi.json"
+    path_prefixes: tuple[str, ...] = ()  # its paths are at the root, among others'
     callback_retry = None  # the settings' policy (--callback-retries and the config file)
+    error_aliases: Mapping[str, str] = MappingProxyType({})  # the engine's codes are this API's own
+    refunds_failures = False  # the provider documents no refund of a failed task
 
     def __init__(self) -> None:
         # Plain dicts: the HTTP layer looks a route up on every call.
@@ -50,12 +54,12 @@ class AceDataDialect:
     def error_codes(self) -> Mapping[str, ErrorInfo]:
         return error_codes()
 
-    def describe(self, endpoint: str, fields: Any) -> tuple[str | None, str | None]:
+    def describe(self, endpoint: str, fields: Any) -> tuple[str | None, str | None, str | None]:
         """The action (each endpoint's documented default if none is given) and the
-        prompt, for the scenario rules."""
+        prompt, for the scenario rules; this API names no model."""
         body = fields if isinstance(fields, Mapping) else {}
         default_action = "generate" if endpoint == "videos" else "retrieve"
-        return body.get("action", default_action), body.get("prompt")
+        return body.get("action", default_action), body.get("prompt"), None
 
     def media_file(self, task: Task, kind: str) -> tuple[Path, str]:
         return media.media_file(task.variant, kind), media.KINDS[kind]

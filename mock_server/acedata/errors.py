@@ -26,4 +26,5 @@ def error_body(
     return body
 
 
-register_error_codes(error_codes(), error_body)
+CODES = error_codes()  # this API's codes, its default messages in its own words
+register_error_codes(CODES, error_body)

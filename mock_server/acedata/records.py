@@ -11,7 +11,7 @@ from typing import Any
 
 from ..engine.tasks import Task
 from . import media
-from .errors import error_body
+from .errors import CODES, error_body
 
 _IDS = uuid.UUID("6f1d3c52-6a0b-4b1e-9d64-2f5c0f1a9e01")  # namespace for derived ids
 LUMA_VIDEOS_API_ID = str(uuid.uuid5(_IDS, "api:/luma/videos"))
@@ -39,7 +39,8 @@ def response(task: Task) -> dict[str, Any]:
     if task.result is not None:
         return task.result
     if task.error is not None:
-        return error_body(task.error.code, task.error.message, task.trace_id, task_id=task.id)
+        message = task.error.in_words_of(CODES)
+        return error_body(task.error.code, message, task.trace_id, task_id=task.id)
     return {"task_id": task.id, "state": task.state.value}
 
 

@@ -1,8 +1,10 @@
 """Luma's own Dream Machine API (``api.lumalabs.ai/dream-machine/v1``, the ``lumaai``
-SDKs), as the fake speaks it: the second dialect, beside `mock_server.acedata`, first
-slice (video and image creation, get, list, delete, concepts, camera motions, ping,
-credits, callbacks on dreaming, completed and failed; no upscale, audio, reframe or
-modify yet).
+SDKs), as the fake speaks it: the second dialect, beside `mock_server.acedata`. All 13
+SDK calls — video and image creation, get, list, delete, upscale, audio, reframe image
+and video, modify video, concepts, ping, credits (and camera motions, since removed
+from the SDK) — with callbacks on dreaming, completed and failed. `requests` serves the
+first ones, `edits` those that make a generation from media that exist already,
+`document` is its OpenAPI document.
 
 How one process serves both dialects: an engine per dialect, the second made with
 `Engine.sibling` from the first, sharing the settings, the clock, the scheduler, the
@@ -19,6 +21,6 @@ lookup stays the first thing a request meets.
 It may import the engine and the contract; never the HTTP layer or the other dialect.
 """
 
-from .dialect import DEFAULT_BASE_URLS, DIALECT, DreamMachineDialect
+from .dialect import DEFAULT_BASE_URLS, DIALECT, PREFIX, DreamMachineDialect
 
-__all__ = ["DEFAULT_BASE_URLS", "DIALECT", "DreamMachineDialect"]
+__all__ = ["DEFAULT_BASE_URLS", "DIALECT", "PREFIX", "DreamMachineDialect"]

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-from contract_tests.contract import bundled
+from contract_tests.contract import Verdict
 
 from ..engine.callbacks import RetryPolicy
-from ..engine.dialect import Route
+from ..engine.dialect import Call, EngineAPI, Route
 from ..engine.errors import ErrorInfo
+from ..engine.scenarios import Outcome
 from ..engine.tasks import Task
-from . import media, records, requests
+from . import document, edits, media, records, requests
 from .errors import ERROR_CODES, error_body
 
 PREFIX = "/dream-machine/v1"
@@ -46,6 +48,9 @@ def _routes(prefix: str) -> tuple[dict[str, Route], dict[str, Route]]:
         ),
         f"{prefix}/generations/video": _route("create_video", "POST", status=201),
         f"{prefix}/generations/image": _route("create_image", "POST", status=201),
+        f"{prefix}/generations/image/reframe": _route("reframe_image", "POST", status=201),
+        f"{prefix}/generations/video/reframe": _route("reframe_video", "POST", status=201),
+        f"{prefix}/generations/video/modify": _route("modify_video", "POST", status=201),
         # Exact, so they are found before the {id} template would take "concepts".
         f"{prefix}/generations/concepts/list": _route("concepts", "GET"),
         f"{prefix}/generations/camera_motion/list": _route("camera_motions", "GET"),
@@ -55,19 +60,27 @@ def _routes(prefix: str) -> tuple[dict[str, Route], dict[str, Route]]:
     templates = {
         f"{prefix}/generations/{{id}}": _route(
             "get", "GET", "DELETE", by_method=[("DELETE", "delete")], statuses=[("delete", 204)]
-        )
+        ),
+        # 200, not 201: the SDK's documented status for these two (a new generation all
+        # the same).
+        f"{prefix}/generations/{{id}}/upscale": _route("upscale", "POST"),
+        f"{prefix}/generations/{{id}}/audio": _route("audio", "POST"),
     }
     return exact, templates
 
 
 class DreamMachineDialect:
-    """The Dream Machine API, first slice: video and image creation, get, list, delete,
-    concepts, camera motions, ping, credits. Stateless: one instance serves every engine."""
+    """The Dream Machine API: every call of its SDKs (see the package's docstring).
+    Stateless: one instance serves every engine."""
 
     name = "dream-machine"
     base_urls = DEFAULT_BASE_URLS
     openapi_path = f"{PREFIX}/openapi.json"
+    path_prefixes = (PREFIX, media.MEDIA_PREFIX)
     callback_retry = CALLBACK_RETRY
+    # An empty balance: 402, as Luma's newer API documents it (see errors.ERROR_CODES).
+    error_aliases: Mapping[str, str] = MappingProxyType({"used_up": "insufficient_credits"})
+    refunds_failures = True  # "credits are refunded when a generation fails"
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
@@ -79,84 +92,36 @@ class DreamMachineDialect:
         self.media_routes = {f"{media.MEDIA_PREFIX}/<task_id>.{kind}": kind for kind in media.KINDS}
 
     error_body = staticmethod(error_body)
-    check_request = staticmethod(requests.check_request)
-    serve = staticmethod(requests.serve)
     result = staticmethod(records.result)
     response = staticmethod(records.response)
     record = staticmethod(records.record)
 
+    def check_request(self, endpoint: str, body: Any) -> tuple[Verdict, Any]:
+        if endpoint in edits.SCHEMAS:
+            return edits.check_request(endpoint, body)
+        return requests.check_request(endpoint, body)
+
+    def serve(self, engine: EngineAPI, call: Call, outcome: Outcome | None) -> Any:
+        handler = edits.HANDLERS.get(call.endpoint)
+        if handler is not None:
+            return handler(engine, call, outcome)
+        return requests.serve(engine, call, outcome)
+
     def error_codes(self) -> Mapping[str, ErrorInfo]:
         return ERROR_CODES
 
-    def describe(self, endpoint: str, fields: Any) -> tuple[str | None, str | None]:
-        """Creates are ``generate`` (the engine's delays and rules' word); the prompt."""
+    def describe(self, endpoint: str, fields: Any) -> tuple[str | None, str | None, str | None]:
+        """Creates are ``generate`` (the engine's delays and rules' word); the prompt;
+        the model."""
         body = fields if isinstance(fields, Mapping) else {}
         action = "generate" if endpoint.startswith("create_") else endpoint
-        return action, body.get("prompt")
+        return action, body.get("prompt"), body.get("model")
 
     def media_file(self, task: Task, kind: str) -> tuple[Path, str]:
         return media.media_file(task.variant, kind), media.KINDS[kind]
 
     def openapi(self) -> dict[str, Any]:
-        """A small OpenAPI 3.1 document of this slice: each path, its methods and the
-        bundled schemas of its request and answer."""
-        answers = {
-            "create_video": "generation",
-            "create_image": "generation",
-            "get": "generation",
-            "list": "list",
-            "ping": "ping",
-            "credits": "credits",
-        }
-        paths: dict[str, Any] = {}
-        seen: set[str] = set()
-        routes = {**_routes(PREFIX)[0], **_routes(PREFIX)[1]}
-        for path, route in routes.items():
-            operations = {}
-            for method, (endpoint, status) in sorted(route.dispatch.items()):
-                if method == "OPTIONS":
-                    continue
-                # POST /generations is the older path of create_video: its own id.
-                operation_id = endpoint if endpoint not in seen else f"{endpoint}_old_path"
-                seen.add(operation_id)
-                operation: dict[str, Any] = {"operationId": operation_id, "responses": {}}
-                answer = answers.get(endpoint)
-                content = (
-                    {"application/json": {"schema": bundled(f"dream-machine/{answer}")}}
-                    if answer
-                    else {}
-                )
-                operation["responses"][str(status)] = {"description": endpoint, "content": content}
-                error = {"schema": bundled("dream-machine/error")}
-                operation["responses"]["default"] = {
-                    "description": "error",
-                    "content": {"application/json": error},
-                }
-                schema = requests.SCHEMAS.get(endpoint)
-                if schema is not None:
-                    operation["requestBody"] = {
-                        "required": True,
-                        "content": {"application/json": {"schema": bundled(schema)}},
-                    }
-                operations[method.lower()] = operation
-            if "{id}" in path:
-                operations["parameters"] = [
-                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-                ]
-            if route.dispatch.get("GET", ("", 0))[0] == "list":
-                operations["get"]["parameters"] = [
-                    {"name": name, "in": "query", "schema": {"type": "integer", "minimum": 0}}
-                    for name in ("limit", "offset")
-                ]
-            paths[path.removeprefix(PREFIX)] = operations
-        return {
-            "openapi": "3.1.0",
-            "info": {"title": "Luma Dream Machine API (luma-mock)", "version": "1.21.0"},
-            "servers": [{"url": f"https://api.lumalabs.ai{PREFIX}"}],
-            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-            "security": [{"bearer": []}],
-            "paths": paths,
-        }
+        return document.openapi({**_routes(PREFIX)[0], **_routes(PREFIX)[1]}, PREFIX)
 
     def banner_example(self, url: str) -> str:
         return (

@@ -23,8 +23,18 @@ ERROR_CODES: dict[str, ErrorInfo] = {
     "bad_request": ErrorInfo(400, "Invalid request"),
     "invalid_token": ErrorInfo(401, "Invalid API key is provided"),
     "used_up": ErrorInfo(403, "Insufficient credits"),
+    # Decision: an empty balance is 402 with this detail, as Luma's newer (Agents) API
+    # documents it; the Dream Machine documents publish no status list. The engine's
+    # ``used_up`` is said so by this dialect (`DreamMachineDialect.error_aliases`).
+    "insufficient_credits": ErrorInfo(402, "Insufficient credits"),
+    "forbidden": ErrorInfo(403, "Access denied"),
     "not_found": ErrorInfo(404, "Generation not found"),
     "method_not_allowed": ErrorInfo(405, "Method not allowed"),
+    # An upscale or audio of a generation that is no completed video (see `edits`).
+    "conflict": ErrorInfo(409, "Generation is not in a state for this request"),
+    # Not answered by the fake itself: for scenario rules (``reject: unprocessable``), so
+    # a client's handling of a 422 (the SDKs' UnprocessableEntityError) can be tested.
+    "unprocessable": ErrorInfo(422, "Unprocessable entity"),
     "request_too_large": ErrorInfo(413, "Request body too large"),
     "too_many_requests": ErrorInfo(429, "Rate limit exceeded, please try again later"),
     "api_error": ErrorInfo(500, "Internal server error"),

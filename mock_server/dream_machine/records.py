@@ -36,7 +36,7 @@ def iso_time(seconds: float) -> str:
 def generation(task: Task, state: TaskState | None = None) -> dict[str, Any]:
     """The task as a Generation, in ``state`` (its own now, unless told)."""
     state = state or task.state
-    kind, _, _ = media.parse_variant(task.variant)
+    kind = media.generation_type(task.variant)
     assets: dict[str, str] | None = None
     if state is TaskState.COMPLETED:
         url = media.media_url(task.public_url, task.id, media.media_kind(task.variant))
@@ -48,7 +48,7 @@ def generation(task: Task, state: TaskState | None = None) -> dict[str, Any]:
         "failure_reason": failure_reason(task) if state is TaskState.FAILED else None,
         "created_at": iso_time(task.created_at),
         "assets": assets,
-        "model": task.request.get("model"),
+        "model": task.request.get("model") or media.variant_model(task.variant),
         "request": task.request,
     }
 

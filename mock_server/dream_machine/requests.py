@@ -53,13 +53,11 @@ def check_request(endpoint: str, body: Any) -> tuple[Verdict, Any]:
         return _NO_BODY, None
     fields = given(body)
     documented = _documented_problem(endpoint, fields) if isinstance(fields, dict) else None
+    if documented is None and endpoint == "create_video" and isinstance(fields, dict):
+        documented = _unsupported(fields)  # said the fake's way, before the enum's
     if documented is not None:
         return Verdict(schema, (Problem("", documented),)), None
     verdict = check(schema, fields)
-    if verdict.ok and endpoint == "create_video":
-        unsupported = _unsupported(fields)
-        if unsupported is not None:
-            return Verdict(schema, (Problem("", unsupported),), verdict.unknown_fields), None
     return verdict, (fields if verdict.ok else None)
 
 
@@ -69,10 +67,9 @@ def _documented_problem(endpoint: str, fields: dict[str, Any]) -> str | None:
     keyframes = fields.get("keyframes")
     if prompt is None and not (endpoint == "create_video" and keyframes):
         return "Prompt is required"  # a video from keyframes alone may go without
-    if isinstance(prompt, str) and len(prompt) < MIN_PROMPT:
-        return f"Prompt is too short, minimum length is {MIN_PROMPT} characters"
-    if isinstance(prompt, str) and len(prompt) > MAX_PROMPT:
-        return f"Prompt is too long, maximum length is {MAX_PROMPT} characters"
+    problem = prompt_problem(prompt)
+    if problem is not None:
+        return problem
     if isinstance(keyframes, dict) and fields.get("loop") is True and "frame1" in keyframes:
         return "Loop is not supported for end frame"
     if isinstance(keyframes, dict) and not keyframes:
@@ -80,13 +77,29 @@ def _documented_problem(endpoint: str, fields: dict[str, Any]) -> str | None:
     return None
 
 
-def _unsupported(fields: Mapping[str, Any]) -> str | None:
-    """The SDK types resolution and duration as any string; the fake makes only these."""
-    resolution = fields.get("resolution", media.DEFAULT_RESOLUTION)
-    if resolution not in media.SHORT_SIDES:
+def prompt_problem(prompt: Any) -> str | None:
+    """A given prompt's length, in the words of Luma's documents."""
+    if isinstance(prompt, str) and len(prompt) < MIN_PROMPT:
+        return f"Prompt is too short, minimum length is {MIN_PROMPT} characters"
+    if isinstance(prompt, str) and len(prompt) > MAX_PROMPT:
+        return f"Prompt is too long, maximum length is {MAX_PROMPT} characters"
+    return None
+
+
+def unsupported_resolution(resolution: Any) -> str | None:
+    if isinstance(resolution, str) and resolution not in media.SHORT_SIDES:
         return f"Resolution {resolution} is not supported (540p, 720p, 1080p, 4k)"
+    return None
+
+
+def _unsupported(fields: Mapping[str, Any]) -> str | None:
+    """The SDK types resolution and duration as any string; Luma (and the fake) makes
+    only these (the schema's enums, said in words that name the value)."""
+    problem = unsupported_resolution(fields.get("resolution", media.DEFAULT_RESOLUTION))
+    if problem is not None:
+        return problem
     duration = fields.get("duration", media.DURATIONS[0])
-    if duration not in media.DURATIONS:
+    if isinstance(duration, str) and duration not in media.DURATIONS:
         return f"Duration {duration} is not supported (5s, 9s)"
     return None
 
@@ -105,7 +118,7 @@ def create_video(engine: EngineAPI, call: Call, outcome: Outcome | None) -> dict
         fields.get("aspect_ratio", media.DEFAULT_ASPECT_RATIO),
         fields.get("resolution", media.DEFAULT_RESOLUTION),
     )
-    return engine.record(_create(engine, call, outcome, variant))
+    return engine.record(create_generation(engine, call, outcome, variant))
 
 
 def create_image(engine: EngineAPI, call: Call, outcome: Outcome | None) -> dict[str, Any]:
@@ -114,7 +127,7 @@ def create_image(engine: EngineAPI, call: Call, outcome: Outcome | None) -> dict
         fields.get("aspect_ratio", media.DEFAULT_ASPECT_RATIO),
         fields.get("format", media.DEFAULT_FORMAT),
     )
-    task = _create(engine, call, outcome, variant)
+    task = create_generation(engine, call, outcome, variant)
     if fields.get("sync") is True:
         timeout = float(fields.get("sync_timeout", 60))
         try:
@@ -128,7 +141,7 @@ def create_image(engine: EngineAPI, call: Call, outcome: Outcome | None) -> dict
     return engine.record(task)
 
 
-def _create(engine: EngineAPI, call: Call, outcome: Outcome | None, variant: str) -> Task:
+def create_generation(engine: EngineAPI, call: Call, outcome: Outcome | None, variant: str) -> Task:
     """A task for a valid create. With ``callback_url``, the Generation is POSTed there
     when it starts dreaming and when it completes or fails (this dialect's retry
     policy: `dialect.CALLBACK_RETRY`)."""
@@ -156,7 +169,7 @@ def _create(engine: EngineAPI, call: Call, outcome: Outcome | None, variant: str
 # -- reading and deleting -----------------------------------------------------------------
 
 
-def _own(engine: EngineAPI, call: Call) -> Task:
+def own(engine: EngineAPI, call: Call) -> Task:
     generation_id = (call.params or {}).get("id", "")
     call.task_id = generation_id
     task = engine.own(generation_id, call.token)
@@ -166,12 +179,12 @@ def _own(engine: EngineAPI, call: Call) -> Task:
 
 
 def get(engine: EngineAPI, call: Call, outcome: Outcome | None) -> dict[str, Any]:
-    return engine.record(_own(engine, call))
+    return engine.record(own(engine, call))
 
 
 def delete(engine: EngineAPI, call: Call, outcome: Outcome | None) -> dict[str, Any]:
     """204, and the generation is gone (a pending end finds it so and does nothing)."""
-    engine.store.remove(_own(engine, call).id)
+    engine.store.remove(own(engine, call).id)
     return {}
 
 

@@ -57,18 +57,26 @@ class Accounts:
         with self._lock:
             return dict(self._balances)
 
-    def spend(self, token: str) -> None:
+    def spend(self, token: str) -> float:
         """Charge one task (``video_cost``: the name the setting has always had), or 403
-        ``used_up`` when the balance cannot cover it."""
+        ``used_up`` when the balance cannot cover it; the credits spent (0: unlimited)."""
         if self.default_credits is None and not self._balances:
-            return  # unlimited for everyone (the default): nothing to count
+            return 0.0  # unlimited for everyone (the default): nothing to count
         with self._lock:
             credits = self._balances.get(token, self.default_credits)
             if credits is None:
-                return
+                return 0.0
             if credits < self.video_cost:
                 raise ApiError("used_up")
             self._balances[token] = credits - self.video_cost
+            return self.video_cost
+
+    def refund(self, token: str, credits: float) -> None:
+        """Give back what a task spent (an API that refunds a failed generation)."""
+        with self._lock:
+            balance = self._balances.get(token, self.default_credits)
+            if balance is not None:
+                self._balances[token] = balance + credits
 
     def set_rate_limit(self, limit: tuple[int, float] | None) -> None:
         with self._lock:

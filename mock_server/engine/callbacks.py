@@ -18,8 +18,8 @@ import socket
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -106,6 +106,22 @@ class RetryPolicy:
 
     def delay_before(self, retry: int) -> float:
         return min(self.max_backoff, self.backoff * 2 ** (retry - 1))
+
+    def with_values(self, values: Mapping[str, float]) -> RetryPolicy:
+        """This policy with ``retries``, ``backoff`` or ``timeout`` changed (a
+        dialect's own, changed for a test: `Settings.dialect_callbacks`); a fixed
+        spacing stays fixed, a doubling one is capped no lower than the backoff."""
+        if not values:
+            return self
+        backoff = float(values.get("backoff", self.backoff))
+        fixed = self.max_backoff == self.backoff  # Luma's: 100 ms apart, every time
+        return replace(
+            self,
+            retries=int(values.get("retries", self.retries)),
+            backoff=backoff,
+            max_backoff=backoff if fixed else max(self.max_backoff, backoff),
+            timeout=float(values.get("timeout", self.timeout)),
+        )
 
 
 @dataclass

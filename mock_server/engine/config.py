@@ -47,6 +47,8 @@ class Settings:
     scenarios: tuple[dict[str, Any], ...] = ()  # rules the fake starts (and resets) with
     store: str = "memory"  # or redis://HOST:PORT/DB: one fake across processes
     workers: int = 1  # server processes on one port (needs a shared store)
+    # A dialect's own callback policy, changed: {"dream-machine": {"retries": 0}}.
+    dialect_callbacks: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.clock not in ("real", "manual"):
@@ -101,6 +103,8 @@ def _parse(key: str, value: Any) -> Any:
         return None if value in (None, "") else float(value)
     if key in ("callback_backoff", "callback_timeout", "default_timeout", "video_cost"):
         return float(value)
+    if key == "dialect_callbacks":
+        return _dialect_callbacks(json.loads(value) if isinstance(value, str) else value)
     if key == "scenarios":
         if isinstance(value, str):
             value = json.loads(value)
@@ -129,6 +133,24 @@ def _check_store(store: str, workers: int) -> None:
             "callback logs are not shared yet); run one `luma-mock serve --store ...` per "
             "port, each a full server on the same store, behind your load balancer."
         )
+
+
+_POLICY_KEYS = ("retries", "backoff", "timeout")
+
+
+def _dialect_callbacks(value: Any) -> dict[str, dict[str, float]]:
+    """``{dialect name: {retries, backoff, timeout}}``, each a number >= 0."""
+    if not isinstance(value, dict):
+        raise ValueError("dialect_callbacks is a table: dialect name -> retries, backoff, timeout")
+    policies: dict[str, dict[str, float]] = {}
+    for dialect, policy in value.items():
+        if not isinstance(policy, dict) or set(policy) - set(_POLICY_KEYS):
+            raise ValueError(f"dialect_callbacks.{dialect} takes {', '.join(_POLICY_KEYS)}")
+        for key, number in policy.items():
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
+                raise ValueError(f"dialect_callbacks.{dialect}.{key} is a number >= 0")
+        policies[str(dialect)] = dict(policy)
+    return policies
 
 
 def from_file(path: str | Path) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from .accounts import Accounts, parse_rate_limit
 from .callbacks import CallbackDelivery, CallbackDispatcher
+from .changes import CLOCK, CLOSED, RESET, Changes
 from .clock import Clock, ManualClock
 from .config import Settings
 from .delays import DelayModel, parse_delays
@@ -37,6 +38,7 @@ class Control:
     callbacks: CallbackDispatcher
     scenarios: Scenarios
     journal: Journal
+    changes: Changes
     accounts: Accounts
     rng: random.Random
     _rng_seed: Any
@@ -49,7 +51,8 @@ class Control:
     _sync_waits: set[threading.Event]
     _closed: bool
     siblings: list[Any]  # further engines of the process (`Engine.sibling`)
-    configured_rules: Any  # the settings' scenario rules, or none for a sibling
+    # The settings' scenario rules; None for a sibling, whose rule book is the first's.
+    configured_rules: Any
 
     def _end(self, task: Task, error: ApiError | None) -> bool:
         """End ``task`` now (the engine's; False if it had ended or was reset away)."""
@@ -76,6 +79,13 @@ class Control:
         self.catch_up()
         return task
 
+    def load_rules(self) -> None:
+        """The configured rules, in order, and no others (a rule naming a dialect not
+        served yet is kept: `Scenarios.check_dialects` refuses it once all are)."""
+        self.scenarios.clear()
+        for rule in self.configured_rules or ():
+            self.scenarios.add(rule, more_dialects=True)
+
     def catch_up(self) -> None:
         """On a manual clock, run what is due now but was held back until the call that
         caused it had been answered (callbacks); a real clock's thread does it anyway."""
@@ -88,7 +98,9 @@ class Control:
             raise ValueError(
                 "only a manual clock can be moved (start the fake with --clock manual)"
             )
-        return self.clock.advance(seconds)
+        now = self.clock.advance(seconds)
+        self.changes.publish(CLOCK, now)
+        return now
 
     def set_delays(self, spec: Any) -> DelayModel:
         """Change how long new tasks take (a preset, seconds, or a table as in the
@@ -184,9 +196,8 @@ class Control:
             self.journal.clear()
             self.accounts.clear()
             self.accounts.set_rate_limit(parse_rate_limit(self.settings.rate_limit))
-            self.scenarios.clear()
-            for rule in self.configured_rules:
-                self.scenarios.add(rule)
+            if self.configured_rules is not None:
+                self.load_rules()
             self.rng.seed(self._rng_seed)
             self.delays = self.settings.delays
             if isinstance(self.clock, ManualClock):
@@ -198,6 +209,7 @@ class Control:
             wake.set()
         for other in self.siblings:
             other.reset()
+        self.changes.publish(RESET)
 
     def close(self) -> dict[str, int]:
         """Stop: release held requests and say what was dropped."""
@@ -214,4 +226,5 @@ class Control:
             closed = other.close()
             running += closed["running_tasks"]
             dropped += closed["undelivered_callbacks"]
+        self.changes.publish(CLOSED)
         return {"running_tasks": running, "undelivered_callbacks": dropped}

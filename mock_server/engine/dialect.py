@@ -66,6 +66,7 @@ class Call:
     token: str
     base_url: str = ""
     scenario: str | None = None  # the X-Luma-Mock-Scenario header
+    path: str | None = None  # the request path, for the scenario rules (None from Python)
     verdict: Verdict | None = None
     rule: str | None = None
     task_id: str | None = None  # the task the call made or asked about: the dialect sets it
@@ -198,9 +199,29 @@ class Dialect(Protocol):
         ...
 
     @property
+    def path_prefixes(self) -> tuple[str, ...]:
+        """Paths under these are this API's alone (``/dream-machine/v1``): an error the
+        HTTP layer answers there itself — an unknown path, say — is rendered in this
+        dialect's error body. Empty for an API that owns no prefix (the process's first
+        dialect answers every other path)."""
+        ...
+
+    @property
     def base_urls(self) -> tuple[str, ...]:
         """Where this API's clients send requests by default (the in-process transports
         answer these)."""
+        ...
+
+    @property
+    def error_aliases(self) -> Mapping[str, str]:
+        """Engine code -> this API's own code for the same refusal (registered in
+        `error_codes` with its own status): an empty balance is 403 ``used_up`` for one
+        API and a 402 for another, and a code has one status per process."""
+        ...
+
+    @property
+    def refunds_failures(self) -> bool:
+        """Whether a task that fails gives its credits back (the API documents so)."""
         ...
 
     def error_codes(self) -> Mapping[str, ErrorInfo]:
@@ -224,9 +245,10 @@ class Dialect(Protocol):
         valid body; None otherwise)."""
         ...
 
-    def describe(self, endpoint: str, fields: Any) -> tuple[str | None, str | None]:
-        """A call's action and its prompt (or None), for the scenario rules' ``action``
-        and ``prompt_contains``; asked only when there are rules."""
+    def describe(self, endpoint: str, fields: Any) -> tuple[str | None, str | None, str | None]:
+        """A call's action, its prompt and the model it asks for (each or None), for the
+        scenario rules' ``action``, ``prompt_contains`` and ``model``; asked only when
+        there are rules."""
         ...
 
     def serve(self, engine: EngineAPI, call: Call, outcome: Outcome | None) -> dict[str, Any]:

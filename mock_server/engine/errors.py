@@ -72,6 +72,15 @@ def codes() -> Mapping[str, ErrorInfo]:
     return _codes
 
 
+def code_for_status(status: int) -> str:
+    """The first registered code answered with ``status``, else ``bad_request`` for a
+    4xx and ``api_error`` for a 5xx (for a rule that asks for a status by number)."""
+    for code, info in codes().items():
+        if info.status == status:
+            return code
+    return "bad_request" if status < 500 else "api_error"
+
+
 class ApiError(Exception):
     """An answer in the dialect's error body. Raised anywhere in the engine; the HTTP
     layer renders it with the code's status."""
@@ -82,15 +91,29 @@ class ApiError(Exception):
         message: str | None = None,
         *,
         headers: dict[str, str] | None = None,
+        status: int | None = None,
     ) -> None:
         known = codes()
         if code not in known:
             raise ValueError(f"{code!r} is not a documented error code")
         self.code = code
-        self.status = known[code].status
+        # A scenario rule may answer any status (``{"reject": 409}``): the code is then
+        # the nearest registered one, for a dialect whose body names a code.
+        self.status = known[code].status if status is None else status
         self.message = message or known[code].message
+        # Whether the message is the code's default: a dialect renders its own default
+        # wording then (`message_in`), whichever dialect registered the code first.
+        self.given = bool(message)
         self.headers = headers or {}
         super().__init__(f"{code}: {self.message}")
+
+    def in_words_of(self, table: Mapping[str, ErrorInfo]) -> str:
+        """The message in the words of the dialect whose codes are ``table``: its own
+        default for the code, unless a message was given on purpose."""
+        if self.given:
+            return self.message
+        own = table.get(self.code)
+        return own.message if own is not None else self.message
 
     def envelope(self, trace_id: str | None = None, task_id: str | None = None) -> dict[str, Any]:
         """This error in the error body of the dialect that registered first (for callers

@@ -12,6 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .changes import JOURNAL, Changes
+
+_perf_counter = time.perf_counter  # looked up once: every answered request reads it
+
 SECRET_HEADERS = ("authorization", "cookie", "x-api-key", "x-luma-mock-control-token")
 FILTER_KEYS = (
     "kind",
@@ -62,14 +66,14 @@ class JournalEntry:
     url: str | None = None  # callbacks: the target
     attempt: int | None = None
     error: str | None = None
+    duration_ms: float | None = None  # real time from arrival to answer (or the attempt's)
     seq: int = 0
+    received: float = field(default=0.0, repr=False)  # perf_counter() on arrival, if known
 
     def as_dict(self) -> dict[str, Any]:
         # Shallow on purpose: bodies are kept as they came, and asdict() would deep-copy
         # them (slow for large ones, and recursive).
-        return {
-            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
-        }
+        return {name: value for name in _SHOWN if (value := getattr(self, name)) is not None}
 
     def matches(self, filters: Mapping[str, Any]) -> bool:
         for key, wanted in filters.items():
@@ -90,6 +94,9 @@ class JournalEntry:
             elif getattr(self, key) != wanted:
                 return False
         return True
+
+
+_SHOWN = tuple(f.name for f in fields(JournalEntry) if f.name != "received")
 
 
 def _truth(value: Any) -> bool:
@@ -116,18 +123,27 @@ class Journal:
         self._changes: deque[JournalEntry] = deque(maxlen=limit)
         self._change_count = 0
         self._waiting = 0  # waiters right now: with none, a change wakes no one (the usual case)
+        self.changes = Changes()  # the engine's notices (`changes`): the engine shares this one
 
     def _note(self, entry: JournalEntry) -> None:
         self._changes.append(entry)
         self._change_count += 1
         if self._waiting:
             self._changed.notify_all()
+        if self.changes.listening:
+            self.changes.publish(JOURNAL, entry.seq)
 
     def record(self, entry: JournalEntry) -> JournalEntry:
         with self._changed:
             entry.seq = next(self._seq)
             self._entries.append(entry)
-            self._note(entry)
+            # `_note`, inlined: every request passes here and through `answered`.
+            self._changes.append(entry)
+            self._change_count += 1
+            if self._waiting:
+                self._changed.notify_all()
+            if self.changes.listening:
+                self.changes.publish(JOURNAL, entry.seq)
         return entry
 
     def update(self, entry: JournalEntry, **fields: Any) -> None:
@@ -154,7 +170,14 @@ class Journal:
         with self._changed:
             entry.body, entry.verdict, entry.status, entry.answer = body, verdict, status, answer
             entry.task_id, entry.rule, entry.fault = task_id, rule, fault
-            self._note(entry)
+            if entry.received:
+                entry.duration_ms = (_perf_counter() - entry.received) * 1000
+            self._changes.append(entry)  # `_note`, inlined (see `record`)
+            self._change_count += 1
+            if self._waiting:
+                self._changed.notify_all()
+            if self.changes.listening:
+                self.changes.publish(JOURNAL, entry.seq)
 
     def entries(self, **filters: Any) -> list[JournalEntry]:
         wanted = check_filters(filters)
@@ -191,6 +214,29 @@ class Journal:
         if new > len(self._changes):  # more than we keep: look at everything
             return list(self._entries)
         return list(itertools.islice(reversed(self._changes), new))[::-1]
+
+    def by_seq(self, seq: int) -> JournalEntry | None:
+        """The entry numbered ``seq``, while the journal keeps it (seqs are consecutive,
+        so it is found by position)."""
+        with self._changed:
+            if not self._entries:
+                return None
+            index = seq - self._entries[0].seq
+            if 0 <= index < len(self._entries):
+                return self._entries[index]
+            return None
+
+    def latest(self, limit: int, **filters: Any) -> list[JournalEntry]:
+        """The newest ``limit`` entries matching ``filters``, newest first."""
+        wanted = check_filters(filters)
+        with self._changed:
+            found: list[JournalEntry] = []
+            for entry in reversed(self._entries):
+                if entry.matches(wanted):
+                    found.append(entry)
+                    if len(found) >= limit:
+                        break
+            return found
 
     def last_seq(self) -> int:
         with self._changed:

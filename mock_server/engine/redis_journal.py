@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
+from .changes import JOURNAL
 from .journal import Journal, JournalEntry, check_filters
 
 _RECORD = """
@@ -38,7 +39,8 @@ redis.call('PUBLISH', KEYS[3], 'journal')
 return 1
 """
 
-_NAMES = tuple(f.name for f in fields(JournalEntry) if f.name != "seq")
+# ``received`` is this process's perf_counter reading: meaningless in another.
+_NAMES = tuple(f.name for f in fields(JournalEntry) if f.name not in ("seq", "received"))
 
 
 class RedisJournal(Journal):
@@ -60,6 +62,8 @@ class RedisJournal(Journal):
     def record(self, entry: JournalEntry) -> JournalEntry:
         keys = [self._seq, self._entries_key, self._order, self._channel]
         entry.seq = int(self._record(keys=keys, args=[_encode(entry), self.limit]))
+        if self.changes.listening:
+            self.changes.publish(JOURNAL, entry.seq)
         return entry
 
     def _write(self, entry: JournalEntry, change: Callable[[], None]) -> None:
@@ -67,6 +71,8 @@ class RedisJournal(Journal):
             change()
         keys = [self._entries_key, self._order, self._channel]
         self._update(keys=keys, args=[entry.seq, _encode(entry)])
+        if self.changes.listening:
+            self.changes.publish(JOURNAL, entry.seq)
 
     def update(self, entry: JournalEntry, **values: Any) -> None:
         def change() -> None:
@@ -90,6 +96,8 @@ class RedisJournal(Journal):
         def change() -> None:
             entry.body, entry.verdict, entry.status, entry.answer = body, verdict, status, answer
             entry.task_id, entry.rule, entry.fault = task_id, rule, fault
+            if entry.received:
+                entry.duration_ms = (time.perf_counter() - entry.received) * 1000
 
         self._write(entry, change)
 
@@ -131,6 +139,29 @@ class RedisJournal(Journal):
         with self._changed:
             self._heard_count += 1
             self._changed.notify_all()
+
+    def by_seq(self, seq: int) -> JournalEntry | None:
+        data = self.redis.hget(self._entries_key, seq)
+        return None if data is None else _decode(int(seq), data)
+
+    def latest(self, limit: int, **filters: Any) -> list[JournalEntry]:
+        wanted = check_filters(filters)
+        found: list[JournalEntry] = []
+        end, batch = -1, max(limit, 100)
+        while len(found) < limit:  # newest first, a batch at a time
+            seqs = self.redis.zrange(self._order, end - batch + 1, end)
+            if not seqs:
+                break
+            raw = self.redis.hmget(self._entries_key, seqs)
+            for seq, data in reversed(list(zip(seqs, raw, strict=True))):
+                if data is not None and (entry := _decode(int(seq), data)).matches(wanted):
+                    found.append(entry)
+                    if len(found) >= limit:
+                        break
+            if len(seqs) < batch:
+                break
+            end -= batch
+        return found
 
     def last_seq(self) -> int:
         last = self.redis.zrange(self._order, -1, -1)

@@ -33,8 +33,10 @@ _FIXED = (
     "public_url",
     "created_at",
     "starts_at",
+    "ends_at",
     "callback_url",
     "ref",
+    "charged",
 )
 _ADD = """
 redis.call('HSET', KEYS[1], 'rec', ARGV[2], 'epoch', ARGV[3], 'out', ARGV[4])
@@ -153,6 +155,7 @@ class RedisTaskStore:
     def _task_from(self, fixed: bytes, ended: bytes | None, epoch: bytes) -> Task:
         values = json.loads(fixed)
         values["starts_at"] = _float(values["starts_at"])
+        values["ends_at"] = _float(values.get("ends_at"))
         task = Task(**values, clock=self.clock, epoch=int(epoch))
         if ended is not None:
             end = json.loads(ended)

@@ -28,6 +28,7 @@ from .callbacks import (
     RetryPolicy,
     TargetPolicy,
 )
+from .changes import CALLBACK, RULES, TASK, Changes
 from .clock import Clock, ManualClock, RealClock
 from .config import Settings
 from .control import Control
@@ -91,15 +92,15 @@ class Engine(Control):
             kept = self.settings.max_tasks
             store = InMemoryTaskStore(kept) if shared is None else shared.tasks(dialect, kept)
         self.store: TaskStore = store
+        retry = dialect.callback_retry or RetryPolicy(
+            retries=self.settings.callback_retries,
+            backoff=self.settings.callback_backoff,
+            timeout=self.settings.callback_timeout,
+        )
         self.callbacks = CallbackDispatcher(
             self.scheduler,
             clock,
-            dialect.callback_retry
-            or RetryPolicy(
-                retries=self.settings.callback_retries,
-                backoff=self.settings.callback_backoff,
-                timeout=self.settings.callback_timeout,
-            ),
+            retry.with_values(self.settings.dialect_callbacks.get(dialect.name, {})),
             TargetPolicy(self.settings.callback_allow),
             max_deliveries=self.settings.max_tasks,
         )
@@ -111,16 +112,25 @@ class Engine(Control):
         # The dialect's codes may already be known (its package registers them on
         # import): registering again is harmless, and makes any dialect enough.
         register_error_codes(dialect.error_codes(), dialect.error_body)
-        # A rule may name only the dialect's endpoints (Settings cannot check that: it
-        # knows no dialect).
+        # One rule book per process, whichever API a call speaks; a rule may name only
+        # its dialects' endpoints (Settings cannot check that: it knows no dialect).
         routes = [*dialect.routes.values(), *dialect.route_templates.values()]
-        endpoints = dict.fromkeys(e for route in routes for e in route.endpoints())
-        self.scenarios = Scenarios(endpoints=tuple(endpoints))
+        endpoints = tuple(dict.fromkeys(e for route in routes for e in route.endpoints()))
+        if share is None:
+            self.scenarios = Scenarios(endpoints, dialect=dialect.name)
+            self.scenarios.on_change = self._rules_changed
+        else:
+            self.scenarios = share.scenarios
+            self.scenarios.speak(dialect.name, endpoints)
+        # The engine codes this API answers under codes of its own (an empty balance).
+        self._aliases = dialect.error_aliases
         # One journal and one set of accounts per process: a token's credit and rate
         # limit are the token's, whichever API it calls.
         limit = self.settings.journal_limit
         journal = Journal(limit) if shared is None else shared.journal(limit)
         self.journal = share.journal if share is not None else journal
+        # One seam for change notices, shared by the process's engines (see `changes`).
+        self.changes: Changes = share.changes if share is not None else self.journal.changes
         self.accounts = (
             share.accounts
             if share is not None
@@ -135,11 +145,11 @@ class Engine(Control):
         self.delays = share.delays if share is not None else self.settings.delays
         start = share._clock_start if share is not None else clock.now()
         self._clock_start = start if shared is None else shared.clock_start
-        # The configured rules name the first dialect's endpoints: a sibling starts
-        # without rules (a test adds its own).
-        self.configured_rules = self.settings.scenarios if share is None else ()
-        for rule in self.configured_rules:
-            self.scenarios.add(rule)
+        # The configured rules are the process's: loaded by the first engine, again
+        # by the first once a sibling is made (a rule may name the sibling's dialect).
+        self.configured_rules = self.settings.scenarios if share is None else None
+        if share is None or share.configured_rules:
+            (share or self).load_rules()
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)  # any task created or moved
         self._waiting = 0  # callers in wait_until: with none, a change need wake no one
@@ -184,19 +194,26 @@ class Engine(Control):
     # -- a call ---------------------------------------------------------------------
 
     def handle(self, call: Call) -> dict[str, Any]:
-        """One call, in the order the real service is assumed to check things: the
-        rate limit, the contract, then what the scenarios say, then the work."""
+        """One call, in the order the real service is assumed to check things: the rate
+        limit, the contract, then what the scenarios say, then the work (an error with
+        a code the dialect says in its own, `Dialect.error_aliases`, is raised so)."""
+        try:
+            return self._handle(call)
+        except ApiError as error:
+            alias = self._aliases.get(error.code)
+            if alias is None:
+                raise
+            message = error.message if error.given else None
+            raise ApiError(alias, message, headers=error.headers) from None
+
+    def _handle(self, call: Call) -> dict[str, Any]:
         self.accounts.admit(call.token)
         call.verdict, call.fields = self._check_request(call.endpoint, call.body)
         if not call.verdict.ok:
             raise ApiError("bad_request", call.verdict.message)
         outcome = self._decide(call)
         if outcome is not None and outcome.kind == "reject":
-            assert outcome.code is not None
-            headers = {}
-            if outcome.retry_after is not None:
-                headers["Retry-After"] = str(max(1, math.ceil(outcome.retry_after)))
-            raise ApiError(outcome.code, outcome.message, headers=headers)
+            raise outcome.rejection()
         answer = self._serve(self, call, outcome)
         if outcome is not None and outcome.kind == "fault":
             assert outcome.fault is not None
@@ -206,10 +223,10 @@ class Engine(Control):
     def _decide(self, call: Call) -> Outcome | None:
         if not self.scenarios:  # no rules: nothing to match (and nothing to describe)
             return None
-        action, text = self.dialect.describe(call.endpoint, call.fields)
-        decided = self.scenarios.decide(
-            ScenarioRequest(call.endpoint, call.fields, call.token, call.scenario, action, text)
-        )
+        action, text, model = self.dialect.describe(call.endpoint, call.fields)
+        asked = (call.endpoint, call.fields, call.token, call.scenario)
+        seen = ScenarioRequest(*asked, action, text, self.dialect.name, call.path, model)
+        decided = self.scenarios.decide(seen)
         if decided is None:
             return None
         rule, outcome = decided
@@ -248,7 +265,7 @@ class Engine(Control):
             if self._closed:
                 raise ApiError("api_error", "the fake is shutting down")
             chosen = variant if isinstance(variant, str) else variant()
-            self.accounts.spend(token)
+            charged = self.accounts.spend(token)
             now = self.clock.now()
             task = Task(
                 id=self.new_id(),
@@ -264,17 +281,21 @@ class Engine(Control):
                 callback_url=callback_url,
                 ref=ref(self.rng, now) if ref is not None else "",
                 epoch=self.store.epoch,
+                charged=charged,
             )
             plan = self._plan(task, outcome)
             task.starts_at = now + plan.queue  # it leaves the queue then (see `tasks`)
+            task.ends_at = task.starts_at + plan.work
             self.store.add(task)
             self._note_change()
+            if self.changes.listening:
+                self.changes.publish(TASK, task.id, self.dialect.name)
         # Scheduled outside the lock: an instant task ends (and may deliver its callback)
         # right here. The end of a task ended early is a no-op.
         if self.shared is None:
-            self.scheduler.at(task.starts_at + plan.work, self._on_end, task, plan.error)
+            self.scheduler.at(task.ends_at, self._on_end, task, plan.error)
         else:  # on the shared due queue, which any process may claim (see `due`)
-            self.shared.end_at(task.starts_at + plan.work, self.dialect.name, task, plan.error)
+            self.shared.end_at(task.ends_at, self.dialect.name, task, plan.error)
         return task
 
     def _plan(self, task: Task, outcome: Outcome | None) -> Plan:
@@ -365,7 +386,11 @@ class Engine(Control):
             state = TaskState.COMPLETED if error is None else TaskState.FAILED
             if not self.store.end(task, state, now, result, error):
                 return False  # another process ended it first (a shared store)
+            if error is not None and self.dialect.refunds_failures and task.charged:
+                self.accounts.refund(task.token, task.charged)
             self._note_change()
+            if self.changes.listening:
+                self.changes.publish(TASK, task.id, self.dialect.name)
         self.store.finished(task)
         task.finish()
         if task.callback_url:
@@ -384,10 +409,15 @@ class Engine(Control):
                 task_id=delivery.task_id,
                 attempt=attempt.number,
                 error=attempt.error,
+                duration_ms=round(attempt.duration_ms, 3),
             )
         )
         with self._changed:
             self._note_change()
+        self.changes.publish(CALLBACK, delivery.task_id, self.dialect.name)
+
+    def _rules_changed(self) -> None:
+        self.changes.publish(RULES)  # the process's one rule book: no dialect's own
 
     # -- media ----------------------------------------------------------------------
 

@@ -49,9 +49,11 @@ class Task:
     created_at: float
     clock: Clock = field(repr=False)
     starts_at: float = math.inf  # when it leaves the queue; never, until it is planned
+    ends_at: float = math.inf  # when its plan ends it (it may be ended sooner)
     callback_url: str | None = None
     ref: str = ""  # a further id the dialect keeps (drawn at creation: `Engine.create`)
     epoch: int = 0  # the store's reset count when it was made (a shared store's check)
+    charged: float = 0.0  # the credits its creation spent (refunded if its dialect says so)
     finished_at: float | None = None
     result: dict[str, Any] | None = None
     error: ApiError | None = None

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Literal
 
 BANNER_START = "luma-mock listening on "
-BANNER_LINES = 3  # the URL, then the settings and an example (mock_server.web.server.banner)
+# The URL, the settings, the dashboard and an example (mock_server.web.server.banner).
+BANNER_LINES = 4
 
 _RUNNING: set[ServedFake] = set()  # stopped at exit, should an owner forget
 

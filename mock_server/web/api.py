@@ -260,7 +260,7 @@ class LumaEndpoints:
         # Looked up once: the dialect's routes and error body do not change.
         self.routes = luma.dialect.routes
         self.templates = compile_templates(luma.dialect.route_templates)
-        self.error_body = luma.dialect.error_body
+        self.error_body, self.error_codes = luma.dialect.error_body, luma.dialect.error_codes()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
@@ -286,6 +286,7 @@ class LumaEndpoints:
                 method=method,
                 path=path,
                 headers=journal_headers(environ),
+                received=started,
             )
         )
         call: Call | None = None
@@ -306,13 +307,14 @@ class LumaEndpoints:
             else:
                 raw = self._read(environ)
                 body = parse_json(environ.get("CONTENT_TYPE"), raw)
-            call = Call(endpoint, body, token, base_url(environ), environ.get(_SCENARIO_KEY))
+            call = Call(endpoint, body, token, base_url(environ), environ.get(_SCENARIO_KEY), path)
             if params:
                 call.params = params
             call.on_task = lambda task_id: luma.journal.update(entry, task_id=task_id)
             answer, status = luma.handle(call), success
         except ApiError as error:
-            answer, status = self.error_body(error.code, error.message), error.status
+            answer = self.error_body(error.code, error.in_words_of(self.error_codes))
+            status = error.status
             headers += error.headers.items()
         except ConnectionFault as broken:
             fault, answer, status = broken.fault, broken.answer, broken.status

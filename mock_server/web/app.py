@@ -20,6 +20,7 @@ from ..engine.journal import JournalEntry, redact_headers
 from ..engine.service import Engine
 from .admin import admin
 from .api import LumaEndpoints, journal_answer, journal_body, log_request
+from .dashboard import dashboard
 from .rendering import render, render_error, service
 
 log = logging.getLogger("luma_mock.requests")
@@ -104,6 +105,7 @@ def _started() -> None:
                 method=request.method,
                 path=request.path,
                 headers=redact_headers(request.headers),
+                received=g.started,
             )
         )
 
@@ -171,7 +173,7 @@ def create_app(luma: Engine) -> Flask:
         view = functools.partial(_openapi, engine=sibling)
         name = f"openapi_{sibling.dialect.name}"
         app.add_url_rule(sibling.dialect.openapi_path, name, view, methods=["GET"])
-    for blueprint in (meta, admin):
+    for blueprint in (meta, dashboard, admin):
         app.register_blueprint(blueprint)
     app.register_error_handler(ApiError, render_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Response, current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ..engine.dialect import Dialect
 from ..engine.errors import ApiError
 from ..engine.service import Engine
 from .api import parse_json
@@ -28,9 +29,21 @@ def render(body: Any, status: int = 200, headers: dict[str, str] | None = None) 
 
 
 def render_error(error: ApiError) -> Response:
-    """``error`` in the error body of the engine's dialect."""
-    body = service().dialect.error_body(error.code, error.message)
+    """``error`` in the error body of the dialect whose paths the request is under (see
+    `Dialect.path_prefixes`), else of the engine's own dialect."""
+    dialect = dialect_of(request.path)
+    body = dialect.error_body(error.code, error.in_words_of(dialect.error_codes()))
     return render(body, error.status, error.headers)
+
+
+def dialect_of(path: str) -> Dialect:
+    """The dialect of the process that claims ``path``, else the first engine's."""
+    luma = service()
+    for engine in luma.siblings:
+        for prefix in engine.dialect.path_prefixes:
+            if path == prefix or path.startswith(prefix + "/"):
+                return engine.dialect
+    return luma.dialect
 
 
 def json_body() -> Any:

@@ -24,6 +24,7 @@ from gevent.server import StreamServer
 
 from ..engine.config import Settings
 from ..engine.service import Engine
+from .admin import is_loopback
 from .app import create_app
 from .connection import Connection
 from .logs import flush_logs
@@ -37,11 +38,14 @@ def base_url(host: str, port: int) -> str:
 
 
 def banner(url: str, settings: Settings, example: str) -> str:
-    """Three lines (`mock_server.harness.process` reads them): where the fake listens, its
-    settings, and a call to try (the dialect's)."""
+    """Four lines (`mock_server.harness.process` reads them): where the fake listens, its
+    settings, its dashboard, and a call to try (the dialect's)."""
+    off = settings.control_token is None and not is_loopback(settings.host)
+    dashboard = "off (beyond loopback without a control token)" if off else f"{url}/__admin/"
     return (
         f"luma-mock listening on {url}\n"
         f"  clock {settings.clock}; tokens: {'any' if not settings.tokens else 'restricted'}\n"
+        f"  dashboard: {dashboard}\n"
         f"  try: {example}"
     )
 

@@ -1,0 +1,326 @@
+"""The checks of a Dream Machine client (operation ``dm-client``, dialect
+``dream-machine``): what one call through the adapter sent — every request as the fake
+heard it, headers and arrival time included (`Heard`) — and what it returned or raised
+(`DmCall`).
+
+**Billing.** A create *may bill* when the service answered it 2xx (a generation was
+made) or its answer never came back whole (the client cannot know). An error answer —
+400, 401, 403, 404, 429, 5xx — made no generation: retrying after one costs nothing, as
+long as the client waits as it is told (``retry-after-ms``, ``retry-after``) and stops
+when told not to (``x-should-retry: false``) or when the error is the request's own
+fault (4xx other than 408, 409 and 429, which the SDKs retry).
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from ..contract import schema as contract
+from ..contract.dialects import DREAM_MACHINE
+from .dm_client_calls import CREATES, DM_CLIENT, DmCall
+from .exchanges import Answer, Case, fail
+from .registry import SKIPPED, check
+
+DM = (DREAM_MACHINE,)
+RETRYABLE = frozenset({408, 409, 429})  # the 4xx the SDKs retry (and every 5xx)
+MIN_POLL_GAP = 0.1  # seconds: a client polls a generation at most 10 times a second
+EARLY = 0.05  # seconds a retry may come before its retry-after (clocks, rounding)
+REQUESTS = {
+    "create_video": "dream-machine/video-request",
+    "create_image": "dream-machine/image-request",
+}
+
+
+def _generation_of(value: Any) -> Any:
+    """What an adapter returned, as JSON: a dict, or a model with ``model_dump``."""
+    dump = getattr(value, "model_dump", None)
+    return dump(mode="json") if callable(dump) else value
+
+
+def _call(case: Case) -> DmCall:
+    assert isinstance(case, DmCall)
+    return case
+
+
+def _held(title: str, expected: Any, actual: Any) -> None:
+    fail(title, expected=expected, actual=actual)
+
+
+# -- every call --------------------------------------------------------------------------
+
+
+@check("dm-request-sent", "the client sends its call to the documented endpoint", (DM_CLIENT,), DM)
+def dm_request_sent(ctx: Any, case: Case, answer: Answer) -> bool | None:
+    call = _call(case)
+    if call.last() is None:
+        sent = [f"{s.method} {s.path}" for s in call.heard] or "nothing"
+        _held(f"{call.call} sent no request to its endpoint", call.call, sent)
+
+
+@check(
+    "dm-auth-bearer", "every request carries Authorization: Bearer <the token>", (DM_CLIENT,), DM
+)
+def dm_auth_bearer(ctx: Any, case: Case, answer: Answer) -> bool | None:
+    call = _call(case)
+    for seen in call.heard:
+        if seen.headers.get("authorization") != f"Bearer {call.token}":
+            shown = seen.headers.get("authorization", "none").replace(call.token, "<token>")
+            _held(f"{seen.method} {seen.path} without the bearer token", "Bearer <token>", shown)
+
+
+@check(
+    "dm-request-conforms",
+    "every create body passes its schema and is not refused",
+    (DM_CLIENT,),
+    DM,
+)
+def dm_request_conforms(ctx: Any, case: Case, answer: Answer) -> bool | None:
+    call = _call(case)
+    schema = REQUESTS.get(call.call)
+    if schema is None:
+        return SKIPPED
+    for seen in call.heard:
+        if not call.wanted(seen):
+            continue
+        verdict = contract.check(schema, seen.body)
+        if not verdict.ok:
+            _held("a create body breaks the contract", schema, verdict.message)
+        if seen.status == 400 and call.expect != "error":
+            _held("the service refused a create", "2xx", f"400 {seen.answer}")
+    return None
+
+
+@check("dm-fields-sent", "every field and argument reaches the service unchanged", (DM_CLIENT,), DM)
+def dm_fields_sent(ctx: Any, case: Case, answer: Answer) -> bool | None:
+    call = _call(case)
+    seen = call.last()
+    if seen is None:
+        return SKIPPED
+    if call.call in CREATES:
+        body = seen.body if isinstance(seen.body, dict) else {}
+        changed = {k: body.get(k) for k, v in call.fields.items() if body.get(k) != v}
+        if changed:
+            _held("fields changed on the way", {k: call.fields[k] for k in changed}, changed)
+    elif call.call == "list":
+        asked = {k: str(v) for k, v in call.fields.items() if v is not None}
+        got = {k: seen.query.get(k) for k in asked}
+        if got != asked:
+            _held("limit/offset did not reach the service", asked, got)
+    return None
+
+
+@check(
+    "dm-one-bill-per-create", "one call makes at most one create that may bill", (DM_CLIENT,), DM
+)
+def dm_one_bill(ctx: Any, case: Case, answer: Answer) -> bool | None:
+    call = _call(case)
+    billed = [s for s in call.heard if s.may_bill]
+    allowed = 1 if call.call in CREATES else 0
+    if len(billed) > allowed:
+        came = [
+            f"{s.method} {s.path} → {s.status if s.status is not None else 'lost'}" for s in billed
+        ]
+        _held(
+            f"{call.call} sent {len(billed)} creates that may each cost a generation",
+            f"at most {allowed}",
+            came,
+        )
+
+
+@check(
+    "dm-no-retry-on-4xx",
+    "no request is repeated after a 4xx that is its own fault",
+    (DM_CLIENT,),
+    DM,
+)
+def dm_no_retry_on_4xx(ctx: Any, case: Case, answer: Answer) -> bool | None:
+    call = _call(case)
+    for before, after in pairwise(call.heard):
+        final = (
+            before.status is not None
+            and 400 <= before.status < 500
+            and before.status not in RETRYABLE
+        )
+        if final and (after.method, after.path) == (before.method, before.path):
+            _held(
+                f"{before.method} {before.path} retried after {before.status}",
+                "no retry",
+                f"{before.status}, then again",
+            )
+
+
+@check(
+    "dm-honours-retry-after", "a retry waits as long as retry-after(-ms) asked", (DM_CLIENT,), DM
+)
+def dm_honours_retry_after(ctx: Any, case: Case, answer: Answer) -> bool | None:
+    call = _call(case)
+    pairs = [(b, a) for b, a in pairwise(call.heard) if b.wait_asked() is not None]
+    if not pairs:
+        return SKIPPED
+    for before, after in pairs:
+        asked = before.wait_asked() or 0.0
+        waited = after.at - before.at
+        if 0 < asked <= 60 and waited < asked - EARLY:
+            _held(
+                f"retried {waited:.2f} s after a {before.status} that asked for {asked:g} s",
+                f">= {asked:g} s",
+                f"{waited:.2f} s",
+            )
+    return None
+
+
+@check(
+    "dm-honours-should-retry", "nothing is retried after x-should-retry: false", (DM_CLIENT,), DM
+)
+def dm_honours_should_retry(ctx: Any, case: Case, answer: Answer) -> bool | None:
+    call = _call(case)
+    told = [
+        i for i, s in enumerate(call.heard) if s.answer_headers.get("x-should-retry") == "false"
+    ]
+    if not told:
+        return SKIPPED
+    for index in told:
+        before = call.heard[index]
+        again = [
+            s for s in call.heard[index + 1 :] if (s.method, s.path) == (before.method, before.path)
+        ]
+        if again:
+            _held(
+                f"{before.method} {before.path} retried after x-should-retry: false",
+                "no retry",
+                f"{len(again)} more",
+            )
+    return None
+
+
+# -- what came of the call -----------------------------------------------------------------
+
+
+@check(
+    "dm-raises-on-error", "on an error answer the call raises, never returns it", (DM_CLIENT,), DM
+)
+def dm_raises_on_error(ctx: Any, case: Case, answer: Answer) -> bool | None:
+    call = _call(case)
+    last = call.last()
+    if (
+        call.expect == "either"
+        and last is not None
+        and last.status is not None
+        and last.status < 400
+    ):
+        return SKIPPED  # it retried past the error: the answer's checks apply
+    if call.expect not in ("error", "either"):
+        return SKIPPED
+    if not call.in_time:
+        _held("the call did not end", "an exception", "still running at the suite's bound")
+    if call.raised is None:
+        _held(
+            f"{call.call} returned on a {last.status if last else '?'} answer",
+            "an exception",
+            _generation_of(call.returned),
+        )
+
+
+@check(
+    "dm-answer-returned", "on success the call returns what the service answered", (DM_CLIENT,), DM
+)
+def dm_answer_returned(ctx: Any, case: Case, answer: Answer) -> bool | None:
+    call = _call(case)
+    last = call.last()
+    if (
+        call.expect not in ("answer", "either")
+        or last is None
+        or last.status is None
+        or last.status >= 400
+    ):
+        return SKIPPED
+    if call.raised is not None or not call.in_time:
+        what = f"{type(call.raised).__name__}: {call.raised}" if call.raised else "no end"
+        _held(f"{call.call} did not return on a {last.status}", "the answer", what)
+    returned = _generation_of(call.returned)
+    if call.call == "delete":
+        return None
+    if call.call == "list":
+        ids = [g.get("id") for g in (returned or {}).get("generations", []) if isinstance(g, dict)]
+        wanted = [g["id"] for g in last.answer["generations"]]
+        if ids != wanted:
+            _held("list returned other generations", wanted, ids)
+        return None
+    for key in ("id", "state"):
+        got = returned.get(key) if isinstance(returned, dict) else None
+        if got != last.answer.get(key):
+            _held(f"{call.call} returned another {key}", last.answer.get(key), got)
+    return None
+
+
+@check(
+    "dm-reports-failure",
+    "a failed generation is reported failed, with its failure_reason",
+    (DM_CLIENT,),
+    DM,
+)
+def dm_reports_failure(ctx: Any, case: Case, answer: Answer) -> bool | None:
+    call = _call(case)
+    last = call.last()
+    if call.expect != "failed" or last is None or not isinstance(last.answer, dict):
+        return SKIPPED
+    reason = last.answer.get("failure_reason")
+    returned = _generation_of(call.returned)
+    if call.raised is not None:
+        if reason and reason not in str(call.raised):
+            _held(
+                "the error raised does not say why the generation failed", reason, str(call.raised)
+            )
+        return None
+    got = (returned or {}).get("state"), (returned or {}).get("failure_reason")
+    if got != ("failed", reason):
+        _held(
+            "a failed generation was not reported as failed with its reason",
+            ["failed", reason],
+            list(got),
+        )
+    return None
+
+
+@check(
+    "dm-polls-bounded",
+    "a wait polls at most 10 times a second, and stops at the end",
+    (DM_CLIENT,),
+    DM,
+)
+def dm_polls_bounded(ctx: Any, case: Case, answer: Answer) -> bool | None:
+    call = _call(case)
+    if call.call != "wait":
+        return SKIPPED
+    polls = [s for s in call.heard if call.wanted(s)]
+    for before, after in pairwise(polls):
+        if after.at - before.at < MIN_POLL_GAP:
+            _held(
+                "polled too fast",
+                f">= {MIN_POLL_GAP:g} s between polls",
+                f"{after.at - before.at:.3f} s",
+            )
+        if isinstance(before.answer, dict) and before.answer.get("state") in (
+            "completed",
+            "failed",
+        ):
+            _held(
+                "polled on after the generation had ended",
+                "no poll after completed or failed",
+                before.answer.get("state"),
+            )
+    return None
+
+
+DM_CLIENT_CHECKS = (
+    "dm-request-sent", "dm-auth-bearer", "dm-request-conforms", "dm-fields-sent",
+    "dm-one-bill-per-create", "dm-no-retry-on-4xx", "dm-honours-retry-after",
+    "dm-honours-should-retry", "dm-raises-on-error", "dm-answer-returned",
+    "dm-reports-failure", "dm-polls-bounded",
+)  # fmt: skip
+
+
+def query_of(url: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url).query))

@@ -1,0 +1,281 @@
+"""The dashboard in a real browser (fixtures: tests/dashboard_support.py): the journal,
+scenarios, credits and reset, escaping, the control token, 10,000 tasks, and the
+README's screenshot."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from mock_server.receiver import CallbackReceiver
+from tests.dashboard_support import (
+    SCREENSHOT,
+    advance,
+    config_file,
+    control,
+    row,
+    start,
+    start_dream,
+)
+from tests.support import TOKEN, LiveServer, live_server
+
+pytestmark = pytest.mark.browser
+
+CONTROL_TOKEN = "dashboard-control-secret"
+DASH = "\u2013"  # the en dash of the pager (first to last)
+
+
+# -- the journal ----------------------------------------------------------------------------
+
+
+def test_the_journal_lists_filters_and_opens_entries_with_a_curl_line(
+    page: Any, server: LiveServer
+) -> None:
+    from playwright.sync_api import expect
+
+    control(
+        server,
+        "POST",
+        "/scenarios",
+        {
+            "name": "moderation",
+            "match": {"prompt_contains": "volcano"},
+            "then": {"reject": "forbidden"},
+        },
+    )
+    start(server, "a lake", colour="blue")  # an unknown field, still valid
+    server.post("/luma/videos", {"prompt": "a volcano"})
+    server.post("/luma/videos", {})
+    table = page.locator("#journal-table tbody")
+    expect(table.locator("tr")).to_have_count(3)
+    first, moderated, refused = (table.locator("tr").nth(i) for i in (2, 1, 0))
+    expect(first).to_contain_text("POST")
+    expect(first).to_contain_text("/luma/videos")
+    expect(first).to_contain_text("200")
+    expect(first).to_contain_text(re.compile(r"\d ms"))
+    expect(first).to_contain_text("valid; unknown: colour")
+    expect(moderated).to_contain_text("moderation")
+    expect(moderated).to_contain_text("403")
+    expect(refused).to_contain_text("refused")
+
+    page.locator("#journal-filters").get_by_label("Status").fill("403")
+    page.get_by_role("button", name="Filter").click()
+    expect(table.locator("tr")).to_have_count(1)
+    expect(table.locator("tr")).to_contain_text("moderation")
+    page.locator("#journal-filters").get_by_label("Status").fill("x")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#journal-error")).to_have_text("status must be a whole number")
+    page.locator("#journal-filters").get_by_label("Status").fill("")
+    page.get_by_role("button", name="Filter").click()
+    expect(table.locator("tr")).to_have_count(3)
+
+    table.locator("tr").nth(2).click()
+    entry = page.locator("#entry")
+    expect(entry.get_by_role("heading", name="Headers")).to_be_visible()
+    expect(entry).to_contain_text("Bearer …oken")
+    assert TOKEN not in (entry.text_content() or "")
+    curl = page.locator("#curl-line").text_content() or ""
+    assert curl.startswith(f"curl -X POST '{server.url}/luma/videos'")
+    assert '"Authorization: Bearer $TOKEN"' in curl and '"colour":"blue"' in curl
+    assert TOKEN not in curl
+    expect(entry.get_by_role("button", name="Copy curl")).to_be_visible()
+
+
+# -- scenarios, credits, rate limit, reset ------------------------------------------------------
+
+
+def test_rules_are_added_refused_with_the_apis_message_and_removed(
+    page: Any, server: LiveServer
+) -> None:
+    from playwright.sync_api import expect
+
+    flaky = {"name": "flaky", "match": {"endpoint": "videos"}, "then": {"reject": "api_error"}}
+    page.locator("#rule-text").fill(json.dumps(flaky))
+    page.get_by_role("button", name="Add rule").click()
+    expect(page.locator("#rules li")).to_have_count(1)
+    expect(page.locator("#rules li")).to_contain_text("flaky")
+    assert [r["name"] for r in control(server, "GET", "/scenarios")["rules"]] == ["flaky"]
+
+    bad = {"match": {}, "then": {"reject": "no_such_code"}}
+    refusal = requests.post(server.url + "/__admin/scenarios", json=bad, timeout=10).json()
+    page.locator("#rule-text").fill('{"match": {}, "then": {"reject": "no_such_code"}}')
+    page.get_by_role("button", name="Add rule").click()
+    expect(page.locator("#rule-error")).to_have_text(refusal["error"]["message"])
+    page.locator("#rule-text").fill("{not json")
+    page.get_by_role("button", name="Add rule").click()
+    expect(page.locator("#rule-error")).to_contain_text("not JSON")
+
+    page.get_by_role("button", name="Remove flaky").click()
+    expect(page.locator("#rules li")).to_have_count(0)
+    assert control(server, "GET", "/scenarios")["rules"] == []
+
+
+def test_credits_rate_limit_and_reset(page: Any, server: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_label("Token", exact=True).fill("a-long-team-token")
+    page.get_by_label("Credits", exact=True).fill("1")
+    page.get_by_role("button", name="Set credits").click()
+    expect(page.locator("#balances tbody")).to_contain_text("…oken")
+    headers = {"Authorization": "Bearer a-long-team-token"}
+    body = {"prompt": "x", "async": True}
+    assert server.post("/luma/videos", body, headers=headers).status_code == 200
+    assert server.post("/luma/videos", body, headers=headers).status_code == 403  # used up
+    page.get_by_label("Rate limit", exact=True).fill("5/60")
+    with page.expect_response(lambda answer: answer.url.endswith("/__admin/rate-limit")) as set_:
+        page.get_by_role("button", name="Set rate limit").click()
+    assert set_.value.ok
+    expect(page.locator("#accounts-error")).to_have_text("")
+    assert requests.get(server.url + "/__admin/state", timeout=10).json()["rate_limit"] == "5/60"
+    page.get_by_label("Rate limit", exact=True).fill("five")
+    page.get_by_role("button", name="Set rate limit").click()
+    expect(page.locator("#accounts-error")).not_to_have_text("")
+
+    expect(page.locator("#tasks-table tbody tr")).to_have_count(1)
+    page.get_by_role("button", name="Reset").click()
+    expect(page.locator("#tasks-table tbody tr")).to_have_count(0)
+    expect(page.locator("#balances tbody")).not_to_contain_text("…oken")
+    assert control(server, "GET", "/tasks")["total"] == 0
+
+
+# -- safety -------------------------------------------------------------------------------------
+
+
+def test_markup_in_a_prompt_is_shown_as_text(page: Any, server: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    prompt = '<img src=x onerror="window.pwned=1"><b id="bold">bold</b>'
+    task_id = start(server, prompt)
+    cell = row(page, task_id).locator("td.prompt")
+    expect(cell).to_have_text(prompt)
+    cell.click()
+    as_json = prompt.replace('"', '\\"')  # the request, shown as JSON text
+    expect(page.locator("#detail pre").nth(1)).to_contain_text(as_json)
+    table = page.locator("#journal-table tbody tr").first
+    table.click()
+    expect(page.locator("#entry")).to_contain_text("onerror")
+    assert page.locator("#bold").count() == 0
+    assert page.locator("main img[src='x']").count() == 0
+    assert page.evaluate("() => window.pwned") is None
+
+
+def test_with_a_control_token_the_page_asks_once_and_keeps_it_out_of_urls_and_logs(
+    browser: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    config = config_file(tmp_path / "luma-mock.toml", f'control_token = "{CONTROL_TOKEN}"')
+    with live_server("--config", config) as guarded:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(guarded.url + "/__admin/")
+        page.get_by_label("Control token").fill("wrong-token")
+        page.get_by_role("button", name="Unlock").click()
+        expect(page.locator("#unlock-error")).to_have_text("That control token was refused.")
+        page.get_by_label("Control token").fill(CONTROL_TOKEN)
+        page.get_by_role("button", name="Unlock").click()
+        expect(page.locator("#live-state")).to_have_text("live")
+        expect(page.locator("#unlock")).to_be_hidden()
+        task_id = start(guarded)
+        expect(row(page, task_id)).to_be_visible()  # the live stream bears the token too
+        page.reload()  # kept for the session: not asked again
+        expect(page.locator("#live-state")).to_have_text("live")
+        expect(page.locator("#unlock")).to_be_hidden()
+        assert CONTROL_TOKEN not in page.url
+        context.close()
+        output = guarded.stop()
+    assert "/__admin/events" in output
+    assert CONTROL_TOKEN not in output
+
+
+# -- scale, and the picture for the README -------------------------------------------------------
+
+
+def _pipelined(server: LiveServer, count: int) -> None:
+    """``count`` async generate calls on one connection, pipelined (the fake answers
+    each in turn), so that ten thousand tasks take seconds, not minutes."""
+    body = b'{"prompt": "one of many", "async": true}'
+    head = (
+        f"POST /luma/videos HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        answered = threading.Event()
+
+        def read() -> None:
+            seen, tail = 0, b""
+            while seen < count:
+                data = sock.recv(1 << 16)
+                if not data:
+                    break
+                tail += data
+                seen += tail.count(b"HTTP/1.1 200 ")
+                tail = tail[-16:]
+            answered.set()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        sock.sendall((head + body) * count)
+        assert answered.wait(60), "the fake did not answer every pipelined call"
+
+
+def test_ten_thousand_tasks_stay_a_page_at_a_time(page: Any, server: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    _pipelined(server, 10_000)
+    expect(page.locator("#tasks-range")).to_have_text(f"1{DASH}50 of 10,000 tasks")
+    expect(page.locator("#tasks-table tbody tr")).to_have_count(50)
+    assert page.locator("#timeline-chart g.lane").count() <= 30
+    page.get_by_role("button", name="Older").click()
+    expect(page.locator("#tasks-range")).to_have_text(f"51{DASH}100 of 10,000 tasks")
+    start(server, "the newest")  # still live at this size
+    page.get_by_role("button", name="Newer").click()
+    expect(page.locator("#tasks-table tbody tr").first).to_contain_text("the newest")
+    expect(page.locator("#tasks-range")).to_have_text(f"1{DASH}50 of 10,001 tasks")
+
+
+def test_a_screenshot_of_a_busy_dashboard_for_the_readme(page: Any, server: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    control(
+        server,
+        "POST",
+        "/scenarios",
+        {
+            "name": "moderation",
+            "match": {"prompt_contains": "volcano"},
+            "then": {"reject": "forbidden"},
+        },
+    )
+    with CallbackReceiver() as receiver:
+        receiver.answer(503)
+        called = start(
+            server, "Astronauts shuttle from space to the moon", callback_url=receiver.url
+        )
+        advance(server, 3)
+        failed = start(server, "A paper boat in a storm")
+        start_dream(server, "A tiger walking through snow, cinematic")
+        advance(server, 4)
+        start(server, "Time-lapse of a city at night", colour="blue")
+        server.post("/luma/videos", {"prompt": "a volcano erupts"})
+        control(server, "POST", f"/tasks/{called}/complete")
+        control(server, "POST", f"/tasks/{failed}/fail", {"code": "api_error"})
+        advance(server, 1)
+        receiver.wait_for(called)
+        advance(server, 2)
+        start_dream(server, "A hummingbird in slow motion")
+    expect(page.locator("#tasks-table tbody tr")).to_have_count(5)
+    row(page, called).get_by_role("cell").nth(3).click()
+    expect(page.locator("#detail table.attempts tbody tr")).to_have_count(2)
+    page.locator("#detail video").evaluate("v => v.pause()")
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert SCREENSHOT.stat().st_size > 10_000
