@@ -91,6 +91,8 @@ class Control:
         caused it had been answered (callbacks); a real clock's thread does it anyway."""
         if self.scheduler.manual:
             self.scheduler.release()
+            if self.shared is not None:  # the shared events due now (callbacks), too
+                self.shared.run_due()
 
     def advance(self, seconds: float) -> float:
         """Move a manual clock; tasks progress and callbacks fire on the way."""

@@ -62,6 +62,16 @@ end
 return out
 """
 
+_CLAIM_ONE = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return nil end
+local t = redis.call('TIME')
+local wall = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], wall + tonumber(ARGV[2]), ARGV[1])
+redis.call('HSET', KEYS[5], ARGV[1], ARGV[3])
+return {redis.call('HGET', KEYS[4], ARGV[1]), redis.call('HGET', KEYS[3], ARGV[1])}
+"""
+
 _ACK = """
 if redis.call('HGET', KEYS[4], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
@@ -100,7 +110,16 @@ class DueQueue:
             f"{prefix}:dues",
             f"{prefix}:owners",
         )
+        # By role, for the scripts of other modules that move events (`redis_callbacks`).
+        self.keys = {
+            "due": self._due,
+            "leased": self._leased,
+            "events": self._events,
+            "dues": self._dues,
+            "owners": self._owners,
+        }
         self._claim = redis.register_script(_CLAIM)
+        self._claim_one = redis.register_script(_CLAIM_ONE)
         self._ack = redis.register_script(_ACK)
         self._renew = redis.register_script(_RENEW)
 
@@ -115,12 +134,30 @@ class DueQueue:
 
     def end_at(
         self, due: float, engine: str, task_id: str, epoch: int, error: ApiError | None
-    ) -> None:
+    ) -> str:
         """A task's end (`service.Engine.create`): its engine (dialect), id, the store's
         epoch it was made in, and how it ends."""
         failure = None if error is None else [error.code, error.message]
         payload = {"engine": engine, "task": task_id, "epoch": epoch, "error": failure}
-        self.add(f"end:{engine}:{epoch}:{task_id}", due, payload)
+        event_id = f"end:{engine}:{epoch}:{task_id}"
+        self.add(event_id, due, payload)
+        return event_id
+
+    def start_at(self, due: float, engine: str, task_id: str, epoch: int) -> None:
+        """A task's leaving the queue, for a dialect that calls back then."""
+        payload = {"kind": "start", "engine": engine, "task": task_id, "epoch": epoch}
+        self.add(f"start:{engine}:{epoch}:{task_id}", due, payload)
+
+    def claim_event(self, event_id: str) -> DueEvent | None:
+        """Claim this one event, if it is waiting (the creator of an instant task runs
+        its end at once, and nothing else that is due)."""
+        raw = self._claim_one(
+            keys=[self._due, self._leased, self._events, self._dues, self._owners],
+            args=[event_id, repr(self.lease), self.owner],
+        )
+        if not raw or raw[0] is None or raw[1] is None:
+            return None
+        return DueEvent(event_id, float(raw[0]), json.loads(raw[1]))
 
     def claim(self, until: float, limit: int = 32, lease: float | None = None) -> list[DueEvent]:
         """Claim up to ``limit`` events due by ``until`` (earliest first) for this

@@ -97,12 +97,13 @@ class Engine(Control):
             backoff=self.settings.callback_backoff,
             timeout=self.settings.callback_timeout,
         )
-        self.callbacks = CallbackDispatcher(
-            self.scheduler,
-            clock,
-            retry.with_values(self.settings.dialect_callbacks.get(dialect.name, {})),
-            TargetPolicy(self.settings.callback_allow),
-            max_deliveries=self.settings.max_tasks,
+        retry = retry.with_values(self.settings.dialect_callbacks.get(dialect.name, {}))
+        targets = TargetPolicy(self.settings.callback_allow)
+        kept = self.settings.max_tasks
+        self.callbacks = (
+            CallbackDispatcher(self.scheduler, clock, retry, targets, max_deliveries=kept)
+            if shared is None  # else every attempt a due event any process may claim
+            else shared.callbacks(dialect.name, self.scheduler, retry, targets, kept)
         )
         self.callbacks.on_attempt = self._callback_attempted
         # One seeded source per process: siblings' ids never repeat each other's, nor
@@ -346,18 +347,20 @@ class Engine(Control):
     def callback_on_start(self, task: Task) -> None:
         """Send the task's callback also when it leaves the queue, as its own delivery
         (keyed ``<task id>:started``; the one at its end keeps the task id)."""
-        url = task.callback_url
-        if url is None:
+        if task.callback_url is None:
             return
+        if self.shared is not None:  # on the shared due queue, as a task's end is
+            self.shared.start_at(task.starts_at, self.dialect.name, task)
+        else:
+            self.scheduler.at(task.starts_at, self._started, task)
 
-        def started() -> None:
-            with self._lock:
-                if task.finished or not self._current(task) or self._closed:
-                    return  # it ended first (an instant task), or is gone
-                body = self.dialect.response(task)
-            self.callbacks.send(f"{task.id}:started", url, body)
-
-        self.scheduler.at(task.starts_at, started)
+    def _started(self, task: Task) -> None:
+        with self._lock:
+            if task.finished or not self._current(task) or self._closed:
+                return  # it ended first (an instant task), or is gone
+            body = self.dialect.response(task)
+        assert task.callback_url is not None
+        self.callbacks.send(f"{task.id}:started", task.callback_url, body)
 
     def own(self, task_id: str, token: str) -> Task | None:
         """A task is visible only to the token that created it, as on the real service."""

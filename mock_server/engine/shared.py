@@ -46,6 +46,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from .clock import Clock, ManualClock, RealClock
 from .due import DueEvent, DueQueue
 from .errors import ApiError
+from .redis_callbacks import SharedCallbacks
 from .redis_journal import RedisJournal
 from .redis_store import PREFIX, RedisTaskStore, text
 
@@ -69,7 +70,10 @@ class SharedEngine(Protocol):
     def dialect(self) -> Any: ...
     @property
     def store(self) -> Any: ...
+    @property
+    def callbacks(self) -> Any: ...
     def _end(self, task: Any, error: ApiError | None) -> bool: ...
+    def _started(self, task: Any) -> None: ...
     def _heard(self, note: str) -> None: ...
 
 
@@ -143,9 +147,30 @@ class Shared:
     def end_at(self, due: float, engine: str, task: Any, error: ApiError | None) -> None:
         """Plan a task's end on the due queue; one due already (an instant task) ends
         here and now, as the in-memory scheduler would end it."""
-        self.due.end_at(due, engine, task.id, task.epoch, error)
-        if due <= self.clock.now():
-            self.run_due()
+        event_id = self.due.end_at(due, engine, task.id, task.epoch, error)
+        if due <= self.clock.now() and (event := self.due.claim_event(event_id)) is not None:
+            self.run(event)
+
+    def start_at(self, due: float, engine: str, task: Any) -> None:
+        """Plan the callback a dialect sends when a task leaves the queue."""
+        self.due.start_at(due, engine, task.id, task.epoch)
+
+    def callbacks(
+        self, dialect: str, scheduler: Any, retry: Any, targets: Any, max_deliveries: int
+    ) -> SharedCallbacks:
+        """``dialect``'s callback deliveries, on the store (`redis_callbacks`)."""
+        return SharedCallbacks(
+            self.redis,
+            PREFIX,
+            dialect,
+            self.due,
+            scheduler,
+            retry,
+            targets,
+            epoch=lambda: self.epoch,
+            note=self.note,
+            max_deliveries=max_deliveries,
+        )
 
     def attach(self, engine: SharedEngine) -> None:
         """An engine of this process (the first one, then its siblings)."""
@@ -180,10 +205,18 @@ class Shared:
         if engine is None:  # a dialect this process does not serve: its lease runs out
             log.warning("due event %s for an engine this process lacks", event.id)
             return
-        error = None if payload["error"] is None else ApiError(*payload["error"])
+        kind = payload.get("kind", "end")
+        if kind == "callback":  # acked when the attempt settles (`redis_callbacks`)
+            engine.callbacks.run(event)
+            return
+        error = None if payload.get("error") is None else ApiError(*payload["error"])
         try:
             task = engine.store.get(payload["task"])
-            if task is not None and task.epoch == int(payload["epoch"]):  # else reset away
+            if task is None or task.epoch != int(payload["epoch"]):
+                pass  # reset away
+            elif kind == "start":
+                engine._started(task)
+            else:
                 engine._end(task, error)  # a no-op if it has ended (see `due`)
         except Exception:  # left leased: another claim retries it when the lease runs out
             log.exception("due event %s failed", event.id)

@@ -1,0 +1,133 @@
+"""Both dialects on one shared store, and callbacks as shared due events: a Dream Machine
+generation made through one process is read and finished through another; every
+callback attempt is claimed by one process and logged once for all; an attempt claimed
+by a process that died is made by another, once."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from mock_server.acedata import LumaService
+from mock_server.dream_machine import DIALECT
+from mock_server.engine.config import Settings
+from mock_server.engine.delays import DelayModel, Fixed
+from mock_server.engine.due import DueQueue
+from mock_server.engine.redis_store import PREFIX
+from mock_server.harness.receiver import CallbackReceiver
+from mock_server.web.app import create_app
+from tests.support import AUTH, PROMPT, TOKEN
+
+T0 = 1_700_000_000.0
+DM = "/dream-machine/v1"
+
+
+@pytest.fixture
+def processes(redis_url: str) -> Iterator[Callable[..., tuple[LumaService, Any]]]:
+    """Makes a process's worth of fake — both dialects, one app — on one store."""
+    redis.Redis.from_url(redis_url).set(f"{PREFIX}:clock", repr(T0))
+    made: list[LumaService] = []
+
+    def make(**values: Any) -> tuple[LumaService, Any]:
+        settings = Settings(
+            delays=DelayModel(Fixed(2.0), Fixed(60.0), Fixed(60.0)),
+            clock="manual",
+            seed=7,
+            callback_allow=("127.0.0.1",),
+        ).with_values({"store": redis_url, **values})
+        luma = LumaService(settings)
+        luma.sibling(DIALECT)
+        made.append(luma)
+        return luma, create_app(luma).test_client()
+
+    yield make
+    for luma in made:
+        luma.close()
+
+
+def create(client: Any, **body: Any) -> str:
+    body = {"model": "ray-2", "prompt": "a tiger", **body}
+    answer = client.post(f"{DM}/generations/video", json=body, headers=AUTH)
+    assert answer.status_code == 201, answer.get_json()
+    return str(answer.get_json()["id"])
+
+
+def test_a_generation_made_through_one_process_is_finished_through_another(
+    processes: Any,
+) -> None:
+    (_, client_a), (b, client_b) = processes(), processes()
+    generation_id = create(client_a)
+    seen = client_b.get(f"{DM}/generations/{generation_id}", headers=AUTH)
+    assert seen.status_code == 200 and seen.get_json()["state"] == "queued"
+    b.advance(62)
+    done = client_a.get(f"{DM}/generations/{generation_id}", headers=AUTH).get_json()
+    assert done["state"] == "completed" and done["assets"]["video"].endswith(".mp4")
+    listed = client_b.get(f"{DM}/generations", headers=AUTH).get_json()
+    assert [g["id"] for g in listed["generations"]] == [generation_id]
+    deleted = client_b.delete(f"{DM}/generations/{generation_id}", headers=AUTH)
+    assert deleted.status_code == 204
+    assert client_a.get(f"{DM}/generations/{generation_id}", headers=AUTH).status_code == 404
+
+
+def test_dreaming_and_completed_callbacks_are_each_sent_once_across_processes(
+    processes: Any,
+) -> None:
+    (a, client_a), (b, _) = processes(), processes()
+    with CallbackReceiver() as receiver:
+        generation_id = create(client_a, callback_url=receiver.url)
+        b.advance(2)  # leaves the queue: one process claims the "dreaming" callback
+        assert receiver.wait_count(1)[0].body["state"] == "dreaming"
+        a.advance(60)
+        bodies = [c.body for c in receiver.wait_count(2)]
+        assert [body["state"] for body in bodies] == ["dreaming", "completed"]
+        b.advance(60)
+        assert len(receiver.received) == 2
+    dream_machine_a, dream_machine_b = a.siblings[0], b.siblings[0]
+    for engine in (dream_machine_a, dream_machine_b):  # one log, read through either
+        assert engine.delivery(generation_id).state == "delivered"
+        assert engine.delivery(f"{generation_id}:started").state == "delivered"
+    attempts = a.journal.entries(kind="callback")
+    assert len(attempts) == 2
+
+
+def test_retries_are_shared_due_events_on_the_one_clock(processes: Any) -> None:
+    (a, _), (b, _) = processes(), processes()
+    with CallbackReceiver() as receiver:
+        receiver.answer(500, 500, 200)
+        body = {"prompt": PROMPT, "async": True, "callback_url": receiver.url}
+        task_id = a.videos(body, token=TOKEN, base_url="http://fake.test")["task_id"]
+        a.complete(task_id)  # the first attempt, now (the call has been answered)
+        for fake in itertools.islice(itertools.cycle((b, a)), 3):
+            fake.advance(8)  # AceData retries after 1, 2, 4 s: through either process
+        delivery = b.wait_for_callback(task_id)
+        assert delivery.state == "delivered"
+        assert [attempt.status for attempt in delivery.attempts] == [500, 500, 200]
+        assert len(receiver.received) == 3
+
+
+def test_an_attempt_claimed_by_a_process_that_died_is_made_by_another_once(
+    processes: Any, redis_url: str
+) -> None:
+    (a, _), (b, _) = processes(), processes()
+    store = redis.Redis.from_url(redis_url)
+    with CallbackReceiver() as receiver:
+        receiver.answer(500)  # the first attempt fails: the retry is a due event, 1 s on
+        body = {"prompt": PROMPT, "async": True, "callback_url": receiver.url}
+        task_id = a.videos(body, token=TOKEN, base_url="http://fake.test")["task_id"]
+        a.fail(task_id, "used_up")
+        # A process that claims the retry and dies before it posts: its claim is leased,
+        # and its lease runs out at once (lease 0).
+        dead = DueQueue(store, PREFIX, owner=uuid.uuid4().hex, lease=0.0)
+        claimed = dead.claim(a.clock.now() + 1)
+        assert [event.payload["kind"] for event in claimed] == ["callback"]
+        b.advance(1)  # the next claim takes the lapsed lease over and makes the attempt
+        delivery = a.wait_for_callback(task_id)
+        assert [attempt.status for attempt in delivery.attempts] == [500, 200]
+        assert not dead.ack(claimed[0])  # no longer the dead one's
+        a.advance(30)
+        assert len(receiver.received) == 2
