@@ -131,3 +131,50 @@ def test_an_attempt_claimed_by_a_process_that_died_is_made_by_another_once(
         assert not dead.ack(claimed[0])  # no longer the dead one's
         a.advance(30)
         assert len(receiver.received) == 2
+
+
+def post(client: Any, path: str, body: Any) -> Any:
+    return client.post(path, json=body, headers=AUTH)
+
+
+def test_one_rule_book_with_one_count_for_every_process(processes: Any) -> None:
+    (a, client_a), (b, client_b) = processes(), processes()
+    a.scenarios.add({"match": {"endpoint": "videos"}, "then": {"reject": "used_up"}, "times": 1})
+    body = {"prompt": PROMPT, "async": True}
+    refused = post(client_b, "/luma/videos", body)  # added through a, met through b
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "used_up"
+    assert post(client_a, "/luma/videos", body).status_code == 200  # spent: once in all
+    assert [r.matched for r in a.scenarios.list()] == [r.matched for r in b.scenarios.list()]
+    assert a.scenarios.list()[0].matched == 1
+    b.scenarios.clear()
+    assert not a.scenarios.list()
+
+
+def test_one_balance_and_one_rate_window_per_token_across_processes(processes: Any) -> None:
+    (a, client_a), (b, client_b) = processes(credits=2), processes(credits=2)
+    body = {"prompt": PROMPT, "async": True}
+    assert post(client_a, "/luma/videos", body).status_code == 200
+    assert post(client_b, "/luma/videos", body).status_code == 200
+    spent = post(client_a, "/luma/videos", body)
+    assert spent.status_code == 403 and spent.get_json()["error"]["code"] == "used_up"
+    assert a.accounts.balance(TOKEN) == b.accounts.balance(TOKEN) == 0
+    b.accounts.set_balance(TOKEN, None)
+    a.accounts.set_rate_limit((2, 60.0))  # through a: held by b's very next call
+    assert post(client_b, "/luma/videos", body).status_code == 200
+    assert post(client_a, "/luma/videos", body).status_code == 200
+    limited = post(client_b, "/luma/videos", body)
+    assert limited.status_code == 429 and limited.headers["Retry-After"] == "60"
+    a.advance(60)
+    assert post(client_b, "/luma/videos", body).status_code == 200
+
+
+def test_a_process_starting_later_keeps_the_rules_tests_added(processes: Any) -> None:
+    rule = {"name": "configured", "match": {"endpoint": "videos"}, "then": {"reject": "used_up"}}
+    (a, _) = processes(scenarios=(rule,))
+    a.scenarios.add(
+        {"name": "added", "match": {"endpoint": "tasks"}, "then": {"reject": "used_up"}}
+    )
+    (b, _) = processes(scenarios=(rule,))
+    assert [r.name for r in b.scenarios.list()] == ["configured", "added"]
+    b.reset()  # back to the configured rules, everywhere
+    assert [r.name for r in a.scenarios.list()] == ["configured"]

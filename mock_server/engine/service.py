@@ -118,7 +118,11 @@ class Engine(Control):
         routes = [*dialect.routes.values(), *dialect.route_templates.values()]
         endpoints = tuple(dict.fromkeys(e for route in routes for e in route.endpoints()))
         if share is None:
-            self.scenarios = Scenarios(endpoints, dialect=dialect.name)
+            self.scenarios = (
+                Scenarios(endpoints, dialect=dialect.name)
+                if shared is None  # else one book for every process on the store
+                else shared.scenarios(endpoints, dialect.name)
+            )
             self.scenarios.on_change = self._rules_changed
         else:
             self.scenarios = share.scenarios
@@ -132,16 +136,17 @@ class Engine(Control):
         self.journal = share.journal if share is not None else journal
         # One seam for change notices, shared by the process's engines (see `changes`).
         self.changes: Changes = share.changes if share is not None else self.journal.changes
-        self.accounts = (
-            share.accounts
-            if share is not None
-            else Accounts(
-                clock,
-                credits=self.settings.credits,
-                video_cost=self.settings.video_cost,
-                rate_limit=parse_rate_limit(self.settings.rate_limit),
-            )
-        )
+        account_values: dict[str, Any] = {
+            "credits": self.settings.credits,
+            "video_cost": self.settings.video_cost,
+            "rate_limit": parse_rate_limit(self.settings.rate_limit),
+        }
+        if share is not None:
+            self.accounts = share.accounts
+        elif shared is not None:  # one balance and one rate window per token, shared
+            self.accounts = shared.accounts(clock, **account_values)
+        else:
+            self.accounts = Accounts(clock, **account_values)
         # A control call may change them for a test (for the siblings too: `set_delays`).
         self.delays = share.delays if share is not None else self.settings.delays
         start = share._clock_start if share is not None else clock.now()
@@ -149,7 +154,7 @@ class Engine(Control):
         # The configured rules are the process's: loaded by the first engine, again
         # by the first once a sibling is made (a rule may name the sibling's dialect).
         self.configured_rules = self.settings.scenarios if share is None else None
-        if share is None or share.configured_rules:
+        if (share is None or share.configured_rules) and (shared is None or shared.loads_rules()):
             (share or self).load_rules()
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)  # any task created or moved

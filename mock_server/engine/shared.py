@@ -48,6 +48,7 @@ from .due import DueEvent, DueQueue
 from .errors import ApiError
 from .redis_callbacks import SharedCallbacks
 from .redis_journal import RedisJournal
+from .redis_rules import SharedAccounts, SharedScenarios
 from .redis_store import PREFIX, RedisTaskStore, text
 
 log = logging.getLogger("luma_mock.store")
@@ -123,6 +124,10 @@ class Shared:
         self._stopping = threading.Event()
         self._up = True  # last seen reachable (an outage is logged once, not per try)
         self._listener: Any = None
+        self._scenarios: SharedScenarios | None = None
+        self._accounts: SharedAccounts | None = None
+        self._conf_seen: bytes | None = None
+        self._loads_rules: bool | None = None
 
     def tasks(self, dialect: Any, max_tasks: int) -> RedisTaskStore:
         """The tasks of ``dialect`` (a `dialect.Dialect`) on this store."""
@@ -138,6 +143,37 @@ class Shared:
         if self._journal is None:
             self._journal = RedisJournal(self.redis, PREFIX, self._channel, limit)
         return self._journal
+
+    def scenarios(self, endpoints: Any, dialect: str) -> SharedScenarios:
+        """The one rule book of every process on the store (made once per process)."""
+        self._scenarios = SharedScenarios(self.redis, PREFIX, endpoints, dialect=dialect)
+        self._scenarios.check = self.check
+        return self._scenarios
+
+    def accounts(self, clock: Clock, **values: Any) -> SharedAccounts:
+        """The balances and rate windows of every process on the store."""
+        self._accounts = SharedAccounts(self.redis, PREFIX, clock, self.check, **values)
+        return self._accounts
+
+    def check(self) -> None:
+        """Before each call: if the rules or the rate limit changed (through any
+        process) since this process last looked, read them again."""
+        version = self.redis.get(f"{PREFIX}:conf")
+        if version == self._conf_seen:
+            return
+        self._conf_seen = version
+        if self._scenarios is not None:
+            self._scenarios._refresh()
+        if self._accounts is not None:
+            self._accounts.heard_limit()
+
+    def loads_rules(self) -> bool:
+        """Whether this process sets up the configured rules: the first on the store
+        does; one starting later (or again) finds the book, its counters and the rules
+        tests added, and keeps them."""
+        if self._loads_rules is None:
+            self._loads_rules = bool(self.redis.set(f"{PREFIX}:rules:started", 1, nx=True))
+        return self._loads_rules
 
     def seed(self, settings: Any) -> Any:
         """This process's seed for ids and delays: ``--seed`` with the store's number for
