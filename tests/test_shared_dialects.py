@@ -6,6 +6,7 @@ by a process that died is made by another, once."""
 from __future__ import annotations
 
 import itertools
+import queue
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -178,3 +179,39 @@ def test_a_process_starting_later_keeps_the_rules_tests_added(processes: Any) ->
     assert [r.name for r in b.scenarios.list()] == ["configured", "added"]
     b.reset()  # back to the configured rules, everywhere
     assert [r.name for r in a.scenarios.list()] == ["configured"]
+
+
+def test_change_notices_cross_processes_once_and_only_to_listeners(
+    processes: Any, redis_url: str
+) -> None:
+    """The dashboard of one process sees tasks made on another; the maker hears its own
+    notice once (no echo); with nobody listening, nothing is published."""
+    (a, client_a), (b, _) = processes(), processes()
+    store = redis.Redis.from_url(redis_url)
+    heard_a: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    heard_b: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    monitor = store.pubsub()
+    monitor.subscribe(f"{PREFIX}:notes")
+    monitor.get_message(timeout=5)  # the subscription's confirmation
+    post(client_a, "/luma/videos", {"prompt": PROMPT, "async": True})
+    assert monitor.get_message(timeout=0.2) is None  # nobody listens: nothing sent
+    stop_a, stop_b = a.changes.subscribe(heard_a.put), b.changes.subscribe(heard_b.put)
+    try:
+        task_id = post(client_a, "/luma/videos", {"prompt": PROMPT, "async": True}).get_json()[
+            "task_id"
+        ]
+        seen = heard_b.get(timeout=5)
+        while seen.kind != "task":
+            seen = heard_b.get(timeout=5)
+        assert (seen.key, seen.dialect) == (task_id, "acedata")
+        b.advance(62)  # b moved the clock: a hears of it, and of its task's end
+        kinds: list[tuple[str, Any]] = []
+        while ("clock", T0 + 62) not in kinds or kinds.count(("task", task_id)) < 2:
+            change = heard_a.get(timeout=5)
+            kinds.append((change.kind, change.key))
+        assert kinds.count(("task", task_id)) == 2  # made, ended: once each, no echo
+        assert heard_a.empty()
+    finally:
+        stop_a()
+        stop_b()
+        monitor.close()

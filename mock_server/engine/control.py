@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any, TypeVar
 
 from .accounts import Accounts, parse_rate_limit
@@ -116,7 +117,9 @@ class Control:
         """Block until ``condition()`` is truthy, re-checking whenever a task is created
         or moves or a callback is attempted; returns its value, or raises TimeoutError
         after ``timeout`` real seconds."""
-        with self._changed:
+        # On a shared store, the other processes tell this one of their changes meanwhile.
+        listening = self.shared.listening() if self.shared is not None else nullcontext()
+        with listening, self._changed:
             self._waiting += 1
             try:
                 value = self._changed.wait_for(condition, timeout)

@@ -36,6 +36,7 @@ from .callbacks import (
     TargetRefused,
 )
 from .due import DueEvent, DueQueue
+from .redis_notes import CHANNEL, LISTENING, TELL
 from .scheduler import Scheduler
 
 log = logging.getLogger("luma_mock.callbacks")
@@ -63,9 +64,11 @@ redis.call('ZADD', KEYS[5], ARGV[10], ARGV[8])
 return 1
 """
 
-# KEYS: delivery, attempts, done, seq, leased, events, dues, owners, due
-# ARGV: event id, owner, attempt, state, next id, next payload, next due, key
-_SETTLE = """
+# KEYS: delivery, attempts, done, seq, leased, events, dues, owners, due, (listening, channel)
+# ARGV: event id, owner, attempt, state, next id, next payload, next due, key, dialect, origin
+_SETTLE = (
+    TELL
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[3])
 if redis.call('HGET', KEYS[8], ARGV[1]) ~= ARGV[2] then return 0 end
@@ -82,8 +85,10 @@ redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('HDEL', KEYS[6], ARGV[1])
 redis.call('HDEL', KEYS[7], ARGV[1])
 redis.call('HDEL', KEYS[8], ARGV[1])
+tell('callback ' .. ARGV[9] .. ' ' .. ARGV[8])
 return 1
 """
+)
 
 
 class SharedCallbacks(CallbackDispatcher):
@@ -100,7 +105,6 @@ class SharedCallbacks(CallbackDispatcher):
         targets: TargetPolicy,
         *,
         epoch: Any,
-        note: Any,
         max_deliveries: int = 10_000,
     ) -> None:
         super().__init__(scheduler, scheduler.clock, retry, targets, max_deliveries=max_deliveries)
@@ -111,7 +115,7 @@ class SharedCallbacks(CallbackDispatcher):
             f"{self._ns}cbdone",
             f"{self._ns}cbseq",
         )
-        self._epoch, self._note = epoch, note
+        self._epoch = epoch
         self._send = redis.register_script(_SEND)
         self._settle_script = redis.register_script(_SETTLE)
 
@@ -199,8 +203,10 @@ class SharedCallbacks(CallbackDispatcher):
         due = self.due.keys
         keys = [self._ns + "cb:" + key, self._ns + "cba:" + key, self._done, self._seq]
         keys += [due["leased"], due["events"], due["dues"], due["owners"], due["due"]]
+        keys += [LISTENING, CHANNEL]
         args = [event.id, self.due.owner, json.dumps(attempt.as_dict()), state]
-        self._settle_script(keys=keys, args=[*args, next_id, payload, next_due, key])
+        args += [next_id, payload, next_due, key, self.dialect, self.due.owner]
+        self._settle_script(keys=keys, args=args)
         delivery.attempts.append(attempt)
         delivery.state = state
         log.log(
@@ -211,9 +217,8 @@ class SharedCallbacks(CallbackDispatcher):
             delivery.url,
             attempt.status if attempt.ok else attempt.error,
         )
-        if self.on_attempt is not None:
+        if self.on_attempt is not None:  # this process's waiters and notices
             self.on_attempt(delivery, attempt)
-        self._note("callback", self.dialect, key)
 
 
 def _text(value: bytes | str) -> str:

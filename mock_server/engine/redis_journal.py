@@ -10,6 +10,7 @@ also publish a note, so a `wait` in any process wakes when any process records.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -18,8 +19,11 @@ from typing import Any
 
 from .changes import JOURNAL
 from .journal import Journal, JournalEntry, check_filters
+from .redis_notes import CHANNEL, LISTENING, TELL
 
-_RECORD = """
+_RECORD = (
+    TELL
+    + """
 local seq = redis.call('INCR', KEYS[1])
 redis.call('HSET', KEYS[2], seq, ARGV[1])
 redis.call('ZADD', KEYS[3], seq, seq)
@@ -29,15 +33,19 @@ if over > 0 then
     redis.call('HDEL', KEYS[2], old)
   end
 end
-redis.call('PUBLISH', KEYS[4], 'journal')
+tell('journal ' .. seq)
 return seq
 """
+)
 
-_UPDATE = """
+_UPDATE = (
+    TELL
+    + """
 if redis.call('ZSCORE', KEYS[2], ARGV[1]) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-redis.call('PUBLISH', KEYS[3], 'journal')
+tell('journal ' .. ARGV[1])
 return 1
 """
+)
 
 # ``received`` is this process's perf_counter reading: meaningless in another.
 _NAMES = tuple(f.name for f in fields(JournalEntry) if f.name not in ("seq", "received"))
@@ -46,7 +54,9 @@ _NAMES = tuple(f.name for f in fields(JournalEntry) if f.name not in ("seq", "re
 class RedisJournal(Journal):
     """`journal.Journal`'s interface over a shared store."""
 
-    def __init__(self, redis: Any, prefix: str, channel: str, limit: int = 10_000) -> None:
+    def __init__(
+        self, redis: Any, prefix: str, origin: str, limit: int = 10_000, listening: Any = None
+    ) -> None:
         super().__init__(limit)
         self.redis, self.limit = redis, limit
         self._seq, self._entries_key, self._order = (
@@ -54,14 +64,20 @@ class RedisJournal(Journal):
             f"{prefix}:journal:entries",
             f"{prefix}:journal:order",
         )
-        self._channel = channel
+        self._origin = origin
+        # `Shared.listening`: a waiter here has the others tell it of their entries.
+        self._listening = listening or contextlib.nullcontext
         self._record = redis.register_script(_RECORD)
         self._update = redis.register_script(_UPDATE)
+        self._waits = 0  # calls in `wait` now
         self._heard_count = 0  # notes heard: a waiter looks again when it moves
 
     def record(self, entry: JournalEntry) -> JournalEntry:
-        keys = [self._seq, self._entries_key, self._order, self._channel]
-        entry.seq = int(self._record(keys=keys, args=[_encode(entry), self.limit]))
+        keys = [self._seq, self._entries_key, self._order, LISTENING, CHANNEL]
+        args = [_encode(entry), self.limit, self._origin]
+        entry.seq = int(self._record(keys=keys, args=args))
+        if self._waits:  # a waiter of this process (the others are told by the script)
+            self.heard()
         if self.changes.listening:
             self.changes.publish(JOURNAL, entry.seq)
         return entry
@@ -69,8 +85,10 @@ class RedisJournal(Journal):
     def _write(self, entry: JournalEntry, change: Callable[[], None]) -> None:
         with self._changed:
             change()
-        keys = [self._entries_key, self._order, self._channel]
-        self._update(keys=keys, args=[entry.seq, _encode(entry)])
+        keys = [self._entries_key, self._order, LISTENING, CHANNEL]
+        self._update(keys=keys, args=[entry.seq, _encode(entry), self._origin])
+        if self._waits:  # a waiter of this process (the others are told by the script)
+            self.heard()
         if self.changes.listening:
             self.changes.publish(JOURNAL, entry.seq)
 
@@ -114,6 +132,16 @@ class RedisJournal(Journal):
         return [entry for entry in found if entry.matches(wanted)]
 
     def wait(self, timeout: float = 10.0, **filters: Any) -> JournalEntry:
+        with self._changed:
+            self._waits += 1
+        try:
+            with self._listening():  # before the first look: no entry falls between
+                return self._wait(timeout, **filters)
+        finally:
+            with self._changed:
+                self._waits -= 1
+
+    def _wait(self, timeout: float, **filters: Any) -> JournalEntry:
         check_filters(filters)
         deadline = time.monotonic() + timeout
         while True:

@@ -79,6 +79,7 @@ class SharedScenarios(Scenarios):
         self._next, self._version = f"{prefix}:rules:next", f"{prefix}:conf"
         self._take = redis.register_script(_TAKE)
         self.check: Any = None  # `Shared.check`, once the store has made this book
+        self.tell: Any = None  # tells the other processes the book changed
 
     def add(self, spec: Mapping[str, Any], *, more_dialects: bool = False) -> Rule:
         rule = super().add(spec, more_dialects=more_dialects)  # checks it; parsed here
@@ -90,7 +91,12 @@ class SharedScenarios(Scenarios):
             pipe.execute()
         rule.id, rule.name = rule_id, kept["name"]
         self._refresh()
+        self._told()
         return next((r for r in self._rules if r.id == rule_id), rule)
+
+    def _told(self) -> None:
+        if self.tell is not None:
+            self.tell()
 
     def _refresh(self) -> None:
         """Parse the book again (it changed, through this process or another)."""
@@ -132,6 +138,7 @@ class SharedScenarios(Scenarios):
             pipe.incr(self._version)
             removed, _, _ = pipe.execute()
         self._refresh()
+        self._told()
         return bool(removed)
 
     def clear(self) -> None:
@@ -140,6 +147,7 @@ class SharedScenarios(Scenarios):
             pipe.incr(self._version)
             pipe.execute()
         self._refresh()
+        self._told()
 
     def list(self) -> list[Rule]:
         if self.check is not None:

@@ -19,9 +19,9 @@ from typing import Any
 
 from .clock import Clock
 from .errors import ApiError
+from .redis_notes import CHANNEL, LISTENING, PREFIX, TELL
 from .tasks import Task, TaskState
 
-PREFIX = "luma-mock"
 _FIXED = (
     "id",
     "output_id",
@@ -38,7 +38,9 @@ _FIXED = (
     "ref",
     "charged",
 )
-_ADD = """
+_ADD = (
+    TELL
+    + """
 redis.call('HSET', KEYS[1], 'rec', ARGV[2], 'epoch', ARGV[3], 'out', ARGV[4])
 redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[5]), ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[4], ARGV[1])
@@ -54,15 +56,21 @@ while n > max do
   redis.call('INCR', KEYS[6])
   n = n - 1
 end
+tell('task ' .. ARGV[7] .. ' ' .. ARGV[1])
 return 1
 """
+)
 
-_END = """
+_END = (
+    TELL
+    + """
 if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return 0 end
 if redis.call('HSETNX', KEYS[1], 'end', ARGV[2]) == 0 then return 0 end
 redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[3])
+tell('end ' .. ARGV[4] .. ' ' .. ARGV[3])
 return 1
 """
+)
 
 
 class RedisTaskStore:
@@ -76,12 +84,12 @@ class RedisTaskStore:
         clock: Clock,
         *,
         epoch: Callable[[], int],
-        note: Callable[..., None],
+        origin: str,
     ) -> None:
         if max_tasks < 1:
             raise ValueError("max_tasks must be at least 1")
         self.redis, self.clock, self.max_tasks = redis, clock, max_tasks
-        self._epoch, self._tell = epoch, note
+        self._epoch, self._origin = epoch, origin
         ns = f"{PREFIX}:{dialect}"
         self._ns, self._task = ns, f"{ns}:t:"
         self._order, self._finished, self._outputs = f"{ns}:order", f"{ns}:finished", f"{ns}:outs"
@@ -103,7 +111,8 @@ class RedisTaskStore:
         fixed = json.dumps({name: _finite(getattr(task, name)) for name in _FIXED})
         keys = [self._task + task.id, self._order, self._outputs, self._finished, self._seq]
         args = [task.id, fixed, task.epoch, task.output_id, self.max_tasks, self._task]
-        self._add(keys=[*keys, self._evicted], args=args)
+        args += [self._dialect, self._origin]
+        self._add(keys=[*keys, self._evicted, LISTENING, CHANNEL], args=args)
 
     def end(
         self,
@@ -119,17 +128,18 @@ class RedisTaskStore:
             "result": result,
             "error": None if error is None else [error.code, error.message],
         }
-        keys = [self._task + task.id, self._finished, self._seq]
-        if not self._end(keys=keys, args=[task.epoch, json.dumps(ended), task.id]):
+        keys = [self._task + task.id, self._finished, self._seq, LISTENING, CHANNEL]
+        args = [task.epoch, json.dumps(ended), task.id, self._dialect, self._origin]
+        if not self._end(keys=keys, args=args):
             return False
         task.result, task.error = result, error
         task.end(state, at)
         return True
 
     def finished(self, task: Task) -> None:
-        """Tell every process (this one included) that ``task`` has ended."""
+        """Wake this process's watchers of ``task`` (the others heard of it from the
+        script that ended it)."""
         self.heard_end(task.id)
-        self._tell("end", self._dialect, task.id)
 
     def heard_end(self, task_id: str) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ import math
 import random
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -328,9 +329,11 @@ class Engine(Control):
             if math.isfinite(timeout)
             else None
         )
-        self.store.watch(task, wake)
+        listening = self.shared.listening() if self.shared is not None else nullcontext()
         try:
-            wake.wait()
+            with listening:  # another process may end it: it tells this one
+                self.store.watch(task, wake)
+                wake.wait()
         finally:
             if deadline is not None:
                 deadline.cancel()

@@ -43,13 +43,14 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from .changes import CALLBACK, CLOCK, JOURNAL, RESET, TASK
 from .clock import Clock, ManualClock, RealClock
 from .due import DueEvent, DueQueue
 from .errors import ApiError
 from .redis_callbacks import SharedCallbacks
 from .redis_journal import RedisJournal
 from .redis_rules import SharedAccounts, SharedScenarios
-from .redis_store import PREFIX, RedisTaskStore, text
+from .redis_store import CHANNEL, LISTENING, PREFIX, RedisTaskStore, text
 
 log = logging.getLogger("luma_mock.store")
 
@@ -76,6 +77,8 @@ class SharedEngine(Protocol):
     def _end(self, task: Any, error: ApiError | None) -> bool: ...
     def _started(self, task: Any) -> None: ...
     def _heard(self, note: str) -> None: ...
+    @property
+    def changes(self) -> Any: ...
 
 
 def open_shared(settings: Any) -> Shared | None:
@@ -109,12 +112,15 @@ class Shared:
         self.redis = redis
         self.process_number = int(redis.incr(f"{PREFIX}:processes"))
         self.epoch = int(redis.get(f"{PREFIX}:epoch") or 0)
-        self.due = DueQueue(redis, PREFIX, owner=uuid.uuid4().hex, lease=lease)
+        self.origin = uuid.uuid4().hex  # this process, in claims and in notes
+        self.due = DueQueue(redis, PREFIX, owner=self.origin, lease=lease)
         self.clock: Clock = SharedManualClock(self) if manual else RealClock()
         self.clock_start = (
             self.clock.start if isinstance(self.clock, SharedManualClock) else time.time()
         )
-        self._channel = f"{PREFIX}:notes"
+        self._channel = CHANNEL
+        self._listeners = 0  # waiters and watchers in this process (`listening`)
+        self._listen_lock = threading.Lock()
         self._engines: dict[str, SharedEngine] = {}
         self._stores: dict[str, RedisTaskStore] = {}
         self._root: SharedEngine | None = None
@@ -133,7 +139,7 @@ class Shared:
         """The tasks of ``dialect`` (a `dialect.Dialect`) on this store."""
         name = dialect.name
         store = RedisTaskStore(
-            self.redis, name, max_tasks, self.clock, epoch=lambda: self.epoch, note=self.note
+            self.redis, name, max_tasks, self.clock, epoch=lambda: self.epoch, origin=self.origin
         )
         self._stores[name] = store
         return store
@@ -141,13 +147,16 @@ class Shared:
     def journal(self, limit: int) -> RedisJournal:
         """The one journal of every process on the store (made once per process)."""
         if self._journal is None:
-            self._journal = RedisJournal(self.redis, PREFIX, self._channel, limit)
+            self._journal = RedisJournal(
+                self.redis, PREFIX, self.origin, limit, listening=self.listening
+            )
         return self._journal
 
     def scenarios(self, endpoints: Any, dialect: str) -> SharedScenarios:
         """The one rule book of every process on the store (made once per process)."""
         self._scenarios = SharedScenarios(self.redis, PREFIX, endpoints, dialect=dialect)
         self._scenarios.check = self.check
+        self._scenarios.tell = lambda: self.note("rules")
         return self._scenarios
 
     def accounts(self, clock: Clock, **values: Any) -> SharedAccounts:
@@ -204,7 +213,6 @@ class Shared:
             retry,
             targets,
             epoch=lambda: self.epoch,
-            note=self.note,
             max_deliveries=max_deliveries,
         )
 
@@ -214,6 +222,7 @@ class Shared:
         if self._root is not None:
             return
         self._root = engine
+        engine.changes.on_listen = lambda on: self._listen(+1 if on else -1)
         if isinstance(self.clock, SharedManualClock):
             self.clock.attach(_SharedDriver(self, engine.scheduler))
         else:
@@ -292,26 +301,59 @@ class Shared:
     # -- notes between processes ------------------------------------------------------
 
     def note(self, *words: str) -> None:
-        self.redis.publish(self._channel, " ".join(words))
+        """Tell the other processes (a clock move, a reset, rules changed: rare, so
+        always; the frequent notes are told by the scripts, only to listeners)."""
+        self.redis.publish(self._channel, " ".join((self.origin, *words)))
+
+    @contextlib.contextmanager
+    def listening(self) -> Iterator[None]:
+        """While someone in this process waits or watches, the others tell it of their
+        entries, tasks and callbacks (`redis_store.TELL`); with nobody, they need not."""
+        self._listen(+1)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):  # Redis away: the entry goes stale
+                self._listen(-1)
+
+    def _listen(self, step: int) -> None:
+        with self._listen_lock:
+            self._listeners += step
+            if step > 0 and self._listeners == 1:
+                self.redis.hset(LISTENING, self.origin, 1)
+            elif step < 0 and self._listeners == 0:
+                self.redis.hdel(LISTENING, self.origin)
 
     def _heard(self, message: dict[str, Any]) -> None:
-        words = text(message["data"]).split()
-        if not words:
+        origin, _, rest = text(message["data"]).partition(" ")
+        words = rest.split()
+        if not words or origin == self.origin:  # no self-echo: told itself already
             return
-        if words[0] == "journal":  # waiters on the journal only
+        kind, root = words[0], self._root
+        changes = root.changes if root is not None else None
+        if kind == "journal":  # waiters on the journal only
             if self._journal is not None:
                 self._journal.heard()
+            if changes is not None and changes.listening and len(words) == 2:
+                changes.publish(JOURNAL, int(words[1]))
             return
-        if words[0] == "end" and len(words) == 3:
-            store = self._stores.get(words[1])
-            if store is not None:
+        if kind in ("task", "end", "callback") and len(words) == 3:
+            if kind == "end" and (store := self._stores.get(words[1])) is not None:
                 store.heard_end(words[2])
-        elif words[0] == "reset" and len(words) == 2:
+            if changes is not None and changes.listening:
+                changes.publish(CALLBACK if kind == "callback" else TASK, words[2], words[1])
+        elif kind == "reset" and len(words) == 2:
             self.epoch = max(self.epoch, int(words[1]))
-        elif words[0] == "clock" and self._root is not None:
-            self._root.scheduler.run_due()  # this process's own events, on the moved clock
+            if changes is not None:
+                changes.publish(RESET)
+        elif kind == "clock" and root is not None:
+            root.scheduler.run_due()  # this process's own events, on the moved clock
+            if changes is not None and changes.listening:
+                changes.publish(CLOCK, self.clock.now())
+        elif kind == "rules":
+            self.check()  # reads the book again: its notice goes to listeners
         for engine in self._engines.values():
-            engine._heard(words[0])
+            engine._heard(kind)
 
     def reset(self, engine: SharedEngine) -> None:
         """The shared part of a reset (the root engine's; its stores cleared themselves)."""
