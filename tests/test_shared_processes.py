@@ -122,13 +122,20 @@ def test_redis_down_gives_envelopes_not_crashes_and_the_fake_recovers() -> None:
             assert generate(server)
             own.kill()
             refused = server.post("/luma/videos", {"prompt": PROMPT, "async": True})
-            assert refused.status_code == 500
-            assert refused.json()["error"]["code"] == "api_error"  # the envelope, no trace
+            assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+            error = refused.json()["error"]  # AceData's envelope, no trace
+            assert error["code"] == "api_error" and "cannot be reached" in error["message"]
+            dm = server.post("/dream-machine/v1/generations/video", {"prompt": "a tiger"})
+            assert dm.status_code == 503 and "cannot be reached" in dm.json()["detail"]
+            assert server.post("/luma/tasks", {"id": "x"}).status_code == 503
+            health = server.session.get(server.url + "/health", timeout=10)
+            assert health.status_code == 503
             own.start_again()
             task_id = generate(server)  # the same process carries on
             advance(server, 10)
             assert retrieve(server, task_id)["response"]["state"] == "completed"
             assert server.process.poll() is None
         assert "the shared store cannot be reached" in server.fake.output
+        assert "Traceback" not in server.fake.output
     finally:
         own.stop()

@@ -75,7 +75,12 @@ class RedisJournal(Journal):
     def record(self, entry: JournalEntry) -> JournalEntry:
         keys = [self._seq, self._entries_key, self._order, LISTENING, CHANNEL]
         args = [_encode(entry), self.limit, self._origin]
-        entry.seq = int(self._record(keys=keys, args=args))
+        try:
+            entry.seq = int(self._record(keys=keys, args=args))
+        except Exception as failed:  # Redis away: the call goes on (a 503 if it needs it)
+            if not _unreachable(failed):
+                raise
+            return entry
         if self._waits:  # a waiter of this process (the others are told by the script)
             self.heard()
         if self.changes.listening:
@@ -85,8 +90,15 @@ class RedisJournal(Journal):
     def _write(self, entry: JournalEntry, change: Callable[[], None]) -> None:
         with self._changed:
             change()
+        if not entry.seq:
+            return  # never recorded (Redis was away when it arrived)
         keys = [self._entries_key, self._order, LISTENING, CHANNEL]
-        self._update(keys=keys, args=[entry.seq, _encode(entry), self._origin])
+        try:
+            self._update(keys=keys, args=[entry.seq, _encode(entry), self._origin])
+        except Exception as failed:
+            if not _unreachable(failed):
+                raise
+            return
         if self._waits:  # a waiter of this process (the others are told by the script)
             self.heard()
         if self.changes.listening:
@@ -197,6 +209,13 @@ class RedisJournal(Journal):
 
     def clear(self) -> None:
         self.redis.delete(self._entries_key, self._order)
+
+
+def _unreachable(error: Exception) -> bool:
+    """Redis out of reach (its connection and timeout errors), not a bug."""
+    import redis
+
+    return isinstance(error, (redis.ConnectionError, redis.TimeoutError, OSError))
 
 
 def _encode(entry: JournalEntry) -> str:

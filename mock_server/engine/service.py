@@ -408,6 +408,11 @@ class Engine(Control):
             self.callbacks.send(task.id, task.callback_url, self.dialect.response(task))
         return True
 
+    def unavailable(self, error: Exception) -> ApiError | None:
+        """The answer for a call that failed on ``error``, if that is the shared store
+        being out of reach (a 503 in the dialect's shape; None for anything else)."""
+        return None if self.shared is None else self.shared.unavailable(error)
+
     def _callback_attempted(self, delivery: CallbackDelivery, attempt: CallbackAttempt) -> None:
         self.journal.record(
             JournalEntry(

@@ -283,6 +283,21 @@ class Shared:
             self._wake.wait(POLL if self._up else OUTAGE_RETRY)
             self._wake.clear()
 
+    def unavailable(self, error: Exception) -> ApiError | None:
+        """A call that met a Redis out of reach: 503 ``api_error`` (each dialect's
+        shape), with a Retry-After; the outage is logged once, not per call."""
+        import redis  # loaded already: this process is on a shared store
+
+        if not isinstance(error, (redis.RedisError, OSError)):
+            return None
+        self._unreachable(error)
+        return ApiError(
+            "api_error",
+            "the fake's shared store (Redis) cannot be reached; retry shortly",
+            status=503,
+            headers={"Retry-After": "1"},
+        )
+
     def _listener_failed(self, error: BaseException, pubsub: Any, thread: Any) -> None:
         """The listener lost Redis: it resubscribes once Redis answers again."""
         self._unreachable(error)
