@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -96,18 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(args: argparse.Namespace) -> int:
-    # Patch before anything that uses sockets or threads is imported: held synchronous
-    # requests and callback deliveries then become cheap greenlets.
-    from gevent import monkey
+def _serve(args: argparse.Namespace, argv: list[str]) -> int:
+    from .engine.config import load  # the standard library and settings only: no sockets
+    from .web.workers import WORKER_FD
 
-    monkey.patch_all()
-
-    from .acedata import LumaService
-    from .dream_machine import DIALECT as DREAM_MACHINE
-    from .engine.config import load
-    from .web.logs import configure_logging
-    from .web.server import serve
+    worker = WORKER_FD in os.environ
 
     cli: dict[str, Any] = {
         "host": args.host,
@@ -130,6 +124,25 @@ def _serve(args: argparse.Namespace) -> int:
     }
     try:
         settings = load(cli, config=args.config)
+    except (ValueError, OSError) as bad:
+        print(f"luma-mock: {bad}", file=sys.stderr)
+        return 2
+    if worker:  # one of a supervisor's workers: a full server, on the socket it was given
+        settings = settings.with_values({"workers": 1})
+    elif settings.workers > 1:
+        return _supervise(settings, argv)
+    # Patch before anything that uses sockets or threads is made: held synchronous
+    # requests and callback deliveries then become cheap greenlets.
+    from gevent import monkey
+
+    monkey.patch_all()
+
+    from .acedata import LumaService
+    from .dream_machine import DIALECT as DREAM_MACHINE
+    from .web.logs import configure_logging
+    from .web.server import serve
+
+    try:
         # Made here, not by the server: the rules' endpoints are checked against the
         # dialect's only now, and a bad one is a configuration error like the others.
         luma = LumaService(settings)
@@ -144,10 +157,36 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(luma)
 
 
+def _supervise(settings: Any, argv: list[str]) -> int:
+    """``--workers N`` (N > 1, on a shared store): the supervisor of N workers."""
+    from .acedata import DIALECT
+    from .engine.shared import Shared
+    from .web.server import banner
+    from .web.workers import Supervisor
+
+    try:
+        Shared.ping(settings.store)  # refused at start, as one process would be
+        supervisor = Supervisor(
+            [sys.executable, "-m", "mock_server.cli", *argv],
+            settings.host,
+            settings.port,
+            settings.workers,
+        )
+    except OSError as bad:
+        print(f"luma-mock: {bad}", file=sys.stderr)
+        return 2
+
+    def announce(url: str) -> str:
+        shown = banner(url, settings, DIALECT.banner_example(url))
+        return f"{shown}\n  workers: {settings.workers} on one port, store {settings.store}"
+
+    return supervisor.run(announce)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        return _serve(args)
+        return _serve(args, list(sys.argv[1:] if argv is None else argv))
     if args.command == "verify":
         from contract_tests.provider.report import run_verify
 

@@ -127,12 +127,6 @@ def _check_store(store: str, workers: int) -> None:
             "would be a 404 through the next. Give --store redis://HOST:PORT/DB (or "
             "LUMA_MOCK_STORE), or run one worker."
         )
-    if workers > 1:
-        raise ValueError(
-            "--workers above 1 is not available yet (the journal, scenarios, balances and "
-            "callback logs are not shared yet); run one `luma-mock serve --store ...` per "
-            "port, each a full server on the same store, behind your load balancer."
-        )
 
 
 _POLICY_KEYS = ("retries", "backoff", "timeout")

@@ -95,6 +95,13 @@ class Shared:
 
     @classmethod
     def open(cls, url: str, *, manual: bool) -> Shared:
+        client, lease = cls.ping(url)
+        return cls(client, manual=manual, lease=lease)
+
+    @staticmethod
+    def ping(url: str) -> tuple[Any, float]:
+        """A client of the store at ``url`` that has answered, and the lease its URL
+        asks for; OSError saying so if it cannot be reached."""
         import redis  # only a shared store needs it
 
         parts = urlsplit(url)
@@ -106,7 +113,7 @@ class Shared:
             client.ping()
         except redis.RedisError as down:
             raise OSError(f"the store {plain} cannot be reached: {down}") from None
-        return cls(client, manual=manual, lease=lease)
+        return client, lease
 
     def __init__(self, redis: Any, *, manual: bool, lease: float = 30.0) -> None:
         self.redis = redis
