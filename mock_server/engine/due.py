@@ -137,11 +137,18 @@ class DueQueue:
     ) -> str:
         """A task's end (`service.Engine.create`): its engine (dialect), id, the store's
         epoch it was made in, and how it ends."""
-        failure = None if error is None else [error.code, error.message]
-        payload = {"engine": engine, "task": task_id, "epoch": epoch, "error": failure}
-        event_id = f"end:{engine}:{epoch}:{task_id}"
+        event_id, payload = self.end_event(engine, task_id, epoch, error)
         self.add(event_id, due, payload)
         return event_id
+
+    @staticmethod
+    def end_event(
+        engine: str, task_id: str, epoch: int, error: ApiError | None
+    ) -> tuple[str, dict[str, Any]]:
+        """A task's end as an event: its id (one per task and epoch) and payload."""
+        failure = None if error is None else [error.code, error.message]
+        payload = {"engine": engine, "task": task_id, "epoch": epoch, "error": failure}
+        return f"end:{engine}:{epoch}:{task_id}", payload
 
     def start_at(self, due: float, engine: str, task_id: str, epoch: int) -> None:
         """A task's leaving the queue, for a dialect that calls back then."""

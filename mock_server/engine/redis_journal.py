@@ -5,7 +5,9 @@ Keys, under the store's prefix: ``journal:seq`` numbers entries (one sequence fo
 processes, so ``since`` means the same everywhere); ``journal:entries`` holds each
 entry's JSON by number; ``journal:order`` the numbers, oldest first, trimmed to the
 journal's limit. Recording (with the trim) and filling an entry in are Lua scripts that
-also publish a note, so a `wait` in any process wakes when any process records.
+also publish a note to the processes that listen, so a `wait` in any process wakes when
+any process records. A request's entry is written once, when it is answered (or first
+changed: a held call names its task), so its seq is given then.
 """
 
 from __future__ import annotations
@@ -73,6 +75,13 @@ class RedisJournal(Journal):
         self._heard_count = 0  # notes heard: a waiter looks again when it moves
 
     def record(self, entry: JournalEntry) -> JournalEntry:
+        if entry.kind == "request":
+            # Written when it is answered, or first changed (a held call's task): one
+            # script per request instead of two. Until then it has no seq.
+            return entry
+        return self._record_now(entry)
+
+    def _record_now(self, entry: JournalEntry) -> JournalEntry:
         keys = [self._seq, self._entries_key, self._order, LISTENING, CHANNEL]
         args = [_encode(entry), self.limit, self._origin]
         try:
@@ -90,8 +99,9 @@ class RedisJournal(Journal):
     def _write(self, entry: JournalEntry, change: Callable[[], None]) -> None:
         with self._changed:
             change()
-        if not entry.seq:
-            return  # never recorded (Redis was away when it arrived)
+        if not entry.seq:  # not written yet (see `record`): the whole entry, now
+            self._record_now(entry)
+            return
         keys = [self._entries_key, self._order, LISTENING, CHANNEL]
         try:
             self._update(keys=keys, args=[entry.seq, _encode(entry), self._origin])

@@ -173,16 +173,19 @@ class SharedAccounts(Accounts):
         self._spend = redis.register_script(_SPEND)
         self._refund = redis.register_script(_REFUND)
         self._admit = redis.register_script(_ADMIT)
-        limit = redis.get(self._limit_key)  # another process's change holds here too
-        if limit is not None:
-            self.rate_limit = _limit(limit)
+        self._any = True  # balances set on the store, as far as this process knows
+        self.heard_limit()  # another process's changes hold here too
 
     def _default(self) -> str:
         return "none" if self.default_credits is None else repr(float(self.default_credits))
 
     def set_balance(self, token: str, credits: float | None) -> None:
         value = "none" if credits is None else repr(float(credits))
-        self.redis.hset(self._balance_key, token, value)
+        self._any = True
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._balance_key, token, value)
+            pipe.incr(self._conf)  # the others' next call sees there are balances now
+            pipe.execute()
 
     def balance(self, token: str) -> float | None:
         value = self.redis.hget(self._balance_key, token)
@@ -197,6 +200,8 @@ class SharedAccounts(Accounts):
         }
 
     def spend(self, token: str) -> float:
+        if self.default_credits is None and not self._any:
+            return 0.0  # unlimited for everyone (the default): nothing to count
         spent = float(
             self._spend(
                 keys=[self._balance_key], args=[token, self._default(), repr(self.video_cost)]
@@ -222,10 +227,14 @@ class SharedAccounts(Accounts):
             pipe.execute()
 
     def heard_limit(self) -> None:
-        """The limit was changed through some process: read it again."""
-        limit = self.redis.get(self._limit_key)
+        """The limit or the balances changed through some process: read them again."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self._limit_key)
+            pipe.hlen(self._balance_key)
+            limit, balances = pipe.execute()
         if limit is not None:
             self.rate_limit = _limit(limit)
+        self._any = balances > 0
 
     def admit(self, token: str) -> None:
         if self._check is not None:
@@ -243,6 +252,7 @@ class SharedAccounts(Accounts):
             raise ApiError("too_many_requests", headers={"Retry-After": str(wait)})
 
     def clear(self) -> None:
+        self._any = False
         self.redis.delete(self._balance_key)
         for key in self.redis.scan_iter(match=f"{self._window}*", count=1000):
             self.redis.delete(key)

@@ -19,7 +19,7 @@ from typing import Any
 
 from .clock import Clock
 from .errors import ApiError
-from .redis_notes import CHANNEL, LISTENING, PREFIX, TELL
+from .redis_notes import CHANNEL, DUE, DUE_EVENTS, DUE_TIMES, LISTENING, PREFIX, TELL
 from .tasks import Task, TaskState
 
 _FIXED = (
@@ -55,6 +55,11 @@ while n > max do
   redis.call('ZREM', KEYS[2], victim[1])
   redis.call('INCR', KEYS[6])
   n = n - 1
+end
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[8], ARGV[8], ARGV[9])
+  redis.call('HSET', KEYS[9], ARGV[8], ARGV[10])
+  redis.call('ZADD', KEYS[7], ARGV[10], ARGV[8])
 end
 tell('task ' .. ARGV[7] .. ' ' .. ARGV[1])
 return 1
@@ -95,7 +100,7 @@ class RedisTaskStore:
         self._order, self._finished, self._outputs = f"{ns}:order", f"{ns}:finished", f"{ns}:outs"
         self._seq, self._evicted = f"{ns}:seq", f"{ns}:evicted"
         self._add, self._end = self.redis.register_script(_ADD), self.redis.register_script(_END)
-        self._dialect = dialect
+        self._dialect = self.dialect = dialect
         self._watchers: dict[str, list[threading.Event]] = {}
         self._lock = threading.Lock()
 
@@ -107,12 +112,17 @@ class RedisTaskStore:
     def evicted(self) -> int:
         return int(self.redis.get(self._evicted) or 0)
 
-    def add(self, task: Task) -> None:
+    def add(self, task: Task, end: tuple[str, float, dict[str, Any]] | None = None) -> None:
+        """Keep ``task``; with ``end`` (an event id, due time and payload), put its end
+        on the due queue in the same script (`shared.Shared.add_task`)."""
         fixed = json.dumps({name: _finite(getattr(task, name)) for name in _FIXED})
         keys = [self._task + task.id, self._order, self._outputs, self._finished, self._seq]
+        keys += [self._evicted, DUE, DUE_EVENTS, DUE_TIMES, LISTENING, CHANNEL]
         args = [task.id, fixed, task.epoch, task.output_id, self.max_tasks, self._task]
-        args += [self._dialect, self._origin]
-        self._add(keys=[*keys, self._evicted, LISTENING, CHANNEL], args=args)
+        event = ["", "", ""]
+        if end is not None and math.isfinite(end[1]):  # never due: nothing to keep
+            event = [end[0], json.dumps(end[2]), repr(end[1])]
+        self._add(keys=keys, args=[*args, self._dialect, *event, self._origin])
 
     def end(
         self,

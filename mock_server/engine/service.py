@@ -293,7 +293,10 @@ class Engine(Control):
             plan = self._plan(task, outcome)
             task.starts_at = now + plan.queue  # it leaves the queue then (see `tasks`)
             task.ends_at = task.starts_at + plan.work
-            self.store.add(task)
+            if self.shared is None:
+                self.store.add(task)
+            else:  # with its end on the shared due queue, in one script (see `due`)
+                self.shared.add_task(self.store, task, plan.error)
             self._note_change()
             if self.changes.listening:
                 self.changes.publish(TASK, task.id, self.dialect.name)
@@ -301,8 +304,8 @@ class Engine(Control):
         # right here. The end of a task ended early is a no-op.
         if self.shared is None:
             self.scheduler.at(task.ends_at, self._on_end, task, plan.error)
-        else:  # on the shared due queue, which any process may claim (see `due`)
-            self.shared.end_at(task.ends_at, self.dialect.name, task, plan.error)
+        else:
+            self.shared.end_if_due(self.dialect.name, task)
         return task
 
     def _plan(self, task: Task, outcome: Outcome | None) -> Plan:

@@ -196,11 +196,18 @@ class Shared:
         the process, so two processes with one seed never make the same ids."""
         return None if settings.seed is None else f"{settings.seed}:{self.process_number}"
 
-    def end_at(self, due: float, engine: str, task: Any, error: ApiError | None) -> None:
-        """Plan a task's end on the due queue; one due already (an instant task) ends
-        here and now, as the in-memory scheduler would end it."""
-        event_id = self.due.end_at(due, engine, task.id, task.epoch, error)
-        if due <= self.clock.now() and (event := self.due.claim_event(event_id)) is not None:
+    def add_task(self, store: RedisTaskStore, task: Any, error: ApiError | None) -> None:
+        """Keep a new task and plan its end on the due queue, in one script."""
+        event_id, payload = self.due.end_event(store.dialect, task.id, task.epoch, error)
+        store.add(task, (event_id, task.ends_at, payload))
+
+    def end_if_due(self, engine: str, task: Any) -> None:
+        """A task due already (an instant one) ends here and now, as the in-memory
+        scheduler would end it: this process claims that one event, nothing else."""
+        if task.ends_at > self.clock.now():
+            return
+        event_id, _ = self.due.end_event(engine, task.id, task.epoch, None)
+        if (event := self.due.claim_event(event_id)) is not None:
             self.run(event)
 
     def start_at(self, due: float, engine: str, task: Any) -> None:
