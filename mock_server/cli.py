@@ -98,7 +98,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace, argv: list[str]) -> int:
-    from .engine.config import load  # the standard library and settings only: no sockets
+    # Patch before anything that uses sockets or threads is imported: held synchronous
+    # requests and callback deliveries then become cheap greenlets (a `--workers`
+    # supervisor runs on gevent too: its waits are on pipes, signals and events).
+    from gevent import monkey
+
+    monkey.patch_all()
+
+    from .acedata import LumaService  # registers the error codes the settings check
+    from .dream_machine import DIALECT as DREAM_MACHINE
+    from .engine.config import load
+    from .web.logs import configure_logging
+    from .web.server import serve
     from .web.workers import WORKER_FD
 
     worker = WORKER_FD in os.environ
@@ -131,17 +142,6 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
         settings = settings.with_values({"workers": 1})
     elif settings.workers > 1:
         return _supervise(settings, argv)
-    # Patch before anything that uses sockets or threads is made: held synchronous
-    # requests and callback deliveries then become cheap greenlets.
-    from gevent import monkey
-
-    monkey.patch_all()
-
-    from .acedata import LumaService
-    from .dream_machine import DIALECT as DREAM_MACHINE
-    from .web.logs import configure_logging
-    from .web.server import serve
-
     try:
         # Made here, not by the server: the rules' endpoints are checked against the
         # dialect's only now, and a bad one is a configuration error like the others.

@@ -13,7 +13,7 @@ the config file) keeps in Redis, under the prefix ``luma-mock``:
   takes a Redis lock, so moves through different processes add up rather than overlap,
   and runs every shared event due on the way, each at its own time, then tells the other
   processes (pub/sub ``luma-mock:notes``) to run their own local events (the deadlines
-  of held calls, callback retries) and wake their waiters;
+  of held calls) and wake their waiters;
 - **the journal** — one order for every process's entries: `redis_journal`.
 
 Ending a task is a compare-and-set in Redis (``end`` is set once, and only on a task of
@@ -23,13 +23,12 @@ end it once; only the process whose set won sends its callback. A process holdin
 synchronous call hears of the end of its task through ``notes`` whichever process ended
 it.
 
-Not shared yet (each process keeps its own, as before): scenario rules and counters,
-balances and rate limits, callback delivery logs and retries (a callback is sent, and
-retried, by the process that ended its task: one that dies meanwhile loses it).
-``--workers`` needs these. Redis unreachable: requests that need it fail (the fake's
-500 envelope, each logged), the runner and the listener say so once and retry, nothing
-Redis kept is lost, and the fake carries on when Redis is back. One Redis server, not a
-Cluster: the scripts touch keys they compute.
+Also shared: scenario rules, balances and rate limits (`redis_rules`), callbacks and
+their delivery log, every attempt a due event (`redis_callbacks`), and the change
+notices, which the scripts publish only to processes that listen (`redis_notes`). Redis
+unreachable: a call that needs it is answered 503 (`unavailable`), the runner and the
+listener say so once and retry, nothing Redis kept is lost, and the fake carries on when
+Redis is back. One Redis server, not a Cluster: the scripts touch keys they compute.
 """
 
 from __future__ import annotations
