@@ -19,8 +19,6 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    initialize,
     precondition,
     rule,
     run_state_machine_as_test,
@@ -29,7 +27,7 @@ from hypothesis.stateful import (
 from ..contract.strategies import dream_machine as D
 from . import dm_plans as P
 from .outcome import BudgetSpent
-from .plans import _keep
+from .stateful import ProviderMachine
 
 if TYPE_CHECKING:
     from .runner import Provider
@@ -46,31 +44,8 @@ def _derivable(machine: DreamMachineRules) -> bool:
     return _budget(machine) and machine.provider.dm_derived and bool(machine.provider.dm_completed)
 
 
-class DreamMachineRules(RuleBasedStateMachine):
-    """Set ``provider`` on a subclass (see `run_dm_machine`) before running it."""
-
-    provider: Provider
-    provider_seed: int | None = None
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ids: list[str] = []
-
-    @initialize()
-    def known(self) -> None:
-        self.ids = list(self.provider.ctx.history.records)
-
-    def _after(self) -> None:
-        seed = self.provider_seed
-        _keep(self.provider, self.provider.current, f"rerun with --seed {seed}" if seed else "")
-        self.provider.current = []
-        progress = self.provider.progress
-        if progress.done < progress.planned:
-            progress.step("stateful")
-
-    def _pick(self, index: int) -> str:
-        recent = self.ids[-4:] if index % 4 else self.ids
-        return recent[index % len(recent)]
+class DreamMachineRules(ProviderMachine):
+    """The Dream Machine dialect's machine (see `run_dm_machine`)."""
 
     def _create(self, kind: str, body: dict[str, Any]) -> None:
         try:
