@@ -15,25 +15,17 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from hypothesis import HealthCheck, Phase, settings
-from hypothesis import seed as hypothesis_seed
+from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    precondition,
-    rule,
-    run_state_machine_as_test,
-)
+from hypothesis.stateful import precondition, rule
 
 from ..contract.strategies import dream_machine as D
 from . import dm_plans as P
 from .outcome import BudgetSpent
-from .stateful import ProviderMachine
+from .stateful import INDEX, ProviderMachine, run_machine
 
 if TYPE_CHECKING:
     from .runner import Provider
-
-STEPS = 20
-INDEX = st.integers(0, 10**6)
 
 
 def _budget(machine: DreamMachineRules) -> bool:
@@ -134,25 +126,5 @@ class DreamMachineRules(ProviderMachine):
 
 
 def run_dm_machine(provider: Provider, base: settings, examples: int, seed: int | None) -> None:
-    """Run the machine ``max(2, examples // 20)`` times of `STEPS` steps each."""
-    provider.phase = "stateful"
-    runs = max(2, examples // 20)
-    progress = provider.progress
-    progress.planned += runs * STEPS
-    done_after = progress.done + runs * STEPS
-    chosen = settings(
-        base,
-        max_examples=runs,
-        stateful_step_count=STEPS,
-        phases=[Phase.explicit, Phase.generate],
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    machine: Any = type(
-        "DreamMachineRun", (DreamMachineRules,), {"provider": provider, "provider_seed": seed}
-    )
-    if seed is not None and not base.derandomize:
-        machine = hypothesis_seed(seed)(machine)
-    run_state_machine_as_test(machine, settings=chosen)
-    progress.done = max(progress.done, done_after)
+    """Run the machine as `stateful.run_machine` runs the AceDataCloud one."""
+    run_machine(provider, base, examples, seed, DreamMachineRules)

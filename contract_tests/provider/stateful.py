@@ -131,12 +131,22 @@ class LumaMachine(ProviderMachine):
         self._after()
 
 
-def machine_for(provider: Provider, seed: int | None = None) -> type[LumaMachine]:
-    """A `LumaMachine` bound to one provider run."""
-    return type("LumaMachineRun", (LumaMachine,), {"provider": provider, "provider_seed": seed})
+def machine_for(
+    provider: Provider, seed: int | None = None, rules: type[ProviderMachine] | None = None
+) -> type[ProviderMachine]:
+    """A machine (`LumaMachine` unless told) bound to one provider run."""
+    rules = rules or LumaMachine
+    name = f"{rules.__name__}Run"
+    return type(name, (rules,), {"provider": provider, "provider_seed": seed})
 
 
-def run_machine(provider: Provider, base: settings, examples: int, seed: int | None) -> None:
+def run_machine(
+    provider: Provider,
+    base: settings,
+    examples: int,
+    seed: int | None,
+    rules: type[ProviderMachine] | None = None,
+) -> None:
     """Run the machine ``max(2, examples // 20)`` times of `STEPS` steps each."""
     provider.phase = "stateful"
     runs = max(2, examples // 20)
@@ -152,7 +162,7 @@ def run_machine(provider: Provider, base: settings, examples: int, seed: int | N
         deadline=None,
         suppress_health_check=list(HealthCheck),
     )
-    machine = machine_for(provider, seed)
+    machine: Any = machine_for(provider, seed, rules)
     if seed is not None and not base.derandomize:
         machine = hypothesis_seed(seed)(machine)
     run_state_machine_as_test(machine, settings=chosen)
