@@ -327,8 +327,9 @@ def test_async_sdk_client_polls_too() -> None:
                 return handle.id, await handle.result()
 
         running = InThread(asyncio.run, generate())
-        polled = luma.journal.wait(timeout=10, path="/luma/tasks")
-        assert polled.status == 200 and not running.done
+        # An entry is recorded on arrival: wait for the first poll answered.
+        polled = luma.journal.wait(timeout=10, path="/luma/tasks", status=200)
+        assert polled.answer is not None and not running.done
         luma.advance(62.0)  # past the queue (2 s) and the generation (60 s)
         task_id, finished = running.join(timeout=10)
     assert finished is not None
