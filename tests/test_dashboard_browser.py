@@ -62,6 +62,57 @@ def test_complete_and_fail_with_a_chosen_code_from_the_row(page: Any, server: Li
     assert control(server, "GET", f"/tasks/{done}")["state"] == "completed"
 
 
+def test_a_page_of_tasks_older_than_a_notice_does_not_undo_it(
+    page: Any, server: LiveServer
+) -> None:
+    """The page and the event stream come on two connections: a page of tasks asked for
+    before a task failed can land after the task's notice. The notice must win."""
+    from playwright.sync_api import expect
+
+    task_id = start(server, "raced")
+    asked: list[Any] = []
+    held: list[Any] = []
+
+    def hold_the_second(route: Any) -> None:
+        asked.append(route)
+        if len(asked) == 1:  # the page's first load: let it through
+            route.continue_()
+            return
+        # The reload after the stream's hello: its answer is taken while the task is
+        # still pending; then the task fails, and its notice reaches the page first.
+        held.append((route, route.fetch()))
+        control(server, "POST", f"/tasks/{task_id}/fail", {"code": "api_error"})
+
+    page.route("**/__admin/tasks?*", hold_the_second)
+    page.reload()
+    state = row(page, task_id).locator(".state")
+    expect(state).to_have_text("failed")  # the notice, while the older page is held
+    table = page.locator("#tasks-table")
+    expect(table).to_have_attribute("aria-busy", "true")
+    route, answer = held[0]
+    assert '"state":"pending"' in answer.text().replace(" ", "")
+    route.fulfill(response=answer)
+    expect(table).to_have_attribute("aria-busy", "false")  # the older page is drawn
+    expect(state).to_have_text("failed")
+    expect(row(page, task_id).get_by_role("button", name="Fail")).to_have_count(0)
+
+
+def test_a_notice_about_another_task_leaves_a_row_being_steered_alone(
+    page: Any, server: LiveServer
+) -> None:
+    from playwright.sync_api import expect
+
+    steered = start(server, "steered")
+    choice = row(page, steered).get_by_role("combobox")
+    choice.select_option("forbidden")
+    element = choice.element_handle()
+    advance(server, 1)
+    other = start(server, "another")
+    expect(page.locator("#tasks-table tbody tr").first).to_have_attribute("data-task-id", other)
+    assert element.evaluate("e => e.isConnected")  # the same element, not a redrawn one
+    expect(choice).to_have_value("forbidden")
+
+
 def test_a_rows_detail_shows_record_request_answer_callbacks_and_playing_media(
     page: Any, server: LiveServer
 ) -> None:
