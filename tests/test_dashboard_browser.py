@@ -4,6 +4,7 @@ the timeline."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -44,6 +45,43 @@ def test_tasks_of_both_dialects_appear_live_with_their_progress(
     expect(row(page, ace).get_by_role("progressbar")).to_have_count(0)
     expect(row(page, ace).get_by_role("button", name="Complete")).to_have_count(0)
     expect(row(page, dream).get_by_role("progressbar")).to_have_attribute("aria-valuenow", "92")
+
+
+def test_a_notice_of_a_task_that_has_already_ended_adds_its_row(
+    browser: Any, server: LiveServer
+) -> None:
+    # With instant delays a task is made and ended by one call, and both notices may
+    # come in one batch: the first the page hears of it says "completed". The page's
+    # own requests are answered from here (an empty first page, then that one notice),
+    # so the test does not depend on how the server batches notices.
+    from playwright.sync_api import expect
+
+    control(server, "POST", "/reset")
+    control(server, "POST", "/delays", {"delay": "instant"})
+    try:
+        made = start(server, "already done")
+    finally:
+        control(server, "POST", "/delays", {"delay": {"queue": 2, "generate": 10, "extend": 10}})
+    (ended,) = control(server, "GET", "/tasks")["tasks"]
+    assert ended["id"] == made and ended["state"] == "completed"
+    empty = {"total": 0, "offset": 0, "limit": 50, "now": ended["finished_at"], "tasks": []}
+    notice = f"event: task\ndata: {json.dumps(ended)}\n\n"
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    try:
+        page = context.new_page()
+        page.route("**/__admin/tasks?*", lambda route: route.fulfill(json=empty))
+        page.route(
+            "**/__admin/events",
+            lambda route: route.fulfill(content_type="text/event-stream", body=notice),
+        )
+        page.goto(server.url + "/__admin/")
+        expect(row(page, made).locator(".state")).to_have_text("completed")
+        expect(page.locator("#tasks-table tbody tr")).to_have_count(1)
+        chart = page.get_by_role("img", name="Timeline of recent tasks")
+        expect(chart.locator(f'g[data-task-id="{made}"] rect.completed')).to_have_count(1)
+    finally:
+        context.close()
 
 
 def test_complete_and_fail_with_a_chosen_code_from_the_row(page: Any, server: LiveServer) -> None:

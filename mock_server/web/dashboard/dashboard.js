@@ -306,14 +306,21 @@ function taskChanged(row) {
 
 function mergeTask(row) {
   const at = view.rows.findIndex((r) => r.id === row.id);
+  // A task the first page has not shown is new when it belongs there by its age, not
+  // only while it is pending (an instant one is made and ended in one batch of
+  // notices); an older task that ends on a later page stays there.
+  const last = view.rows[view.rows.length - 1];
+  const fresh = at < 0 && view.offset === 0 && !view.recent.has(row.id) &&
+    (view.rows.length < PAGE || row.created_at >= last.created_at);
   if (at >= 0) {
     view.rows[at] = row;
-  } else if (view.offset === 0 && row.state === "pending" && !view.recent.has(row.id)) {
-    view.rows.unshift(row); // a new task: newest first
+  } else if (fresh) {
+    const before = view.rows.findIndex((r) => r.created_at <= row.created_at);
+    view.rows.splice(before < 0 ? view.rows.length : before, 0, row); // newest first
     view.rows.length = Math.min(view.rows.length, PAGE);
     view.total += 1;
   }
-  if (view.recent.has(row.id) || !row.finished_at) {
+  if (view.recent.has(row.id) || fresh || !row.finished_at) {
     view.recent.set(row.id, row);
     const newest = [...view.recent.values()].sort((a, b) => b.created_at - a.created_at);
     view.recent = new Map(newest.slice(0, TIMELINE).map((r) => [r.id, r]));
