@@ -1,5 +1,5 @@
 """The dashboard's browser tests' fixtures (registered in tests/conftest.py): Debian's
-Chromium driven by Playwright — one browser for the session, a fresh context (its own
+Chromium driven by Playwright — one browser per module, a fresh context (its own
 session storage) and page per test — against a served fake on a manual clock, reset
 before each test.
 
@@ -50,7 +50,9 @@ def _needs() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# A module's browser, not the session's: Playwright's sync API keeps an event loop
+# running on this thread while it is open, and a later module's asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     missing = _needs()
     if missing is not None:

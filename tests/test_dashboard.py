@@ -318,7 +318,8 @@ def test_served_the_banner_names_the_dashboard_and_the_stream_is_live_until_shut
         assert b"event: closed" in rest
         server.process.wait(timeout=5)
         assert time.monotonic() - started < 5 and server.process.returncode == 0
-        assert "luma-mock stopped" in server.fake.log
+        # stop() joins the thread that reads its output: the last line is in by then
+        assert "luma-mock stopped" in server.fake.stop()
 
 
 def test_beyond_loopback_without_a_token_the_banner_says_the_dashboard_is_off() -> None:

@@ -4,6 +4,7 @@ the timeline."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -46,6 +47,43 @@ def test_tasks_of_both_dialects_appear_live_with_their_progress(
     expect(row(page, dream).get_by_role("progressbar")).to_have_attribute("aria-valuenow", "92")
 
 
+def test_a_notice_of_a_task_that_has_already_ended_adds_its_row(
+    browser: Any, server: LiveServer
+) -> None:
+    # With instant delays a task is made and ended by one call, and both notices may
+    # come in one batch: the first the page hears of it says "completed". The page's
+    # own requests are answered from here (an empty first page, then that one notice),
+    # so the test does not depend on how the server batches notices.
+    from playwright.sync_api import expect
+
+    control(server, "POST", "/reset")
+    control(server, "POST", "/delays", {"delay": "instant"})
+    try:
+        made = start(server, "already done")
+    finally:
+        control(server, "POST", "/delays", {"delay": {"queue": 2, "generate": 10, "extend": 10}})
+    (ended,) = control(server, "GET", "/tasks")["tasks"]
+    assert ended["id"] == made and ended["state"] == "completed"
+    empty = {"total": 0, "offset": 0, "limit": 50, "now": ended["finished_at"], "tasks": []}
+    notice = f"event: task\ndata: {json.dumps(ended)}\n\n"
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    try:
+        page = context.new_page()
+        page.route("**/__admin/tasks?*", lambda route: route.fulfill(json=empty))
+        page.route(
+            "**/__admin/events",
+            lambda route: route.fulfill(content_type="text/event-stream", body=notice),
+        )
+        page.goto(server.url + "/__admin/")
+        expect(row(page, made).locator(".state")).to_have_text("completed")
+        expect(page.locator("#tasks-table tbody tr")).to_have_count(1)
+        chart = page.get_by_role("img", name="Timeline of recent tasks")
+        expect(chart.locator(f'g[data-task-id="{made}"] rect.completed')).to_have_count(1)
+    finally:
+        context.close()
+
+
 def test_complete_and_fail_with_a_chosen_code_from_the_row(page: Any, server: LiveServer) -> None:
     from playwright.sync_api import expect
 
@@ -60,6 +98,57 @@ def test_complete_and_fail_with_a_chosen_code_from_the_row(page: Any, server: Li
     view = control(server, "GET", f"/tasks/{failed}")
     assert view["state"] == "failed" and view["record"]["response"]["error"]["code"] == "forbidden"
     assert control(server, "GET", f"/tasks/{done}")["state"] == "completed"
+
+
+def test_a_page_of_tasks_older_than_a_notice_does_not_undo_it(
+    page: Any, server: LiveServer
+) -> None:
+    """The page and the event stream come on two connections: a page of tasks asked for
+    before a task failed can land after the task's notice. The notice must win."""
+    from playwright.sync_api import expect
+
+    task_id = start(server, "raced")
+    asked: list[Any] = []
+    held: list[Any] = []
+
+    def hold_the_second(route: Any) -> None:
+        asked.append(route)
+        if len(asked) == 1:  # the page's first load: let it through
+            route.continue_()
+            return
+        # The reload after the stream's hello: its answer is taken while the task is
+        # still pending; then the task fails, and its notice reaches the page first.
+        held.append((route, route.fetch()))
+        control(server, "POST", f"/tasks/{task_id}/fail", {"code": "api_error"})
+
+    page.route("**/__admin/tasks?*", hold_the_second)
+    page.reload()
+    state = row(page, task_id).locator(".state")
+    expect(state).to_have_text("failed")  # the notice, while the older page is held
+    table = page.locator("#tasks-table")
+    expect(table).to_have_attribute("aria-busy", "true")
+    route, answer = held[0]
+    assert '"state":"pending"' in answer.text().replace(" ", "")
+    route.fulfill(response=answer)
+    expect(table).to_have_attribute("aria-busy", "false")  # the older page is drawn
+    expect(state).to_have_text("failed")
+    expect(row(page, task_id).get_by_role("button", name="Fail")).to_have_count(0)
+
+
+def test_a_notice_about_another_task_leaves_a_row_being_steered_alone(
+    page: Any, server: LiveServer
+) -> None:
+    from playwright.sync_api import expect
+
+    steered = start(server, "steered")
+    choice = row(page, steered).get_by_role("combobox")
+    choice.select_option("forbidden")
+    element = choice.element_handle()
+    advance(server, 1)
+    other = start(server, "another")
+    expect(page.locator("#tasks-table tbody tr").first).to_have_attribute("data-task-id", other)
+    assert element.evaluate("e => e.isConnected")  # the same element, not a redrawn one
+    expect(choice).to_have_value("forbidden")
 
 
 def test_a_rows_detail_shows_record_request_answer_callbacks_and_playing_media(

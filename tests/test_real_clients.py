@@ -40,7 +40,7 @@ from contract_tests.contract import check, error_codes, unknown_fields
 from mock_server.app import create_app
 from mock_server.receiver import CallbackReceiver
 from mock_server.service import LumaService
-from tests.support import PROMPT, TOKEN, LiveServer, live_server, manual_service
+from tests.support import PROMPT, TOKEN, InThread, LiveServer, live_server, manual_service
 
 GOOD_TOKEN = "good"
 START = "https://cdn.acedata.cloud/r9vsv9.png"  # the guide's first frame
@@ -313,17 +313,27 @@ def test_sdk_callback_url_gets_the_result(sdk: AceDataCloud, fake: LiveServer) -
     )
 
 
-def test_async_sdk_client_polls_too(fake: LiveServer) -> None:
-    async def generate() -> tuple[str, dict[str, Any] | None]:
-        async with AsyncAceDataCloud(api_token=TOKEN, base_url=fake.url) as client:
-            handle = await client.luma.generate(
-                prompt=PROMPT, aspect_ratio="4:3", wait=True, **FAST
-            )
-            return handle.id, await handle.result()
+def test_async_sdk_client_polls_too() -> None:
+    # A manual clock holds the task running until the journal shows the SDK's first poll;
+    # one move then finishes it, and the SDK's next poll reads the finished record.
+    luma = manual_service()
+    with served(luma) as url:
 
-    task_id, finished = asyncio.run(generate())
+        async def generate() -> tuple[str, dict[str, Any] | None]:
+            async with AsyncAceDataCloud(api_token=TOKEN, base_url=url) as client:
+                handle = await client.luma.generate(
+                    prompt=PROMPT, aspect_ratio="4:3", wait=True, **FAST
+                )
+                return handle.id, await handle.result()
+
+        running = InThread(asyncio.run, generate())
+        # An entry is recorded on arrival: wait for the first poll answered.
+        polled = luma.journal.wait(timeout=10, path="/luma/tasks", status=200)
+        assert polled.answer is not None and not running.done
+        luma.advance(62.0)  # past the queue (2 s) and the generation (60 s)
+        task_id, finished = running.join(timeout=10)
     assert finished is not None
-    assert_video(finished["response"], fake.url, task_id, "4:3")
+    assert_video(finished["response"], url, task_id, "4:3")
 
 
 def test_sdk_keeps_polling_while_pending_or_processing() -> None:

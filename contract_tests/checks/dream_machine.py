@@ -172,7 +172,9 @@ def dm_auth_required(ctx: CheckContext, case: Case, answer: Answer) -> bool | No
     if case.auth == "valid" or (case.auth == "wrong" and ctx.any_token):
         return SKIPPED
     if answer.status != 401 or not _detail(answer):
-        _fail(f"a request with a {case.auth} token was not refused", "401 {detail}", _came(answer))
+        hint = " (a target that takes any token by design: --any-token)" * (case.auth == "wrong")
+        title = f"a request with a {case.auth} token was not refused{hint}"
+        _fail(title, "401 {detail}", _came(answer))
 
 
 @check(

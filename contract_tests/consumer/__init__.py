@@ -92,6 +92,17 @@ __all__ = [
 # -- luma-mock verify-client (arguments in mock_server.cli) -------------------------------
 
 
+def _show(result: CaseResult) -> None:
+    """One line per situation as it ends (either dialect's suite)."""
+    if result.skipped:
+        mark, detail = "skip", result.skipped
+    elif result.ok:
+        mark, detail = "ok", f"{result.examples} example(s)"
+    else:
+        mark, detail = "FAIL", ", ".join(dict.fromkeys(f.check for f in result.failures))
+    print(f"  {mark:<5}{result.name:<72}{detail}", flush=True)
+
+
 def main(args: Any) -> int:
     """Exit 0 when every check holds, 1 when one fails, 2 when the suite cannot run."""
     if getattr(args, "dialect", "acedata") == "dream-machine":
@@ -101,15 +112,6 @@ def main(args: Any) -> int:
     except (ImportError, AttributeError, ValueError) as bad:
         print(f"luma-mock verify-client: cannot load {args.factory}: {bad}", file=sys.stderr)
         return 2
-
-    def show(result: CaseResult) -> None:
-        if result.skipped:
-            mark, detail = "skip", result.skipped
-        elif result.ok:
-            mark, detail = "ok", f"{result.examples} example(s)"
-        else:
-            mark, detail = "FAIL", ", ".join(dict.fromkeys(f.check for f in result.failures))
-        print(f"  {mark:<5}{result.name:<72}{detail}", flush=True)
 
     print(f"luma-mock verify-client {args.factory} (profile {args.profile})", flush=True)
     try:
@@ -121,7 +123,7 @@ def main(args: Any) -> int:
             token=args.token,
             client_timeout=args.client_timeout,
             only=(lambda case: args.only in case.name) if args.only else None,
-            progress=show,
+            progress=_show,
         )
     except (RuntimeError, ControlError, OSError) as broken:
         print(f"luma-mock verify-client: the suite could not run: {broken}", file=sys.stderr)
@@ -149,15 +151,6 @@ def _main_dream_machine(args: Any) -> int:
         print(f"luma-mock verify-client: cannot load {args.factory}: {bad}", file=sys.stderr)
         return 2
 
-    def show(result: CaseResult) -> None:
-        if result.skipped:
-            mark, detail = "skip", result.skipped
-        elif result.ok:
-            mark, detail = "ok", f"{result.examples} example(s)"
-        else:
-            mark, detail = "FAIL", ", ".join(dict.fromkeys(f.check for f in result.failures))
-        print(f"  {mark:<5}{result.name:<72}{detail}", flush=True)
-
     print(f"luma-mock verify-client --dialect dream-machine {args.factory} "
           f"(profile {args.profile})", flush=True)  # fmt: skip
     try:
@@ -167,7 +160,7 @@ def _main_dream_machine(args: Any) -> int:
             token=args.token,
             call_timeout=max(30.0, 3 * args.client_timeout),
             only=(lambda case: args.only in case.name) if args.only else None,
-            progress=show,
+            progress=_show,
         )
     except (RuntimeError, OSError) as broken:
         print(f"luma-mock verify-client: the suite could not run: {broken}", file=sys.stderr)

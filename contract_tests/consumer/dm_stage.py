@@ -4,10 +4,11 @@ that hears every request the client sends — headers and arrival time included,
 the fake's journal does not keep — and lets a case act on what it hears (add a header
 to an answer, finish a generation after the client's third poll).
 
-Why in process: a case puts the client in a situation through the Dream Machine
-engine's own scenario rules (a 429 with ``Retry-After``, a 500, a 400), which the
-control API does not reach in this dialect yet; and timing a client's retries needs the
-moment each request arrived, which only a listener in front of the app sees.
+Why in process: timing a client's retries needs the moment each request arrived, which
+only a listener in front of the app sees; a case puts the client in a situation through
+the fake's scenario rules (a 429 with ``Retry-After``, a 500, a 400), added directly.
+(Not yet here: faults below HTTP — a reset, a hang — which the AceData suite plays
+through the fake's own server.)
 """
 
 from __future__ import annotations

@@ -15,27 +15,17 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from hypothesis import HealthCheck, Phase, settings
-from hypothesis import seed as hypothesis_seed
+from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    initialize,
-    precondition,
-    rule,
-    run_state_machine_as_test,
-)
+from hypothesis.stateful import precondition, rule
 
 from ..contract.strategies import dream_machine as D
 from . import dm_plans as P
 from .outcome import BudgetSpent
-from .plans import _keep
+from .stateful import INDEX, ProviderMachine, run_machine
 
 if TYPE_CHECKING:
     from .runner import Provider
-
-STEPS = 20
-INDEX = st.integers(0, 10**6)
 
 
 def _budget(machine: DreamMachineRules) -> bool:
@@ -46,31 +36,8 @@ def _derivable(machine: DreamMachineRules) -> bool:
     return _budget(machine) and machine.provider.dm_derived and bool(machine.provider.dm_completed)
 
 
-class DreamMachineRules(RuleBasedStateMachine):
-    """Set ``provider`` on a subclass (see `run_dm_machine`) before running it."""
-
-    provider: Provider
-    provider_seed: int | None = None
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ids: list[str] = []
-
-    @initialize()
-    def known(self) -> None:
-        self.ids = list(self.provider.ctx.history.records)
-
-    def _after(self) -> None:
-        seed = self.provider_seed
-        _keep(self.provider, self.provider.current, f"rerun with --seed {seed}" if seed else "")
-        self.provider.current = []
-        progress = self.provider.progress
-        if progress.done < progress.planned:
-            progress.step("stateful")
-
-    def _pick(self, index: int) -> str:
-        recent = self.ids[-4:] if index % 4 else self.ids
-        return recent[index % len(recent)]
+class DreamMachineRules(ProviderMachine):
+    """The Dream Machine dialect's machine (see `run_dm_machine`)."""
 
     def _create(self, kind: str, body: dict[str, Any]) -> None:
         try:
@@ -159,25 +126,5 @@ class DreamMachineRules(RuleBasedStateMachine):
 
 
 def run_dm_machine(provider: Provider, base: settings, examples: int, seed: int | None) -> None:
-    """Run the machine ``max(2, examples // 20)`` times of `STEPS` steps each."""
-    provider.phase = "stateful"
-    runs = max(2, examples // 20)
-    progress = provider.progress
-    progress.planned += runs * STEPS
-    done_after = progress.done + runs * STEPS
-    chosen = settings(
-        base,
-        max_examples=runs,
-        stateful_step_count=STEPS,
-        phases=[Phase.explicit, Phase.generate],
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    machine: Any = type(
-        "DreamMachineRun", (DreamMachineRules,), {"provider": provider, "provider_seed": seed}
-    )
-    if seed is not None and not base.derandomize:
-        machine = hypothesis_seed(seed)(machine)
-    run_state_machine_as_test(machine, settings=chosen)
-    progress.done = max(progress.done, done_after)
+    """Run the machine as `stateful.run_machine` runs the AceDataCloud one."""
+    run_machine(provider, base, examples, seed, DreamMachineRules)

@@ -38,19 +38,22 @@ STEPS = 20  # steps per machine run
 INDEX = st.integers(0, 10**6)  # picks one of the tasks or videos known when the step runs
 
 
-class LumaMachine(RuleBasedStateMachine):
-    """Set ``provider`` on a subclass (see `machine_for`) before running it."""
+class ProviderMachine(RuleBasedStateMachine):
+    """What every dialect's machine shares: the ids it may act on (the run's earlier ones,
+    then its own), a step's bookkeeping, and the choice of an id. Set ``provider`` on a
+    subclass before running it."""
 
     provider: Provider
+    provider_seed: int | None = None
 
     def __init__(self) -> None:
         super().__init__()
-        self.tasks: list[str] = []
+        self.ids: list[str] = []
 
     @initialize()
-    def known_tasks(self) -> None:
-        # Tasks the earlier phases made are fair game: their history is already checked.
-        self.tasks = list(self.provider.ctx.history.records)
+    def known(self) -> None:
+        # What the earlier phases made is fair game: its history is already checked.
+        self.ids = list(self.provider.ctx.history.records)
 
     def _after(self) -> None:
         seed = self.provider_seed
@@ -60,7 +63,14 @@ class LumaMachine(RuleBasedStateMachine):
         if progress.done < progress.planned:
             progress.step("stateful")
 
-    provider_seed: int | None = None
+    def _pick(self, index: int) -> str:
+        # mostly the newest (the machine's own, still moving), sometimes any
+        recent = self.ids[-4:] if index % 4 else self.ids
+        return recent[index % len(recent)]
+
+
+class LumaMachine(ProviderMachine):
+    """The AceDataCloud dialect's machine (see `machine_for`)."""
 
     def _submit(self, body: dict[str, Any], label: str) -> None:
         try:
@@ -69,12 +79,7 @@ class LumaMachine(RuleBasedStateMachine):
             return
         data = answer.json_or_none()
         if answer.status == 200 and isinstance(data, dict) and isinstance(data.get("task_id"), str):
-            self.tasks.append(data["task_id"])
-
-    def _pick(self, index: int) -> str:
-        # mostly the newest tasks (the machine's own, still moving), sometimes any task
-        recent = self.tasks[-4:] if index % 4 else self.tasks
-        return recent[index % len(recent)]
+            self.ids.append(data["task_id"])
 
     @precondition(lambda self: self.provider.budget.left > 0)
     @rule(body=S.generate_requests(mode="async"))
@@ -89,7 +94,7 @@ class LumaMachine(RuleBasedStateMachine):
         self._submit({**body, "video_id": videos[index % len(videos)][0]}, "stateful extend/async")
         self._after()
 
-    @precondition(lambda self: self.tasks)
+    @precondition(lambda self: self.ids)
     @rule(index=INDEX)
     def retrieve(self, index: int) -> None:
         record = self.provider.retrieve(self._pick(index))
@@ -97,14 +102,14 @@ class LumaMachine(RuleBasedStateMachine):
             self.provider.remember_video(record.get("response"))
         self._after()
 
-    @precondition(lambda self: self.tasks)
+    @precondition(lambda self: self.ids)
     @rule(indexes=st.lists(INDEX, min_size=1, max_size=4), unknown=st.booleans())
     def retrieve_batch(self, indexes: list[int], unknown: bool) -> None:
         ids = [self._pick(i) for i in indexes]
         self.provider.retrieve_batch([*ids, "luma-mock-verify-unknown"] if unknown else ids)
         self._after()
 
-    @precondition(lambda self: not self.tasks)  # the fallback: always something to run
+    @precondition(lambda self: not self.ids)  # the fallback: always something to run
     @rule(task_id=S.identifiers())
     def retrieve_unknown(self, task_id: str) -> None:
         body = {"action": "retrieve", "id": f"luma-mock-verify-unknown-{task_id}"}
@@ -118,7 +123,7 @@ class LumaMachine(RuleBasedStateMachine):
         self._after()
 
     @precondition(
-        lambda self: self.tasks and self.provider.control and not self.provider.manual_clock
+        lambda self: self.ids and self.provider.control and not self.provider.manual_clock
     )
     @rule(index=INDEX)
     def complete(self, index: int) -> None:
@@ -126,12 +131,22 @@ class LumaMachine(RuleBasedStateMachine):
         self._after()
 
 
-def machine_for(provider: Provider, seed: int | None = None) -> type[LumaMachine]:
-    """A `LumaMachine` bound to one provider run."""
-    return type("LumaMachineRun", (LumaMachine,), {"provider": provider, "provider_seed": seed})
+def machine_for(
+    provider: Provider, seed: int | None = None, rules: type[ProviderMachine] | None = None
+) -> type[ProviderMachine]:
+    """A machine (`LumaMachine` unless told) bound to one provider run."""
+    rules = rules or LumaMachine
+    name = f"{rules.__name__}Run"
+    return type(name, (rules,), {"provider": provider, "provider_seed": seed})
 
 
-def run_machine(provider: Provider, base: settings, examples: int, seed: int | None) -> None:
+def run_machine(
+    provider: Provider,
+    base: settings,
+    examples: int,
+    seed: int | None,
+    rules: type[ProviderMachine] | None = None,
+) -> None:
     """Run the machine ``max(2, examples // 20)`` times of `STEPS` steps each."""
     provider.phase = "stateful"
     runs = max(2, examples // 20)
@@ -147,7 +162,7 @@ def run_machine(provider: Provider, base: settings, examples: int, seed: int | N
         deadline=None,
         suppress_health_check=list(HealthCheck),
     )
-    machine = machine_for(provider, seed)
+    machine: Any = machine_for(provider, seed, rules)
     if seed is not None and not base.derandomize:
         machine = hypothesis_seed(seed)(machine)
     run_state_machine_as_test(machine, settings=chosen)

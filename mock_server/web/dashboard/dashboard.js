@@ -93,6 +93,40 @@ async function api(method, path, body) {
   return data;
 }
 
+// A snapshot (a GET) and the notices (the event stream) travel on different connections,
+// so a snapshot can land after a notice newer than itself: drawn as it is, it would undo
+// that notice (a failed task shown pending again, a journal entry gone). So each snapshot
+// keeps the notices heard while it was on its way, for its loader to replay over it, and
+// of two snapshots of one kind only the one asked last is drawn. A reset heard meanwhile
+// makes it moot (the reset reloads everything).
+const asked = {}; // kind -> the number of its latest snapshot
+const heard = new Set(); // the notice logs of the snapshots on their way
+
+async function snapshot(kind, path) {
+  const number = (asked[kind] = (asked[kind] || 0) + 1);
+  const log = [];
+  heard.add(log);
+  try {
+    const data = await api("GET", path);
+    const moot = number !== asked[kind] || log.some(([name]) => name === "reset");
+    return moot ? null : { data, notices: log };
+  } finally {
+    heard.delete(log);
+  }
+}
+
+function replayed(notices, name) {
+  return notices.filter(([heardName]) => heardName === name).map(([, data]) => data);
+}
+
+// A field the user is editing is theirs: a reload shows the fake's value in it only while
+// it holds the value last shown there and does not have the focus.
+function follow(input, value) {
+  const untouched = input.value === (input.dataset.shown ?? input.defaultValue);
+  if (untouched && document.activeElement !== input) input.value = value;
+  if (untouched || input.value === value) input.dataset.shown = value;
+}
+
 function reporting(id, work) {
   return async (...args) => {
     $(id).textContent = "";
@@ -187,9 +221,28 @@ function taskRow(row) {
   return tr;
 }
 
+const drawn = new Map(); // task id -> [the row's data as JSON, its element]
+
+function rowElement(row) {
+  // An unchanged row keeps its element (tick moves its bar): redrawn, it would close an
+  // open error-code list or take a click meant for its buttons.
+  const shape = JSON.stringify([row, view.detailId === row.id]);
+  const had = drawn.get(row.id);
+  if (had && had[0] === shape) return had[1];
+  const tr = taskRow(row);
+  drawn.set(row.id, [shape, tr]);
+  return tr;
+}
+
 function drawTasks() {
   const body = $("tasks-table").tBodies[0];
-  body.replaceChildren(...view.rows.map(taskRow));
+  const elements = view.rows.map(rowElement);
+  const shown = new Set(view.rows.map((r) => r.id));
+  for (const id of drawn.keys()) if (!shown.has(id)) drawn.delete(id);
+  elements.forEach((tr, at) => {
+    if (body.children[at] !== tr) body.insertBefore(tr, body.children[at] || null);
+  });
+  while (body.children.length > elements.length) body.lastChild.remove();
   const first = view.total ? view.offset + 1 : 0;
   $("tasks-range").textContent = `${first}–${view.offset + view.rows.length} of ${view.total.toLocaleString("en")} tasks`;
   $("tasks-newer").disabled = view.offset === 0;
@@ -222,32 +275,56 @@ function tick() {
   drawTimeline();
 }
 
+let tasksOnTheirWay = 0; // the table is aria-busy while a page of tasks is on its way
+
 async function loadTasks() {
-  const page = await api("GET", `/tasks?offset=${view.offset}&limit=${PAGE}`);
-  view.total = page.total;
-  view.rows = page.tasks;
-  if (view.offset === 0) {
-    view.recent = new Map(page.tasks.slice(0, TIMELINE).map((row) => [row.id, row]));
+  const table = $("tasks-table");
+  tasksOnTheirWay += 1;
+  table.setAttribute("aria-busy", "true");
+  try {
+    const got = await snapshot("tasks", `/tasks?offset=${view.offset}&limit=${PAGE}`);
+    if (!got) return;
+    const page = got.data;
+    view.total = page.total;
+    view.rows = page.tasks;
+    if (view.offset === 0) {
+      view.recent = new Map(page.tasks.slice(0, TIMELINE).map((row) => [row.id, row]));
+    }
+    for (const row of replayed(got.notices, "task")) mergeTask(row);
+    drawTasks();
+  } finally {
+    tasksOnTheirWay -= 1;
+    if (!tasksOnTheirWay) table.setAttribute("aria-busy", "false");
   }
-  drawTasks();
 }
 
 function taskChanged(row) {
+  mergeTask(row);
+  drawTasks();
+  if (view.detailId === row.id) openDetail(row.id).catch(() => {});
+}
+
+function mergeTask(row) {
   const at = view.rows.findIndex((r) => r.id === row.id);
+  // A task the first page has not shown is new when it belongs there by its age, not
+  // only while it is pending (an instant one is made and ended in one batch of
+  // notices); an older task that ends on a later page stays there.
+  const last = view.rows[view.rows.length - 1];
+  const fresh = at < 0 && view.offset === 0 && !view.recent.has(row.id) &&
+    (view.rows.length < PAGE || row.created_at >= last.created_at);
   if (at >= 0) {
     view.rows[at] = row;
-  } else if (view.offset === 0 && row.state === "pending" && !view.recent.has(row.id)) {
-    view.rows.unshift(row); // a new task: newest first
+  } else if (fresh) {
+    const before = view.rows.findIndex((r) => r.created_at <= row.created_at);
+    view.rows.splice(before < 0 ? view.rows.length : before, 0, row); // newest first
     view.rows.length = Math.min(view.rows.length, PAGE);
     view.total += 1;
   }
-  if (view.recent.has(row.id) || !row.finished_at) {
+  if (view.recent.has(row.id) || fresh || !row.finished_at) {
     view.recent.set(row.id, row);
     const newest = [...view.recent.values()].sort((a, b) => b.created_at - a.created_at);
     view.recent = new Map(newest.slice(0, TIMELINE).map((r) => [r.id, r]));
   }
-  drawTasks();
-  if (view.detailId === row.id) openDetail(row.id);
 }
 
 $("tasks-newer").addEventListener("click", reporting("tasks-error", async () => {
@@ -282,8 +359,9 @@ function mediaOf(item) {
 
 async function openDetail(id) {
   view.detailId = id;
-  const detail = await api("GET", `/tasks/${encodeURIComponent(id)}/detail`);
-  if (view.detailId !== id) return;
+  const got = await snapshot("detail", `/tasks/${encodeURIComponent(id)}/detail`);
+  if (!got || view.detailId !== id) return;
+  const detail = got.data;
   const body = $("detail-body");
   const media = detail.media.map(mediaOf);
   const shown = body.querySelectorAll("video");
@@ -400,16 +478,27 @@ function drawJournal() {
 
 async function loadJournal() {
   const query = new URLSearchParams({ limit: PAGE, ...view.filters });
-  view.journal = (await api("GET", "/journal/latest?" + query)).entries;
+  const got = await snapshot("journal", "/journal/latest?" + query);
+  if (!got) return;
+  view.journal = got.data.entries;
+  for (const entry of replayed(got.notices, "journal")) mergeEntry(entry);
   drawJournal();
 }
 
-function journalChanged(entry) {
-  if (!matchesFilters(entry)) return;
+function mergeEntry(entry) {
+  if (!matchesFilters(entry)) return false;
   const at = view.journal.findIndex((e) => e.seq === entry.seq);
   if (at >= 0) view.journal[at] = entry;
-  else view.journal.unshift(entry);
+  else {
+    view.journal.push(entry);
+    view.journal.sort((a, b) => b.seq - a.seq); // newest first, whatever the order heard
+  }
   view.journal.length = Math.min(view.journal.length, PAGE);
+  return true;
+}
+
+function journalChanged(entry) {
+  if (!mergeEntry(entry)) return;
   drawJournal();
   if (view.entrySeq === entry.seq) openEntry(entry.seq);
 }
@@ -463,12 +552,15 @@ $("journal-filters").addEventListener("submit", (event) => {
 // -- scenarios, credits, rate limit, reset ------------------------------------------------------
 
 async function loadRules() {
-  const { rules } = await api("GET", "/scenarios");
-  $("rules").replaceChildren(...rules.map((rule) => {
+  const got = await snapshot("rules", "/scenarios");
+  if (!got) return;
+  $("rules").replaceChildren(...got.data.rules.map((rule) => {
     const remove = el("button", { type: "button", "aria-label": "Remove " + rule.name }, "Remove");
     remove.addEventListener("click", reporting("rule-error", () => api("DELETE", "/scenarios/" + rule.id)));
     const { id, name, matched, spent, ...shape } = rule;
-    return el("li", { "data-rule": rule.name }, el("strong", {}, name), ` (matched ${matched}${spent ? ", spent" : ""}) `,
+    const dialect = rule.match && rule.match.dialect ? rule.match.dialect : "any dialect";
+    return el("li", { "data-rule": rule.name }, el("strong", {}, name), " ", el("span", { class: "dialect" }, dialect),
+      ` (matched ${matched}${spent ? ", spent" : ""}) `,
       el("code", {}, JSON.stringify(shape)), " ", remove);
   }));
 }
@@ -487,14 +579,17 @@ $("add-rule").addEventListener("submit", (event) => {
 });
 
 async function loadState() {
-  const state = await api("GET", "/state");
+  const got = await snapshot("state", "/state");
+  if (!got) return;
+  const state = got.data;
   setClock(state.now, state.manual);
+  for (const moved of replayed(got.notices, "clock")) setClock(moved.now, moved.manual);
   view.dialects = Object.fromEntries(state.dialects.map((d) => [d.name, d.error_codes]));
   const unlimited = state.default_credits === null ? "unlimited" : state.default_credits;
   $("balances").tBodies[0].replaceChildren(
     el("tr", {}, el("td", { class: "muted" }, "any other token"), el("td", {}, unlimited)),
     ...state.balances.map((b) => el("tr", {}, el("td", {}, b.token), el("td", {}, b.credits === null ? "unlimited" : b.credits))));
-  $("rate-limit").value = state.rate_limit || "";
+  follow($("rate-limit"), state.rate_limit || "");
   drawClock();
 }
 
@@ -512,6 +607,7 @@ $("set-rate-limit").addEventListener("submit", (event) => {
   reporting("accounts-error", async () => {
     const limit = $("rate-limit").value.trim();
     await api("POST", "/rate-limit", { limit: limit === "" || limit === "off" ? null : limit });
+    $("rate-limit").dataset.shown = $("rate-limit").value; // the fake's value now
     await loadState();
   })();
 });
@@ -552,7 +648,9 @@ function dispatch(block) {
     else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
   }
   if (!data.length || !handlers[name]) return;
-  handlers[name](JSON.parse(data.join("\n")));
+  const parsed = JSON.parse(data.join("\n"));
+  for (const log of heard) log.push([name, parsed]);
+  handlers[name](parsed);
 }
 
 function setLive(text, ok) {
