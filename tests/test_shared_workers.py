@@ -21,6 +21,12 @@ def workers_of(server: LiveServer) -> set[int]:
     return {int(pid) for pid in re.findall(r"\[worker (\d+)\]", server.fake.output)}
 
 
+def printed(server: LiveServer, text: str) -> None:
+    """Wait until the server has printed ``text`` (its output is read as it comes)."""
+    with server.fake._printed:
+        assert server.fake._printed.wait_for(lambda: text in server.fake.output, 30)
+
+
 def fresh_post(server: LiveServer, path: str, body: Any) -> requests.Response:
     """On a new connection each time: the kernel picks a worker per connection."""
     with requests.Session() as session:
@@ -32,7 +38,7 @@ def test_two_workers_on_one_port_are_one_fake_and_stop_together(redis_url: str) 
     with live_server(
         "--store", redis_url, "--workers", "2", "--clock", "manual", "--delay", "10"
     ) as server:
-        assert "workers: 2 on one port" in server.fake.output
+        printed(server, "workers: 2 on one port")  # the banner's last line
         made = []
         for _ in range(40):  # until both workers have answered (each logs its requests)
             answer = fresh_post(server, "/luma/videos", {"prompt": PROMPT, "async": True})
@@ -65,8 +71,7 @@ def test_a_killed_worker_is_replaced_and_its_plans_kept(redis_url: str) -> None:
         victim = min(workers_of(server) or {0})
         assert victim
         os.kill(victim, signal.SIGKILL)
-        with server.fake._printed:  # the supervisor says it starts another
-            server.fake._printed.wait_for(lambda: "starting another" in server.fake.output, 30)
+        printed(server, "starting another")  # the supervisor says it replaces it
         fresh_post(server, "/__admin/clock/advance", {"seconds": 10})
         states = {
             fresh_post(server, "/luma/tasks", {"id": t}).json()["response"]["state"] for t in made
