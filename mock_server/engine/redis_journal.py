@@ -6,8 +6,8 @@ processes, so ``since`` means the same everywhere); ``journal:entries`` holds ea
 entry's JSON by number; ``journal:order`` the numbers, oldest first, trimmed to the
 journal's limit. Recording (with the trim) and filling an entry in are Lua scripts that
 also publish a note to the processes that listen, so a `wait` in any process wakes when
-any process records. A request's entry is written once, when it is answered (or first
-changed: a held call names its task), so its seq is given then.
+any process records. A request's entry is written once, when it is answered (or when
+its call is held until its task ends: `holding`), so its seq is given then.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ class RedisJournal(Journal):
         self._record = redis.register_script(_RECORD)
         self._update = redis.register_script(_UPDATE)
         self._waits = 0  # calls in `wait` now
+        self._unwritten: dict[str, JournalEntry] = {}  # by task: requests not yet written
         self._heard_count = 0  # notes heard: a waiter looks again when it moves
 
     def record(self, entry: JournalEntry) -> JournalEntry:
@@ -100,6 +101,9 @@ class RedisJournal(Journal):
         with self._changed:
             change()
         if not entry.seq:  # not written yet (see `record`): the whole entry, now
+            if entry.task_id is not None:
+                with self._changed:
+                    self._unwritten.pop(entry.task_id, None)
             self._record_now(entry)
             return
         keys = [self._entries_key, self._order, LISTENING, CHANNEL]
@@ -119,7 +123,21 @@ class RedisJournal(Journal):
             for name, value in values.items():
                 setattr(entry, name, value)
 
-        self._write(entry, change)
+        if entry.seq or entry.kind != "request":
+            self._write(entry, change)
+            return
+        with self._changed:  # not written yet: it will be, whole, when answered ...
+            change()
+            if entry.task_id is not None:
+                self._unwritten[entry.task_id] = entry
+
+    def holding(self, task_id: str) -> None:
+        """... or now, if its call is held until its task ends (`Engine.wait_result`):
+        a test may wait for that entry, unanswered, through any process."""
+        with self._changed:
+            entry = self._unwritten.pop(task_id, None)
+        if entry is not None and not entry.seq:
+            self._record_now(entry)
 
     def answered(
         self,

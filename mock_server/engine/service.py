@@ -332,6 +332,7 @@ class Engine(Control):
             if math.isfinite(timeout)
             else None
         )
+        self.journal.holding(task.id)  # visible, unanswered, to waiters anywhere
         listening = self.shared.listening() if self.shared is not None else nullcontext()
         try:
             with listening:  # another process may end it: it tells this one
