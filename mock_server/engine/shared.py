@@ -139,6 +139,7 @@ class Shared:
         self._scenarios: SharedScenarios | None = None
         self._accounts: SharedAccounts | None = None
         self._conf_seen: bytes | None = None
+        self._conf_lock = threading.Lock()
         self._loads_rules: bool | None = None
 
     def tasks(self, dialect: Any, max_tasks: int) -> RedisTaskStore:
@@ -176,11 +177,16 @@ class Shared:
         version = self.redis.get(f"{PREFIX}:conf")
         if version == self._conf_seen:
             return
-        self._conf_seen = version
-        if self._scenarios is not None:
-            self._scenarios._refresh()
-        if self._accounts is not None:
-            self._accounts.heard_limit()
+        # One reader at a time, and the version noted only once read: a call must not
+        # pass on a version whose rules another thread (the listener) is still reading.
+        with self._conf_lock:
+            if version == self._conf_seen:
+                return
+            if self._scenarios is not None:
+                self._scenarios._refresh()
+            if self._accounts is not None:
+                self._accounts.heard_limit()
+            self._conf_seen = version
 
     def loads_rules(self) -> bool:
         """Whether this process sets up the configured rules: the first on the store
