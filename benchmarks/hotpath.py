@@ -5,6 +5,10 @@ so two trees (before and after a refactor) compare on them even on a busy host.
 
     .venv/bin/python benchmarks/hotpath.py                 # wall time per request
     .venv/bin/python benchmarks/hotpath.py --instructions  # the same under callgrind
+    .venv/bin/python benchmarks/hotpath.py --store redis://127.0.0.1:6379/15  # shared store
+
+With ``--store`` the fake keeps its state on that Redis (emptied first: give it a
+database of its own); instructions then count the fake's process only, not Redis's.
 
 It imports only the public paths (``mock_server.service.LumaService``,
 ``mock_server.app.create_app``), so it runs unchanged on any layout that keeps them.
@@ -51,13 +55,19 @@ def _environ(path: str, body: dict[str, Any]) -> Callable[[], dict[str, Any]]:
     return make
 
 
-def workloads() -> dict[str, Callable[[], None]]:
+def workloads(store: str = "memory") -> dict[str, Callable[[], None]]:
     """One callable per hot path, each making one request through the app."""
     from mock_server.app import create_app
     from mock_server.config import Settings
     from mock_server.service import LumaService
 
-    luma = LumaService(Settings().with_values({"delay": "instant", "max_tasks": 1000}))
+    values = {"delay": "instant", "max_tasks": 1000}
+    if store != "memory":  # only then: the option is newer than the public paths
+        import redis
+
+        redis.Redis.from_url(store).flushdb()
+        values["store"] = store
+    luma = LumaService(Settings().with_values(values))
     app = create_app(luma).wsgi_app
     statuses: list[str] = []
 
@@ -80,10 +90,10 @@ def workloads() -> dict[str, Callable[[], None]]:
     return {"retrieve": call(retrieve), "async generate": call(generate)}
 
 
-def measure(calls: int) -> dict[str, float]:
+def measure(calls: int, store: str = "memory") -> dict[str, float]:
     """Microseconds per request, after a warm-up."""
     results = {}
-    for name, one in workloads().items():
+    for name, one in workloads(store).items():
         for _ in range(WARMUP):
             one()
         started = time.perf_counter()
@@ -93,7 +103,7 @@ def measure(calls: int) -> dict[str, float]:
     return results
 
 
-def _callgrind(name: str, calls: int) -> int:
+def _callgrind(name: str, calls: int, store: str = "memory") -> int:
     """Instructions of ``calls`` requests of one workload (its set-up subtracted)."""
 
     def run(n: int) -> int:
@@ -101,7 +111,7 @@ def _callgrind(name: str, calls: int) -> int:
             out = os.path.join(folder, "cg.out")
             subprocess.run(
                 ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                 sys.executable, __file__, "--inner", name, str(n)],
+                 sys.executable, __file__, "--inner", name, str(n), "--store", store],
                 check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": "0"},
             )  # fmt: skip
             with open(out, encoding="utf-8") as data:
@@ -116,22 +126,23 @@ def _callgrind(name: str, calls: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instructions", action="store_true", help="count under callgrind")
+    parser.add_argument("--store", default="memory", help="memory, or a Redis URL (emptied)")
     parser.add_argument("--inner", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inner:  # one run under callgrind: set up, warm up, then n requests
         name, n = args.inner[0], int(args.inner[1])
-        one = workloads()[name]
+        one = workloads(args.store)[name]
         for _ in range(200):
             one()
         for _ in range(n):
             one()
         return
     print(f"{'hot path':<16} {'µs/request':>11}" + ("  instructions/request" * args.instructions))
-    wall = measure(CALLS)
+    wall = measure(CALLS, args.store)
     for name, micros in wall.items():
         line = f"{name:<16} {micros:>11.1f}"
         if args.instructions:
-            line += f"  {_callgrind(name, 1000):>20,}"
+            line += f"  {_callgrind(name, 1000, args.store):>20,}"
         print(line)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -40,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--credits", type=float, help="each token's starting credit balance")
     serve.add_argument("--rate-limit", help="per-token limit REQUESTS/SECONDS, e.g. 10/60")
+    serve.add_argument(
+        "--store", help="memory (default) or redis://HOST:PORT/DB: one fake across processes"
+    )
+    serve.add_argument("--workers", type=int, help="server processes (needs a shared store)")
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI document of the contract")
     openapi.add_argument(
@@ -92,18 +97,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, argv: list[str]) -> int:
     # Patch before anything that uses sockets or threads is imported: held synchronous
-    # requests and callback deliveries then become cheap greenlets.
+    # requests and callback deliveries then become cheap greenlets (a `--workers`
+    # supervisor runs on gevent too: its waits are on pipes, signals and events).
     from gevent import monkey
 
     monkey.patch_all()
 
-    from .acedata import LumaService
+    from .acedata import LumaService  # registers the error codes the settings check
     from .dream_machine import DIALECT as DREAM_MACHINE
     from .engine.config import load
     from .web.logs import configure_logging
     from .web.server import serve
+    from .web.workers import WORKER_FD
+
+    worker = WORKER_FD in os.environ
 
     cli: dict[str, Any] = {
         "host": args.host,
@@ -121,9 +130,19 @@ def _serve(args: argparse.Namespace) -> int:
         "control_token": args.control_token,
         "credits": args.credits,
         "rate_limit": args.rate_limit,
+        "store": args.store,
+        "workers": args.workers,
     }
     try:
         settings = load(cli, config=args.config)
+    except (ValueError, OSError) as bad:
+        print(f"luma-mock: {bad}", file=sys.stderr)
+        return 2
+    if worker:  # one of a supervisor's workers: a full server, on the socket it was given
+        settings = settings.with_values({"workers": 1})
+    elif settings.workers > 1:
+        return _supervise(settings, argv)
+    try:
         # Made here, not by the server: the rules' endpoints are checked against the
         # dialect's only now, and a bad one is a configuration error like the others.
         luma = LumaService(settings)
@@ -138,10 +157,36 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(luma)
 
 
+def _supervise(settings: Any, argv: list[str]) -> int:
+    """``--workers N`` (N > 1, on a shared store): the supervisor of N workers."""
+    from .acedata import DIALECT
+    from .engine.shared import Shared
+    from .web.server import banner
+    from .web.workers import Supervisor
+
+    try:
+        Shared.ping(settings.store)  # refused at start, as one process would be
+        supervisor = Supervisor(
+            [sys.executable, "-m", "mock_server.cli", *argv],
+            settings.host,
+            settings.port,
+            settings.workers,
+        )
+    except OSError as bad:
+        print(f"luma-mock: {bad}", file=sys.stderr)
+        return 2
+
+    def announce(url: str) -> str:
+        shown = banner(url, settings, DIALECT.banner_example(url))
+        return f"{shown}\n  workers: {settings.workers} on one port, store {settings.store}"
+
+    return supervisor.run(announce)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        return _serve(args)
+        return _serve(args, list(sys.argv[1:] if argv is None else argv))
     if args.command == "verify":
         from contract_tests.provider.report import run_verify
 

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from contract_tests.contract import profiles
+from tests.redis_server import redis_server, redis_url  # noqa: F401 - fixtures
 
 profiles.register()
 profiles.load_default()

@@ -331,3 +331,38 @@ def test_with_a_target_luma_server_goes_through_a_capping_validating_proxy(
             "--luma-max-billable=1",
         )
     result.assert_outcomes(passed=1)
+
+
+def test_luma_server_on_a_shared_store_by_option_and_by_marker(
+    pytester: pytest.Pytester, redis_url: str
+) -> None:
+    """``--luma-store URL`` (or the marker's ``store``) runs luma_server's fake on Redis:
+    its tasks are in the store, and a second fake on it is the same fake."""
+    result = run(
+        pytester,
+        f"""
+        import pytest, redis, requests
+
+        STORE = {redis_url!r}
+
+        def made(luma_server):
+            answer = requests.post(luma_server.url + "/luma/videos",
+                                   json={{"prompt": "x", "async": True}},
+                                   headers=luma_server.headers, timeout=10)
+            return answer.json()["task_id"]
+
+        def test_by_option(luma_server):
+            task_id = made(luma_server)
+            assert redis.Redis.from_url(STORE).exists(f"luma-mock:acedata:t:{{task_id}}")
+
+        @pytest.mark.luma(store=STORE, clock="manual", delay=60)
+        def test_by_marker(luma_server):
+            task_id = made(luma_server)
+            assert redis.Redis.from_url(STORE).exists(f"luma-mock:acedata:t:{{task_id}}")
+            luma_server.advance(61)
+            assert luma_server.wait_for_state(task_id, "completed")["state"] == "completed"
+        """,
+        "--luma-store",
+        redis_url,
+    )
+    result.assert_outcomes(passed=2)

@@ -47,7 +47,9 @@ STARTUP_KEYS = (
     "default_timeout",
     "video_cost",
     "dialect_callbacks",
+    "store",  # memory, or a Redis URL: the fake on a shared store (`--luma-store`)
 )
+STORE_ENV = "LUMA_MOCK_STORE"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,6 +59,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get(TARGET_ENV),
         help=f"base URL of another server (or the real API) for luma_server and the "
         f"contract suites; default: the fake ({TARGET_ENV})",
+    )
+    group.addoption(
+        "--luma-store",
+        default=os.environ.get(STORE_ENV),
+        help=f"run luma_server's fakes on this shared store, a Redis URL whose database "
+        f"the session may empty ({STORE_ENV}; the marker's store key wins)",
     )
     group.addoption(
         "--luma-token",
@@ -197,6 +205,9 @@ def luma_server(
     if unknown:
         raise pytest.UsageError(f"unknown @pytest.mark.luma setting(s): {sorted(unknown)}")
     startup = {k: v for k, v in values.items() if k in STARTUP_KEYS}
+    store = request.config.getoption("luma_store")
+    if store and "store" not in startup:
+        startup["store"] = store
     per_test = {k: v for k, v in values.items() if k in PER_TEST_KEYS}
     return luma_server_pool.server(startup).prepare(per_test)
 

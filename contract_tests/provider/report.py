@@ -161,7 +161,11 @@ TOKEN_ENV = ("LUMA_TOKEN", "ACEDATACLOUD_API_TOKEN")
 
 def add_verify_arguments(parser: Any) -> None:
     """The options of ``luma-mock verify`` (an argparse parser)."""
-    parser.add_argument("--target", help="base URL to verify (default: the fake, in process)")
+    parser.add_argument(
+        "--target",
+        help="base URL to verify (default: the fake, in process); URL1,URL2,... sends "
+        "each request to the next in turn (processes of one fake on a shared store)",
+    )
     parser.add_argument(
         "--token", help=f"bearer token (default: ${TOKEN_ENV[0]} or ${TOKEN_ENV[1]})"
     )

@@ -14,6 +14,8 @@ fake's own serving side.)
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -116,6 +118,34 @@ class HttpTransport(BaseTransport):
         self._session.close()
 
 
+class AlternatingTransport(BaseTransport):
+    """Several servers that should be one (processes of a fake on one shared store, or
+    replicas behind a balancer): each request goes to the next, in turn, so whatever one
+    made, another must answer for."""
+
+    def __init__(self, base_urls: list[str]) -> None:
+        self.servers = [HttpTransport(url) for url in base_urls]
+        self.base_url = self.servers[0].base_url
+        self._turn = itertools.cycle(self.servers)
+        self._lock = threading.Lock()
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+    ) -> Answer:
+        with self._lock:
+            server = next(self._turn)
+        return server.send(method, url, body, headers, timeout)
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.close()
+
+
 class WsgiTransport(BaseTransport):
     """A WSGI app called in process (werkzeug's test client): nothing leaves the process.
     Absolute URLs are answered only when they start with ``base_url``, the address the app
@@ -168,8 +198,11 @@ class Target:
 
     @classmethod
     def url(cls, base_url: str, token: str, **options: Any) -> Target:
-        host = urlsplit(base_url).hostname or ""
+        several = [url.strip() for url in base_url.split(",") if url.strip()]
+        host = urlsplit(several[0] if several else base_url).hostname or ""
         options.setdefault("callbacks", host in LOOPBACK)
+        if len(several) > 1:  # "URL1,URL2": one fake behind several addresses, in turn
+            return cls(AlternatingTransport(several), token, name=base_url, **options)
         return cls(HttpTransport(base_url), token, name=base_url, **options)
 
     @classmethod

@@ -44,20 +44,30 @@ Subscriber = Callable[[Change], None]
 class Changes:
     """A fan-out of `Change` notices; ``listening`` is false while nobody subscribes."""
 
-    __slots__ = ("_lock", "listening")
+    __slots__ = ("_lock", "listening", "on_listen")
 
     def __init__(self) -> None:
         self.listening: tuple[Subscriber, ...] = ()  # replaced, never mutated: read lock-free
         self._lock = threading.Lock()
+        # Told True when the first subscriber comes and False when the last goes (a
+        # shared store then has the other processes send their notices here).
+        self.on_listen: Callable[[bool], None] | None = None
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Start telling ``subscriber``; returns the function that stops it."""
         with self._lock:
             self.listening = (*self.listening, subscriber)
+            first = len(self.listening) == 1
+        if first and self.on_listen is not None:
+            self.on_listen(True)
 
         def unsubscribe() -> None:
             with self._lock:
+                before = len(self.listening)
                 self.listening = tuple(s for s in self.listening if s is not subscriber)
+                last = before == 1 and not self.listening
+            if last and self.on_listen is not None:
+                self.on_listen(False)
 
         return unsubscribe
 

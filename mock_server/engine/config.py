@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .accounts import parse_rate_limit
 from .delays import PRESETS, DelayModel, parse_delays
@@ -44,6 +45,8 @@ class Settings:
     journal_limit: int = 10_000
     control_token: str | None = None  # required by /__admin/ when set
     scenarios: tuple[dict[str, Any], ...] = ()  # rules the fake starts (and resets) with
+    store: str = "memory"  # or redis://HOST:PORT/DB: one fake across processes
+    workers: int = 1  # server processes on one port (needs a shared store)
     # A dialect's own callback policy, changed: {"dream-machine": {"retries": 0}}.
     dialect_callbacks: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -61,6 +64,7 @@ class Settings:
         if self.journal_limit < 1:
             raise ValueError("journal_limit must be positive")
         parse_rate_limit(self.rate_limit)
+        _check_store(self.store, self.workers)
         scenarios = Scenarios()
         for rule in self.scenarios:  # refuse a bad rule at start, not at the first request
             scenarios.add(rule)
@@ -84,7 +88,14 @@ def _parse(key: str, value: Any) -> Any:
         if isinstance(value, str):
             value = [v for v in value.replace(",", " ").split() if v]
         return tuple(str(v) for v in value)
-    if key in ("port", "callback_retries", "max_tasks", "max_body_bytes", "journal_limit"):
+    if key in (
+        "port",
+        "callback_retries",
+        "max_tasks",
+        "max_body_bytes",
+        "journal_limit",
+        "workers",
+    ):
         return int(value)
     if key == "seed":
         return None if value in (None, "") else int(value)
@@ -99,6 +110,23 @@ def _parse(key: str, value: Any) -> Any:
             value = json.loads(value)
         return tuple(dict(rule) for rule in value)
     return value
+
+
+STORE_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _check_store(store: str, workers: int) -> None:
+    if store != "memory" and urlsplit(store).scheme not in STORE_SCHEMES:
+        raise ValueError(f"store is memory or a Redis URL (redis://HOST:PORT/DB), not {store!r}")
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    if workers > 1 and store == "memory":
+        raise ValueError(
+            "--workers above 1 needs a shared store: with the in-memory store each worker "
+            "would keep its own tasks, clock and journal, so a task made through one worker "
+            "would be a 404 through the next. Give --store redis://HOST:PORT/DB (or "
+            "LUMA_MOCK_STORE), or run one worker."
+        )
 
 
 _POLICY_KEYS = ("retries", "backoff", "timeout")

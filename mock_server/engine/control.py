@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any, TypeVar
 
 from .accounts import Accounts, parse_rate_limit
@@ -41,6 +42,8 @@ class Control:
     changes: Changes
     accounts: Accounts
     rng: random.Random
+    _rng_seed: Any
+    shared: Any  # `shared.Shared` on a shared store, else None
     delays: DelayModel
     _clock_start: float
     _lock: threading.RLock
@@ -89,6 +92,8 @@ class Control:
         caused it had been answered (callbacks); a real clock's thread does it anyway."""
         if self.scheduler.manual:
             self.scheduler.release()
+            if self.shared is not None:  # the shared events due now (callbacks), too
+                self.shared.run_due()
 
     def advance(self, seconds: float) -> float:
         """Move a manual clock; tasks progress and callbacks fire on the way."""
@@ -112,7 +117,9 @@ class Control:
         """Block until ``condition()`` is truthy, re-checking whenever a task is created
         or moves or a callback is attempted; returns its value, or raises TimeoutError
         after ``timeout`` real seconds."""
-        with self._changed:
+        # On a shared store, the other processes tell this one of their changes meanwhile.
+        listening = self.shared.listening() if self.shared is not None else nullcontext()
+        with listening, self._changed:
             self._waiting += 1
             try:
                 value = self._changed.wait_for(condition, timeout)
@@ -130,17 +137,17 @@ class Control:
         if target not in order:
             raise ValueError(f"unknown state {state!r}")
 
-        asked: list[Task] = []
+        asked: list[str] = []
 
         def reached() -> Task | None:
             task = self.store.get(task_id)
             if task is None:
                 return None
             now = "finished" if task.finished else task.state.value
-            if now == "pending" and target != "pending" and task not in asked:
+            if now == "pending" and target != "pending" and task.id not in asked:
                 # Leaving the queue is no event of its own (see `tasks`): ask for one
                 # then, to look again.
-                asked.append(task)
+                asked.append(task.id)
                 self.scheduler.at(task.starts_at, self._wake_waiters)
             return task if order.index(now) >= order.index(target) else None
 
@@ -166,6 +173,17 @@ class Control:
         with self._changed:
             self._changed.notify_all()
 
+    def _heard(self, note: str) -> None:
+        """The shared store changed (a task ended, the clock moved, a reset), in this
+        process or another: wake whoever waits here."""
+        if note == "reset":  # calls held here for tasks that are gone: answer them
+            with self._lock:
+                waits = list(self._sync_waits)
+            for wake in waits:
+                wake.set()
+        with self._changed:
+            self._changed.notify_all()
+
     def _note_change(self) -> None:
         """Wake the waiters of `wait_until` (called holding the lock)."""
         if self._waiting:
@@ -185,10 +203,12 @@ class Control:
             self.accounts.set_rate_limit(parse_rate_limit(self.settings.rate_limit))
             if self.configured_rules is not None:
                 self.load_rules()
-            self.rng.seed(self.settings.seed)
+            self.rng.seed(self._rng_seed)
             self.delays = self.settings.delays
             if isinstance(self.clock, ManualClock):
                 self.clock.reset(self._clock_start)
+            if self.shared is not None:  # its due events and epoch; tells the others
+                self.shared.reset(self)
             self._changed.notify_all()
         for wake in waits:
             wake.set()
@@ -204,6 +224,8 @@ class Control:
             for wake in list(self._sync_waits):
                 wake.set()
         self.scheduler.close()
+        if self.shared is not None:
+            self.shared.close(self)
         dropped = len(self.callbacks.close())
         for other in self.siblings:  # after the shared scheduler has stopped
             closed = other.close()

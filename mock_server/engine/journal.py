@@ -153,6 +153,10 @@ class Journal:
                 setattr(entry, name, value)
             self._note(entry)
 
+    def holding(self, task_id: str) -> None:
+        """The call that made ``task_id`` is held until it ends (a shared journal writes
+        its entry now; this one has it already)."""
+
     def answered(
         self,
         entry: JournalEntry,

@@ -16,6 +16,7 @@ import math
 import random
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,6 +39,7 @@ from .faults import ConnectionFault
 from .journal import Journal, JournalEntry
 from .scenarios import Outcome, ScenarioRequest, Scenarios
 from .scheduler import Scheduler
+from .shared import open_shared
 from .tasks import InMemoryTaskStore, Task, TaskState, TaskStore
 
 # RFC 4122: the variant bits (10) and the version nibble (4) of a random UUID.
@@ -71,6 +73,12 @@ class Engine(Control):
         self._check_request = dialect.check_request
         self._serve = dialect.serve
         self.settings = settings or (share.settings if share is not None else Settings())
+        # A shared store (--store redis://...) holds the clock, tasks, due events and
+        # journal of every process on it (see `shared`).
+        shared = share.shared if share is not None else open_shared(self.settings)
+        if shared is not None and clock is None:
+            clock = shared.clock
+        self.shared = shared
         if clock is None:
             if share is not None:
                 clock = share.clock
@@ -81,24 +89,28 @@ class Engine(Control):
         # a reset or close of this engine resets or closes them too.
         self.siblings: list[Engine] = []
         self.scheduler = share.scheduler if share is not None else Scheduler(clock)
-        self.store: TaskStore = (
-            store if store is not None else InMemoryTaskStore(self.settings.max_tasks)
-        )
+        if store is None:
+            kept = self.settings.max_tasks
+            store = InMemoryTaskStore(kept) if shared is None else shared.tasks(dialect, kept)
+        self.store: TaskStore = store
         retry = dialect.callback_retry or RetryPolicy(
             retries=self.settings.callback_retries,
             backoff=self.settings.callback_backoff,
             timeout=self.settings.callback_timeout,
         )
-        self.callbacks = CallbackDispatcher(
-            self.scheduler,
-            clock,
-            retry.with_values(self.settings.dialect_callbacks.get(dialect.name, {})),
-            TargetPolicy(self.settings.callback_allow),
-            max_deliveries=self.settings.max_tasks,
+        retry = retry.with_values(self.settings.dialect_callbacks.get(dialect.name, {}))
+        targets = TargetPolicy(self.settings.callback_allow)
+        kept = self.settings.max_tasks
+        self.callbacks = (
+            CallbackDispatcher(self.scheduler, clock, retry, targets, max_deliveries=kept)
+            if shared is None  # else every attempt a due event any process may claim
+            else shared.callbacks(dialect.name, self.scheduler, retry, targets, kept)
         )
         self.callbacks.on_attempt = self._callback_attempted
-        # One seeded source per process: siblings' ids never repeat each other's.
-        self.rng = share.rng if share is not None else random.Random(self.settings.seed)
+        # One seeded source per process: siblings' ids never repeat each other's, nor
+        # (seeded by the store's number for the process) other processes' on one store.
+        self._rng_seed = self.settings.seed if shared is None else shared.seed(self.settings)
+        self.rng = share.rng if share is not None else random.Random(self._rng_seed)
         # The dialect's codes may already be known (its package registers them on
         # import): registering again is harmless, and makes any dialect enough.
         register_error_codes(dialect.error_codes(), dialect.error_body)
@@ -107,7 +119,11 @@ class Engine(Control):
         routes = [*dialect.routes.values(), *dialect.route_templates.values()]
         endpoints = tuple(dict.fromkeys(e for route in routes for e in route.endpoints()))
         if share is None:
-            self.scenarios = Scenarios(endpoints, dialect=dialect.name)
+            self.scenarios = (
+                Scenarios(endpoints, dialect=dialect.name)
+                if shared is None  # else one book for every process on the store
+                else shared.scenarios(endpoints, dialect.name)
+            )
             self.scenarios.on_change = self._rules_changed
         else:
             self.scenarios = share.scenarios
@@ -116,26 +132,30 @@ class Engine(Control):
         self._aliases = dialect.error_aliases
         # One journal and one set of accounts per process: a token's credit and rate
         # limit are the token's, whichever API it calls.
-        self.journal = share.journal if share is not None else Journal(self.settings.journal_limit)
+        limit = self.settings.journal_limit
+        journal = Journal(limit) if shared is None else shared.journal(limit)
+        self.journal = share.journal if share is not None else journal
         # One seam for change notices, shared by the process's engines (see `changes`).
         self.changes: Changes = share.changes if share is not None else self.journal.changes
-        self.accounts = (
-            share.accounts
-            if share is not None
-            else Accounts(
-                clock,
-                credits=self.settings.credits,
-                video_cost=self.settings.video_cost,
-                rate_limit=parse_rate_limit(self.settings.rate_limit),
-            )
-        )
+        account_values: dict[str, Any] = {
+            "credits": self.settings.credits,
+            "video_cost": self.settings.video_cost,
+            "rate_limit": parse_rate_limit(self.settings.rate_limit),
+        }
+        if share is not None:
+            self.accounts = share.accounts
+        elif shared is not None:  # one balance and one rate window per token, shared
+            self.accounts = shared.accounts(clock, **account_values)
+        else:
+            self.accounts = Accounts(clock, **account_values)
         # A control call may change them for a test (for the siblings too: `set_delays`).
         self.delays = share.delays if share is not None else self.settings.delays
-        self._clock_start = clock.now() if share is None else share._clock_start
+        start = share._clock_start if share is not None else clock.now()
+        self._clock_start = start if shared is None else shared.clock_start
         # The configured rules are the process's: loaded by the first engine, again
         # by the first once a sibling is made (a rule may name the sibling's dialect).
         self.configured_rules = self.settings.scenarios if share is None else None
-        if share is None or share.configured_rules:
+        if (share is None or share.configured_rules) and (shared is None or shared.loads_rules()):
             (share or self).load_rules()
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)  # any task created or moved
@@ -147,6 +167,8 @@ class Engine(Control):
         self._closed = False
         if share is not None:
             share.siblings.append(self)
+        if shared is not None:
+            shared.attach(self)
 
     def sibling(self, dialect: Dialect) -> Engine:
         """An engine speaking ``dialect`` beside this one, in one process: the same
@@ -265,18 +287,25 @@ class Engine(Control):
                 clock=self.clock,
                 callback_url=callback_url,
                 ref=ref(self.rng, now) if ref is not None else "",
+                epoch=self.store.epoch,
                 charged=charged,
             )
             plan = self._plan(task, outcome)
             task.starts_at = now + plan.queue  # it leaves the queue then (see `tasks`)
             task.ends_at = task.starts_at + plan.work
-            self.store.add(task)
+            if self.shared is None:
+                self.store.add(task)
+            else:  # with its end on the shared due queue, in one script (see `due`)
+                self.shared.add_task(self.store, task, plan.error)
             self._note_change()
             if self.changes.listening:
                 self.changes.publish(TASK, task.id, self.dialect.name)
         # Scheduled outside the lock: an instant task ends (and may deliver its callback)
         # right here. The end of a task ended early is a no-op.
-        self.scheduler.at(task.ends_at, self._on_end, task, plan.error)
+        if self.shared is None:
+            self.scheduler.at(task.ends_at, self._on_end, task, plan.error)
+        else:
+            self.shared.end_if_due(self.dialect.name, task)
         return task
 
     def _plan(self, task: Task, outcome: Outcome | None) -> Plan:
@@ -303,39 +332,47 @@ class Engine(Control):
             if math.isfinite(timeout)
             else None
         )
-        task.watch(wake)
+        self.journal.holding(task.id)  # visible, unanswered, to waiters anywhere
+        listening = self.shared.listening() if self.shared is not None else nullcontext()
         try:
-            wake.wait()
+            with listening:  # another process may end it: it tells this one
+                self.store.watch(task, wake)
+                wake.wait()
         finally:
             if deadline is not None:
                 deadline.cancel()
             with self._lock:
                 self._sync_waits.discard(wake)
+        kept = self.store.current(task)  # ended here or by another process
+        if kept is not None:
+            task = kept
         if task.result is not None:
             return task.result
         if task.error is not None:
             raise ApiError(task.error.code, task.error.message)
         if self._closed:
             raise ApiError("api_error", "the fake is shutting down")
-        if self.store.get(task.id) is not task:
+        if kept is None:
             raise ApiError("api_error", "the fake was reset while this call was held")
         raise ApiError("timeout")  # the provider's message says nothing of the seconds
 
     def callback_on_start(self, task: Task) -> None:
         """Send the task's callback also when it leaves the queue, as its own delivery
         (keyed ``<task id>:started``; the one at its end keeps the task id)."""
-        url = task.callback_url
-        if url is None:
+        if task.callback_url is None:
             return
+        if self.shared is not None:  # on the shared due queue, as a task's end is
+            self.shared.start_at(task.starts_at, self.dialect.name, task)
+        else:
+            self.scheduler.at(task.starts_at, self._started, task)
 
-        def started() -> None:
-            with self._lock:
-                if task.finished or not self._current(task) or self._closed:
-                    return  # it ended first (an instant task), or is gone
-                body = self.dialect.response(task)
-            self.callbacks.send(f"{task.id}:started", url, body)
-
-        self.scheduler.at(task.starts_at, started)
+    def _started(self, task: Task) -> None:
+        with self._lock:
+            if task.finished or not self._current(task) or self._closed:
+                return  # it ended first (an instant task), or is gone
+            body = self.dialect.response(task)
+        assert task.callback_url is not None
+        self.callbacks.send(f"{task.id}:started", task.callback_url, body)
 
     def own(self, task_id: str, token: str) -> Task | None:
         """A task is visible only to the token that created it, as on the real service."""
@@ -351,19 +388,21 @@ class Engine(Control):
     def _current(self, task: Task) -> bool:
         """Still this fake's task: not reset away (an event of a task from before a reset
         may still fire, and a reset fake with the same seed reuses its ids)."""
-        return self.store.get(task.id) is task
+        return self.store.current(task) is not None
 
     def _end(self, task: Task, error: ApiError | None) -> bool:
         with self._lock:
             if task.finished or not self._current(task):
                 return False
+            now = self.clock.now()
+            result = None
             if error is None:
-                task.result = self.dialect.result(task)
-            else:
-                task.error = error
-                if self.dialect.refunds_failures and task.charged:
-                    self.accounts.refund(task.token, task.charged)
-            task.end(TaskState.COMPLETED if error is None else TaskState.FAILED, self.clock.now())
+                result = self.dialect.result(task)
+            state = TaskState.COMPLETED if error is None else TaskState.FAILED
+            if not self.store.end(task, state, now, result, error):
+                return False  # another process ended it first (a shared store)
+            if error is not None and self.dialect.refunds_failures and task.charged:
+                self.accounts.refund(task.token, task.charged)
             self._note_change()
             if self.changes.listening:
                 self.changes.publish(TASK, task.id, self.dialect.name)
@@ -372,6 +411,11 @@ class Engine(Control):
         if task.callback_url:
             self.callbacks.send(task.id, task.callback_url, self.dialect.response(task))
         return True
+
+    def unavailable(self, error: Exception) -> ApiError | None:
+        """The answer for a call that failed on ``error``, if that is the shared store
+        being out of reach (a 503 in the dialect's shape; None for anything else)."""
+        return None if self.shared is None else self.shared.unavailable(error)
 
     def _callback_attempted(self, delivery: CallbackDelivery, attempt: CallbackAttempt) -> None:
         self.journal.record(

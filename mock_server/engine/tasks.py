@@ -52,6 +52,7 @@ class Task:
     ends_at: float = math.inf  # when its plan ends it (it may be ended sooner)
     callback_url: str | None = None
     ref: str = ""  # a further id the dialect keeps (drawn at creation: `Engine.create`)
+    epoch: int = 0  # the store's reset count when it was made (a shared store's check)
     charged: float = 0.0  # the credits its creation spent (refunded if its dialect says so)
     finished_at: float | None = None
     result: dict[str, Any] | None = None
@@ -97,10 +98,35 @@ class Task:
 
 
 class TaskStore(Protocol):
-    """Where tasks are kept; the in-memory store is the first of several."""
+    """Where tasks are kept: in this process's memory (`InMemoryTaskStore`), or shared by
+    every process on one Redis (`mock_server.engine.redis_store`). A shared store hands
+    out a fresh `Task` on each `get`, so "the same task" is `current`, never identity."""
+
+    epoch: int  # bumped by each reset of a shared store; 0 in memory
 
     def add(self, task: Task) -> None: ...
+    def end(
+        self,
+        task: Task,
+        state: TaskState,
+        at: float,
+        result: dict[str, Any] | None,
+        error: ApiError | None,
+    ) -> bool:
+        """End ``task`` once: False if it had already ended or is no longer kept (the
+        check and the change are one step, across processes for a shared store)."""
+        ...
+
     def finished(self, task: Task) -> None: ...
+    def current(self, task: Task) -> Task | None:
+        """The kept version of ``task`` (itself, in memory), or None if it was reset or
+        evicted away."""
+        ...
+
+    def watch(self, task: Task, event: threading.Event) -> None:
+        """Have ``event`` set when ``task`` ends, in whichever process ends it."""
+        ...
+
     def get(self, task_id: str) -> Task | None: ...
     def by_output(self, output_id: str) -> Task | None: ...
     def remove(self, task_id: str) -> Task | None: ...
@@ -120,6 +146,7 @@ class InMemoryTaskStore:
             raise ValueError("max_tasks must be at least 1")
         self.max_tasks = max_tasks
         self.evicted = 0
+        self.epoch = 0
         self._tasks: dict[str, Task] = {}
         self._outputs: dict[str, str] = {}
         self._finished: OrderedDict[str, None] = OrderedDict()  # ids, first finished first
@@ -133,6 +160,27 @@ class InMemoryTaskStore:
                 victim = self._tasks.pop(self._finished.popitem(last=False)[0])
                 self._outputs.pop(victim.output_id, None)
                 self.evicted += 1
+
+    def end(
+        self,
+        task: Task,
+        state: TaskState,
+        at: float,
+        result: dict[str, Any] | None,
+        error: ApiError | None,
+    ) -> bool:
+        # The engine's lock makes check-and-change one step here (see `Engine._end`).
+        if task._ended is not None:
+            return False
+        task.result, task.error = result, error
+        task.end(state, at)
+        return True
+
+    def current(self, task: Task) -> Task | None:
+        return task if self._tasks.get(task.id) is task else None
+
+    def watch(self, task: Task, event: threading.Event) -> None:
+        task.watch(event)
 
     def finished(self, task: Task) -> None:
         """``task`` has ended: from now on it may be evicted."""

@@ -112,6 +112,11 @@ def journal_body(body: Any, raw: bytes | None) -> Any:
     return raw[:JOURNAL_BODY_LIMIT].decode("utf-8", "replace")
 
 
+def _internal(method: str, path: str) -> ApiError:
+    log.exception("unexpected error on %s %s", method, path)
+    return ApiError("api_error", "internal error in the fake (see its log)")
+
+
 def journal_answer(
     luma: Engine,
     entry: JournalEntry,
@@ -278,11 +283,15 @@ class LumaEndpoints:
         started = time.perf_counter()
         luma = self.luma
         method = environ["REQUEST_METHOD"]
+        try:
+            now = luma.clock.now()  # a shared clock lives in Redis
+        except Exception as unexpected:
+            return self._unavailable(unexpected, method, path, started, start_response)
         # Journaled on arrival, so a test can wait for a request that is still held.
         entry = luma.journal.record(
             JournalEntry(
                 kind="request",
-                at=luma.clock.now(),
+                at=now,
                 method=method,
                 path=path,
                 headers=journal_headers(environ),
@@ -319,11 +328,13 @@ class LumaEndpoints:
         except ConnectionFault as broken:
             fault, answer, status = broken.fault, broken.answer, broken.status
             environ[ENVIRON_KEY] = fault  # the server carries out the socket-level kinds
-        except Exception:
-            # Never a stack trace to the client; the log keeps it for whoever runs the fake.
-            log.exception("unexpected error on %s %s", method, path)
-            error = ApiError("api_error", "internal error in the fake (see its log)")
-            answer, status = self.error_body(error.code, error.message), error.status
+        except Exception as unexpected:
+            # Never a stack trace to the client; the log keeps it for whoever runs the
+            # fake. A shared store out of reach is a 503 of the dialect's, logged once.
+            error = luma.unavailable(unexpected) or _internal(method, path)
+            answer = self.error_body(error.code, error.in_words_of(self.error_codes))
+            status = error.status
+            headers += error.headers.items()
         payload = encode(answer) if status != 204 else b""  # 204: no content, by definition
         # The task a call made or asked about: the engine tells it (`Call.task_id`), so
         # no answer's shape is read for it here.
@@ -343,6 +354,24 @@ class LumaEndpoints:
         typed = [("Content-Type", "application/json")] if status != 204 else []
         start_response(status_line(status), [*typed, ("Content-Length", str(length)), *headers])
         return self._then_catch_up(content)
+
+    def _unavailable(
+        self,
+        unexpected: Exception,
+        method: str,
+        path: str,
+        started: float,
+        start_response: Callable[..., Any],
+    ) -> Any:
+        """A shared store out of reach before the call could even be journaled: its 503."""
+        error = self.luma.unavailable(unexpected)
+        if error is None:
+            raise unexpected
+        payload = encode(self.error_body(error.code, error.in_words_of(self.error_codes)))
+        log_request(method, path, error.status, None, started, None)
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        start_response(status_line(error.status), [*headers, *error.headers.items()])
+        return [payload]
 
     def _read(self, environ: dict[str, Any]) -> bytes:
         """The whole body; 413 past the limit (the server refuses those before the app

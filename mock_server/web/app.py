@@ -89,7 +89,11 @@ def _http_error(error: HTTPException) -> Response:
 
 
 def _unexpected(error: Exception) -> Response:
-    # Never a stack trace to the client; the log keeps it for whoever runs the fake.
+    # Never a stack trace to the client; the log keeps it for whoever runs the fake. A
+    # shared store out of reach is a 503, logged once.
+    unavailable = service().unavailable(error)
+    if unavailable is not None:
+        return render_error(unavailable)
     log.exception("unexpected error on %s %s", request.method, request.path)
     return render_error(ApiError("api_error", "internal error in the fake (see its log)"))
 

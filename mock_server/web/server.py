@@ -29,6 +29,7 @@ from .app import create_app
 from .connection import Connection
 from .logs import flush_logs
 from .wire import RefusalBody, refusal_bytes
+from .workers import worker_socket
 from .wsgi import WSGIApp
 
 
@@ -94,7 +95,12 @@ def make_server(
 
     # An unbounded pool, not gevent's default bare spawn: only with a pool does
     # stop(timeout) wait for the answers in flight instead of abandoning them.
-    server = StreamServer((host, port), handle, spawn=Pool(), backlog=2048)
+    # A worker of `workers.Supervisor` serves the socket its supervisor bound.
+    given = worker_socket()
+    if given is not None:  # listening already, with the supervisor's backlog
+        server = StreamServer(given, handle, spawn=Pool())
+    else:
+        server = StreamServer((host, port), handle, spawn=Pool(), backlog=2048)
     return server
 
 

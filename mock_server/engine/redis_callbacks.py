@@ -1,0 +1,245 @@
+"""Callbacks on a shared Redis store: every attempt a due event, claimed by exactly one
+process with a lease (`due`), and every attempt in one shared delivery log.
+
+Keys, under ``P:<dialect>`` (``P`` the store's prefix): ``cb:<key>`` a hash per delivery
+(``task_id``, ``url``, ``body``, ``state``, ``epoch``), ``cba:<key>`` the list of its
+attempts (JSON, in order), ``cbs`` the deliveries in the order they were made and
+``cbdone`` the finished ones in the order they finished (``--max-tasks`` keeps that many
+logs, forgetting finished ones first, as in memory).
+
+Why a successful delivery happens at most once per event, and none is lost. `send`
+makes the delivery and its first attempt's due event in one script, so a process dying
+after it loses nothing. An attempt's event is claimed by one process; after the POST,
+`_SETTLE` — one script — appends the attempt to the log, sets the delivery's state,
+adds the next attempt's event if one is due, and acks this one, but only while the
+claimant still owns the event. A process killed before its POST leaves the event leased:
+when the lease runs out another process claims it and makes the attempt. The one window
+that no lease closes is a process killed between its POST and its settle: the receiver
+got the body, nobody logged it, and the attempt is made again by the next claimant (the
+log shows that one). A claimant that stalls past its lease and then settles finds it no
+longer owns the event: its attempt is logged, but it neither schedules nor finishes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from .callbacks import (
+    CallbackAttempt,
+    CallbackDelivery,
+    CallbackDispatcher,
+    RetryPolicy,
+    TargetPolicy,
+    TargetRefused,
+)
+from .due import DueEvent, DueQueue
+from .redis_notes import CHANNEL, LISTENING, TELL
+from .scheduler import Scheduler
+
+log = logging.getLogger("luma_mock.callbacks")
+
+_FINISHED = ("delivered", "failed", "refused", "dropped")
+
+# KEYS: delivery, order, done, seq, due, events, dues  ARGV: key, task, url, body, epoch,
+# max, delivery prefix, event id, payload, due
+_SEND = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'task_id', ARGV[2], 'url', ARGV[3], 'body', ARGV[4],
+           'state', 'scheduled', 'epoch', ARGV[5])
+redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[4]), ARGV[1])
+local n, max = redis.call('ZCARD', KEYS[2]), tonumber(ARGV[6])
+while n > max do
+  local victim = redis.call('ZPOPMIN', KEYS[3])
+  if #victim == 0 then break end
+  redis.call('DEL', ARGV[7] .. 'cb:' .. victim[1], ARGV[7] .. 'cba:' .. victim[1])
+  redis.call('ZREM', KEYS[2], victim[1])
+  n = n - 1
+end
+redis.call('HSET', KEYS[6], ARGV[8], ARGV[9])
+redis.call('HSET', KEYS[7], ARGV[8], ARGV[10])
+redis.call('ZADD', KEYS[5], ARGV[10], ARGV[8])
+return 1
+"""
+
+# KEYS: delivery, attempts, done, seq, leased, events, dues, owners, due, (listening, channel)
+# ARGV: event id, owner, attempt, state, next id, next payload, next due, key, dialect, origin
+_SETTLE = (
+    TELL
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[3])
+if redis.call('HGET', KEYS[8], ARGV[1]) ~= ARGV[2] then return 0 end
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'scheduled' then redis.call('HSET', KEYS[1], 'state', ARGV[4]) end
+if ARGV[4] ~= 'scheduled' then
+  redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[4]), ARGV[8])
+elseif ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[6], ARGV[5], ARGV[6])
+  redis.call('HSET', KEYS[7], ARGV[5], ARGV[7])
+  redis.call('ZADD', KEYS[9], ARGV[7], ARGV[5])
+end
+redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('HDEL', KEYS[6], ARGV[1])
+redis.call('HDEL', KEYS[7], ARGV[1])
+redis.call('HDEL', KEYS[8], ARGV[1])
+tell('callback ' .. ARGV[9] .. ' ' .. ARGV[8])
+return 1
+"""
+)
+
+
+class SharedCallbacks(CallbackDispatcher):
+    """One dialect's callback deliveries on the shared store (see the module)."""
+
+    def __init__(
+        self,
+        redis: Any,
+        prefix: str,
+        dialect: str,
+        due: DueQueue,
+        scheduler: Scheduler,
+        retry: RetryPolicy,
+        targets: TargetPolicy,
+        *,
+        epoch: Any,
+        max_deliveries: int = 10_000,
+    ) -> None:
+        super().__init__(scheduler, scheduler.clock, retry, targets, max_deliveries=max_deliveries)
+        self.redis, self.due, self.dialect = redis, due, dialect
+        self._ns = f"{prefix}:{dialect}:"
+        self._order, self._done, self._seq = (
+            f"{self._ns}cbs",
+            f"{self._ns}cbdone",
+            f"{self._ns}cbseq",
+        )
+        self._epoch = epoch
+        self._send = redis.register_script(_SEND)
+        self._settle_script = redis.register_script(_SETTLE)
+
+    # -- the log ------------------------------------------------------------------
+
+    def send(self, task_id: str, url: str, body: dict[str, Any]) -> CallbackDelivery:
+        """Make the delivery and its first attempt's due event, once per key; its
+        attempts are made by whichever process claims them (not inline: the call that
+        caused it is answered first)."""
+        epoch = self._epoch()
+        event_id, payload = self._event(task_id, epoch, 1)
+        due = self.clock.now()
+        keys = [self._ns + "cb:" + task_id, self._order, self._done, self._seq]
+        keys += [self.due.keys["due"], self.due.keys["events"], self.due.keys["dues"]]
+        args = [task_id, task_id, url, json.dumps(body), epoch, self.max_deliveries, self._ns]
+        self._send(keys=keys, args=[*args, event_id, json.dumps(payload), repr(due)])
+        return self.get(task_id) or CallbackDelivery(task_id, url, body)
+
+    def _event(self, key: str, epoch: int, number: int) -> tuple[str, dict[str, Any]]:
+        payload = {"kind": "callback", "engine": self.dialect, "key": key, "epoch": epoch}
+        payload["attempt"] = number
+        return f"cb:{self.dialect}:{epoch}:{key}:{number}", payload
+
+    def get(self, task_id: str) -> CallbackDelivery | None:
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._ns + "cb:" + task_id)
+            pipe.lrange(self._ns + "cba:" + task_id, 0, -1)
+            record, attempts = pipe.execute()
+        return None if not record else _delivery(record, attempts)
+
+    def all(self) -> list[CallbackDelivery]:
+        keys = [_text(k) for k in self.redis.zrange(self._order, 0, -1)]
+        found = (self.get(key) for key in keys)
+        return [delivery for delivery in found if delivery is not None]
+
+    def clear(self) -> None:
+        keys = list(self.redis.scan_iter(match=f"{self._ns}cb*", count=1000))
+        for start in range(0, len(keys), 1000):
+            self.redis.delete(*keys[start : start + 1000])
+
+    def close(self) -> list[CallbackDelivery]:
+        """Stop this process's part; deliveries under way stay in the store for the
+        other processes (or this one, restarted) to go on with."""
+        self._executor.shutdown()
+        self._sender.close()
+        return []
+
+    # -- an attempt -----------------------------------------------------------------
+
+    def run(self, event: DueEvent) -> None:
+        """Make the attempt ``event`` stands for (on the pool with a real clock)."""
+        self._executor.submit(self._attempt_event, event)
+
+    def _attempt_event(self, event: DueEvent) -> None:
+        key = str(event.payload["key"])
+        delivery = self.get(key)
+        if delivery is None or delivery.finished:  # reset away, or settled already
+            self.due.ack(event)
+            return
+        attempt = CallbackAttempt(number=int(event.payload["attempt"]), at=self.clock.now())
+        started = time.perf_counter()
+        refused = False
+        try:
+            attempt.status = self._post(delivery)
+            if not attempt.ok:
+                attempt.error = f"answered {attempt.status}"
+        except TargetRefused as refusal:
+            attempt.error = f"refused: {refusal}"
+            refused = True
+        except Exception as failure:  # any failure of the attempt is logged, then retried
+            attempt.error = f"{type(failure).__name__}: {failure}"
+        attempt.duration_ms = (time.perf_counter() - started) * 1000
+        state, next_id, payload, next_due = "scheduled", "", "", ""
+        if attempt.ok:
+            state = "delivered"
+        elif refused:
+            state = "refused"
+        elif attempt.number > self.retry.retries:
+            state = "failed"
+        else:
+            epoch = int(event.payload["epoch"])
+            next_id, body = self._event(key, epoch, attempt.number + 1)
+            payload = json.dumps(body)
+            next_due = repr(self.clock.now() + self.retry.delay_before(attempt.number))
+        due = self.due.keys
+        keys = [self._ns + "cb:" + key, self._ns + "cba:" + key, self._done, self._seq]
+        keys += [due["leased"], due["events"], due["dues"], due["owners"], due["due"]]
+        keys += [LISTENING, CHANNEL]
+        args = [event.id, self.due.owner, json.dumps(attempt.as_dict()), state]
+        args += [next_id, payload, next_due, key, self.dialect, self.due.owner]
+        self._settle_script(keys=keys, args=args)
+        delivery.attempts.append(attempt)
+        delivery.state = state
+        log.log(
+            logging.INFO if attempt.ok else logging.WARNING,
+            "callback task=%s attempt=%d %s -> %s",
+            delivery.task_id,
+            attempt.number,
+            delivery.url,
+            attempt.status if attempt.ok else attempt.error,
+        )
+        if self.on_attempt is not None:  # this process's waiters and notices
+            self.on_attempt(delivery, attempt)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _delivery(record: dict[bytes, bytes], attempts: list[bytes]) -> CallbackDelivery:
+    fields = {_text(k): _text(v) for k, v in record.items()}
+    delivery = CallbackDelivery(fields["task_id"], fields["url"], json.loads(fields["body"]))
+    delivery.state = fields["state"]
+    for raw in attempts:
+        done = json.loads(raw)
+        delivery.attempts.append(
+            CallbackAttempt(
+                number=done["number"],
+                at=done["at"],
+                status=done["status"],
+                error=done["error"],
+                duration_ms=done["duration_ms"],
+            )
+        )
+    if delivery.state in _FINISHED:
+        delivery.done.set()
+    return delivery

@@ -1,0 +1,122 @@
+"""A real Redis server for the shared-store tests: Debian's ``redis-server``, started on
+a free loopback port by the tests themselves, ready once it says so.
+
+Off CI a machine without the binary skips those tests, saying what to install; with
+``CI=true`` they fail instead (``.ci/run`` installs it), so CI never passes by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+INSTALL = "apt-get install redis-server (Debian/Ubuntu), or put redis-server on PATH"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RedisServer:
+    """``redis-server`` on 127.0.0.1, no persistence; `url` for a database number."""
+
+    def __init__(self, binary: str, attempts: int = 5) -> None:
+        self.binary = binary
+        self.directory = tempfile.mkdtemp(prefix="luma-mock-redis-")
+        last = ""
+        for _ in range(attempts):  # another process may take the port first
+            self.port = _free_port()
+            last = self._start()
+            if last == "ready":
+                return
+        raise RuntimeError(f"redis-server did not start: {last}")
+
+    def _start(self) -> str:
+        quiet = ["--save", "", "--appendonly", "no", "--dir", self.directory]
+        self.process = subprocess.Popen(
+            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), *quiet],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        outcome = self._await_ready()
+        if outcome == "ready":
+            threading.Thread(target=self._drain, daemon=True).start()
+        else:
+            self.process.kill()
+            self.process.wait()
+        return outcome
+
+    def kill(self) -> None:
+        """Stop it as a crash would (SIGKILL); `start_again` brings it back."""
+        self.process.kill()
+        self.process.wait()
+
+    def start_again(self) -> None:
+        """On the same port (empty: it keeps nothing on disk)."""
+        outcome = self._start()
+        if outcome != "ready":
+            raise RuntimeError(f"redis-server did not start again: {outcome}")
+
+    def _await_ready(self) -> str:
+        assert self.process.stdout is not None
+        seen = []
+        for line in self.process.stdout:  # ends when the server exits
+            seen.append(line)
+            if "Ready to accept connections" in line:
+                return "ready"
+        return "".join(seen[-5:])
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for _ in self.process.stdout:
+            pass
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def stop(self) -> None:
+        self.kill()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def start_redis() -> RedisServer:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        message = f"no redis-server to test the shared store against: {INSTALL}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        return RedisServer(binary)
+    except (OSError, RuntimeError) as failed:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"redis-server could not start: {failed}")
+        pytest.skip(f"redis-server could not start: {failed}")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = start_redis()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The server's database 0, emptied for this test."""
+    import redis
+
+    redis.Redis.from_url(redis_server.url()).flushall()
+    return redis_server.url()
