@@ -27,10 +27,14 @@ def _free_port() -> int:
 
 
 class RedisServer:
-    """``redis-server`` on 127.0.0.1, no persistence; `url` for a database number."""
+    """``redis-server`` on 127.0.0.1, no persistence unless ``durable`` (then every
+    write is in its append-only file before it answers, so a kill and a start again
+    keep everything, as a Redis with ``appendfsync always`` does); `url` for a
+    database number."""
 
-    def __init__(self, binary: str, attempts: int = 5) -> None:
+    def __init__(self, binary: str, attempts: int = 5, *, durable: bool = False) -> None:
         self.binary = binary
+        self.durable = durable
         self.directory = tempfile.mkdtemp(prefix="luma-mock-redis-")
         last = ""
         for _ in range(attempts):  # another process may take the port first
@@ -41,7 +45,9 @@ class RedisServer:
         raise RuntimeError(f"redis-server did not start: {last}")
 
     def _start(self) -> str:
-        quiet = ["--save", "", "--appendonly", "no", "--dir", self.directory]
+        kept = ["--appendonly", "yes", "--appendfsync", "always"]
+        quiet = ["--save", "", *(kept if self.durable else ["--appendonly", "no"])]
+        quiet += ["--dir", self.directory]
         self.process = subprocess.Popen(
             [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), *quiet],
             stdout=subprocess.PIPE,
@@ -62,7 +68,7 @@ class RedisServer:
         self.process.wait()
 
     def start_again(self) -> None:
-        """On the same port (empty: it keeps nothing on disk)."""
+        """On the same port (empty, unless it is durable)."""
         outcome = self._start()
         if outcome != "ready":
             raise RuntimeError(f"redis-server did not start again: {outcome}")
@@ -89,7 +95,7 @@ class RedisServer:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def start_redis() -> RedisServer:
+def start_redis(*, durable: bool = False) -> RedisServer:
     binary = shutil.which("redis-server")
     if binary is None:
         message = f"no redis-server to test the shared store against: {INSTALL}"
@@ -97,7 +103,7 @@ def start_redis() -> RedisServer:
             pytest.fail(message)
         pytest.skip(message)
     try:
-        return RedisServer(binary)
+        return RedisServer(binary, durable=durable)
     except (OSError, RuntimeError) as failed:
         if os.environ.get("CI") == "true":
             pytest.fail(f"redis-server could not start: {failed}")
