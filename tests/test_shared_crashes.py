@@ -238,3 +238,25 @@ def test_redis_killed_under_load_keeps_tasks_and_callbacks_of_before() -> None:
             assert "Traceback" not in server.fake.output
     finally:
         own.stop()
+
+
+def test_a_callback_out_longer_than_a_short_lease_stays_its_senders(redis_url: str) -> None:
+    # A lease shorter than the attempt's timeout (10 s): while the POST is out, the
+    # event is held for the lease plus that timeout, so no process — the sender's own
+    # runner included — takes it over and posts the same callback again.
+    store = redis.Redis.from_url(redis_url)
+    lease = 0.2
+    args = ("--store", f"{redis_url}?lease={lease}", "--delay", "1")
+    args += ("--callback-allow", "127.0.0.1")
+    with HoldingReceiver() as receiver, servers(2, *args) as (a, b):
+        made = generate(a, callback_url=receiver.url)
+        (held,) = receiver.wait_count(1, timeout=30)  # one process is mid-attempt
+        assert held.task_id == made
+        [event] = [e.decode() for e in store.zrange(f"{PREFIX}:leased", 0, -1)]
+        seconds, micros = store.time()
+        held_until = store.zscore(f"{PREFIX}:leased", event)
+        assert held_until is not None and held_until > seconds + micros / 1e6 + 5 * lease
+        receiver.release()  # the held POST is answered 503: retried a second later
+        accepted_once(receiver, [made])
+        assert [attempt["status"] for attempt in delivered(b, made)["attempts"]] == [503, 200]
+        assert len(receiver.received) == 2  # the held POST and its retry: nothing more

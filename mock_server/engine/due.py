@@ -188,10 +188,12 @@ class DueQueue:
         keys = [self._leased, self._events, self._dues, self._owners]
         return bool(self._ack(keys=keys, args=[event.id, self.owner]))
 
-    def renew(self, event: DueEvent) -> bool:
-        """Extend this process's lease on ``event`` (False if it is no longer ours)."""
+    def renew(self, event: DueEvent, seconds: float | None = None) -> bool:
+        """Hold ``event`` for ``seconds`` more (default: a lease) from now on Redis's
+        clock; False if it is no longer ours (its lease lapsed and another took it)."""
         keys = [self._leased, self._owners]
-        return bool(self._renew(keys=keys, args=[event.id, self.owner, repr(self.lease)]))
+        held = self.lease if seconds is None else seconds
+        return bool(self._renew(keys=keys, args=[event.id, self.owner, repr(held)]))
 
     def next_due(self) -> float | None:
         head = self.redis.zrange(self._due, 0, 0, withscores=True)

@@ -175,6 +175,11 @@ class SharedCallbacks(CallbackDispatcher):
         if delivery is None or delivery.finished:  # reset away, or settled already
             self.due.ack(event)
             return
+        # The POST may take the whole attempt timeout, longer than a short lease: hold the
+        # event that long first, so no other process takes it while it is out; and if it
+        # was taken already (it waited past its lease), the taker sends it, not this one.
+        if not self.due.renew(event, self.due.lease + self.retry.timeout):
+            return
         attempt = CallbackAttempt(number=int(event.payload["attempt"]), at=self.clock.now())
         started = time.perf_counter()
         refused = False
