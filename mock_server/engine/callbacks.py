@@ -147,6 +147,25 @@ class CallbackAttempt:
         }
 
 
+def make_attempt(number: int, at: float, post: Callable[[], int]) -> tuple[CallbackAttempt, bool]:
+    """One POST as an attempt — its status, or why it failed, and how long it took — and
+    whether the target was refused (no retry then). Both stores' dispatchers make theirs so."""
+    attempt = CallbackAttempt(number=number, at=at)
+    started = time.perf_counter()
+    refused = False
+    try:
+        attempt.status = post()
+        if not attempt.ok:
+            attempt.error = f"answered {attempt.status}"
+    except TargetRefused as refusal:
+        attempt.error = f"refused: {refusal}"
+        refused = True
+    except Exception as failure:  # any failure of the attempt is logged, then retried
+        attempt.error = f"{type(failure).__name__}: {failure}"
+    attempt.duration_ms = (time.perf_counter() - started) * 1000
+    return attempt, refused
+
+
 @dataclass
 class CallbackDelivery:
     """One task's result on its way to ``url``: every attempt, and how it ended."""
@@ -317,19 +336,8 @@ class CallbackDispatcher:
     def _attempt(self, delivery: CallbackDelivery) -> None:
         if delivery.finished:
             return
-        attempt = CallbackAttempt(number=len(delivery.attempts) + 1, at=self.clock.now())
-        started = time.perf_counter()
-        refused = False
-        try:
-            attempt.status = self._post(delivery)
-            if not attempt.ok:
-                attempt.error = f"answered {attempt.status}"
-        except TargetRefused as refusal:
-            attempt.error = f"refused: {refusal}"
-            refused = True
-        except Exception as failure:  # any failure of the attempt is logged, then retried
-            attempt.error = f"{type(failure).__name__}: {failure}"
-        attempt.duration_ms = (time.perf_counter() - started) * 1000
+        number = len(delivery.attempts) + 1
+        attempt, refused = make_attempt(number, self.clock.now(), lambda: self._post(delivery))
         if delivery.finished:  # dropped while the attempt was out (a reset, a shutdown)
             return
         delivery.attempts.append(attempt)

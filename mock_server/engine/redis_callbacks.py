@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import Any
 
 from .callbacks import (
@@ -33,7 +32,7 @@ from .callbacks import (
     CallbackDispatcher,
     RetryPolicy,
     TargetPolicy,
-    TargetRefused,
+    make_attempt,
 )
 from .due import DueEvent, DueQueue
 from .redis_notes import CHANNEL, LISTENING, TELL
@@ -180,19 +179,8 @@ class SharedCallbacks(CallbackDispatcher):
         # was taken already (it waited past its lease), the taker sends it, not this one.
         if not self.due.renew(event, self.due.lease + self.retry.timeout):
             return
-        attempt = CallbackAttempt(number=int(event.payload["attempt"]), at=self.clock.now())
-        started = time.perf_counter()
-        refused = False
-        try:
-            attempt.status = self._post(delivery)
-            if not attempt.ok:
-                attempt.error = f"answered {attempt.status}"
-        except TargetRefused as refusal:
-            attempt.error = f"refused: {refusal}"
-            refused = True
-        except Exception as failure:  # any failure of the attempt is logged, then retried
-            attempt.error = f"{type(failure).__name__}: {failure}"
-        attempt.duration_ms = (time.perf_counter() - started) * 1000
+        number = int(event.payload["attempt"])
+        attempt, refused = make_attempt(number, self.clock.now(), lambda: self._post(delivery))
         state, next_id, payload, next_due = "scheduled", "", "", ""
         if attempt.ok:
             state = "delivered"
