@@ -6,6 +6,7 @@ modules themselves."""
 from __future__ import annotations
 
 import importlib
+import pathlib
 import subprocess
 import sys
 
@@ -72,3 +73,17 @@ def test_the_dialect_and_the_harness_load_no_http_layer() -> None:
 )
 def test_a_documented_old_path_is_the_new_module(old: str, new: str) -> None:
     assert importlib.import_module(old) is importlib.import_module(new)
+
+
+def test_every_module_fits_on_a_few_screens() -> None:
+    """Modules stay under 400 lines (README "Layout"): past that, a module holds more
+    than one idea and wants splitting."""
+    root = pathlib.Path(__file__).resolve().parent.parent
+    sources = [*root.glob("mock_server/**/*.py"), *root.glob("contract_tests/**/*.py")]
+    assert len(sources) > 50  # the glob found the packages
+    long = {
+        str(path.relative_to(root)): lines
+        for path in sources
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) >= 400
+    }
+    assert long == {}

@@ -15,7 +15,7 @@ import pytest
 
 from mock_server.engine.faults import Fault
 from mock_server.web import logs
-from mock_server.web.api import log_request
+from mock_server.web.exchanges import log_request
 
 STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
 TASK = "6513270e-269e-4d37-b2a7-4de452e6b438"

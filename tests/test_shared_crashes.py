@@ -17,7 +17,7 @@ from typing import Any
 
 import redis
 
-from mock_server.engine.redis_notes import PREFIX
+from mock_server.engine.shared.notes import PREFIX
 from mock_server.harness.receiver import CallbackReceiver, ReceivedCallback
 from tests.redis_server import start_redis
 from tests.support import PROMPT, LiveServer, live_server

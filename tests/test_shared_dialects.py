@@ -18,8 +18,8 @@ from mock_server.acedata import LumaService
 from mock_server.dream_machine import DIALECT
 from mock_server.engine.config import Settings
 from mock_server.engine.delays import DelayModel, Fixed
-from mock_server.engine.due import DueQueue
-from mock_server.engine.redis_store import PREFIX
+from mock_server.engine.shared.due import DueQueue
+from mock_server.engine.shared.notes import PREFIX
 from mock_server.harness.receiver import CallbackReceiver
 from mock_server.web.app import create_app
 from tests.support import AUTH, PROMPT, TOKEN

@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 
-from mock_server.engine.redis_store import PREFIX
+from mock_server.engine.shared.notes import PREFIX
 from mock_server.harness.process import ServedFake, child_environment, serve_command
 from tests.redis_server import start_redis
 from tests.support import PROMPT, LiveServer, live_server

@@ -15,8 +15,8 @@ import redis
 from mock_server.acedata import LumaService
 from mock_server.engine.config import Settings
 from mock_server.engine.delays import DelayModel, Fixed
-from mock_server.engine.due import DueQueue
-from mock_server.engine.redis_store import PREFIX
+from mock_server.engine.shared.due import DueQueue
+from mock_server.engine.shared.notes import PREFIX
 from mock_server.engine.tasks import TaskState
 from mock_server.harness.receiver import CallbackReceiver
 from tests.redis_server import start_redis

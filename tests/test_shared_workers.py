@@ -11,7 +11,7 @@ from typing import Any
 import redis
 import requests
 
-from mock_server.engine.redis_notes import PREFIX
+from mock_server.engine.shared.notes import PREFIX
 from tests.support import AUTH, PROMPT, LiveServer, live_server
 
 T0 = 1_700_000_000.0

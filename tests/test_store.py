@@ -16,7 +16,7 @@ from mock_server.engine.clock import ManualClock
 from mock_server.engine.config import Settings
 from mock_server.engine.delays import DelayModel, Fixed
 from mock_server.engine.errors import ApiError
-from mock_server.engine.redis_store import PREFIX
+from mock_server.engine.shared.notes import PREFIX
 from mock_server.engine.tasks import InMemoryTaskStore, Task, TaskState, TaskStore
 from tests.support import PROMPT, TOKEN
 

@@ -21,26 +21,21 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .accounts import Accounts, parse_rate_limit
 from .callbacks import (
     CallbackAttempt,
     CallbackDelivery,
-    CallbackDispatcher,
-    RetryPolicy,
-    TargetPolicy,
 )
-from .changes import CALLBACK, RULES, TASK, Changes
-from .clock import Clock, ManualClock, RealClock
+from .changes import CALLBACK, RULES, TASK
+from .clock import Clock
 from .config import Settings
 from .control import Control
 from .dialect import Call, Dialect
 from .errors import ApiError, register_error_codes
 from .faults import ConnectionFault
-from .journal import Journal, JournalEntry
-from .scenarios import Outcome, ScenarioRequest, Scenarios
-from .scheduler import Scheduler
-from .shared import open_shared
-from .tasks import InMemoryTaskStore, Task, TaskState, TaskStore
+from .journal import JournalEntry
+from .parts import assemble
+from .scenarios import Outcome, ScenarioRequest
+from .tasks import Task, TaskState, TaskStore
 
 # RFC 4122: the variant bits (10) and the version nibble (4) of a random UUID.
 _UUID_KEEP = ~((0xC000 << 48) | (0xF000 << 64)) & ((1 << 128) - 1)
@@ -72,89 +67,33 @@ class Engine(Control):
         # Bound once: every call goes through both (two attribute lookups fewer a call).
         self._check_request = dialect.check_request
         self._serve = dialect.serve
-        self.settings = settings or (share.settings if share is not None else Settings())
-        # A shared store (--store redis://...) holds the clock, tasks, due events and
-        # journal of every process on it (see `shared`).
-        shared = share.shared if share is not None else open_shared(self.settings)
-        if shared is not None and clock is None:
-            clock = shared.clock
-        self.shared = shared
-        if clock is None:
-            if share is not None:
-                clock = share.clock
-            else:
-                clock = ManualClock() if self.settings.clock == "manual" else RealClock()
-        self.clock = clock
+        parts = assemble(
+            dialect, settings, clock=clock, store=store, elder=share.parts if share else None
+        )
+        self.parts = parts
+        self.settings, self.shared, self.clock = parts.settings, parts.shared, parts.clock
+        self.scheduler, self.store, self.callbacks = parts.scheduler, parts.store, parts.callbacks
+        self.callbacks.on_attempt = self._callback_attempted
+        self._rng_seed, self.rng = parts.rng_seed, parts.rng
+        self.scenarios, self.journal, self.changes = parts.scenarios, parts.journal, parts.changes
+        # A control call may change the delays for a test (`set_delays`, siblings too).
+        self.accounts = parts.accounts
+        self.delays = share.delays if share is not None else parts.delays
+        self._clock_start = parts.clock_start
         # Engines that serve further dialects from this one's process (see `sibling`):
         # a reset or close of this engine resets or closes them too.
         self.siblings: list[Engine] = []
-        self.scheduler = share.scheduler if share is not None else Scheduler(clock)
-        if store is None:
-            kept = self.settings.max_tasks
-            store = InMemoryTaskStore(kept) if shared is None else shared.tasks(dialect, kept)
-        self.store: TaskStore = store
-        retry = dialect.callback_retry or RetryPolicy(
-            retries=self.settings.callback_retries,
-            backoff=self.settings.callback_backoff,
-            timeout=self.settings.callback_timeout,
-        )
-        retry = retry.with_values(self.settings.dialect_callbacks.get(dialect.name, {}))
-        targets = TargetPolicy(self.settings.callback_allow)
-        kept = self.settings.max_tasks
-        self.callbacks = (
-            CallbackDispatcher(self.scheduler, clock, retry, targets, max_deliveries=kept)
-            if shared is None  # else every attempt a due event any process may claim
-            else shared.callbacks(dialect.name, self.scheduler, retry, targets, kept)
-        )
-        self.callbacks.on_attempt = self._callback_attempted
-        # One seeded source per process: siblings' ids never repeat each other's, nor
-        # (seeded by the store's number for the process) other processes' on one store.
-        self._rng_seed = self.settings.seed if shared is None else shared.seed(self.settings)
-        self.rng = share.rng if share is not None else random.Random(self._rng_seed)
+        if share is None:
+            self.scenarios.on_change = self._rules_changed
         # The dialect's codes may already be known (its package registers them on
         # import): registering again is harmless, and makes any dialect enough.
         register_error_codes(dialect.error_codes(), dialect.error_body)
-        # One rule book per process, whichever API a call speaks; a rule may name only
-        # its dialects' endpoints (Settings cannot check that: it knows no dialect).
-        routes = [*dialect.routes.values(), *dialect.route_templates.values()]
-        endpoints = tuple(dict.fromkeys(e for route in routes for e in route.endpoints()))
-        if share is None:
-            self.scenarios = (
-                Scenarios(endpoints, dialect=dialect.name)
-                if shared is None  # else one book for every process on the store
-                else shared.scenarios(endpoints, dialect.name)
-            )
-            self.scenarios.on_change = self._rules_changed
-        else:
-            self.scenarios = share.scenarios
-            self.scenarios.speak(dialect.name, endpoints)
         # The engine codes this API answers under codes of its own (an empty balance).
         self._aliases = dialect.error_aliases
-        # One journal and one set of accounts per process: a token's credit and rate
-        # limit are the token's, whichever API it calls.
-        limit = self.settings.journal_limit
-        journal = Journal(limit) if shared is None else shared.journal(limit)
-        self.journal = share.journal if share is not None else journal
-        # One seam for change notices, shared by the process's engines (see `changes`).
-        self.changes: Changes = share.changes if share is not None else self.journal.changes
-        account_values: dict[str, Any] = {
-            "credits": self.settings.credits,
-            "video_cost": self.settings.video_cost,
-            "rate_limit": parse_rate_limit(self.settings.rate_limit),
-        }
-        if share is not None:
-            self.accounts = share.accounts
-        elif shared is not None:  # one balance and one rate window per token, shared
-            self.accounts = shared.accounts(clock, **account_values)
-        else:
-            self.accounts = Accounts(clock, **account_values)
-        # A control call may change them for a test (for the siblings too: `set_delays`).
-        self.delays = share.delays if share is not None else self.settings.delays
-        start = share._clock_start if share is not None else clock.now()
-        self._clock_start = start if shared is None else shared.clock_start
         # The configured rules are the process's: loaded by the first engine, again
         # by the first once a sibling is made (a rule may name the sibling's dialect).
         self.configured_rules = self.settings.scenarios if share is None else None
+        shared = self.shared
         if (share is None or share.configured_rules) and (shared is None or shared.loads_rules()):
             (share or self).load_rules()
         self._lock = threading.RLock()
@@ -167,8 +106,8 @@ class Engine(Control):
         self._closed = False
         if share is not None:
             share.siblings.append(self)
-        if shared is not None:
-            shared.attach(self)
+        if self.shared is not None:
+            self.shared.attach(self)
 
     def sibling(self, dialect: Dialect) -> Engine:
         """An engine speaking ``dialect`` beside this one, in one process: the same
@@ -295,7 +234,7 @@ class Engine(Control):
             task.ends_at = task.starts_at + plan.work
             if self.shared is None:
                 self.store.add(task)
-            else:  # with its end on the shared due queue, in one script (see `due`)
+            else:  # with its end on the shared due queue, in one script (see `shared.due`)
                 self.shared.add_task(self.store, task, plan.error)
             self._note_change()
             if self.changes.listening:

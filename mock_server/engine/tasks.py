@@ -99,7 +99,7 @@ class Task:
 
 class TaskStore(Protocol):
     """Where tasks are kept: in this process's memory (`InMemoryTaskStore`), or shared by
-    every process on one Redis (`mock_server.engine.redis_store`). A shared store hands
+    every process on one Redis (`mock_server.engine.shared.tasks`). A shared store hands
     out a fresh `Task` on each `get`, so "the same task" is `current`, never identity."""
 
     epoch: int  # bumped by each reset of a shared store; 0 in memory

@@ -19,8 +19,9 @@ from ..engine.errors import ApiError
 from ..engine.journal import JournalEntry, redact_headers
 from ..engine.service import Engine
 from .admin import admin
-from .api import LumaEndpoints, journal_answer, journal_body, log_request
+from .api import LumaEndpoints
 from .dashboard import dashboard
+from .exchanges import journal_answer, journal_body, log_request
 from .rendering import render, render_error, service
 
 log = logging.getLogger("luma_mock.requests")

@@ -13,7 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..engine.dialect import Dialect
 from ..engine.errors import ApiError
 from ..engine.service import Engine
-from .api import parse_json
+from .exchanges import parse_json
 
 
 def service() -> Engine:

@@ -1,4 +1,4 @@
-"""Tasks on a shared Redis store (see `shared` for the whole design).
+"""Tasks on a shared Redis store (see the package `shared` for the whole design).
 
 One hash per task (``luma-mock:<dialect>:t:<id>``): ``rec``, what it was made with and
 its plan (the JSON of the fields fixed at creation, ``starts_at`` included), ``end`` once
@@ -17,10 +17,10 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .clock import Clock
-from .errors import ApiError
-from .redis_notes import CHANNEL, DUE, DUE_EVENTS, DUE_TIMES, LISTENING, PREFIX, TELL
-from .tasks import Task, TaskState
+from ..clock import Clock
+from ..errors import ApiError
+from ..tasks import Task, TaskState
+from .notes import CHANNEL, DUE, DUE_EVENTS, DUE_TIMES, LISTENING, PREFIX, TELL
 
 _FIXED = (
     "id",

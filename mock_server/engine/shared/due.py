@@ -21,7 +21,7 @@ named claimant may `ack` (finish) it. A lease that runs out puts the event back 
 owner, after which the old one's `ack` is refused. What a lease cannot promise is that a
 claimant which has stalled past its lease (a long pause, a partition) does not still act
 — so what an event *does* is made safe to do twice: a task's end is a compare-and-set on
-the task (`redis_store.RedisTaskStore.end`), and only the process whose set wins goes on
+the task (`tasks.RedisTaskStore.end`), and only the process whose set wins goes on
 to send the callback. So a task ends exactly once whoever runs its event, and however
 often.
 
@@ -38,7 +38,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ApiError
+from ..errors import ApiError
 
 _CLAIM = """
 local t = redis.call('TIME')
@@ -110,7 +110,7 @@ class DueQueue:
             f"{prefix}:dues",
             f"{prefix}:owners",
         )
-        # By role, for the scripts of other modules that move events (`redis_callbacks`).
+        # By role, for the scripts of other modules that move events (`callbacks`).
         self.keys = {
             "due": self._due,
             "leased": self._leased,

@@ -1,35 +1,4 @@
-"""Shared fake on Redis: the state that makes every process on one store one fake.
-
-``luma-mock serve --store redis://HOST:PORT/DB`` (or ``LUMA_MOCK_STORE``, or ``store`` in
-the config file) keeps in Redis, under the prefix ``luma-mock``:
-
-- **tasks** — each task's record, its plan and, once ended, how it ended, with the
-  creation and finishing orders (``--max-tasks`` evicts as in memory) and the output
-  index: `redis_store`;
-- **due events** — a task's end, at its planned time: the due queue of `due`, claimed
-  with leases, so exactly one process runs each (why that holds, and what a SIGKILL or a
-  restart does, is said there);
-- **the manual clock** — its time (``luma-mock:clock``) and where it started; a move
-  takes a Redis lock, so moves through different processes add up rather than overlap,
-  and runs every shared event due on the way, each at its own time, then tells the other
-  processes (pub/sub ``luma-mock:notes``) to run their own local events (the deadlines
-  of held calls) and wake their waiters;
-- **the journal** — one order for every process's entries: `redis_journal`.
-
-Ending a task is a compare-and-set in Redis (``end`` is set once, and only on a task of
-the current epoch), so two processes ending one task — its planned end and a
-``complete`` through the control API, or a claim taken over from a stalled process —
-end it once; only the process whose set won sends its callback. A process holding a
-synchronous call hears of the end of its task through ``notes`` whichever process ended
-it.
-
-Also shared: scenario rules, balances and rate limits (`redis_rules`), callbacks and
-their delivery log, every attempt a due event (`redis_callbacks`), and the change
-notices, which the scripts publish only to processes that listen (`redis_notes`). Redis
-unreachable: a call that needs it is answered 503 (`unavailable`), the runner and the
-listener say so once and retry, nothing Redis kept is lost, and the fake carries on when
-Redis is back. One Redis server, not a Cluster: the scripts touch keys they compute.
-"""
+"""One process's handle on the shared store (see the package's docstring)."""
 
 from __future__ import annotations
 
@@ -42,24 +11,20 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .changes import CALLBACK, CLOCK, JOURNAL, RESET, TASK
-from .clock import Clock, ManualClock, RealClock
+from ..changes import CALLBACK, CLOCK, JOURNAL, RESET, TASK
+from ..clock import Clock, RealClock
+from ..errors import ApiError
+from .callbacks import SharedCallbacks
+from .clock import SharedDriver, SharedManualClock
 from .due import DueEvent, DueQueue
-from .errors import ApiError
-from .redis_callbacks import SharedCallbacks
-from .redis_journal import RedisJournal
-from .redis_rules import SharedAccounts, SharedScenarios
-from .redis_store import CHANNEL, LISTENING, PREFIX, RedisTaskStore, text
+from .journal import RedisJournal
+from .rules import SharedAccounts, SharedScenarios
+from .tasks import CHANNEL, LISTENING, PREFIX, RedisTaskStore, text
 
 log = logging.getLogger("luma_mock.store")
 
 POLL = 0.05  # seconds between a real-clock runner's looks at the due queue
 OUTAGE_RETRY = 0.5  # seconds between tries while Redis cannot be reached
-_STEP = """
-local now = redis.call('GET', KEYS[1])
-if (not now) or tonumber(ARGV[1]) > tonumber(now) then redis.call('SET', KEYS[1], ARGV[1]) end
-return 1
-"""
 
 
 class SharedEngine(Protocol):
@@ -222,7 +187,7 @@ class Shared:
     def callbacks(
         self, dialect: str, scheduler: Any, retry: Any, targets: Any, max_deliveries: int
     ) -> SharedCallbacks:
-        """``dialect``'s callback deliveries, on the store (`redis_callbacks`)."""
+        """``dialect``'s callback deliveries, on the store (`callbacks`)."""
         return SharedCallbacks(
             self.redis,
             PREFIX,
@@ -243,7 +208,7 @@ class Shared:
         self._root = engine
         engine.changes.on_listen = lambda on: self._listen(+1 if on else -1)
         if isinstance(self.clock, SharedManualClock):
-            self.clock.attach(_SharedDriver(self, engine.scheduler))
+            self.clock.attach(SharedDriver(self, engine.scheduler))
         else:
             threading.Thread(target=self._run, name="luma-due", daemon=True).start()
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
@@ -270,7 +235,7 @@ class Shared:
             log.warning("due event %s for an engine this process lacks", event.id)
             return
         kind = payload.get("kind", "end")
-        if kind == "callback":  # acked when the attempt settles (`redis_callbacks`)
+        if kind == "callback":  # acked when the attempt settles (`callbacks`)
             engine.callbacks.run(event)
             return
         error = None if payload.get("error") is None else ApiError(*payload["error"])
@@ -342,7 +307,7 @@ class Shared:
     @contextlib.contextmanager
     def listening(self) -> Iterator[None]:
         """While someone in this process waits or watches, the others tell it of their
-        entries, tasks and callbacks (`redis_store.TELL`); with nobody, they need not."""
+        entries, tasks and callbacks (`notes.TELL`); with nobody, they need not."""
         self._listen(+1)
         try:
             yield
@@ -406,85 +371,3 @@ class Shared:
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 self._listener.stop()
-
-
-class _SharedDriver:
-    """A shared manual clock's driver: shared events and this process's own, each at its
-    own time, in due order."""
-
-    def __init__(self, shared: Shared, scheduler: Any) -> None:
-        self.shared, self.scheduler = shared, scheduler
-
-    def run_until(self, when: float) -> None:
-        clock = self.shared.clock
-        assert isinstance(clock, SharedManualClock)
-        while events := self.shared.due.claim(when, limit=1):
-            event = events[0]
-            self.scheduler.run_until(event.due)  # this process's events before it
-            clock._step_to(event.due)
-            self.shared.run(event)
-        self.scheduler.run_until(when)
-
-
-class SharedManualClock(ManualClock):
-    """The manual clock of every process on the store: read from Redis, moved under a
-    Redis lock (a mover that dies frees it after ``LOCK_SECONDS``)."""
-
-    LOCK_SECONDS = 60.0
-
-    def __init__(self, shared: Shared) -> None:
-        super().__init__()
-        self.redis = shared.redis
-        self._shared = shared
-        self._key, self._start = f"{PREFIX}:clock", f"{PREFIX}:clock:start"
-        self.redis.set(self._key, repr(time.time()), nx=True)  # the first process's now
-        self.redis.set(self._start, self.redis.get(self._key), nx=True)
-        self.start = float(self.redis.get(self._start))
-        self._step = self.redis.register_script(_STEP)
-        self._depth = 0  # moves in progress in this process (an event may move it again)
-
-    def now(self) -> float:
-        value = self.redis.get(self._key)
-        if value is None:  # a Redis that restarted empty: a fresh fake's clock, from now
-            self.redis.set(self._key, repr(time.time()), nx=True)
-            value = self.redis.get(self._key)
-        return float(value)
-
-    @contextlib.contextmanager
-    def _moving_everywhere(self) -> Iterator[None]:
-        with self._moving:
-            lock = None
-            if self._depth == 0:
-                lock = self.redis.lock(f"{PREFIX}:clock:lock", timeout=self.LOCK_SECONDS)
-                lock.acquire(blocking=True)
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-                if lock is not None:
-                    with contextlib.suppress(Exception):  # expired: another may hold it
-                        lock.release()
-        if lock is not None:
-            self._shared.note("clock")
-
-    def advance(self, seconds: float) -> float:
-        if seconds < 0:
-            raise ValueError("a clock does not go backwards")
-        with self._moving_everywhere():  # two advances anywhere add up, not overlap
-            return self.set(self.now() + seconds)
-
-    def set(self, when: float) -> float:
-        with self._moving_everywhere():
-            if when < self.now():
-                raise ValueError("a clock does not go backwards")
-            if self._driver is not None:
-                self._driver.run_until(when)
-            self._step_to(when)
-            return self.now()
-
-    def reset(self, when: float) -> None:
-        self.redis.set(self._key, repr(float(when)))
-
-    def _step_to(self, when: float) -> None:
-        self._step(keys=[self._key], args=[repr(float(when))])

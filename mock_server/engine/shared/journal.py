@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
-from .changes import JOURNAL
-from .journal import Journal, JournalEntry, check_filters
-from .redis_notes import CHANNEL, LISTENING, TELL
+from ..changes import JOURNAL
+from ..journal import Journal, JournalEntry, check_filters
+from .notes import CHANNEL, LISTENING, TELL
 
 _RECORD = (
     TELL

@@ -23,9 +23,9 @@ import math
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from .accounts import Accounts
-from .errors import ApiError
-from .scenarios import Outcome, Rule, ScenarioRequest, Scenarios
+from ..accounts import Accounts
+from ..errors import ApiError
+from ..scenarios import Outcome, Rule, ScenarioRequest, Scenarios
 
 _TAKE = """
 local n = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')

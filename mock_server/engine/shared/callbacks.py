@@ -26,7 +26,7 @@ import json
 import logging
 from typing import Any
 
-from .callbacks import (
+from ..callbacks import (
     CallbackAttempt,
     CallbackDelivery,
     CallbackDispatcher,
@@ -34,9 +34,9 @@ from .callbacks import (
     TargetPolicy,
     make_attempt,
 )
+from ..scheduler import Scheduler
 from .due import DueEvent, DueQueue
-from .redis_notes import CHANNEL, LISTENING, TELL
-from .scheduler import Scheduler
+from .notes import CHANNEL, LISTENING, TELL
 
 log = logging.getLogger("luma_mock.callbacks")
 
