@@ -18,6 +18,7 @@ from mock_server.engine.delays import DelayModel, Fixed
 from mock_server.engine.errors import ApiError
 from mock_server.engine.shared.notes import PREFIX
 from mock_server.engine.tasks import InMemoryTaskStore, Task, TaskState, TaskStore
+from mock_server.harness.receiver import CallbackReceiver
 from tests.support import PROMPT, TOKEN
 
 BASE = "http://fake.test"
@@ -137,6 +138,62 @@ def test_finished_tasks_are_evicted_oldest_first_running_ones_never(make_fake: A
     assert luma.store.evicted == 1  # type: ignore[attr-defined]
     extra = generate(luma)  # nothing finished to evict: running tasks are kept
     assert len(luma.store) == 3 and luma.store.get(extra) is not None
+
+
+def test_eviction_goes_by_when_tasks_finished_and_takes_their_video_and_media(
+    make_fake: Any,
+) -> None:
+    from mock_server.web.app import create_app
+
+    luma = make_fake(max_tasks=3)
+    web = create_app(luma).test_client()
+    made_first, made_second, running = generate(luma), generate(luma), generate(luma)
+    luma.complete(made_second)  # finished first, though made later
+    luma.complete(made_first)
+    video = {t: luma.task(t).output_id for t in (made_first, made_second)}
+    assert web.get(f"/luma/{made_second}.mp4").status_code == 200
+    newest = generate(luma)
+    assert luma.store.get(made_second) is None and luma.store.get(made_first) is not None
+    assert luma.store.by_output(video[made_second]) is None  # the output index forgot it
+    assert web.get(f"/luma/{made_second}.mp4").status_code == 404
+    assert web.get(f"/luma/{made_first}.mp4").status_code == 200
+    with pytest.raises(ApiError) as raised:  # an evicted video cannot be extended
+        extend = {"action": "extend", "video_id": video[made_second], "prompt": "on"}
+        luma.videos(extend, token=TOKEN, base_url=BASE)
+    assert raised.value.code == "not_found" and "video_id" in raised.value.message
+    assert {t.id for t in luma.store} == {made_first, running, newest}
+    luma.advance(62)  # running and newest finish, after made_first: it goes next
+    generate(luma)
+    assert luma.store.get(made_first) is None and luma.store.get(running) is not None
+    assert luma.store.evicted == 2  # type: ignore[attr-defined]
+    luma.reset()  # the count is of the store's life, not of one run of tests
+    assert luma.store.evicted == 2  # type: ignore[attr-defined]
+
+
+def test_callback_logs_are_bounded_like_tasks_one_under_way_never_forgotten(
+    make_fake: Any,
+) -> None:
+    luma = make_fake(max_tasks=2, callback_backoff=1.0)
+    with CallbackReceiver() as receiver:
+        receiver.answer(500)  # the first task's first attempt fails: a retry is due
+        failing = generate(luma, callback_url=receiver.url)
+        luma.complete(failing)
+        delivered = []
+        for _ in range(3):
+            delivered.append(generate(luma, callback_url=receiver.url))
+            luma.complete(delivered[-1])
+        logs = {d.task_id: d for d in luma.callbacks.all()}
+        # Two kept: the oldest, still under way, and the newest; the finished went first.
+        assert set(logs) == {failing, delivered[-1]}
+        assert logs[failing].state == "scheduled" and len(logs[failing].attempts) == 1
+        luma.advance(1)  # the retry is delivered: now it has finished, after delivered[-1]
+        receiver.wait_for(failing)
+        later = generate(luma, callback_url=receiver.url)
+        luma.complete(later)
+        logs = {d.task_id: d for d in luma.callbacks.all()}
+        assert set(logs) == {failing, later}  # delivered[-1] finished first: it went
+        assert [a.status for a in logs[failing].attempts] == [500, 200]
+        assert luma.callbacks.get(delivered[-1]) is None
 
 
 def test_a_held_synchronous_call_gets_the_result_when_the_clock_moves(make_fake: Any) -> None:

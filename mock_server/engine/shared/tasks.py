@@ -200,7 +200,9 @@ class RedisTaskStore:
         return task
 
     def clear(self) -> None:
-        keys = list(self.redis.scan_iter(match=f"{self._ns}:*", count=1000))
+        # The eviction count is of the store's life, as in memory: a reset keeps it.
+        found = self.redis.scan_iter(match=f"{self._ns}:*", count=1000)
+        keys = [key for key in found if text(key) != self._evicted]
         for start in range(0, len(keys), 1000):
             self.redis.delete(*keys[start : start + 1000])
 
