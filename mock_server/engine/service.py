@@ -338,7 +338,11 @@ class Engine(Control):
             if error is None:
                 result = self.dialect.result(task)
             state = TaskState.COMPLETED if error is None else TaskState.FAILED
-            if not self.store.end(task, state, now, result, error):
+            if self.shared is None:
+                ended = self.store.end(task, state, now, result, error)
+            else:  # with its callback's delivery, in one script (`shared.handle`)
+                ended = self.shared.end(self, task, state, now, result, error)
+            if not ended:
                 return False  # another process ended it first (a shared store)
             if error is not None and self.dialect.refunds_failures and task.charged:
                 self.accounts.refund(task.token, task.charged)
@@ -347,7 +351,7 @@ class Engine(Control):
                 self.changes.publish(TASK, task.id, self.dialect.name)
         self.store.finished(task)
         task.finish()
-        if task.callback_url:
+        if task.callback_url and self.shared is None:
             self.callbacks.send(task.id, task.callback_url, self.dialect.response(task))
         return True
 

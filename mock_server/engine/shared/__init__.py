@@ -19,7 +19,8 @@ the config file) keeps in Redis, under the prefix ``luma-mock``:
 Ending a task is a compare-and-set in Redis (``end`` is set once, and only on a task of
 the current epoch), so two processes ending one task — its planned end and a
 ``complete`` through the control API, or a claim taken over from a stalled process —
-end it once; only the process whose set won sends its callback. A process holding a
+end it once; the script whose set wins also makes the task's callback delivery, so an
+end is never recorded without its callback (`callbacks`). A process holding a
 synchronous call hears of the end of its task through ``notes`` whichever process ended
 it.
 
@@ -28,7 +29,9 @@ their delivery log, every attempt a due event (`callbacks`), and the change
 notices, which the scripts publish only to processes that listen (`notes`). Redis
 unreachable: a call that needs it is answered 503 (`unavailable`), the runner and the
 listener say so once and retry, nothing Redis kept is lost, and the fake carries on when
-Redis is back. One Redis server, not a Cluster: the scripts touch keys they compute.
+Redis is back; what a process must not forget — a posted callback's outcome, the manual
+clock's lock — it keeps and writes (or frees) as soon as Redis answers again. One Redis
+server, not a Cluster: the scripts touch keys they compute.
 """
 
 from .handle import Shared, open_shared

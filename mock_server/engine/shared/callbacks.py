@@ -7,23 +7,40 @@ attempts (JSON, in order), ``cbs`` the deliveries in the order they were made an
 ``cbdone`` the finished ones in the order they finished (``--max-tasks`` keeps that many
 logs, forgetting finished ones first, as in memory).
 
-Why a successful delivery happens at most once per event, and none is lost. `send`
-makes the delivery and its first attempt's due event in one script, so a process dying
-after it loses nothing. An attempt's event is claimed by one process; after the POST,
-`_SETTLE` — one script — appends the attempt to the log, sets the delivery's state,
-adds the next attempt's event if one is due, and acks this one, but only while the
-claimant still owns the event. A process killed before its POST leaves the event leased:
-when the lease runs out another process claims it and makes the attempt. The one window
-that no lease closes is a process killed between its POST and its settle: the receiver
-got the body, nobody logged it, and the attempt is made again by the next claimant (the
-log shows that one). A claimant that stalls past its lease and then settles finds it no
-longer owns the event: its attempt is logged, but it neither schedules nor finishes.
+Why a successful delivery happens at most once per event, and none is lost. A task's
+end makes its callback's delivery and first attempt's due event in the script that ends
+it (`tasks.RedisTaskStore.end`, with `SEND`): an end is never recorded without its
+callback, whatever stops the process or Redis right after it; `send` (a Dream Machine
+"dreaming" callback) does the same on its own. An attempt's event is claimed by one
+process, which holds it for a lease plus the attempt's timeout before its POST; after
+the POST, `_SETTLE` — one script — appends the attempt to the log, sets the delivery's
+state, adds the next attempt's event if one is due, and acks this one, but only while
+the claimant still owns the event. A process killed before its POST leaves the event
+leased: when the lease runs out another process claims it and makes the attempt.
+
+Redis away when the attempt settles (a blink: a restart, a dropped connection). The
+process keeps the outcome and tries the settle again, backing off (`notes.again`), until
+Redis answers — so a blink that ends before the hold does (at least a lease after the
+POST) never sends an attempt twice. A longer one: when Redis is back, another process
+may claim the lapsed event first and post it again; this process's late settle then
+finds it no longer owns the event and only logs its attempt (the receiver got it, so
+the log shows it: two attempts of one number), changing nothing else. A claimant that
+stalled past its lease settles so too. Past the hold and a further lease, the process
+gives up (an error line): that attempt is not logged, and is made again. A settle whose
+reply was lost and that is sent again finds its attempt logged and changes nothing.
+
+The one window that no lease closes is a process killed between its POST and its
+settle: the receiver got the body, nobody logged it, and the attempt is made again by
+the next claimant (the log shows that one).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
+import uuid
 from typing import Any
 
 from ..callbacks import (
@@ -36,41 +53,28 @@ from ..callbacks import (
 )
 from ..scheduler import Scheduler
 from .due import DueEvent, DueQueue
-from .notes import CHANNEL, LISTENING, TELL
+from .notes import CHANNEL, LISTENING, SEND, TELL, again, blinks
 
 log = logging.getLogger("luma_mock.callbacks")
 
 _FINISHED = ("delivered", "failed", "refused", "dropped")
 
-# KEYS: delivery, order, done, seq, due, events, dues  ARGV: key, task, url, body, epoch,
-# max, delivery prefix, event id, payload, due
-_SEND = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'task_id', ARGV[2], 'url', ARGV[3], 'body', ARGV[4],
-           'state', 'scheduled', 'epoch', ARGV[5])
-redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[4]), ARGV[1])
-local n, max = redis.call('ZCARD', KEYS[2]), tonumber(ARGV[6])
-while n > max do
-  local victim = redis.call('ZPOPMIN', KEYS[3])
-  if #victim == 0 then break end
-  redis.call('DEL', ARGV[7] .. 'cb:' .. victim[1], ARGV[7] .. 'cba:' .. victim[1])
-  redis.call('ZREM', KEYS[2], victim[1])
-  n = n - 1
-end
-redis.call('HSET', KEYS[6], ARGV[8], ARGV[9])
-redis.call('HSET', KEYS[7], ARGV[8], ARGV[10])
-redis.call('ZADD', KEYS[5], ARGV[10], ARGV[8])
-return 1
-"""
+_SEND = SEND + "return send(1, 1)"
 
 # KEYS: delivery, attempts, done, seq, leased, events, dues, owners, due, (listening, channel)
 # ARGV: event id, owner, attempt, state, next id, next payload, next due, key, dialect, origin
 _SETTLE = (
     TELL
     + """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 3 end
+if redis.call('HGET', KEYS[8], ARGV[1]) ~= ARGV[2] then
+  -- Not (or no longer) this claimant's: the attempt is logged, and nothing else changes;
+  -- unless it is there already (this settle ran before, and its reply was lost): 2.
+  if redis.call('LPOS', KEYS[2], ARGV[3]) then return 2 end
+  redis.call('RPUSH', KEYS[2], ARGV[3])
+  return 0
+end
 redis.call('RPUSH', KEYS[2], ARGV[3])
-if redis.call('HGET', KEYS[8], ARGV[1]) ~= ARGV[2] then return 0 end
 local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'scheduled' then redis.call('HSET', KEYS[1], 'state', ARGV[4]) end
 if ARGV[4] ~= 'scheduled' then
@@ -124,14 +128,19 @@ class SharedCallbacks(CallbackDispatcher):
         """Make the delivery and its first attempt's due event, once per key; its
         attempts are made by whichever process claims them (not inline: the call that
         caused it is answered first)."""
+        keys, args = self.sending(task_id, url, body)
+        self._send(keys=keys, args=args)
+        return self.get(task_id) or CallbackDelivery(task_id, url, body)
+
+    def sending(self, task_id: str, url: str, body: dict[str, Any]) -> tuple[list[str], list[Any]]:
+        """The keys and arguments of `SEND` for this delivery, for a script that makes
+        it in the same step as something else (a task's end: `tasks.RedisTaskStore.end`)."""
         epoch = self._epoch()
         event_id, payload = self._event(task_id, epoch, 1)
-        due = self.clock.now()
         keys = [self._ns + "cb:" + task_id, self._order, self._done, self._seq]
         keys += [self.due.keys["due"], self.due.keys["events"], self.due.keys["dues"]]
         args = [task_id, task_id, url, json.dumps(body), epoch, self.max_deliveries, self._ns]
-        self._send(keys=keys, args=[*args, event_id, json.dumps(payload), repr(due)])
-        return self.get(task_id) or CallbackDelivery(task_id, url, body)
+        return keys, [*args, event_id, json.dumps(payload), repr(self.clock.now())]
 
     def _event(self, key: str, epoch: int, number: int) -> tuple[str, dict[str, Any]]:
         payload = {"kind": "callback", "engine": self.dialect, "key": key, "epoch": epoch}
@@ -177,8 +186,13 @@ class SharedCallbacks(CallbackDispatcher):
         # The POST may take the whole attempt timeout, longer than a short lease: hold the
         # event that long first, so no other process takes it while it is out; and if it
         # was taken already (it waited past its lease), the taker sends it, not this one.
-        if not self.due.renew(event, self.due.lease + self.retry.timeout):
+        held = self.due.lease + self.retry.timeout
+        if not self.due.renew(event, held):
             return
+        # Until when a settle is worth trying: past the hold, another process may have
+        # claimed the event (a late settle then only logs the attempt); a lease past that,
+        # this process stops trying and says so.
+        deadline = time.monotonic() + held + self.due.lease
         number = int(event.payload["attempt"])
         attempt, refused = make_attempt(number, self.clock.now(), lambda: self._post(delivery))
         state, next_id, payload, next_due = "scheduled", "", "", ""
@@ -197,9 +211,58 @@ class SharedCallbacks(CallbackDispatcher):
         keys = [self._ns + "cb:" + key, self._ns + "cba:" + key, self._done, self._seq]
         keys += [due["leased"], due["events"], due["dues"], due["owners"], due["due"]]
         keys += [LISTENING, CHANNEL]
-        args = [event.id, self.due.owner, json.dumps(attempt.as_dict()), state]
+        # One attempt, one entry: a settle sent twice (its first reply lost) logs it once.
+        logged = json.dumps({**attempt.as_dict(), "id": uuid.uuid4().hex})
+        args = [event.id, self.due.owner, logged, state]
         args += [next_id, payload, next_due, key, self.dialect, self.due.owner]
-        self._settle_script(keys=keys, args=args)
+        try:
+            self._settle_script(keys=keys, args=args)
+        except blinks() as down:  # Redis away after the POST: keep the outcome
+            log.warning(
+                "callback task=%s attempt=%d: the shared store cannot be reached (%s); "
+                "its outcome is kept and settled when the store answers",
+                delivery.task_id,
+                attempt.number,
+                down,
+            )
+            settle = (keys, args, deadline, delivery, attempt, state)
+            threading.Thread(target=self._settle_later, args=settle, daemon=True).start()
+            return
+        self._settled(delivery, attempt, state)
+
+    def _settle_later(
+        self,
+        keys: list[str],
+        args: list[Any],
+        deadline: float,
+        delivery: CallbackDelivery,
+        attempt: CallbackAttempt,
+        state: str,
+    ) -> None:
+        """Try the settle again until the store answers (`notes.again`), or until
+        ``deadline`` (then the outcome is given up, saying so)."""
+        try:
+            owned = again(lambda: self._settle_script(keys=keys, args=args), deadline)
+        except blinks():
+            log.error(
+                "callback task=%s attempt=%d: not settled, the shared store was away too "
+                "long; the attempt is not in the log and will be made again",
+                delivery.task_id,
+                attempt.number,
+            )
+            return
+        # 1: settled; 2: an earlier try had, its reply lost; 3: the delivery is gone (a reset)
+        if owned == 0:
+            log.warning(
+                "callback task=%s attempt=%d: settled late, after another process had "
+                "claimed it (logged; that process makes the attempt again)",
+                delivery.task_id,
+                attempt.number,
+            )
+        self._settled(delivery, attempt, state)
+
+    def _settled(self, delivery: CallbackDelivery, attempt: CallbackAttempt, state: str) -> None:
+        """This process's part once an attempt is in the shared log."""
         delivery.attempts.append(attempt)
         delivery.state = state
         log.log(

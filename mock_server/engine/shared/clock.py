@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any, Protocol
 
 from ..clock import ManualClock
 from .due import DueEvent
-from .notes import PREFIX
+from .notes import PREFIX, again, blinks
 
 _STEP = """
 local now = redis.call('GET', KEYS[1])
@@ -75,7 +76,9 @@ class SharedManualClock(ManualClock):
         with self._moving:
             lock = None
             if self._depth == 0:
-                lock = self.redis.lock(f"{PREFIX}:clock:lock", timeout=self.LOCK_SECONDS)
+                lock = self.redis.lock(  # one per move: its token may be freed on a thread
+                    f"{PREFIX}:clock:lock", timeout=self.LOCK_SECONDS, thread_local=False
+                )
                 lock.acquire(blocking=True)
             self._depth += 1
             try:
@@ -83,10 +86,26 @@ class SharedManualClock(ManualClock):
             finally:
                 self._depth -= 1
                 if lock is not None:
-                    with contextlib.suppress(Exception):  # expired: another may hold it
-                        lock.release()
+                    self._release(lock)
         if lock is not None:
             self._shared.note("clock")
+
+    def _release(self, lock: Any) -> None:
+        """Free the clock for the other processes' moves. A move cut short by a blink of
+        Redis must not leave it taken for ``LOCK_SECONDS`` (every move anywhere would
+        wait that long): it is freed as soon as Redis answers again."""
+        try:
+            lock.release()
+        except blinks():
+            deadline = time.monotonic() + self.LOCK_SECONDS  # it frees itself by then
+
+            def release_later() -> None:
+                with contextlib.suppress(Exception):  # expired: another may hold it
+                    again(lock.release, deadline)
+
+            threading.Thread(target=release_later, daemon=True).start()
+        except Exception:  # expired: another may hold it now
+            pass
 
     def advance(self, seconds: float) -> float:
         if seconds < 0:

@@ -21,9 +21,9 @@ named claimant may `ack` (finish) it. A lease that runs out puts the event back 
 owner, after which the old one's `ack` is refused. What a lease cannot promise is that a
 claimant which has stalled past its lease (a long pause, a partition) does not still act
 — so what an event *does* is made safe to do twice: a task's end is a compare-and-set on
-the task (`tasks.RedisTaskStore.end`), and only the process whose set wins goes on
-to send the callback. So a task ends exactly once whoever runs its event, and however
-often.
+the task (`tasks.RedisTaskStore.end`) whose winning set also makes the callback's
+delivery, in the same script. So a task ends exactly once whoever runs its event, and
+however often, and its callback is made exactly when it ends.
 
 SIGKILL: the dead process's claims are leased, not lost; when the lease runs out, the
 next claim (any process's runner on a real clock; the next move of a manual clock) puts

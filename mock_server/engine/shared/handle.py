@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import threading
 import time
@@ -179,6 +180,21 @@ class Shared:
         event_id, _ = self.due.end_event(engine, task.id, task.epoch, None)
         if (event := self.due.claim_event(event_id)) is not None:
             self.run(event)
+
+    def end(
+        self, engine: SharedEngine, task: Any, state: Any, at: float, result: Any, error: Any
+    ) -> bool:
+        """End ``task`` (`service.Engine._end`) and, if it has a callback, make its
+        delivery in the same script (`tasks.RedisTaskStore.end`): the body is the
+        dialect's answer for the task as it will have ended."""
+        callback = None
+        if task.callback_url:
+            ended = copy.copy(task)  # ``task`` itself ends only if the script's set wins
+            ended.result, ended.error = result, error
+            ended.end(state, at)
+            body = engine.dialect.response(ended)
+            callback = engine.callbacks.sending(task.id, task.callback_url, body)
+        return bool(engine.store.end(task, state, at, result, error, callback))
 
     def start_at(self, due: float, engine: str, task: Any) -> None:
         """Plan the callback a dialect sends when a task leaves the queue."""

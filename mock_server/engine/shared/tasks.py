@@ -20,7 +20,7 @@ from typing import Any
 from ..clock import Clock
 from ..errors import ApiError
 from ..tasks import Task, TaskState
-from .notes import CHANNEL, DUE, DUE_EVENTS, DUE_TIMES, LISTENING, PREFIX, TELL
+from .notes import CHANNEL, DUE, DUE_EVENTS, DUE_TIMES, LISTENING, PREFIX, SEND, TELL
 
 _FIXED = (
     "id",
@@ -66,12 +66,16 @@ return 1
 """
 )
 
+# KEYS: task, finished, seq, (its callback's: SEND's 7 keys), listening, channel
+# ARGV: epoch, end, id, dialect, (its callback's: SEND's 10 arguments), origin
 _END = (
     TELL
+    + SEND
     + """
 if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return 0 end
 if redis.call('HSETNX', KEYS[1], 'end', ARGV[2]) == 0 then return 0 end
 redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[3])
+if #KEYS > 5 then send(4, 5) end
 tell('end ' .. ARGV[4] .. ' ' .. ARGV[3])
 return 1
 """
@@ -131,15 +135,21 @@ class RedisTaskStore:
         at: float,
         result: dict[str, Any] | None,
         error: ApiError | None,
+        callback: tuple[list[str], list[Any]] | None = None,
     ) -> bool:
+        """End ``task`` once (False if it had ended, or is of an earlier epoch); with
+        ``callback`` (`callbacks.SharedCallbacks.sending`), make its callback's delivery
+        and first attempt in the same script: the end and the callback cannot be parted
+        by a crash or an outage between two steps."""
         ended = {
             "state": state.value,
             "at": at,
             "result": result,
             "error": None if error is None else [error.code, error.message],
         }
-        keys = [self._task + task.id, self._finished, self._seq, LISTENING, CHANNEL]
-        args = [task.epoch, json.dumps(ended), task.id, self._dialect, self._origin]
+        sent_keys, sent_args = callback or ([], [])
+        keys = [self._task + task.id, self._finished, self._seq, *sent_keys, LISTENING, CHANNEL]
+        args = [task.epoch, json.dumps(ended), task.id, self._dialect, *sent_args, self._origin]
         if not self._end(keys=keys, args=args):
             return False
         task.result, task.error = result, error
