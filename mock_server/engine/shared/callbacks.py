@@ -179,15 +179,24 @@ class SharedCallbacks(CallbackDispatcher):
 
     def _attempt_event(self, event: DueEvent) -> None:
         key = str(event.payload["key"])
-        delivery = self.get(key)
-        if delivery is None or delivery.finished:  # reset away, or settled already
-            self.due.ack(event)
-            return
         # The POST may take the whole attempt timeout, longer than a short lease: hold the
         # event that long first, so no other process takes it while it is out; and if it
         # was taken already (it waited past its lease), the taker sends it, not this one.
         held = self.due.lease + self.retry.timeout
-        if not self.due.renew(event, held):
+        try:
+            delivery = self.get(key)
+            if delivery is None or delivery.finished:  # reset away, or settled already
+                self.due.ack(event)
+                return
+            if not self.due.renew(event, held):
+                return
+        except blinks() as down:  # nothing posted: the event stays leased, then retried
+            log.warning(
+                "callback %s: the shared store cannot be reached (%s); the attempt is "
+                "made once its lease runs out and the store answers",
+                key,
+                down,
+            )
             return
         # Until when a settle is worth trying: past the hold, another process may have
         # claimed the event (a late settle then only logs the attempt); a lease past that,

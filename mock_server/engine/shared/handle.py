@@ -12,20 +12,19 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ..changes import CALLBACK, CLOCK, JOURNAL, RESET, TASK
 from ..clock import Clock, RealClock
 from ..errors import ApiError
 from .callbacks import SharedCallbacks
 from .clock import SharedDriver, SharedManualClock
 from .due import DueEvent, DueQueue
 from .journal import RedisJournal
+from .listener import OUTAGE_RETRY, Listener
 from .rules import SharedAccounts, SharedScenarios
-from .tasks import CHANNEL, LISTENING, PREFIX, RedisTaskStore, text
+from .tasks import CHANNEL, LISTENING, PREFIX, RedisTaskStore
 
 log = logging.getLogger("luma_mock.store")
 
 POLL = 0.05  # seconds between a real-clock runner's looks at the due queue
-OUTAGE_RETRY = 0.5  # seconds between tries while Redis cannot be reached
 
 
 class SharedEngine(Protocol):
@@ -90,18 +89,16 @@ class Shared:
         self.clock_start = (
             self.clock.start if isinstance(self.clock, SharedManualClock) else time.time()
         )
-        self._channel = CHANNEL
         self._listeners = 0  # waiters and watchers in this process (`listening`)
         self._listen_lock = threading.Lock()
-        self._engines: dict[str, SharedEngine] = {}
-        self._stores: dict[str, RedisTaskStore] = {}
-        self._root: SharedEngine | None = None
-        self._journal: RedisJournal | None = None
+        self.engines: dict[str, SharedEngine] = {}
+        self.stores: dict[str, RedisTaskStore] = {}
+        self.root: SharedEngine | None = None
+        self.kept_journal: RedisJournal | None = None
         self._wake = threading.Event()
         self._closed = False
-        self._stopping = threading.Event()
         self._up = True  # last seen reachable (an outage is logged once, not per try)
-        self._listener: Any = None
+        self._listener = Listener(self)
         self._scenarios: SharedScenarios | None = None
         self._accounts: SharedAccounts | None = None
         self._conf_seen: bytes | None = None
@@ -114,16 +111,16 @@ class Shared:
         store = RedisTaskStore(
             self.redis, name, max_tasks, self.clock, epoch=lambda: self.epoch, origin=self.origin
         )
-        self._stores[name] = store
+        self.stores[name] = store
         return store
 
     def journal(self, limit: int) -> RedisJournal:
         """The one journal of every process on the store (made once per process)."""
-        if self._journal is None:
-            self._journal = RedisJournal(
+        if self.kept_journal is None:
+            self.kept_journal = RedisJournal(
                 self.redis, PREFIX, self.origin, limit, listening=self.listening
             )
-        return self._journal
+        return self.kept_journal
 
     def scenarios(self, endpoints: Any, dialect: str) -> SharedScenarios:
         """The one rule book of every process on the store (made once per process)."""
@@ -218,20 +215,16 @@ class Shared:
 
     def attach(self, engine: SharedEngine) -> None:
         """An engine of this process (the first one, then its siblings)."""
-        self._engines[engine.dialect.name] = engine
-        if self._root is not None:
+        self.engines[engine.dialect.name] = engine
+        if self.root is not None:
             return
-        self._root = engine
+        self.root = engine
         engine.changes.on_listen = lambda on: self._listen(+1 if on else -1)
         if isinstance(self.clock, SharedManualClock):
             self.clock.attach(SharedDriver(self, engine.scheduler))
         else:
             threading.Thread(target=self._run, name="luma-due", daemon=True).start()
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(**{self._channel: self._heard})
-        self._listener = pubsub.run_in_thread(
-            sleep_time=0.1, daemon=True, exception_handler=self._listener_failed
-        )
+        self._listener.start()
 
     # -- due events -----------------------------------------------------------------
 
@@ -246,7 +239,7 @@ class Shared:
 
     def run(self, event: DueEvent) -> None:
         payload = event.payload
-        engine = self._engines.get(payload["engine"])
+        engine = self.engines.get(payload["engine"])
         if engine is None:  # a dialect this process does not serve: its lease runs out
             log.warning("due event %s for an engine this process lacks", event.id)
             return
@@ -279,7 +272,7 @@ class Shared:
                 if ran:
                     continue
             except Exception as down:  # Redis away: say so once, and try again
-                self._unreachable(down)
+                self.unreachable(down)
             self._wake.wait(POLL if self._up else OUTAGE_RETRY)
             self._wake.clear()
 
@@ -290,7 +283,7 @@ class Shared:
 
         if not isinstance(error, (redis.RedisError, OSError)):
             return None
-        self._unreachable(error)
+        self.unreachable(error)
         return ApiError(
             "api_error",
             "the fake's shared store (Redis) cannot be reached; retry shortly",
@@ -298,12 +291,7 @@ class Shared:
             headers={"Retry-After": "1"},
         )
 
-    def _listener_failed(self, error: BaseException, pubsub: Any, thread: Any) -> None:
-        """The listener lost Redis: it resubscribes once Redis answers again."""
-        self._unreachable(error)
-        self._stopping.wait(OUTAGE_RETRY)  # a back-off that a close cuts short
-
-    def _unreachable(self, error: BaseException) -> None:
+    def unreachable(self, error: BaseException) -> None:
         if self._up:
             self._up = False
             log.warning("the shared store cannot be reached (retrying): %s", error)
@@ -318,7 +306,7 @@ class Shared:
     def note(self, *words: str) -> None:
         """Tell the other processes (a clock move, a reset, rules changed: rare, so
         always; the frequent notes are told by the scripts, only to listeners)."""
-        self.redis.publish(self._channel, " ".join((self.origin, *words)))
+        self.redis.publish(CHANNEL, " ".join((self.origin, *words)))
 
     @contextlib.contextmanager
     def listening(self) -> Iterator[None]:
@@ -339,51 +327,17 @@ class Shared:
             elif step < 0 and self._listeners == 0:
                 self.redis.hdel(LISTENING, self.origin)
 
-    def _heard(self, message: dict[str, Any]) -> None:
-        origin, _, rest = text(message["data"]).partition(" ")
-        words = rest.split()
-        if not words or origin == self.origin:  # no self-echo: told itself already
-            return
-        kind, root = words[0], self._root
-        changes = root.changes if root is not None else None
-        if kind == "journal":  # waiters on the journal only
-            if self._journal is not None:
-                self._journal.heard()
-            if changes is not None and changes.listening and len(words) == 2:
-                changes.publish(JOURNAL, int(words[1]))
-            return
-        if kind in ("task", "end", "callback") and len(words) == 3:
-            if kind == "end" and (store := self._stores.get(words[1])) is not None:
-                store.heard_end(words[2])
-            if changes is not None and changes.listening:
-                changes.publish(CALLBACK if kind == "callback" else TASK, words[2], words[1])
-        elif kind == "reset" and len(words) == 2:
-            self.epoch = max(self.epoch, int(words[1]))
-            if changes is not None:
-                changes.publish(RESET)
-        elif kind == "clock" and root is not None:
-            root.scheduler.run_due()  # this process's own events, on the moved clock
-            if changes is not None and changes.listening:
-                changes.publish(CLOCK, self.clock.now())
-        elif kind == "rules":
-            self.check()  # reads the book again: its notice goes to listeners
-        for engine in self._engines.values():
-            engine._heard(kind)
-
     def reset(self, engine: SharedEngine) -> None:
         """The shared part of a reset (the root engine's; its stores cleared themselves)."""
-        if engine is not self._root:
+        if engine is not self.root:
             return
         self.due.clear()
         self.epoch = int(self.redis.incr(f"{PREFIX}:epoch"))
         self.note("reset", str(self.epoch))
 
     def close(self, engine: SharedEngine) -> None:
-        if engine is not self._root or self._closed:
+        if engine is not self.root or self._closed:
             return
         self._closed = True
-        self._stopping.set()
         self._wake.set()
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                self._listener.stop()
+        self._listener.stop()

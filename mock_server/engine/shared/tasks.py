@@ -167,6 +167,16 @@ class RedisTaskStore:
         for event in watchers:
             event.set()
 
+    def look_again(self) -> None:
+        """Wake the watchers whose task has ended or gone (notes of it may have been
+        missed: `listener.Listener.caught_up`)."""
+        with self._lock:
+            watched = list(self._watchers)
+        for task_id in watched:
+            kept = self.get(task_id)
+            if kept is None or kept.finished:
+                self.heard_end(task_id)
+
     def watch(self, task: Task, event: threading.Event) -> None:
         with self._lock:
             self._watchers.setdefault(task.id, []).append(event)
