@@ -7,6 +7,7 @@ whether it ended on its plan or through the control API)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -278,3 +279,46 @@ def test_a_clock_move_cut_short_by_a_blink_does_not_hold_the_clock() -> None:
             b.close()
     finally:
         own.stop()
+
+
+class Heard(logging.Handler):
+    """The log records of one logger, and an event once one at WARNING or above came."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+        self.came = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.came.set()
+
+
+def test_a_blink_before_the_post_is_one_line_and_the_attempt_is_made_once_later(
+    engines: Any, redis_url: str
+) -> None:
+    store = redis.Redis.from_url(redis_url)
+    heard, logger = Heard(), logging.getLogger("luma_mock.callbacks")
+    logger.addHandler(heard)
+    try:
+        with CallbackReceiver() as receiver:
+            a, b = engines(), engines()
+            task_id = generate_with_callback(a, receiver)
+            real = a.callbacks.due.renew
+
+            def away(*args: Any, **kwargs: Any) -> bool:
+                raise redis.ConnectionError("the store is away")
+
+            a.callbacks.due.renew = away  # A claims the attempt, then cannot hold it
+            a.advance(62)
+            assert heard.came.wait(30)
+            [record] = heard.records
+            assert record.exc_info is None and "cannot be reached" in record.getMessage()
+            assert receiver.received == []  # nothing posted
+            a.callbacks.due.renew = real
+            lapse_leases(store)
+            b.advance(1)  # the lapsed attempt is claimed again, and made
+            assert [x.status for x in b.wait_for_callback(task_id).attempts] == [200]
+            assert len(receiver.received) == 1
+    finally:
+        logger.removeHandler(heard)
