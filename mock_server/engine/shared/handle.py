@@ -18,6 +18,7 @@ from .callbacks import SharedCallbacks
 from .clock import SharedDriver, SharedManualClock
 from .due import DueEvent, DueQueue
 from .journal import RedisJournal
+from .lane import Lane
 from .rules import SharedAccounts, SharedScenarios
 from .tasks import CHANNEL, LISTENING, PREFIX, RedisTaskStore, text
 
@@ -25,6 +26,7 @@ log = logging.getLogger("luma_mock.store")
 
 POLL = 0.05  # seconds between a real-clock runner's looks at the due queue
 OUTAGE_RETRY = 0.5  # seconds between tries while Redis cannot be reached
+_CONF = f"{PREFIX}:conf"  # the rules' and the rate limit's version (`rules`)
 
 
 class SharedEngine(Protocol):
@@ -81,6 +83,7 @@ class Shared:
 
     def __init__(self, redis: Any, *, manual: bool, lease: float = 30.0) -> None:
         self.redis = redis
+        self.lane = Lane(redis)  # the hot path's commands (`lane`)
         self.process_number = int(redis.incr(f"{PREFIX}:processes"))
         self.epoch = int(redis.get(f"{PREFIX}:epoch") or 0)
         self.origin = uuid.uuid4().hex  # this process, in claims and in notes
@@ -111,7 +114,13 @@ class Shared:
         """The tasks of ``dialect`` (a `dialect.Dialect`) on this store."""
         name = dialect.name
         store = RedisTaskStore(
-            self.redis, name, max_tasks, self.clock, epoch=lambda: self.epoch, origin=self.origin
+            self.redis,
+            name,
+            max_tasks,
+            self.clock,
+            epoch=lambda: self.epoch,
+            origin=self.origin,
+            lane=self.lane,
         )
         self._stores[name] = store
         return store
@@ -120,26 +129,30 @@ class Shared:
         """The one journal of every process on the store (made once per process)."""
         if self._journal is None:
             self._journal = RedisJournal(
-                self.redis, PREFIX, self.origin, limit, listening=self.listening
+                self.redis, PREFIX, self.origin, limit, listening=self.listening, lane=self.lane
             )
         return self._journal
 
     def scenarios(self, endpoints: Any, dialect: str) -> SharedScenarios:
         """The one rule book of every process on the store (made once per process)."""
-        self._scenarios = SharedScenarios(self.redis, PREFIX, endpoints, dialect=dialect)
+        self._scenarios = SharedScenarios(
+            self.redis, PREFIX, endpoints, dialect=dialect, lane=self.lane
+        )
         self._scenarios.check = self.check
         self._scenarios.tell = lambda: self.note("rules")
         return self._scenarios
 
     def accounts(self, clock: Clock, **values: Any) -> SharedAccounts:
         """The balances and rate windows of every process on the store."""
-        self._accounts = SharedAccounts(self.redis, PREFIX, clock, self.check, **values)
+        self._accounts = SharedAccounts(
+            self.redis, PREFIX, clock, self.check, lane=self.lane, **values
+        )
         return self._accounts
 
     def check(self) -> None:
         """Before each call: if the rules or the rate limit changed (through any
         process) since this process last looked, read them again."""
-        version = self.redis.get(f"{PREFIX}:conf")
+        version = self.lane.call("GET", _CONF)
         if version == self._conf_seen:
             return
         # One reader at a time, and the version noted only once read: a call must not
@@ -371,3 +384,4 @@ class Shared:
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 self._listener.stop()
+        self.lane.close()
