@@ -87,7 +87,7 @@ class Shared:
         self.process_number = int(redis.incr(f"{PREFIX}:processes"))
         self.epoch = int(redis.get(f"{PREFIX}:epoch") or 0)
         self.origin = uuid.uuid4().hex  # this process, in claims and in notes
-        self.due = DueQueue(redis, PREFIX, owner=self.origin, lease=lease)
+        self.due = DueQueue(redis, PREFIX, owner=self.origin, lease=lease, lane=self.lane)
         self.clock: Clock = SharedManualClock(self) if manual else RealClock()
         self.clock_start = (
             self.clock.start if isinstance(self.clock, SharedManualClock) else time.time()
