@@ -26,7 +26,9 @@ it.
 
 Also shared: scenario rules, balances and rate limits (`rules`), callbacks and
 their delivery log, every attempt a due event (`callbacks`), and the change
-notices, which the scripts publish only to processes that listen (`notes`). Redis
+notices, which the scripts publish only to processes that listen (`notes`). The commands
+every call makes (the rules' version, the task, the journal entry) go through `lane`:
+redis-py's connections and parser without its per-command pool and retry machinery. Redis
 unreachable: a call that needs it is answered 503 (`unavailable`), the runner and the
 listener say so once and retry, nothing Redis kept is lost, and the fake carries on when
 Redis is back; what a process must not forget — a posted callback's outcome, the manual

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ApiError
+from .lane import Lane
 
 _CLAIM = """
 local t = redis.call('TIME')
@@ -100,8 +101,11 @@ class DueEvent:
 class DueQueue:
     """The due queue of one store, as one process (``owner``) sees it."""
 
-    def __init__(self, redis: Any, prefix: str, owner: str, lease: float = 30.0) -> None:
+    def __init__(
+        self, redis: Any, prefix: str, owner: str, lease: float = 30.0, lane: Lane | None = None
+    ) -> None:
         self.redis = redis
+        self._lane = lane or Lane(redis)  # a runner claims every `POLL`: the cheap way
         self.owner = owner
         self.lease = lease
         self._due, self._leased = f"{prefix}:due", f"{prefix}:leased"
@@ -170,9 +174,10 @@ class DueQueue:
         """Claim up to ``limit`` events due by ``until`` (earliest first) for this
         process, leased for ``lease`` seconds of Redis's time."""
         lease = self.lease if lease is None else lease
-        raw = self._claim(
-            keys=[self._due, self._leased, self._events, self._dues, self._owners],
-            args=[repr(until), repr(lease), self.owner, limit],
+        raw = self._lane.script(
+            self._claim,
+            [self._due, self._leased, self._events, self._dues, self._owners],
+            [repr(until), repr(lease), self.owner, limit],
         )
         events = []
         for i in range(0, len(raw), 3):
@@ -186,7 +191,7 @@ class DueQueue:
         """Done: forget it, if this process still owns it (False: its lease ran out and
         another claimed it; what it did is safe twice, see the module's docstring)."""
         keys = [self._leased, self._events, self._dues, self._owners]
-        return bool(self._ack(keys=keys, args=[event.id, self.owner]))
+        return bool(self._lane.script(self._ack, keys, [event.id, self.owner]))
 
     def renew(self, event: DueEvent, seconds: float | None = None) -> bool:
         """Hold ``event`` for ``seconds`` more (default: a lease) from now on Redis's

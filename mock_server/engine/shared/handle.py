@@ -18,6 +18,7 @@ from .callbacks import SharedCallbacks
 from .clock import SharedDriver, SharedManualClock
 from .due import DueEvent, DueQueue
 from .journal import RedisJournal
+from .lane import Lane
 from .listener import OUTAGE_RETRY, Listener
 from .rules import SharedAccounts, SharedScenarios
 from .tasks import CHANNEL, LISTENING, PREFIX, RedisTaskStore
@@ -25,6 +26,7 @@ from .tasks import CHANNEL, LISTENING, PREFIX, RedisTaskStore
 log = logging.getLogger("luma_mock.store")
 
 POLL = 0.05  # seconds between a real-clock runner's looks at the due queue
+_CONF = f"{PREFIX}:conf"  # the rules' and the rate limit's version (`rules`)
 
 
 class SharedEngine(Protocol):
@@ -81,10 +83,11 @@ class Shared:
 
     def __init__(self, redis: Any, *, manual: bool, lease: float = 30.0) -> None:
         self.redis = redis
+        self.lane = Lane(redis)  # the hot path's commands (`lane`)
         self.process_number = int(redis.incr(f"{PREFIX}:processes"))
         self.epoch = int(redis.get(f"{PREFIX}:epoch") or 0)
         self.origin = uuid.uuid4().hex  # this process, in claims and in notes
-        self.due = DueQueue(redis, PREFIX, owner=self.origin, lease=lease)
+        self.due = DueQueue(redis, PREFIX, owner=self.origin, lease=lease, lane=self.lane)
         self.clock: Clock = SharedManualClock(self) if manual else RealClock()
         self.clock_start = (
             self.clock.start if isinstance(self.clock, SharedManualClock) else time.time()
@@ -109,7 +112,13 @@ class Shared:
         """The tasks of ``dialect`` (a `dialect.Dialect`) on this store."""
         name = dialect.name
         store = RedisTaskStore(
-            self.redis, name, max_tasks, self.clock, epoch=lambda: self.epoch, origin=self.origin
+            self.redis,
+            name,
+            max_tasks,
+            self.clock,
+            epoch=lambda: self.epoch,
+            origin=self.origin,
+            lane=self.lane,
         )
         self.stores[name] = store
         return store
@@ -118,26 +127,30 @@ class Shared:
         """The one journal of every process on the store (made once per process)."""
         if self.kept_journal is None:
             self.kept_journal = RedisJournal(
-                self.redis, PREFIX, self.origin, limit, listening=self.listening
+                self.redis, PREFIX, self.origin, limit, listening=self.listening, lane=self.lane
             )
         return self.kept_journal
 
     def scenarios(self, endpoints: Any, dialect: str) -> SharedScenarios:
         """The one rule book of every process on the store (made once per process)."""
-        self._scenarios = SharedScenarios(self.redis, PREFIX, endpoints, dialect=dialect)
+        self._scenarios = SharedScenarios(
+            self.redis, PREFIX, endpoints, dialect=dialect, lane=self.lane
+        )
         self._scenarios.check = self.check
         self._scenarios.tell = lambda: self.note("rules")
         return self._scenarios
 
     def accounts(self, clock: Clock, **values: Any) -> SharedAccounts:
         """The balances and rate windows of every process on the store."""
-        self._accounts = SharedAccounts(self.redis, PREFIX, clock, self.check, **values)
+        self._accounts = SharedAccounts(
+            self.redis, PREFIX, clock, self.check, lane=self.lane, **values
+        )
         return self._accounts
 
     def check(self) -> None:
         """Before each call: if the rules or the rate limit changed (through any
         process) since this process last looked, read them again."""
-        version = self.redis.get(f"{PREFIX}:conf")
+        version = self.lane.call("GET", _CONF)
         if version == self._conf_seen:
             return
         # One reader at a time, and the version noted only once read: a call must not
@@ -341,3 +354,4 @@ class Shared:
         self._closed = True
         self._wake.set()
         self._listener.stop()
+        self.lane.close()

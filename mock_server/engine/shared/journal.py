@@ -21,6 +21,7 @@ from typing import Any
 
 from ..changes import JOURNAL
 from ..journal import Journal, JournalEntry, check_filters
+from .lane import Lane
 from .notes import CHANNEL, LISTENING, TELL
 
 _RECORD = (
@@ -57,10 +58,17 @@ class RedisJournal(Journal):
     """`journal.Journal`'s interface over a shared store."""
 
     def __init__(
-        self, redis: Any, prefix: str, origin: str, limit: int = 10_000, listening: Any = None
+        self,
+        redis: Any,
+        prefix: str,
+        origin: str,
+        limit: int = 10_000,
+        listening: Any = None,
+        lane: Lane | None = None,
     ) -> None:
         super().__init__(limit)
         self.redis, self.limit = redis, limit
+        self._lane = lane or Lane(redis)
         self._seq, self._entries_key, self._order = (
             f"{prefix}:journal:seq",
             f"{prefix}:journal:entries",
@@ -86,7 +94,7 @@ class RedisJournal(Journal):
         keys = [self._seq, self._entries_key, self._order, LISTENING, CHANNEL]
         args = [_encode(entry), self.limit, self._origin]
         try:
-            entry.seq = int(self._record(keys=keys, args=args))
+            entry.seq = int(self._lane.script(self._record, keys, args))
         except Exception as failed:  # Redis away: the call goes on (a 503 if it needs it)
             if not _unreachable(failed):
                 raise
@@ -108,7 +116,7 @@ class RedisJournal(Journal):
             return
         keys = [self._entries_key, self._order, LISTENING, CHANNEL]
         try:
-            self._update(keys=keys, args=[entry.seq, _encode(entry), self._origin])
+            self._lane.script(self._update, keys, [entry.seq, _encode(entry), self._origin])
         except Exception as failed:
             if not _unreachable(failed):
                 raise

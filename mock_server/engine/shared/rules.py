@@ -26,6 +26,7 @@ from typing import Any
 from ..accounts import Accounts
 from ..errors import ApiError
 from ..scenarios import Outcome, Rule, ScenarioRequest, Scenarios
+from .lane import Lane
 
 _TAKE = """
 local n = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
@@ -72,9 +73,10 @@ class SharedScenarios(Scenarios):
         endpoints: Collection[str] | None = None,
         *,
         dialect: str | None = None,
+        lane: Lane | None = None,
     ) -> None:
         super().__init__(endpoints, dialect=dialect)
-        self.redis = redis
+        self.redis, self._lane = redis, lane or Lane(redis)
         self._book, self._matched = f"{prefix}:rules", f"{prefix}:rules:matched"
         self._next, self._version = f"{prefix}:rules:next", f"{prefix}:conf"
         self._take = redis.register_script(_TAKE)
@@ -124,7 +126,8 @@ class SharedScenarios(Scenarios):
             if not rule.match.matches(request):
                 continue
             times = "" if rule.times is None else str(rule.times)
-            taken = int(self._take(keys=[self._matched, self._book], args=[rule.id, times]))
+            keys = [self._matched, self._book]
+            taken = int(self._lane.script(self._take, keys, [rule.id, times]))
             if taken < 0:  # spent through another process (or removed)
                 continue
             rule.matched = taken + 1
@@ -163,10 +166,17 @@ class SharedAccounts(Accounts):
     """`accounts.Accounts` over the shared store (see the module)."""
 
     def __init__(
-        self, redis: Any, prefix: str, clock: Any, check: Any = None, **values: Any
+        self,
+        redis: Any,
+        prefix: str,
+        clock: Any,
+        check: Any = None,
+        lane: Lane | None = None,
+        **values: Any,
     ) -> None:
         super().__init__(clock, **values)
         self.redis, self._check = redis, check  # `Shared.check`: before every call
+        self._lane = lane or Lane(redis)
         self._balance_key, self._limit_key = f"{prefix}:acct:balances", f"{prefix}:acct:limit"
         self._conf = f"{prefix}:conf"
         self._window, self._count = f"{prefix}:acct:rl:", f"{prefix}:acct:rl:n"
@@ -202,11 +212,8 @@ class SharedAccounts(Accounts):
     def spend(self, token: str) -> float:
         if self.default_credits is None and not self._any:
             return 0.0  # unlimited for everyone (the default): nothing to count
-        spent = float(
-            self._spend(
-                keys=[self._balance_key], args=[token, self._default(), repr(self.video_cost)]
-            )
-        )
+        args = [token, self._default(), repr(self.video_cost)]
+        spent = float(self._lane.script(self._spend, [self._balance_key], args))
         if spent < 0:
             raise ApiError("used_up")
         return spent
@@ -244,9 +251,8 @@ class SharedAccounts(Accounts):
             return
         count, per = limit
         now = self.clock.now()
-        oldest = self._admit(
-            keys=[self._window + token, self._count], args=[repr(now), count, repr(per)]
-        )
+        keys, args = [self._window + token, self._count], [repr(now), count, repr(per)]
+        oldest = self._lane.script(self._admit, keys, args)
         if oldest is not None:
             wait = max(1, math.ceil(float(oldest) + per - now))
             raise ApiError("too_many_requests", headers={"Retry-After": str(wait)})

@@ -20,6 +20,7 @@ from typing import Any
 from ..clock import Clock
 from ..errors import ApiError
 from ..tasks import Task, TaskState
+from .lane import Lane
 from .notes import CHANNEL, DUE, DUE_EVENTS, DUE_TIMES, LISTENING, PREFIX, SEND, TELL
 
 _FIXED = (
@@ -94,10 +95,12 @@ class RedisTaskStore:
         *,
         epoch: Callable[[], int],
         origin: str,
+        lane: Lane | None = None,
     ) -> None:
         if max_tasks < 1:
             raise ValueError("max_tasks must be at least 1")
         self.redis, self.clock, self.max_tasks = redis, clock, max_tasks
+        self._lane = lane or Lane(redis)
         self._epoch, self._origin = epoch, origin
         ns = f"{PREFIX}:{dialect}"
         self._ns, self._task = ns, f"{ns}:t:"
@@ -126,7 +129,7 @@ class RedisTaskStore:
         event = ["", "", ""]
         if end is not None and math.isfinite(end[1]):  # never due: nothing to keep
             event = [end[0], json.dumps(end[2]), repr(end[1])]
-        self._add(keys=keys, args=[*args, self._dialect, *event, self._origin])
+        self._lane.script(self._add, keys, [*args, self._dialect, *event, self._origin])
 
     def end(
         self,
@@ -150,7 +153,7 @@ class RedisTaskStore:
         sent_keys, sent_args = callback or ([], [])
         keys = [self._task + task.id, self._finished, self._seq, *sent_keys, LISTENING, CHANNEL]
         args = [task.epoch, json.dumps(ended), task.id, self._dialect, *sent_args, self._origin]
-        if not self._end(keys=keys, args=args):
+        if not self._lane.script(self._end, keys, args):
             return False
         task.result, task.error = result, error
         task.end(state, at)
@@ -189,7 +192,7 @@ class RedisTaskStore:
         return kept if kept is not None and kept.epoch == task.epoch else None
 
     def get(self, task_id: str) -> Task | None:
-        fixed, ended, epoch = self.redis.hmget(self._task + task_id, "rec", "end", "epoch")
+        fixed, ended, epoch = self._lane.call("HMGET", self._task + task_id, "rec", "end", "epoch")
         return None if fixed is None else self._task_from(fixed, ended, epoch)
 
     def _task_from(self, fixed: bytes, ended: bytes | None, epoch: bytes) -> Task:
