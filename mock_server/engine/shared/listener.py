@@ -22,6 +22,10 @@ from .notes import CHANNEL, PREFIX, blinks
 log = logging.getLogger("luma_mock.store")
 
 OUTAGE_RETRY = 0.5  # seconds between tries while Redis cannot be reached
+# Seconds a read of the channel waits for a note: a note wakes it at once, so this is only
+# how often an idle listener looks whether it should stop (each look costs an idle process
+# a wake-up of its event loop; 0.1 s made a tenth of its idle CPU).
+IDLE = 1.0
 
 
 class Heard(Protocol):
@@ -63,7 +67,7 @@ class Listener:
                         pubsub.subscribe(CHANNEL)
                         asked = True
                     # A dropped connection is made again here, subscriptions and all.
-                    message = pubsub.get_message(timeout=0.1)
+                    message = pubsub.get_message(timeout=IDLE)
                 except blinks() as down:
                     self.shared.unreachable(down)
                     self._stopping.wait(OUTAGE_RETRY)  # a back-off that a close cuts short
