@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
 from typing import Any
 
@@ -101,3 +102,26 @@ def _zombie(pid: int) -> bool:
             return stat.read().split()[2] == "Z"
     except OSError:
         return True
+
+
+def test_workers_stop_when_their_supervisor_is_killed(redis_url: str) -> None:
+    # A supervisor SIGKILLed (or killed by the OOM killer) cannot stop its workers: they
+    # must not go on serving its port as orphans. Each stops by itself, as on SIGTERM.
+    with live_server("--store", redis_url, "--workers", "2") as server:
+        pids: set[int] = set()
+        for _ in range(40):  # until both workers have answered (each logs its requests)
+            answer = fresh_post(server, "/luma/videos", {"prompt": PROMPT, "async": True})
+            assert answer.status_code == 200, answer.text
+            pids = workers_of(server)
+            if len(pids) == 2:
+                break
+        assert len(pids) == 2
+        exits = {pid: os.pidfd_open(pid) for pid in pids}  # readable once it has exited
+        server.process.kill()
+        try:
+            for pid, fd in exits.items():
+                ready, _, _ = select.select([fd], [], [], 30)
+                assert ready, f"worker {pid} outlived its supervisor"
+        finally:
+            for fd in exits.values():
+                os.close(fd)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
+import gevent.os
 from flask import Flask
 from gevent.event import Event
 from gevent.pool import Pool
@@ -29,7 +30,7 @@ from .app import create_app
 from .connection import Connection
 from .logs import flush_logs
 from .wire import RefusalBody, refusal_bytes
-from .workers import worker_socket
+from .workers import supervisor_lifeline, worker_socket
 from .wsgi import WSGIApp
 
 
@@ -110,6 +111,14 @@ def serve(luma: Engine, *, on_ready: Callable[[str], None] | None = None) -> int
     return serve_app(create_app(luma), luma.settings, on_ready=on_ready)
 
 
+def _stop_at_end_of_file(fd: int, stopping: Event) -> None:
+    """Wait (cooperatively) for ``fd`` to read end of file, then stop."""
+    gevent.os.make_nonblocking(fd)
+    while gevent.os.nb_read(fd, 64):
+        pass
+    stopping.set()
+
+
 def _settle_garbage_collector() -> None:
     """Fewer, cheaper full collections under load: everything loaded so far (Flask,
     jsonschema, the compiled schemas — hundreds of thousands of objects that live as long
@@ -132,6 +141,9 @@ def serve_app(
     # Before the banner: whoever reads it may signal at once, and must get a clean stop.
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stopping.set)
+    lifeline = supervisor_lifeline()
+    if lifeline is not None:  # a worker stops with its supervisor, however it dies
+        gevent.spawn(_stop_at_end_of_file, lifeline, stopping)
     server = make_server(
         app,
         settings.host,

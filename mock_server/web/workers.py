@@ -8,6 +8,12 @@ nothing depends on SO_REUSEPORT. It prints the one banner once every worker is r
 passes their output through, starts a worker again if one dies (a SIGKILLed worker's
 claimed work is taken over through the store's leases meanwhile), and on SIGTERM or
 SIGINT stops them all — SIGTERM each, then waits — and exits 0.
+
+A supervisor that dies without stopping them (SIGKILL, the OOM killer) must not leave
+orphans serving its port forever: each worker also inherits the read end of a pipe
+whose only write end the supervisor holds (``LUMA_MOCK_SUPERVISOR_FD``). The kernel
+closes that end when the supervisor dies, however it dies; the worker reads end of file
+and stops as it does on SIGTERM (`watch_supervisor`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 WORKER_FD = "LUMA_MOCK_WORKER_FD"
+LIFELINE_FD = "LUMA_MOCK_SUPERVISOR_FD"
 BANNER_START = "luma-mock listening on "
 STOP_WAIT = 20.0  # seconds a worker has to stop before it is killed
 
@@ -31,6 +38,12 @@ def worker_socket() -> socket.socket | None:
     """In a worker: the listening socket its supervisor bound; None elsewhere."""
     fd = os.environ.get(WORKER_FD)
     return None if fd is None else socket.socket(fileno=int(fd))
+
+
+def supervisor_lifeline() -> int | None:
+    """In a worker: the pipe that reads end of file once its supervisor is gone."""
+    fd = os.environ.get(LIFELINE_FD)
+    return None if fd is None else int(fd)
 
 
 class Supervisor:
@@ -44,6 +57,8 @@ class Supervisor:
         self.listener.bind((host, port))
         self.listener.listen(2048)
         self.listener.set_inheritable(True)
+        # The workers' lifeline: they hold the read end; only this process the write end.
+        self._lifeline, self._lifeline_end = os.pipe()
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._children: list[subprocess.Popen[str]] = []
@@ -53,10 +68,11 @@ class Supervisor:
 
     def _start_worker(self) -> subprocess.Popen[str]:
         env = {**os.environ, WORKER_FD: str(self.listener.fileno())}
+        env[LIFELINE_FD] = str(self._lifeline)
         child = subprocess.Popen(
             self.argv,
             env=env,
-            pass_fds=(self.listener.fileno(),),
+            pass_fds=(self.listener.fileno(), self._lifeline),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
