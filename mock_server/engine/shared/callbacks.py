@@ -130,6 +130,7 @@ class SharedCallbacks(CallbackDispatcher):
         caused it is answered first)."""
         keys, args = self.sending(task_id, url, body)
         self._send(keys=keys, args=args)
+        self.due.added(self.clock.now())  # its first attempt, due now
         return self.get(task_id) or CallbackDelivery(task_id, url, body)
 
     def sending(self, task_id: str, url: str, body: dict[str, Any]) -> tuple[list[str], list[Any]]:
@@ -237,7 +238,7 @@ class SharedCallbacks(CallbackDispatcher):
             settle = (keys, args, deadline, delivery, attempt, state)
             threading.Thread(target=self._settle_later, args=settle, daemon=True).start()
             return
-        self._settled(delivery, attempt, state)
+        self._settled(delivery, attempt, state, next_due)
 
     def _settle_later(
         self,
@@ -268,10 +269,14 @@ class SharedCallbacks(CallbackDispatcher):
                 delivery.task_id,
                 attempt.number,
             )
-        self._settled(delivery, attempt, state)
+        self._settled(delivery, attempt, state, args[6])  # (the next attempt's due time)
 
-    def _settled(self, delivery: CallbackDelivery, attempt: CallbackAttempt, state: str) -> None:
+    def _settled(
+        self, delivery: CallbackDelivery, attempt: CallbackAttempt, state: str, next_due: str
+    ) -> None:
         """This process's part once an attempt is in the shared log."""
+        if next_due:  # the next attempt is on the queue: this process's runner sees it
+            self.due.added(float(next_due))
         delivery.attempts.append(attempt)
         delivery.state = state
         log.log(

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import json
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +62,12 @@ for _, id in ipairs(ids) do
   out[#out + 1] = redis.call('HGET', KEYS[4], id)
   out[#out + 1] = redis.call('HGET', KEYS[3], id)
 end
+-- What a runner sleeps until: the next waiting event's due time, and the seconds until
+-- the next lease lapses (as strings: Redis would cut a Lua number to an integer).
+local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local lapse = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+table.insert(out, 1, head[2] or '')
+table.insert(out, 2, lapse[2] and tostring(tonumber(lapse[2]) - wall) or '')
 return out
 """
 
@@ -105,7 +113,7 @@ class DueQueue:
         self, redis: Any, prefix: str, owner: str, lease: float = 30.0, lane: Lane | None = None
     ) -> None:
         self.redis = redis
-        self._lane = lane or Lane(redis)  # a runner claims every `POLL`: the cheap way
+        self._lane = lane or Lane(redis)  # a runner claims often: the cheap way
         self.owner = owner
         self.lease = lease
         self._due, self._leased = f"{prefix}:due", f"{prefix}:leased"
@@ -122,6 +130,9 @@ class DueQueue:
             "dues": self._dues,
             "owners": self._owners,
         }
+        # What the last claim saw (`rest`), and when the runner means to look again.
+        self._next_due = self._next_lapse = self._wake_at = math.inf
+        self.on_added: Callable[[], None] | None = None  # wakes this process's runner
         self._claim = redis.register_script(_CLAIM)
         self._claim_one = redis.register_script(_CLAIM_ONE)
         self._ack = redis.register_script(_ACK)
@@ -135,6 +146,7 @@ class DueQueue:
             pipe.hset(self._dues, event_id, repr(due))
             pipe.zadd(self._due, {event_id: due})
             pipe.execute()
+        self.added(due)
 
     def end_at(
         self, due: float, engine: str, task_id: str, epoch: int, error: ApiError | None
@@ -179,6 +191,9 @@ class DueQueue:
             [self._due, self._leased, self._events, self._dues, self._owners],
             [repr(until), repr(lease), self.owner, limit],
         )
+        head, lapse, raw = raw[0], raw[1], raw[2:]
+        self._next_due = float(head) if head else math.inf
+        self._next_lapse = time.monotonic() + float(lapse) if lapse else math.inf
         events = []
         for i in range(0, len(raw), 3):
             event_id, due, payload = raw[i : i + 3]
@@ -186,6 +201,27 @@ class DueQueue:
                 continue
             events.append(DueEvent(_text(event_id), float(due), json.loads(payload)))
         return events
+
+    def rest(self, now: float, longest: float) -> float:
+        """Seconds a runner may sleep after a claim at ``now`` that found nothing due:
+        until the next event falls due or the next lease lapses (as that claim saw the
+        queue), and ``longest`` at most — what an event another process added since, and
+        did not live to run, may be late by. This process's own additions wake its runner
+        sooner (`added`)."""
+        until = min(self._next_due - now, self._next_lapse - time.monotonic(), longest)
+        self._wake_at = now + max(until, 0.0)
+        return max(until, 0.0)
+
+    def awake(self) -> None:
+        """The runner looks at the queue now: whatever is added from here on wakes its
+        next rest at once (it may have been added after the look)."""
+        self._wake_at = math.inf
+
+    def added(self, due: float) -> None:
+        """This process put an event due at ``due`` on the queue: its runner, if it
+        sleeps past then, wakes now to look again."""
+        if due < self._wake_at and self.on_added is not None:
+            self.on_added()
 
     def ack(self, event: DueEvent) -> bool:
         """Done: forget it, if this process still owns it (False: its lease ran out and

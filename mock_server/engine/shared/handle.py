@@ -25,7 +25,10 @@ from .tasks import CHANNEL, LISTENING, PREFIX, RedisTaskStore
 
 log = logging.getLogger("luma_mock.store")
 
-POLL = 0.05  # seconds between a real-clock runner's looks at the due queue
+# The longest a real-clock runner sleeps with nothing due (it sleeps until the next due
+# event or lapsing lease, and this process's own additions wake it): how late an event
+# may be that another process added and did not live to run.
+IDLE = 1.0
 _CONF = f"{PREFIX}:conf"  # the rules' and the rate limit's version (`rules`)
 
 
@@ -181,6 +184,7 @@ class Shared:
         """Keep a new task and plan its end on the due queue, in one script."""
         event_id, payload = self.due.end_event(store.dialect, task.id, task.epoch, error)
         store.add(task, (event_id, task.ends_at, payload))
+        self.due.added(task.ends_at)
 
     def end_if_due(self, engine: str, task: Any) -> None:
         """A task due already (an instant one) ends here and now, as the in-memory
@@ -204,7 +208,10 @@ class Shared:
             ended.end(state, at)
             body = engine.dialect.response(ended)
             callback = engine.callbacks.sending(task.id, task.callback_url, body)
-        return bool(engine.store.end(task, state, at, result, error, callback))
+        ended = bool(engine.store.end(task, state, at, result, error, callback))
+        if ended and callback is not None:
+            self.due.added(self.clock.now())  # its first attempt, due now
+        return ended
 
     def start_at(self, due: float, engine: str, task: Any) -> None:
         """Plan the callback a dialect sends when a task leaves the queue."""
@@ -275,18 +282,23 @@ class Shared:
         self.due.ack(event)
 
     def _run(self) -> None:
-        """A real clock's runner: claim what is due, else look again in ``POLL`` seconds
-        (an event's lateness is bounded by it; one due at once when it is added runs in
-        the call that added it)."""
+        """A real clock's runner: claim what is due, then sleep until the next event is
+        due or a lease lapses (`due.DueQueue.rest`), woken sooner when this process adds
+        an event due before then; an event due at once when it is added runs in the call
+        that added it."""
+        self.due.on_added = self._wake.set
         while not self._closed:
+            self.due.awake()
+            rest = OUTAGE_RETRY
             try:
-                ran = self.run_due()
-                self._reachable()
-                if ran:
+                if self.run_due():
+                    self._reachable()
                     continue
+                self._reachable()
+                rest = self.due.rest(self.clock.now(), IDLE)
             except Exception as down:  # Redis away: say so once, and try again
                 self.unreachable(down)
-            self._wake.wait(POLL if self._up else OUTAGE_RETRY)
+            self._wake.wait(rest)
             self._wake.clear()
 
     def unavailable(self, error: Exception) -> ApiError | None:
