@@ -35,6 +35,11 @@ SHOT_TIME = 2_000_000_000  # the screenshot's fake time (2033-05-18 03:33:20 UTC
 CLOSED = "http://127.0.0.1:9/hooks/luma"  # the discard port: nothing listens there
 CALLS_SHOWN = 9  # 6 calls and 3 callback attempts
 ATTEMPTS_SHOWN = 3  # at 0, 1 and 3 s after it completed (the backoff, 1 s, doubles)
+MODERATION = {  # the journal's rejected entry, and the screenshot's rule
+    "name": "moderation",
+    "match": {"prompt_contains": "volcano"},
+    "then": {"reject": "forbidden"},
+}
 
 
 # -- the journal ----------------------------------------------------------------------------
@@ -45,16 +50,7 @@ def test_the_journal_lists_filters_and_opens_entries_with_a_curl_line(
 ) -> None:
     from playwright.sync_api import expect
 
-    control(
-        server,
-        "POST",
-        "/scenarios",
-        {
-            "name": "moderation",
-            "match": {"prompt_contains": "volcano"},
-            "then": {"reject": "forbidden"},
-        },
-    )
+    control(server, "POST", "/scenarios", MODERATION)
     start(server, "a lake", colour="blue")  # an unknown field, still valid
     server.post("/luma/videos", {"prompt": "a volcano"})
     server.post("/luma/videos", {})
@@ -299,16 +295,7 @@ def test_a_screenshot_of_a_busy_dashboard_for_the_readme(
     from playwright.sync_api import expect
 
     advance(server, SHOT_TIME - control(server, "GET", "/clock")["now"])
-    control(
-        server,
-        "POST",
-        "/scenarios",
-        {
-            "name": "moderation",
-            "match": {"prompt_contains": "volcano"},
-            "then": {"reject": "forbidden"},
-        },
-    )
+    control(server, "POST", "/scenarios", MODERATION)
     called = start(server, "Astronauts shuttle from space to the moon", callback_url=CLOSED)
     advance(server, 3)
     failed = start(server, "A paper boat in a storm")

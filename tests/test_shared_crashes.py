@@ -21,6 +21,7 @@ from mock_server.engine.shared.notes import PREFIX
 from mock_server.harness.receiver import CallbackReceiver, ReceivedCallback
 from tests.redis_server import start_redis
 from tests.support import PROMPT, LiveServer, live_server
+from tests.test_shared_processes import advance, generate, retrieve
 
 T0 = 1_700_000_000.0
 HELD = 0  # a held callback's status: the receiver never answered it
@@ -53,23 +54,6 @@ class HoldingReceiver(CallbackReceiver):
             return super()._record(path, headers, raw)
         self._released.wait(60)
         return 503  # too late for a sender that died meanwhile; a failure for any other
-
-
-def generate(server: LiveServer, **body: Any) -> str:
-    answer = server.post("/luma/videos", {"prompt": PROMPT, "async": True, **body})
-    assert answer.status_code == 200, answer.text
-    return str(answer.json()["task_id"])
-
-
-def retrieve(server: LiveServer, task_id: str) -> dict[str, Any]:
-    answer = server.post("/luma/tasks", {"id": task_id})
-    assert answer.status_code == 200, answer.text
-    return dict(answer.json())
-
-
-def advance(server: LiveServer, seconds: float) -> None:
-    moved = server.post("/__admin/clock/advance", {"seconds": seconds})
-    assert moved.status_code == 200, moved.text
 
 
 def delivered(server: LiveServer, task_id: str) -> dict[str, Any]:

@@ -80,29 +80,24 @@ def test_a_sigkilled_server_loses_nothing_and_a_restart_keeps_the_plans(redis_ur
         assert {retrieve(again, t)["finished_at"] for t in made} == {T0 + 10}
 
 
-def test_a_store_that_cannot_be_reached_is_refused_at_start() -> None:
+def refused_at_start(*args: str) -> str:
+    """What ``luma-mock serve ARGS`` says as it exits 2, refusing to start."""
     out = subprocess.run(
-        serve_command("--store", "redis://127.0.0.1:1/0"),
-        capture_output=True,
-        text=True,
-        env=child_environment(),
-        timeout=60,
+        serve_command(*args), capture_output=True, text=True, env=child_environment(), timeout=60
     )
     assert out.returncode == 2
-    assert "the store redis://127.0.0.1:1/0 cannot be reached" in out.stderr
-    assert "Traceback" not in out.stderr
+    return out.stderr
+
+
+def test_a_store_that_cannot_be_reached_is_refused_at_start() -> None:
+    stderr = refused_at_start("--store", "redis://127.0.0.1:1/0")
+    assert "the store redis://127.0.0.1:1/0 cannot be reached" in stderr
+    assert "Traceback" not in stderr
 
 
 def test_workers_without_a_shared_store_are_refused_saying_what_to_use() -> None:
-    out = subprocess.run(
-        serve_command("--workers", "2"),
-        capture_output=True,
-        text=True,
-        env=child_environment(),
-        timeout=60,
-    )
-    assert out.returncode == 2
-    assert "needs a shared store" in out.stderr and "--store redis://" in out.stderr
+    stderr = refused_at_start("--workers", "2")
+    assert "needs a shared store" in stderr and "--store redis://" in stderr
 
 
 def test_the_store_comes_from_the_environment_too(redis_url: str) -> None:

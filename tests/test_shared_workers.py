@@ -80,22 +80,6 @@ def test_a_killed_worker_is_replaced_and_its_plans_kept(redis_url: str) -> None:
         assert states == {"completed"}
 
 
-def test_workers_with_the_in_memory_store_are_refused_saying_what_to_use() -> None:
-    import subprocess
-
-    from mock_server.harness.process import child_environment, serve_command
-
-    out = subprocess.run(
-        serve_command("--workers", "3"),
-        capture_output=True,
-        text=True,
-        env=child_environment(),
-        timeout=60,
-    )
-    assert out.returncode == 2
-    assert "needs a shared store" in out.stderr and "--store redis://" in out.stderr
-
-
 def _zombie(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as stat:
