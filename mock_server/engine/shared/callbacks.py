@@ -130,7 +130,7 @@ class SharedCallbacks(CallbackDispatcher):
         caused it is answered first)."""
         keys, args = self.sending(task_id, url, body)
         self._send(keys=keys, args=args)
-        self.due.added(self.clock.now())  # its first attempt, due now
+        self.due.added()  # its first attempt, due at once
         return self.get(task_id) or CallbackDelivery(task_id, url, body)
 
     def sending(self, task_id: str, url: str, body: dict[str, Any]) -> tuple[list[str], list[Any]]:

@@ -217,9 +217,10 @@ class DueQueue:
         next rest at once (it may have been added after the look)."""
         self._wake_at = math.inf
 
-    def added(self, due: float) -> None:
-        """This process put an event due at ``due`` on the queue: its runner, if it
-        sleeps past then, wakes now to look again."""
+    def added(self, due: float = -math.inf) -> None:
+        """This process put an event due at ``due`` (default: at once) on the queue: its
+        runner, if it sleeps past then, wakes now to look again. (At once needs no
+        reading of the clock: on a shared manual clock that would be a round trip.)"""
         if due < self._wake_at and self.on_added is not None:
             self.on_added()
 

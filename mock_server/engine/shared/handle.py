@@ -210,7 +210,7 @@ class Shared:
             callback = engine.callbacks.sending(task.id, task.callback_url, body)
         ended = bool(engine.store.end(task, state, at, result, error, callback))
         if ended and callback is not None:
-            self.due.added(self.clock.now())  # its first attempt, due now
+            self.due.added()  # its first attempt, due at once
         return ended
 
     def start_at(self, due: float, engine: str, task: Any) -> None:
