@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
-from contextlib import nullcontext
 from typing import Any, TypeVar
 
 from .accounts import Accounts, parse_rate_limit
@@ -23,6 +22,7 @@ from .errors import ApiError
 from .journal import Journal
 from .scenarios import Scenarios
 from .scheduler import Scheduler
+from .store import Store
 from .tasks import Task, TaskStore
 
 T = TypeVar("T")
@@ -43,7 +43,7 @@ class Control:
     accounts: Accounts
     rng: random.Random
     _rng_seed: Any
-    shared: Any  # `shared.Shared` on a shared store, else None
+    backing: Store  # where the state lives (`store`)
     delays: DelayModel
     _clock_start: float
     _lock: threading.RLock
@@ -92,8 +92,7 @@ class Control:
         caused it had been answered (callbacks); a real clock's thread does it anyway."""
         if self.scheduler.manual:
             self.scheduler.release()
-            if self.shared is not None:  # the shared events due now (callbacks), too
-                self.shared.run_due()
+            self.backing.run_due()  # a shared store's events due now (callbacks), too
 
     def advance(self, seconds: float) -> float:
         """Move a manual clock; tasks progress and callbacks fire on the way."""
@@ -118,8 +117,7 @@ class Control:
         or moves or a callback is attempted; returns its value, or raises TimeoutError
         after ``timeout`` real seconds."""
         # On a shared store, the other processes tell this one of their changes meanwhile.
-        listening = self.shared.listening() if self.shared is not None else nullcontext()
-        with listening, self._changed:
+        with self.backing.listening(), self._changed:
             self._waiting += 1
             try:
                 value = self._changed.wait_for(condition, timeout)
@@ -207,8 +205,7 @@ class Control:
             self.delays = self.settings.delays
             if isinstance(self.clock, ManualClock):
                 self.clock.reset(self._clock_start)
-            if self.shared is not None:  # its due events and epoch; tells the others
-                self.shared.reset(self)
+            self.backing.reset(self)  # a shared store's due events and epoch; tells the others
             self._changed.notify_all()
         for wake in waits:
             wake.set()
@@ -224,8 +221,7 @@ class Control:
             for wake in list(self._sync_waits):
                 wake.set()
         self.scheduler.close()
-        if self.shared is not None:
-            self.shared.close(self)
+        self.backing.close(self)
         dropped = len(self.callbacks.close())
         for other in self.siblings:  # after the shared scheduler has stopped
             closed = other.close()

@@ -1,7 +1,8 @@
 """What an engine is made of — clock, scheduler, tasks, callbacks, rule book, journal,
-accounts, delays — each of the in-memory kind, of the shared store's (``--store
-redis://…``, see `shared`), or its elder's: a sibling engine, serving a second dialect in
-one process, shares all but its tasks, callbacks and dialect (see `service.Engine.sibling`).
+accounts, delays — each made by the store the settings name (`store`: in memory, or
+shared on Redis with ``--store redis://…``), or its elder's: a sibling engine, serving
+a second dialect in one process, shares all but its tasks, callbacks and dialect (see
+`service.Engine.sibling`).
 """
 
 from __future__ import annotations
@@ -11,17 +12,17 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .accounts import Accounts, parse_rate_limit
-from .callbacks import CallbackDispatcher, RetryPolicy, TargetPolicy
+from .callbacks import RetryPolicy, TargetPolicy
 from .changes import Changes
-from .clock import Clock, ManualClock, RealClock
+from .clock import Clock
 from .config import Settings
 from .delays import DelayModel
 from .dialect import Dialect
 from .journal import Journal
 from .scenarios import Scenarios
 from .scheduler import Scheduler
-from .shared import Shared, open_shared
-from .tasks import InMemoryTaskStore, TaskStore
+from .store import Store, open_store
+from .tasks import TaskStore
 
 
 @dataclass
@@ -29,7 +30,7 @@ class Parts:
     """One engine's parts; a sibling's `assemble` takes its elder's."""
 
     settings: Settings
-    shared: Shared | None
+    backing: Store  # where the state lives (`store`)
     clock: Clock
     clock_start: float  # where a reset puts a manual clock back
     scheduler: Scheduler
@@ -53,21 +54,16 @@ def assemble(
     elder: Parts | None = None,
 ) -> Parts:
     """The parts of an engine speaking ``dialect``: its elder's where it has one (all but
-    the tasks and callbacks, which are the dialect's own); else the shared store's, when
-    the settings name one; else in memory. ``clock`` and ``store``, given, are used."""
+    the tasks and callbacks, which are the dialect's own); else the store's the settings
+    name. ``clock`` and ``store``, given, are used."""
     settings = settings or (elder.settings if elder is not None else Settings())
-    shared = elder.shared if elder is not None else open_shared(settings)
+    backing = elder.backing if elder is not None else open_store(settings, clock)
     if clock is None:
-        if shared is not None:
-            clock = shared.clock
-        elif elder is not None:
-            clock = elder.clock
-        else:
-            clock = ManualClock() if settings.clock == "manual" else RealClock()
+        clock = elder.clock if elder is not None else backing.clock
     scheduler = elder.scheduler if elder is not None else Scheduler(clock)
     kept = settings.max_tasks
     if store is None:
-        store = InMemoryTaskStore(kept) if shared is None else shared.tasks(dialect, kept)
+        store = backing.tasks(dialect.name, kept)
     retry = dialect.callback_retry or RetryPolicy(
         retries=settings.callback_retries,
         backoff=settings.callback_backoff,
@@ -75,11 +71,7 @@ def assemble(
     )
     retry = retry.with_values(settings.dialect_callbacks.get(dialect.name, {}))
     targets = TargetPolicy(settings.callback_allow)
-    callbacks = (
-        CallbackDispatcher(scheduler, clock, retry, targets, max_deliveries=kept)
-        if shared is None  # else every attempt a due event any process may claim
-        else shared.callbacks(dialect.name, scheduler, retry, targets, kept)
-    )
+    callbacks = backing.callbacks(dialect.name, scheduler, clock, retry, targets, kept)
     # A rule may name only its dialects' endpoints (Settings cannot check that: it
     # knows no dialect).
     routes = [*dialect.routes.values(), *dialect.route_templates.values()]
@@ -89,28 +81,23 @@ def assemble(
         return replace(elder, store=store, callbacks=callbacks)
     # One seeded source per process: siblings' ids never repeat each other's, nor
     # (seeded by the store's number for the process) other processes' on one store.
-    seed = settings.seed if shared is None else shared.seed(settings)
+    seed = backing.seed(settings)
     # One rule book, one journal and one set of accounts per process (a token's credit
     # and rate limit are the token's, whichever API it calls); on a shared store, one
     # for every process on it.
-    scenarios = (
-        Scenarios(endpoints, dialect=dialect.name)
-        if shared is None
-        else shared.scenarios(endpoints, dialect.name)
-    )
-    limit = settings.journal_limit
-    journal = Journal(limit) if shared is None else shared.journal(limit)
+    scenarios = backing.scenarios(endpoints, dialect.name)
+    journal = backing.journal(settings.journal_limit)
     values: dict[str, Any] = {
         "credits": settings.credits,
         "video_cost": settings.video_cost,
         "rate_limit": parse_rate_limit(settings.rate_limit),
     }
-    accounts = Accounts(clock, **values) if shared is None else shared.accounts(clock, **values)
+    accounts = backing.accounts(clock, **values)
     return Parts(
         settings=settings,
-        shared=shared,
+        backing=backing,
         clock=clock,
-        clock_start=clock.now() if shared is None else shared.clock_start,
+        clock_start=backing.clock_start,
         scheduler=scheduler,
         store=store,
         callbacks=callbacks,

@@ -16,7 +16,6 @@ import math
 import random
 import threading
 from collections.abc import Callable, Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,7 +67,7 @@ class Engine(Control):
             dialect, settings, clock=clock, store=store, elder=share.parts if share else None
         )
         self.parts = parts
-        self.settings, self.shared, self.clock = parts.settings, parts.shared, parts.clock
+        self.settings, self.backing, self.clock = parts.settings, parts.backing, parts.clock
         self.scheduler, self.store, self.callbacks = parts.scheduler, parts.store, parts.callbacks
         self.callbacks.on_attempt = self._callback_attempted
         self._rng_seed, self.rng = parts.rng_seed, parts.rng
@@ -90,8 +89,7 @@ class Engine(Control):
         # The configured rules are the process's: loaded by the first engine, again
         # by the first once a sibling is made (a rule may name the sibling's dialect).
         self.configured_rules = self.settings.scenarios if share is None else None
-        shared = self.shared
-        if (share is None or share.configured_rules) and (shared is None or shared.loads_rules()):
+        if (share is None or share.configured_rules) and self.backing.loads_rules():
             (share or self).load_rules()
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)  # any task created or moved
@@ -103,8 +101,7 @@ class Engine(Control):
         self._closed = False
         if share is not None:
             share.siblings.append(self)
-        if self.shared is not None:
-            self.shared.attach(self)
+        self.backing.attach(self)
 
     def sibling(self, dialect: Dialect) -> Engine:
         """An engine speaking ``dialect`` beside this one, in one process: the same
@@ -229,19 +226,14 @@ class Engine(Control):
             plan = self._plan(task, outcome)
             task.starts_at = now + plan.queue  # it leaves the queue then (see `tasks`)
             task.ends_at = task.starts_at + plan.work
-            if self.shared is None:
-                self.store.add(task)
-            else:  # with its end on the shared due queue, in one script (see `shared.due`)
-                self.shared.add_task(self.store, task, plan.error)
+            # On a shared store, with its end on the due queue in one script (`shared.due`).
+            self.backing.add_task(self.store, task, plan.error)
             self._note_change()
             if self.changes.listening:
                 self.changes.publish(TASK, task.id, self.dialect.name)
         # Scheduled outside the lock: an instant task ends (and may deliver its callback)
         # right here. The end of a task ended early is a no-op.
-        if self.shared is None:
-            self.scheduler.at(task.ends_at, self._on_end, task, plan.error)
-        else:
-            self.shared.end_if_due(self.dialect.name, task)
+        self.backing.schedule_end(self, task, plan.error)
         return task
 
     def _plan(self, task: Task, outcome: Outcome | None) -> Plan:
@@ -269,9 +261,8 @@ class Engine(Control):
             else None
         )
         self.journal.holding(task.id)  # visible, unanswered, to waiters anywhere
-        listening = self.shared.listening() if self.shared is not None else nullcontext()
         try:
-            with listening:  # another process may end it: it tells this one
+            with self.backing.listening():  # another process may end it: it tells this one
                 self.store.watch(task, wake)
                 wake.wait()
         finally:
@@ -297,10 +288,7 @@ class Engine(Control):
         (keyed ``<task id>:started``; the one at its end keeps the task id)."""
         if task.callback_url is None:
             return
-        if self.shared is not None:  # on the shared due queue, as a task's end is
-            self.shared.start_at(task.starts_at, self.dialect.name, task)
-        else:
-            self.scheduler.at(task.starts_at, self._started, task)
+        self.backing.start_at(self, task)
 
     def _started(self, task: Task) -> None:
         with self._lock:
@@ -335,11 +323,8 @@ class Engine(Control):
             if error is None:
                 result = self.dialect.result(task)
             state = TaskState.COMPLETED if error is None else TaskState.FAILED
-            if self.shared is None:
-                ended = self.store.end(task, state, now, result, error)
-            else:  # with its callback's delivery, in one script (`shared.handle`)
-                ended = self.shared.end(self, task, state, now, result, error)
-            if not ended:
+            # On a shared store, with its callback's delivery in one script (`shared.handle`).
+            if not self.backing.end(self, task, state, now, result, error):
                 return False  # another process ended it first (a shared store)
             if error is not None and self.dialect.refunds_failures and task.charged:
                 self.accounts.refund(task.token, task.charged)
@@ -348,14 +333,14 @@ class Engine(Control):
                 self.changes.publish(TASK, task.id, self.dialect.name)
         self.store.finished(task)
         task.finish()
-        if task.callback_url and self.shared is None:
-            self.callbacks.send(task.id, task.callback_url, self.dialect.response(task))
+        if task.callback_url:
+            self.backing.ended(self, task)
         return True
 
     def unavailable(self, error: Exception) -> ApiError | None:
         """The answer for a call that failed on ``error``, if that is the shared store
         being out of reach (a 503 in the dialect's shape; None for anything else)."""
-        return None if self.shared is None else self.shared.unavailable(error)
+        return self.backing.unavailable(error)
 
     def _callback_attempted(self, delivery: CallbackDelivery, attempt: CallbackAttempt) -> None:
         self.journal.record(

@@ -50,17 +50,10 @@ class SharedEngine(Protocol):
     def changes(self) -> Any: ...
 
 
-def open_shared(settings: Any) -> Shared | None:
-    """The shared store the settings name, or None for the in-memory store (the
-    default; redis-py is imported only for a shared one)."""
-    if settings.store == "memory":
-        return None
-    return Shared.open(settings.store, manual=settings.clock == "manual")
-
-
 class Shared:
-    """One process's handle on a shared store: its clock, due queue, task stores (one
-    per dialect), the runner of due events and the listener for other processes' notes."""
+    """One process's handle on a shared store (a `store.Store`): its clock, due queue,
+    task stores (one per dialect), the runner of due events and the listener for other
+    processes' notes."""
 
     @classmethod
     def open(cls, url: str, *, manual: bool) -> Shared:
@@ -111,19 +104,18 @@ class Shared:
         self._conf_lock = threading.Lock()
         self._loads_rules: bool | None = None
 
-    def tasks(self, dialect: Any, max_tasks: int) -> RedisTaskStore:
-        """The tasks of ``dialect`` (a `dialect.Dialect`) on this store."""
-        name = dialect.name
+    def tasks(self, dialect: str, max_tasks: int) -> RedisTaskStore:
+        """The tasks of the dialect named ``dialect`` on this store."""
         store = RedisTaskStore(
             self.redis,
-            name,
+            dialect,
             max_tasks,
             self.clock,
             epoch=lambda: self.epoch,
             origin=self.origin,
             lane=self.lane,
         )
-        self.stores[name] = store
+        self.stores[dialect] = store
         return store
 
     def journal(self, limit: int) -> RedisJournal:
@@ -186,12 +178,13 @@ class Shared:
         store.add(task, (event_id, task.ends_at, payload))
         self.due.added(task.ends_at)
 
-    def end_if_due(self, engine: str, task: Any) -> None:
-        """A task due already (an instant one) ends here and now, as the in-memory
-        scheduler would end it: this process claims that one event, nothing else."""
+    def schedule_end(self, engine: SharedEngine, task: Any, error: ApiError | None) -> None:
+        """Its end is on the due queue already (`add_task`); a task due already (an
+        instant one) ends here and now, as the in-memory scheduler would end it: this
+        process claims that one event, nothing else."""
         if task.ends_at > self.clock.now():
             return
-        event_id, _ = self.due.end_event(engine, task.id, task.epoch, None)
+        event_id, _ = self.due.end_event(engine.dialect.name, task.id, task.epoch, None)
         if (event := self.due.claim_event(event_id)) is not None:
             self.run(event)
 
@@ -213,14 +206,25 @@ class Shared:
             self.due.added()  # its first attempt, due at once
         return ended
 
-    def start_at(self, due: float, engine: str, task: Any) -> None:
-        """Plan the callback a dialect sends when a task leaves the queue."""
-        self.due.start_at(due, engine, task.id, task.epoch)
+    def ended(self, engine: SharedEngine, task: Any) -> None:
+        """Nothing: the script that ended the task made its callback's delivery (`end`)."""
+
+    def start_at(self, engine: SharedEngine, task: Any) -> None:
+        """Plan the callback a dialect sends when a task leaves the queue, on the due
+        queue, as a task's end is."""
+        self.due.start_at(task.starts_at, engine.dialect.name, task.id, task.epoch)
 
     def callbacks(
-        self, dialect: str, scheduler: Any, retry: Any, targets: Any, max_deliveries: int
+        self,
+        dialect: str,
+        scheduler: Any,
+        clock: Clock,
+        retry: Any,
+        targets: Any,
+        max_deliveries: int,
     ) -> SharedCallbacks:
-        """``dialect``'s callback deliveries, on the store (`callbacks`)."""
+        """``dialect``'s callback deliveries, on the store (`callbacks`); every attempt
+        a due event any process may claim, on the store's clock."""
         return SharedCallbacks(
             self.redis,
             PREFIX,
