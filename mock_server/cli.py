@@ -97,6 +97,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _dialects() -> list[Any]:
+    """The dialects a process serves, in order (`engine.dialect.Dialect` objects)."""
+    from .acedata import DIALECT as ACEDATA
+    from .dream_machine import DIALECT as DREAM_MACHINE
+
+    return [ACEDATA, DREAM_MACHINE]
+
+
 def _serve(args: argparse.Namespace, argv: list[str]) -> int:
     # Patch before anything that uses sockets or threads is imported: held synchronous
     # requests and callback deliveries then become cheap greenlets (a `--workers`
@@ -105,9 +113,9 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
 
     monkey.patch_all()
 
-    from .acedata import LumaService  # registers the error codes the settings check
-    from .dream_machine import DIALECT as DREAM_MACHINE
+    dialects = _dialects()  # loaded first: they register the error codes the settings check
     from .engine.config import load
+    from .engine.fake import Fake
     from .web.logs import configure_logging
     from .web.server import serve
     from .web.workers import WORKER_FD
@@ -145,21 +153,19 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         # Made here, not by the server: the rules' endpoints are checked against the
         # dialect's only now, and a bad one is a configuration error like the others.
-        luma = LumaService(settings)
-        # Luma's own Dream Machine API beside it, on the same clock, journal and
-        # accounts (see mock_server.dream_machine for why an engine per dialect).
-        luma.sibling(DREAM_MACHINE)
-        luma.scenarios.check_dialects()  # a configured rule may name either dialect
+        # Every dialect, as equals, on one clock, journal and set of accounts (see
+        # mock_server.engine.fake for why an engine per dialect).
+        fake = Fake(dialects, settings)
     except (ValueError, OSError) as bad:
         print(f"luma-mock: {bad}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, level=settings.log_level)
-    return serve(luma)
+    return serve(fake)
 
 
 def _supervise(settings: Any, argv: list[str]) -> int:
     """``--workers N`` (N > 1, on a shared store): the supervisor of N workers."""
-    from .acedata import DIALECT
+    from .engine.dialect import answering
     from .engine.shared import Shared
     from .web.server import banner
     from .web.workers import Supervisor
@@ -177,7 +183,7 @@ def _supervise(settings: Any, argv: list[str]) -> int:
         return 2
 
     def announce(url: str) -> str:
-        shown = banner(url, settings, DIALECT.banner_example(url))
+        shown = banner(url, settings, answering(_dialects(), "/").banner_example(url))
         return f"{shown}\n  workers: {settings.workers} on one port, store {settings.store}"
 
     return supervisor.run(announce)
@@ -200,9 +206,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return proxy.main(args)
     if args.command == "openapi":
-        from . import acedata, dream_machine
-
-        dialects = {"acedata": acedata.DIALECT, "dream-machine": dream_machine.DIALECT}
+        dialects = {dialect.name: dialect for dialect in _dialects()}
         try:
             json.dump(dialects[args.dialect].openapi(), sys.stdout, indent=2, ensure_ascii=False)
             print(flush=True)

@@ -115,8 +115,8 @@ class DmStage:
             seed=7,
         )
         self.luma = LumaService(settings, clock=ManualClock(1_700_000_000.0))
-        self.engine = self.luma.sibling(dream_machine.DIALECT)
-        self.ear = Ear(create_app(self.luma))
+        self.engine = self.luma.fake.add(dream_machine.DIALECT)
+        self.ear = Ear(create_app(self.luma.fake))
         self.token = token
         self._server: BaseWSGIServer = make_server(
             "127.0.0.1", 0, self.ear, threaded=True, request_handler=_Quiet

@@ -3,7 +3,6 @@ this process, and a task's end and start events on its own scheduler. See `store
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -41,8 +40,8 @@ class MemoryStore:
     ) -> CallbackDispatcher:
         return CallbackDispatcher(scheduler, clock, retry, targets, max_deliveries=max_deliveries)
 
-    def scenarios(self, endpoints: Collection[str], dialect: str) -> Scenarios:
-        return Scenarios(endpoints, dialect=dialect)
+    def scenarios(self) -> Scenarios:
+        return Scenarios()
 
     def journal(self, limit: int) -> Journal:
         return Journal(limit)
@@ -56,7 +55,7 @@ class MemoryStore:
     def loads_rules(self) -> bool:
         return True  # no other process could have loaded them
 
-    def attach(self, engine: Any) -> None:
+    def attach(self, fake: Any) -> None:
         pass  # its scheduler runs its events
 
     def add_task(self, store: TaskStore, task: Task, error: ApiError | None) -> None:
@@ -92,8 +91,8 @@ class MemoryStore:
     def unavailable(self, error: Exception) -> ApiError | None:
         return None  # memory is never out of reach
 
-    def reset(self, engine: Any) -> None:
+    def reset(self) -> None:
         pass
 
-    def close(self, engine: Any) -> None:
+    def close(self) -> None:
         pass

@@ -17,21 +17,21 @@ import random
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .callbacks import CallbackAttempt, CallbackDelivery
-from .changes import CALLBACK, RULES, TASK
-from .clock import Clock
-from .config import Settings
+from .callbacks import CallbackAttempt, CallbackDelivery, RetryPolicy, TargetPolicy
+from .changes import CALLBACK, TASK
 from .control import Control
 from .dialect import Call, Dialect
 from .errors import ApiError, register_error_codes
 from .faults import ConnectionFault
 from .journal import JournalEntry
-from .parts import assemble
 from .scenarios import Outcome, ScenarioRequest
 from .tasks import Task, TaskState, TaskStore
+
+if TYPE_CHECKING:
+    from .fake import Fake
 
 # RFC 4122: the variant bits (10) and the version nibble (4) of a random UUID.
 _UUID_KEEP = ~((0xC000 << 48) | (0xF000 << 64)) & ((1 << 128) - 1)
@@ -48,49 +48,42 @@ class Plan:
 
 
 class Engine(Control):
-    """The fake's behaviour, speaking ``dialect`` (see `dialect.Dialect`)."""
+    """The fake's behaviour, speaking ``dialect`` (see `dialect.Dialect`), as one of the
+    engines of ``fake`` (`fake.Fake`): its own tasks (in ``store``, given) and callback
+    deliveries; the fake's settings, store, clock, scheduler, seeded source, rule book,
+    journal, accounts and delays."""
 
-    def __init__(
-        self,
-        dialect: Dialect,
-        settings: Settings | None = None,
-        *,
-        clock: Clock | None = None,
-        store: TaskStore | None = None,
-        share: Engine | None = None,
-    ) -> None:
+    def __init__(self, fake: Fake, dialect: Dialect, *, store: TaskStore | None = None) -> None:
+        self.fake = fake
         self.dialect = dialect
         # Bound once: every call goes through both (two attribute lookups fewer a call).
         self._check_request = dialect.check_request
         self._serve = dialect.serve
-        parts = assemble(
-            dialect, settings, clock=clock, store=store, elder=share.parts if share else None
+        self.settings, self.backing, self.clock = fake.settings, fake.backing, fake.clock
+        self.scheduler = fake.scheduler
+        kept = self.settings.max_tasks
+        self.store = store if store is not None else self.backing.tasks(dialect.name, kept)
+        retry = dialect.callback_retry or RetryPolicy(
+            retries=self.settings.callback_retries,
+            backoff=self.settings.callback_backoff,
+            timeout=self.settings.callback_timeout,
         )
-        self.parts = parts
-        self.settings, self.backing, self.clock = parts.settings, parts.backing, parts.clock
-        self.scheduler, self.store, self.callbacks = parts.scheduler, parts.store, parts.callbacks
+        retry = retry.with_values(self.settings.dialect_callbacks.get(dialect.name, {}))
+        targets = TargetPolicy(self.settings.callback_allow)
+        self.callbacks = self.backing.callbacks(
+            dialect.name, self.scheduler, self.clock, retry, targets, kept
+        )
         self.callbacks.on_attempt = self._callback_attempted
-        self._rng_seed, self.rng = parts.rng_seed, parts.rng
-        self.scenarios, self.journal, self.changes = parts.scenarios, parts.journal, parts.changes
-        # A control call may change the delays for a test (`set_delays`, siblings too).
-        self.accounts = parts.accounts
-        self.delays = share.delays if share is not None else parts.delays
-        self._clock_start = parts.clock_start
-        # Engines that serve further dialects from this one's process (see `sibling`):
-        # a reset or close of this engine resets or closes them too.
-        self.siblings: list[Engine] = []
-        if share is None:
-            self.scenarios.on_change = self._rules_changed
+        self.rng = fake.rng
+        self.scenarios, self.journal, self.changes = fake.scenarios, fake.journal, fake.changes
+        self.accounts = fake.accounts
+        self.delays = fake.delays  # the fake's, set again by `Fake.set_delays`
         # The dialect's codes may already be known (its package registers them on
-        # import): registering again is harmless, and makes any dialect enough.
+        # import): registering again is harmless, and makes any dialect enough. Before
+        # the rules are loaded: a rule may fail a task with one of them.
         register_error_codes(dialect.error_codes(), dialect.error_body)
         # The engine codes this API answers under codes of its own (an empty balance).
         self._aliases = dialect.error_aliases
-        # The configured rules are the process's: loaded by the first engine, again
-        # by the first once a sibling is made (a rule may name the sibling's dialect).
-        self.configured_rules = self.settings.scenarios if share is None else None
-        if (share is None or share.configured_rules) and self.backing.loads_rules():
-            (share or self).load_rules()
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)  # any task created or moved
         self._waiting = 0  # callers in wait_until: with none, a change need wake no one
@@ -99,18 +92,10 @@ class Engine(Control):
         # one more object per pending event for the garbage collector to scan).
         self._on_end = self._end
         self._closed = False
-        if share is not None:
-            share.siblings.append(self)
-        self.backing.attach(self)
-
-    def sibling(self, dialect: Dialect) -> Engine:
-        """An engine speaking ``dialect`` beside this one, in one process: the same
-        settings, clock, scheduler, journal, accounts and seeded source (so one clock
-        moves both, one journal shows both, a token's credit is one, and no id repeats);
-        its own tasks, scenario rules and callbacks, since what a task is — its record,
-        its media, its callback body — is its dialect's. Reset and close reach it
-        through this one."""
-        return Engine(dialect, share=self)
+        # A rule may name only its dialects' endpoints (Settings cannot check that: it
+        # knows no dialect).
+        routes = [*dialect.routes.values(), *dialect.route_templates.values()]
+        fake.joined(self, tuple(dict.fromkeys(e for r in routes for e in r.endpoints())))
 
     # -- identity -----------------------------------------------------------------
 
@@ -360,9 +345,6 @@ class Engine(Control):
         with self._changed:
             self._note_change()
         self.changes.publish(CALLBACK, delivery.task_id, self.dialect.name)
-
-    def _rules_changed(self) -> None:
-        self.changes.publish(RULES)  # the process's one rule book: no dialect's own
 
     # -- media ----------------------------------------------------------------------
 

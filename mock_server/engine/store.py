@@ -11,7 +11,6 @@ these unconditionally; a step that is nothing in memory is an empty method there
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -55,8 +54,9 @@ class Store(Protocol):
         `callbacks.CallbackDispatcher`, or one with its methods)."""
         ...
 
-    def scenarios(self, endpoints: Collection[str], dialect: str) -> Scenarios:
-        """The process's one rule book (first knowing ``dialect``'s endpoints)."""
+    def scenarios(self) -> Scenarios:
+        """The process's one rule book (each dialect made known to it as its engine is
+        made, `Scenarios.speak`)."""
         ...
 
     def journal(self, limit: int) -> Journal: ...
@@ -72,8 +72,9 @@ class Store(Protocol):
         first process does: a later one keeps the book it finds)."""
         ...
 
-    def attach(self, engine: Any) -> None:
-        """An engine of the process, made: the store may run its due events now."""
+    def attach(self, fake: Any) -> None:
+        """The process's fake (`fake.Fake`), with its engines: the store may run their
+        due events now. Called again as engines are added: harmless."""
         ...
 
     def add_task(self, store: TaskStore, task: Task, error: ApiError | None) -> None:
@@ -119,11 +120,13 @@ class Store(Protocol):
         reach, else None."""
         ...
 
-    def reset(self, engine: Any) -> None:
-        """The store's part of a reset (after the engines' parts were cleared)."""
+    def reset(self) -> None:
+        """The store's part of the fake's reset (after the engines' parts were cleared)."""
         ...
 
-    def close(self, engine: Any) -> None: ...
+    def close(self) -> None:
+        """The store's part of the fake's close (idempotent)."""
+        ...
 
 
 def open_store(settings: Any, clock: Clock | None = None) -> Store:

@@ -1,4 +1,4 @@
-"""The control API from Python, with the same names as `LumaService`'s control side:
+"""The control API from Python, with the same names as an engine's control side:
 `RemoteFake` for a fake in another process (over HTTP), and `ControlClient` over any way
 of sending a control call — the pytest plugin uses one that calls the fake's app in
 process, so a test reads the same against ``luma_fake`` and ``luma_server``. Answers are

@@ -46,6 +46,15 @@ class SharedEngine(Protocol):
     def _end(self, task: Any, error: ApiError | None) -> bool: ...
     def _started(self, task: Any) -> None: ...
     def _heard(self, note: str) -> None: ...
+
+
+class SharedFake(Protocol):
+    """What the shared state asks of the process's fake (`fake.Fake`)."""
+
+    @property
+    def engines(self) -> dict[str, Any]: ...
+    @property
+    def scheduler(self) -> Any: ...
     @property
     def changes(self) -> Any: ...
 
@@ -90,9 +99,9 @@ class Shared:
         )
         self._listeners = 0  # waiters and watchers in this process (`listening`)
         self._listen_lock = threading.Lock()
-        self.engines: dict[str, SharedEngine] = {}
+        self.engines: dict[str, SharedEngine] = {}  # the fake's, by dialect (`attach`)
         self.stores: dict[str, RedisTaskStore] = {}
-        self.root: SharedEngine | None = None
+        self.fake: SharedFake | None = None
         self.kept_journal: RedisJournal | None = None
         self._wake = threading.Event()
         self._closed = False
@@ -126,11 +135,9 @@ class Shared:
             )
         return self.kept_journal
 
-    def scenarios(self, endpoints: Any, dialect: str) -> SharedScenarios:
+    def scenarios(self) -> SharedScenarios:
         """The one rule book of every process on the store (made once per process)."""
-        self._scenarios = SharedScenarios(
-            self.redis, PREFIX, endpoints, dialect=dialect, lane=self.lane
-        )
+        self._scenarios = SharedScenarios(self.redis, PREFIX, lane=self.lane)
         self._scenarios.check = self.check
         self._scenarios.tell = lambda: self.note("rules")
         return self._scenarios
@@ -237,15 +244,16 @@ class Shared:
             max_deliveries=max_deliveries,
         )
 
-    def attach(self, engine: SharedEngine) -> None:
-        """An engine of this process (the first one, then its siblings)."""
-        self.engines[engine.dialect.name] = engine
-        if self.root is not None:
+    def attach(self, fake: SharedFake) -> None:
+        """This process's fake: its engines' due events run here from now on (an engine
+        added later is found in ``fake.engines``, the same dict)."""
+        if self.fake is not None:
             return
-        self.root = engine
-        engine.changes.on_listen = lambda on: self._listen(+1 if on else -1)
+        self.fake = fake
+        self.engines = fake.engines
+        fake.changes.on_listen = lambda on: self._listen(+1 if on else -1)
         if isinstance(self.clock, SharedManualClock):
-            self.clock.attach(SharedDriver(self, engine.scheduler))
+            self.clock.attach(SharedDriver(self, fake.scheduler))
         else:
             threading.Thread(target=self._run, name="luma-due", daemon=True).start()
         self._listener.start()
@@ -356,16 +364,14 @@ class Shared:
             elif step < 0 and self._listeners == 0:
                 self.redis.hdel(LISTENING, self.origin)
 
-    def reset(self, engine: SharedEngine) -> None:
-        """The shared part of a reset (the root engine's; its stores cleared themselves)."""
-        if engine is not self.root:
-            return
+    def reset(self) -> None:
+        """The shared part of the fake's reset (its engines' stores cleared themselves)."""
         self.due.clear()
         self.epoch = int(self.redis.incr(f"{PREFIX}:epoch"))
         self.note("reset", str(self.epoch))
 
-    def close(self, engine: SharedEngine) -> None:
-        if engine is not self.root or self._closed:
+    def close(self) -> None:
+        if self._closed:
             return
         self._closed = True
         self._wake.set()
