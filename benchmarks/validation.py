@@ -49,13 +49,13 @@ def per_call_us(call: Callable[[], Any]) -> float:
 
 def cases() -> list[tuple[str, Callable[[], Any], bool]]:
     """(label, the call, whether the 50 µs target applies)."""
-    reference = contract.validator("videos-request")
-    compiled = contract.accepter("videos-request")
-    contract.check("tasks-request", RETRIEVE)  # build the cached validators before timing
+    reference = contract.validator("acedata/videos-request")
+    compiled = contract.accepter("acedata/videos-request")
+    contract.check("acedata/tasks-request", RETRIEVE)  # build the cached validators before timing
     return [
         (
             "check videos-request (generate, valid)",
-            lambda: contract.check("videos-request", GENERATE),
+            lambda: contract.check("acedata/videos-request", GENERATE),
             True,
         ),
         ("accepter(videos-request).is_valid", lambda: compiled.is_valid(GENERATE), True),
@@ -66,15 +66,19 @@ def cases() -> list[tuple[str, Callable[[], Any], bool]]:
         ),
         (
             "check videos-request (extend, valid)",
-            lambda: contract.check("videos-request", EXTEND),
+            lambda: contract.check("acedata/videos-request", EXTEND),
             True,
         ),
         (
             "check videos-request (invalid, message)",
-            lambda: contract.check("videos-request", INVALID).message,
+            lambda: contract.check("acedata/videos-request", INVALID).message,
             False,
         ),
-        ("check tasks-request (retrieve)", lambda: contract.check("tasks-request", RETRIEVE), True),
+        (
+            "check tasks-request (retrieve)",
+            lambda: contract.check("acedata/tasks-request", RETRIEVE),
+            True,
+        ),
     ]
 
 
@@ -86,7 +90,9 @@ def machine() -> str:
 
 
 def main() -> int:
-    assert not contract.check("videos-request", INVALID).ok  # the invalid case must stay invalid
+    assert not contract.check(
+        "acedata/videos-request", INVALID
+    ).ok  # the invalid case must stay invalid
     print(machine())
     print(f"target: <= {TARGET_US:.0f} µs per valid request (median of {REPEATS} repeats)\n")
     print(f"{'call':48} {'µs/call':>9}  verdict")

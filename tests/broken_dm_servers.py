@@ -106,7 +106,7 @@ def has_more_inverted(seen: Seen) -> None:
 def media_of_another_ratio(seen: Seen) -> None:
     """Every video is the 9:21 file, whatever ratio was asked."""
     if seen.path.startswith("/dream-machine/media/") and seen.path.endswith(".mp4"):
-        seen.body = (media_dir() / "dream-machine" / "540x1260.mp4").read_bytes()
+        seen.body = (media_dir("dream-machine") / "540x1260.mp4").read_bytes()
 
 
 def text_plain(seen: Seen) -> None:

@@ -40,10 +40,12 @@ def port_of(server: LiveServer) -> int:
 
 def assert_error_envelope(status: int, body: Any) -> dict[str, Any]:
     """``body`` is the documented error envelope, with the code that ``status`` carries."""
-    verdict = check("error", body)
+    verdict = check("acedata/error", body)
     assert verdict.ok, f"not the error envelope ({verdict.message}): {body!r}"
     code = body["error"]["code"]
-    assert error_codes()[code].status == status, f"{code} answered with HTTP {status}"
+    assert error_codes("acedata/error")[code].status == status, (
+        f"{code} answered with HTTP {status}"
+    )
     return body
 
 

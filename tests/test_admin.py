@@ -58,7 +58,7 @@ def test_time_moves_tasks_over_http(client: FlaskClient) -> None:
     control(client, "POST", "/clock/advance", {"seconds": 60})
     view = control(client, "GET", f"/tasks/{task_id}")
     assert view["state"] == "completed" and view["record"]["finished_at"] == T0 + 62
-    assert check("task-record", view["record"]).ok
+    assert check("acedata/task-record", view["record"]).ok
 
 
 def test_complete_and_fail_now(client: FlaskClient) -> None:

@@ -49,7 +49,7 @@ def test_a_receiver_that_fails_twice_then_accepts_gets_exactly_one_success(
     assert [a.at for a in delivery.attempts] == [T0 + 62, T0 + 67, T0 + 77]
     assert [a.status for a in delivery.attempts] == [500, 503, 200]
     body = receiver.accepted()[0].body
-    assert body["task_id"] == task_id and check("callback", body).ok
+    assert body["task_id"] == task_id and check("acedata/callback", body).ok
     assert body == luma.record(luma.task(task_id))["response"]
 
     luma.advance(3600)
@@ -91,7 +91,7 @@ def test_a_failed_task_posts_the_error_envelope_with_its_task_id(
     luma.fail(task_id, "used_up")
     body = receiver.wait_for(task_id)
     assert body["success"] is False and body["error"]["code"] == "used_up"
-    assert body["task_id"] == task_id and check("callback", body).ok
+    assert body["task_id"] == task_id and check("acedata/callback", body).ok
 
 
 def test_ending_a_task_twice_delivers_once(receiver: CallbackReceiver) -> None:

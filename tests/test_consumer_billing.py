@@ -78,7 +78,7 @@ def test_a_retry_after_a_504_is_a_second_bill(fake_url: str) -> None:
 
 
 def test_what_may_bill() -> None:
-    ok = {"schema": "videos-request", "ok": True, "problems": [], "unknown_fields": []}
+    ok = {"schema": "acedata/videos-request", "ok": True, "problems": [], "unknown_fields": []}
     bad = {**ok, "ok": False}
 
     def seen(status: int | None, answer: object = None, **more: object) -> Seen:

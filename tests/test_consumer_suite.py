@@ -319,7 +319,7 @@ def test_the_reference_client_against_the_real_service() -> None:
 def test_an_unasked_404_on_videos_is_a_refusal_but_not_on_tasks() -> None:
     from contract_tests.checks.client import Seen
 
-    ok = {"schema": "videos-request", "ok": True, "problems": [], "unknown_fields": []}
+    ok = {"schema": "acedata/videos-request", "ok": True, "problems": [], "unknown_fields": []}
     unknown_video = {"error": {"code": "not_found", "message": "video_id: no video 'x'"}}
     extend = Seen("POST", "/luma/videos", {"action": "extend"}, ok, 404, unknown_video)
     assert "refused it: 404" in (extend.problem() or "")

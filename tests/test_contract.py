@@ -16,78 +16,88 @@ from tests.support import refs
 
 PROMPT = "Astronauts shuttle from space to volcano"
 GENERATE = {"action": "generate", "prompt": PROMPT}
-RESULT = contract.fixture("seed_result_basic").payload
-MESSAGE_SCHEMAS = [n for n in contract.schema_names() if n != "common"]
+RESULT = contract.fixture("acedata/seed_result_basic").payload
+MESSAGE_SCHEMAS = [n for n in contract.schema_names() if not n.endswith("/common")]
 
 # (schema, payload, strict, the exact message): one case per kind of rule the schemas use.
 MESSAGES = {
-    "required": ("videos-request", {"action": "generate"}, False, "prompt is required"),
+    "required": ("acedata/videos-request", {"action": "generate"}, False, "prompt is required"),
     "required-nested": (
-        "error",
+        "acedata/error",
         {"success": False, "error": {"code": "api_error"}, "trace_id": "t"},
         False,
         "error.message is required",
     ),
     "type": (
-        "videos-request",
+        "acedata/videos-request",
         {**GENERATE, "timeout": "300"},
         False,
         "timeout: must be number, got string",
     ),
-    "type-root": ("videos-request", [GENERATE], False, "must be object, got array"),
+    "type-root": ("acedata/videos-request", [GENERATE], False, "must be object, got array"),
     "enum": (
-        "videos-request",
+        "acedata/videos-request",
         {**GENERATE, "aspect_ratio": "5:4"},
         False,
         'aspect_ratio: "5:4" is not one of 16:9, 9:16, 1:1, 4:3, 3:4, 21:9, 9:21',
     ),
     "const": (
-        "videos-result",
+        "acedata/videos-result",
         {**RESULT, "success": False},
         False,
         "success: must be true, got false",
     ),
     "url": (
-        "videos-request",
+        "acedata/videos-request",
         {**GENERATE, "callback_url": "ftp://x.example/hook"},
         False,
         'callback_url: "ftp://x.example/hook" is not an http(s) URL',
     ),
-    "empty": ("videos-request", {**GENERATE, "prompt": ""}, False, "prompt: must not be empty"),
-    "blank": ("videos-request", {**GENERATE, "prompt": " \t "}, False, "prompt: must not be blank"),
+    "empty": (
+        "acedata/videos-request",
+        {**GENERATE, "prompt": ""},
+        False,
+        "prompt: must not be empty",
+    ),
+    "blank": (
+        "acedata/videos-request",
+        {**GENERATE, "prompt": " \t "},
+        False,
+        "prompt: must not be blank",
+    ),
     "exclusiveMinimum": (
-        "videos-request",
+        "acedata/videos-request",
         {**GENERATE, "timeout": 0},
         False,
         "timeout: must be greater than 0, got 0",
     ),
     "minItems": (
-        "tasks-request",
+        "acedata/tasks-request",
         {"action": "retrieve_batch", "ids": []},
         False,
         "ids: must have at least 1 item(s)",
     ),
     "strict-unknown": (
-        "videos-request",
+        "acedata/videos-request",
         {**GENERATE, "model": "ray-2", "image_urls": []},
         True,
         "unknown field(s): image_urls, model",
     ),
     "extend-anyOf": (
-        "videos-request",
+        "acedata/videos-request",
         {"action": "extend", "prompt": PROMPT},
         False,
         "video_id or video_url is required",
     ),
     "oneOf-of-consts": (
-        "error",
+        "acedata/error",
         {"success": False, "error": {"code": "nope", "message": "m"}, "trace_id": "t"},
         False,
-        'error.code: "nope" is not one of ' + ", ".join(contract.error_codes()),
+        'error.code: "nope" is not one of ' + ", ".join(contract.error_codes("acedata/error")),
     ),
     # a failed callback without task_id is about task_id, not "success must be true"
     "anyOf-closest": (
-        "callback",
+        "acedata/callback",
         {"success": False, "error": {"code": "api_error", "message": "m"}, "trace_id": "t"},
         False,
         "task_id is required",
@@ -105,29 +115,29 @@ def test_message_is_readable(case: tuple[str, Any, bool, str]) -> None:
 
 
 def test_tied_alternatives_are_all_named() -> None:
-    record = dict(contract.fixture("task_finished_completed").payload)
+    record = dict(contract.fixture("acedata/task_finished_completed").payload)
     del record["finished_at"]
-    message = contract.check("task-record", record).message
+    message = contract.check("acedata/task-record", record).message
     assert message.startswith("either ")
     assert "finished_at is required" in message
     assert "response.state" in message
 
 
 def test_message_never_dumps_a_large_payload() -> None:
-    record = contract.fixture("task_finished_completed").payload
+    record = contract.fixture("acedata/task_finished_completed").payload
     bad = {**record, "response": {"whatever": "x" * 500}}
-    assert len(contract.check("task-record", bad).message) < 300
+    assert len(contract.check("acedata/task-record", bad).message) < 300
 
 
 def test_valid_payload_has_no_problems() -> None:
-    verdict = contract.check("videos-request", GENERATE)
+    verdict = contract.check("acedata/videos-request", GENERATE)
     assert verdict.ok
     assert verdict.problems == ()
     assert verdict.message == ""
 
 
 def test_every_problem_is_reported() -> None:
-    verdict = contract.check("videos-request", {"timeout": 0, "loop": "yes"})
+    verdict = contract.check("acedata/videos-request", {"timeout": 0, "loop": "yes"})
     reasons = {str(p) for p in verdict.problems}
     assert {"prompt is required", "loop: must be boolean, got string"} <= reasons
     assert any(r.startswith("timeout:") for r in reasons)
@@ -135,23 +145,23 @@ def test_every_problem_is_reported() -> None:
 
 def test_unknown_fields_are_reported_but_accepted_by_default() -> None:
     payload = {**GENERATE, "model": "ray-2", "image_urls": ["https://x.example/a.png"]}
-    verdict = contract.check("videos-request", payload)
+    verdict = contract.check("acedata/videos-request", payload)
     assert verdict.ok
     assert verdict.unknown_fields == ("image_urls", "model")
-    assert contract.unknown_fields("videos-request", payload) == ("image_urls", "model")
-    assert contract.check("videos-request", payload, strict=True).unknown_fields
+    assert contract.unknown_fields("acedata/videos-request", payload) == ("image_urls", "model")
+    assert contract.check("acedata/videos-request", payload, strict=True).unknown_fields
 
 
 def test_unknown_fields_of_non_objects_and_shapeless_schemas() -> None:
-    assert contract.unknown_fields("videos-request", [GENERATE]) == ()
-    assert contract.unknown_fields("videos-request", GENERATE) == ()
+    assert contract.unknown_fields("acedata/videos-request", [GENERATE]) == ()
+    assert contract.unknown_fields("acedata/videos-request", GENERATE) == ()
     # callback is an anyOf of two shapes: no top-level properties to compare against
-    assert contract.unknown_fields("callback", {"anything": 1}) == ()
+    assert contract.unknown_fields("acedata/callback", {"anything": 1}) == ()
 
 
 def test_strict_needs_top_level_properties() -> None:
     with pytest.raises(ValueError):
-        contract.load_schema("callback", strict=True)
+        contract.load_schema("acedata/callback", strict=True)
 
 
 def test_unknown_names_raise_key_error() -> None:
@@ -192,7 +202,7 @@ CONTRACT_MESSAGES = {
 
 
 def test_error_codes_agree_with_the_contract() -> None:
-    codes = contract.error_codes()
+    codes = contract.error_codes("acedata/error")
     for code, status in CONTRACT_STATUS.items():
         assert codes[code].status == status, code
     for code, message in CONTRACT_MESSAGES.items():
@@ -202,7 +212,7 @@ def test_error_codes_agree_with_the_contract() -> None:
 
 
 def test_error_codes_are_well_formed() -> None:
-    for code, info in contract.error_codes().items():
+    for code, info in contract.error_codes("acedata/error").items():
         assert info.code == code
         assert 400 <= info.status < 600
         assert info.message
@@ -214,7 +224,7 @@ def test_bundled_has_no_refs(name: str) -> None:
 
 
 def test_bundled_keeps_the_annotations() -> None:
-    codes = contract.bundled("error")["properties"]["error"]["properties"]["code"]["oneOf"]
+    codes = contract.bundled("acedata/error")["properties"]["error"]["properties"]["code"]["oneOf"]
     assert all("x-status" in c and "x-message" in c for c in codes)
 
 
@@ -232,25 +242,27 @@ def test_bundled_validates_like_the_original(fx: contract.Fixture) -> None:
 
 
 def test_load_schema_returns_a_copy() -> None:
-    first = contract.load_schema("videos-request")
+    first = contract.load_schema("acedata/videos-request")
     first["properties"]["prompt"] = {"type": "integer"}
     first["required"].append("nonsense")
     first["title"] = "changed"
-    again = contract.load_schema("videos-request")
+    again = contract.load_schema("acedata/videos-request")
     assert again["title"] == "VideosRequest"
     assert again["required"] == ["prompt"]
-    assert contract.check("videos-request", GENERATE).ok
+    assert contract.check("acedata/videos-request", GENERATE).ok
 
 
 def test_bundled_returns_a_copy() -> None:
-    contract.bundled("videos-request")["properties"].clear()
-    assert contract.bundled("videos-request")["properties"]
+    contract.bundled("acedata/videos-request")["properties"].clear()
+    assert contract.bundled("acedata/videos-request")["properties"]
 
 
 def test_validator_is_reused() -> None:
-    assert contract.validator("videos-request") is contract.validator("videos-request")
-    assert contract.validator("videos-request") is not contract.validator(
-        "videos-request", strict=True
+    assert contract.validator("acedata/videos-request") is contract.validator(
+        "acedata/videos-request"
+    )
+    assert contract.validator("acedata/videos-request") is not contract.validator(
+        "acedata/videos-request", strict=True
     )
 
 
@@ -265,7 +277,7 @@ GENERATION = settings(
 
 def _generation_schema(name: str, strict: bool = False) -> dict[str, Any]:
     schema = contract.bundled(name, strict=strict)
-    if name == "tasks-batch":
+    if name == "acedata/tasks-batch":
         # each item is a whole task record; a few per batch keep this test at ~1 s
         schema["properties"]["items"]["maxItems"] = 3
     return schema
@@ -282,7 +294,9 @@ def test_generated_payloads_are_accepted(name: str) -> None:
     accepted()
 
 
-@pytest.mark.parametrize("name", ["videos-request", "videos-result", "tasks-request"])
+@pytest.mark.parametrize(
+    "name", ["acedata/videos-request", "acedata/videos-result", "acedata/tasks-request"]
+)
 def test_generated_strict_payloads_are_accepted_and_have_no_unknown_fields(name: str) -> None:
     @GENERATION
     @given(from_schema(_generation_schema(name, strict=True)))
@@ -339,7 +353,7 @@ def test_both_engines_agree_on_any_json_in_any_field() -> None:
 
     @settings(GENERATION, max_examples=300)
     @given(
-        name=st.sampled_from(["videos-request", "tasks-request"]),
+        name=st.sampled_from(["acedata/videos-request", "acedata/tasks-request"]),
         field=st.sampled_from(
             [
                 "prompt",
@@ -360,14 +374,18 @@ def test_both_engines_agree_on_any_json_in_any_field() -> None:
         value=values,
     )
     def agree(name: str, field: str, value: Any) -> None:
-        base = {"prompt": "x"} if name == "videos-request" else {"action": "retrieve", "id": "i"}
+        base = (
+            {"prompt": "x"}
+            if name == "acedata/videos-request"
+            else {"action": "retrieve", "id": "i"}
+        )
         _agree(name, {**base, field: value})
 
     agree()
 
 
 def test_a_value_that_is_not_json_is_left_to_the_reference() -> None:
-    verdict = contract.check("videos-request", {"prompt": b"bytes are no JSON"})
+    verdict = contract.check("acedata/videos-request", {"prompt": b"bytes are no JSON"})
     assert not verdict.ok and "prompt" in verdict.message
 
 
@@ -375,4 +393,4 @@ def test_very_deep_values_are_checked_without_crashing() -> None:
     deep: Any = []
     for _ in range(100_000):  # far deeper than any JSON parser hands over
         deep = [deep]
-    assert contract.check("videos-request", {"prompt": "x", "extra": deep}).ok
+    assert contract.check("acedata/videos-request", {"prompt": "x", "extra": deep}).ok

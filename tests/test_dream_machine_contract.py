@@ -23,9 +23,10 @@ def _ids(fixtures: list[Fixture]) -> list[str]:
 def test_names_are_qualified_and_apart_from_the_acedata_ones() -> None:
     assert "dream-machine/generation" in NAMES
     assert "dream-machine/video-request" in NAMES
-    assert not any("/" in name for name in contract.schema_names())
+    assert all(name.count("/") == 1 for name in contract.schema_names())
+    assert set(NAMES).isdisjoint(contract.dialect_schema_names("acedata"))
     # The same stem in two dialects is two schemas.
-    assert contract.load_schema("dream-machine/error") != contract.load_schema("error")
+    assert contract.load_schema("dream-machine/error") != contract.load_schema("acedata/error")
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -88,7 +88,7 @@ def test_a_null_optional_field_is_the_field_left_out(
     )
     assert answer.status_code == 200, answer.get_json()
     result = answer.get_json()
-    assert check("videos-result", result).ok
+    assert check("acedata/videos-result", result).ok
     assert (result["video_width"], result["video_height"]) == expect
 
 
@@ -149,10 +149,10 @@ def test_retrieve_is_the_default_action(client: FlaskClient) -> None:
 def test_records_have_the_documented_shape_with_an_id_of_their_own(client: FlaskClient) -> None:
     ids = [post(client, "/luma/videos", MCP_BODY).get_json()["task_id"] for _ in range(3)]
     batch = post(client, "/luma/tasks", {"action": "retrieve_batch", "ids": ids}).get_json()
-    documented = set(fixture("provider_task_record").payload)
+    documented = set(fixture("acedata/provider_task_record").payload)
     record_ids = set()
     for record in batch["items"]:
-        assert check("task-record", record).ok
+        assert check("acedata/task-record", record).ok
         assert documented <= set(record), documented - set(record)
         assert re.fullmatch("[0-9a-f]{24}", record["_id"]), record["_id"]
         record_ids.add(record["_id"])
@@ -173,9 +173,9 @@ def test_record_ids_are_seeded_and_start_with_the_creation_second() -> None:
 
 
 def test_the_documented_record_and_batch_pass_the_schemas() -> None:
-    assert check("task-record", fixture("provider_task_record").payload).ok
-    batch = fixture("provider_tasks_batch").payload
-    assert check("tasks-batch", batch).ok
+    assert check("acedata/task-record", fixture("acedata/provider_task_record").payload).ok
+    batch = fixture("acedata/provider_tasks_batch").payload
+    assert check("acedata/tasks-batch", batch).ok
     assert all("started_at" not in item and "elapsed" not in item for item in batch["items"])
 
 
@@ -205,7 +205,8 @@ def test_a_scenario_failure_without_a_message_has_the_documented_one(
     assert answer.status_code == 500
     assert answer.get_json()["error"]["message"] == "Internal server error."
     assert (
-        error_codes()["bad_request"].message == "The json payload is not valid to request the API"
+        error_codes("acedata/error")["bad_request"].message
+        == "The json payload is not valid to request the API"
     )
 
 

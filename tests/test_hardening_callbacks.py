@@ -81,7 +81,7 @@ def settled_delivery(server: LiveServer, task_id: str, timeout: float = 15.0) ->
     assert [(e["attempt"], e.get("status"), e.get("error")) for e in journaled] == [
         (a["number"], a["status"], a["error"]) for a in attempts
     ]
-    assert all(check("callback", e["body"]).ok for e in journaled)
+    assert all(check("acedata/callback", e["body"]).ok for e in journaled)
     assert control.delivery_log(task_id) == delivery  # settled means it stays so
     return delivery
 

@@ -74,7 +74,7 @@ def run_client(ledger: Ledger, send: Transport) -> Ledger:
         if operation in MAKES_A_TASK:
             ledger.created.append(answer["task_id"])
             if "video_id" in answer:  # a synchronous call: the finished video
-                if not check("videos-result", answer).ok or answer["video_width"] != 1552:
+                if not check("acedata/videos-result", answer).ok or answer["video_width"] != 1552:
                     ledger.note(operation, status, answer)
                 ledger.videos.append(answer["video_id"])
         elif not retrieved_what_was_asked(body, answer):
@@ -133,7 +133,7 @@ def test_many_clients_at_once_lose_and_double_nothing(server: LiveServer) -> Non
     with ThreadPoolExecutor(max_workers=8) as pool:
         views = list(pool.map(control.wait_for_task, created))
     assert {view["state"] for view in views} == {"completed"}
-    assert all(check("task-record", view["record"]).ok for view in views)
+    assert all(check("acedata/task-record", view["record"]).ok for view in views)
 
     for ledger in ledgers:  # every task retrievable by its own token, and only by it
         send = http_transport(server, ledger.token)

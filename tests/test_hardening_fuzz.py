@@ -49,7 +49,7 @@ from tests.hardening_support import (
 from tests.support import AUTH, PROMPT, LiveServer, instant_service, live_server
 
 API_PATHS = ("/luma/videos", "/luma/tasks")
-SCHEMA_OF_PATH = {"/luma/videos": "videos-request", "/luma/tasks": "tasks-request"}
+SCHEMA_OF_PATH = {"/luma/videos": "acedata/videos-request", "/luma/tasks": "acedata/tasks-request"}
 LIMIT = 1_048_576  # the default max_body_bytes
 
 # Bounded: each example is a real HTTP round trip. The loaded profile (``ci`` under CI:
@@ -102,9 +102,11 @@ def assert_in_contract(response: requests.Response, path: str, sent: Any = None)
         return assert_error_envelope(status, body)
     assert status == 200
     if path == "/luma/videos":
-        assert check("videos-result", body).ok or check("videos-accepted", body).ok, body
+        assert (
+            check("acedata/videos-result", body).ok or check("acedata/videos-accepted", body).ok
+        ), body
     else:
-        assert check("task-record", body).ok or check("tasks-batch", body).ok, body
+        assert check("acedata/task-record", body).ok or check("acedata/tasks-batch", body).ok, body
     return body
 
 

@@ -38,7 +38,7 @@ def assert_envelope(response: TestResponse, status: int, code: str, mentions: st
     assert response.status_code == status, response.data
     assert response.mimetype == "application/json"
     body = response.get_json()
-    assert check("error", body).ok, body
+    assert check("acedata/error", body).ok, body
     assert body["error"]["code"] == code
     assert mentions in body["error"]["message"]
     assert "Traceback" not in response.get_data(as_text=True)
@@ -67,7 +67,7 @@ def test_generate_synchronously_answers_the_documented_result(
     response = post(client, "/luma/videos", body)
     assert response.status_code == 200
     result = response.get_json()
-    assert check("videos-result", result).ok
+    assert check("acedata/videos-result", result).ok
     assert result["prompt"] == PROMPT
     assert result["video_url"] == f"http://localhost/luma/{result['task_id']}.mp4"
     assert result["thumbnail_url"].endswith(f"/luma/{result['task_id']}.jpg")
@@ -82,21 +82,21 @@ def test_extend_by_id_by_url_and_with_an_end_frame(client: FlaskClient) -> None:
     ):
         response = post(client, "/luma/videos", {"action": "extend", "prompt": PROMPT, **extra})
         result = response.get_json()
-        assert response.status_code == 200 and check("videos-result", result).ok
+        assert response.status_code == 200 and check("acedata/videos-result", result).ok
         assert (result["video_width"], result["video_height"]) == (1552, 656)
         assert result["task_id"] != first["task_id"]
 
 
 def test_async_then_poll_retrieve_and_retrieve_batch(client: FlaskClient) -> None:
     accepted = post(client, "/luma/videos", {"prompt": PROMPT, "async": True}).get_json()
-    assert check("videos-accepted", accepted).ok
+    assert check("acedata/videos-accepted", accepted).ok
     record = post(client, "/luma/tasks", {"action": "retrieve", "id": accepted["task_id"]})
-    assert record.status_code == 200 and check("task-record", record.get_json()).ok
+    assert record.status_code == 200 and check("acedata/task-record", record.get_json()).ok
     assert record.get_json()["request"] == {"prompt": PROMPT, "async": True}
     batch = post(
         client, "/luma/tasks", {"action": "retrieve_batch", "ids": [accepted["task_id"]]}
     ).get_json()
-    assert batch["count"] == 1 and check("tasks-batch", batch).ok
+    assert batch["count"] == 1 and check("acedata/tasks-batch", batch).ok
 
 
 def test_a_running_record_holds_only_task_id_and_state() -> None:

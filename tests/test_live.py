@@ -33,7 +33,7 @@ def test_synchronous_generate_over_a_socket(server: LiveServer) -> None:
     response = server.post("/luma/videos", {"prompt": PROMPT, "aspect_ratio": "1:1"})
     assert response.status_code == 200 and response.headers["content-type"] == "application/json"
     result = response.json()
-    assert check("videos-result", result).ok
+    assert check("acedata/videos-result", result).ok
     assert result["video_url"].startswith(server.url + "/luma/")
     video = server.session.get(result["video_url"], timeout=10)
     assert media_probe.video_size(video.content) == (1024, 1024)
@@ -50,14 +50,14 @@ def test_async_and_callback_flows_agree_with_the_task_records(server: LiveServer
         answer = server.post("/luma/videos", {"prompt": PROMPT, "callback_url": receiver.url})
         called = answer.json()["task_id"]
         body = receiver.wait_for(called)
-        assert check("callback", body).ok and body["task_id"] == called
+        assert check("acedata/callback", body).ok and body["task_id"] == called
 
         # Fixed delays and due-order events: the earlier task has finished too.
         batch = server.post("/luma/tasks", {"action": "retrieve_batch", "ids": [polled, called]})
         records = {r["id"]: r for r in batch.json()["items"]}
         assert records[called]["response"] == body
         assert records[polled]["response"]["state"] == "completed"
-        assert all(check("task-record", r).ok for r in records.values())
+        assert all(check("acedata/task-record", r).ok for r in records.values())
 
 
 def test_many_synchronous_requests_are_held_at_once(server: LiveServer) -> None:

@@ -62,7 +62,7 @@ def _resolve(doc: dict[str, Any], ref: str) -> Any:
 
 
 def _envelope(code: str) -> dict[str, Any]:
-    info = contract.error_codes()[code]
+    info = contract.error_codes("acedata/error")[code]
     return {"success": False, "error": {"code": code, "message": info.message}, "trace_id": "t"}
 
 
@@ -88,7 +88,7 @@ def test_every_ref_resolves_within_the_document() -> None:
 
 def test_every_schema_file_and_def_is_a_component() -> None:
     components = _doc()["components"]["schemas"]
-    for name in contract.schema_names():
+    for name in contract.dialect_schema_names("acedata"):  # the document's own API
         schema = contract.load_schema(name)
         assert schema["title"] in components, name
         assert set(schema.get("$defs", {})) <= set(components), name
@@ -103,7 +103,7 @@ def test_components_carry_no_json_schema_plumbing() -> None:
 def test_annotations_are_kept() -> None:
     codes = _doc()["components"]["schemas"]["ErrorCode"]["oneOf"]
     assert {c["const"]: c["x-status"] for c in codes} == {
-        c.code: c.status for c in contract.error_codes().values()
+        c.code: c.status for c in contract.error_codes("acedata/error").values()
     }
     assert all(c["x-message"] for c in codes)
 
@@ -148,7 +148,7 @@ NOT_AN_OPERATION_STATUS = {405}
 def test_every_error_status_is_documented_by_an_operation() -> None:
     paths = _doc()["paths"]
     listed = {int(s) for p in (VIDEOS, TASKS) for s in paths[p]["post"]["responses"]}
-    statuses = {c.status for c in contract.error_codes().values()}
+    statuses = {c.status for c in contract.error_codes("acedata/error").values()}
     assert statuses - NOT_AN_OPERATION_STATUS <= listed
 
 
@@ -172,11 +172,14 @@ def test_400_response_rejects_a_401_code() -> None:
 )
 def test_error_response_admits_exactly_its_codes(path: str, status: int) -> None:
     schema = _response_schema(path, str(status))
-    for code, info in contract.error_codes().items():
+    for code, info in contract.error_codes("acedata/error").items():
         assert schema.is_valid(_envelope(code)) == (info.status == status), code
 
 
-@pytest.mark.parametrize("fx", contract.fixtures(), ids=[f.name for f in contract.fixtures()])
+ACEDATA_FIXTURES = contract.dialect_fixtures("acedata")  # the document's own API's
+
+
+@pytest.mark.parametrize("fx", ACEDATA_FIXTURES, ids=[f.name for f in ACEDATA_FIXTURES])
 def test_components_judge_fixtures_like_the_contract(fx: contract.Fixture) -> None:
     if fx.strict:
         pytest.skip("the document describes the lenient contract")
@@ -189,9 +192,9 @@ def test_200_responses_accept_every_documented_answer() -> None:
     videos = _response_schema(VIDEOS, "200")
     tasks = _response_schema(TASKS, "200")
     for fx in contract.fixtures():
-        if fx.valid and fx.schema in {"videos-result", "videos-accepted"}:
+        if fx.valid and fx.schema in {"acedata/videos-result", "acedata/videos-accepted"}:
             assert videos.is_valid(fx.payload), fx.name
-        if fx.valid and fx.schema in {"task-record", "tasks-batch"}:
+        if fx.valid and fx.schema in {"acedata/task-record", "acedata/tasks-batch"}:
             assert tasks.is_valid(fx.payload), fx.name
 
 
@@ -209,7 +212,7 @@ def test_the_videos_200_shapes_are_told_apart(broken: dict[str, Any]) -> None:
     """A tool that validates with the document rejects a finished result that breaks
     its schema: it does not pass as an immediate answer just for having a task_id."""
     videos = _response_schema(VIDEOS, "200")
-    result = contract.fixture("seed_result_basic").payload
+    result = contract.fixture("acedata/seed_result_basic").payload
     assert videos.is_valid(result)
     assert not videos.is_valid({**result, **broken})
     assert videos.is_valid({"task_id": result["task_id"]})

@@ -33,8 +33,9 @@ def test_the_wheel_carries_schemas_fixtures_and_media(wheel: Path) -> None:
         assert f"contract_tests/schemas/{schema}.json" in names
     for fixture in contract.fixtures():
         assert f"contract_tests/fixtures/examples/{fixture.name}.json" in names
-    assert "contract_tests/fixtures/media/1552x656.mp4" in names
-    assert "contract_tests/fixtures/media/656x1552.jpg" in names
+    assert "contract_tests/fixtures/media/acedata/1552x656.mp4" in names
+    assert "contract_tests/fixtures/media/acedata/656x1552.jpg" in names
+    assert "contract_tests/fixtures/media/dream-machine/1024x1024.png" in names
 
 
 def test_the_wheel_has_no_top_level_schemas_or_fixtures_package(wheel: Path) -> None:
@@ -53,7 +54,7 @@ def test_the_installed_contract_reads_its_own_copy(wheel: Path, tmp_path: Path) 
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "from contract_tests import contract;"
         "print(contract.schema_dir()); print(len(contract.fixtures()));"
-        "print(contract.check('videos-request', {'prompt': 'x'}).ok)"
+        "print(contract.check('acedata/videos-request', {'prompt': 'x'}).ok)"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe, str(tmp_path)],

@@ -57,7 +57,7 @@ def test_forwards_to_the_fake_and_records_every_exchange(clean: LiveServer, tmp_
         got = post(proxy.url, "/luma/tasks", {"action": "retrieve", "id": task_id})
         health = requests.get(proxy.url + "/health", timeout=10)
 
-    assert made.status_code == 200 and check("videos-result", made.json()).ok
+    assert made.status_code == 200 and check("acedata/videos-result", made.json()).ok
     assert got.status_code == 200 and got.json()["response"] == made.json()
     assert health.json()["status"] == "ok"
     # Forwarded as sent, token included (the fake accepts only the test token).
@@ -68,9 +68,9 @@ def test_forwards_to_the_fake_and_records_every_exchange(clean: LiveServer, tmp_
     assert lines == ["POST /luma/videos 200 ok", "POST /luma/tasks 200 ok", "GET /health 200 -"]
     exchanges = proxy.exchanges
     assert [x.ok for x in exchanges] == [True, True, True]
-    assert exchanges[0].request_verdict.schema == "videos-request"
-    assert exchanges[0].answer_verdict.schema == "videos-result"
-    assert exchanges[1].answer_verdict.schema == "task-record"
+    assert exchanges[0].request_verdict.schema == "acedata/videos-request"
+    assert exchanges[0].answer_verdict.schema == "acedata/videos-result"
+    assert exchanges[1].answer_verdict.schema == "acedata/task-record"
     assert exchanges[0].billable and not exchanges[1].billable
     recorded = [json.loads(line) for line in record.read_text().splitlines()]
     assert [(r["method"], r["path"], r["status"], r["ok"]) for r in recorded] == [
@@ -88,7 +88,9 @@ def test_a_request_that_breaks_the_contract_is_flagged(clean: LiveServer) -> Non
     assert refused.status_code == 400  # the fake's own answer, passed on
     (exchange,) = proxy.exchanges
     assert not exchange.request_verdict.ok and exchange.answer_verdict.ok
-    assert exchange.line().startswith("POST /luma/videos 400 DRIFT request drift (videos-request)")
+    assert exchange.line().startswith(
+        "POST /luma/videos 400 DRIFT request drift (acedata/videos-request)"
+    )
     assert '"5:4" is not one of' in exchange.line()
 
 
@@ -157,9 +159,9 @@ def test_an_answer_of_the_wrong_shape_is_flagged() -> None:
     assert error.status_code == 500
     videos, tasks = proxy.exchanges
     assert videos.request_verdict.ok and not videos.answer_verdict.ok
-    assert videos.answer_verdict.schema == "videos-result"
+    assert videos.answer_verdict.schema == "acedata/videos-result"
     line = videos.line()
-    assert line.startswith("POST /luma/videos 200 DRIFT answer drift (videos-result)")
+    assert line.startswith("POST /luma/videos 200 DRIFT answer drift (acedata/videos-result)")
     assert "video_width: must be integer, got string" in line
     assert tasks.answer_verdict.problems == [
         "too_many_requests is documented with status 429, not 500"
@@ -199,7 +201,7 @@ def test_over_the_cap_the_proxy_answers_429_and_forwards_nothing(clean: LiveServ
     assert first.status_code == 200 and retrieve.status_code == 200  # retrieves cost nothing
     for capped in (second, extend):
         assert capped.status_code == 429 and capped.headers[CAP_HEADER] == "capped"
-        assert check("error", capped.json()).ok
+        assert check("acedata/error", capped.json()).ok
         assert capped.json()["error"]["code"] == "too_many_requests"
         assert "cap of 1 billable request(s) is reached" in capped.json()["error"]["message"]
     assert len(journal(clean, "/luma/videos")) == 1  # only the first reached the fake
@@ -270,7 +272,7 @@ def test_luma_mock_proxy_exits_1_after_contract_drift() -> None:
         code, lines = stop(process)
 
     assert code == 1
-    assert lines[0].startswith("POST /luma/videos 200 DRIFT answer drift (videos-result)")
+    assert lines[0].startswith("POST /luma/videos 200 DRIFT answer drift (acedata/videos-result)")
     assert "1 with contract drift" in lines[-1]
 
 

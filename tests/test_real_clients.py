@@ -119,7 +119,7 @@ def make_video(server: LiveServer, aspect_ratio: str) -> dict[str, Any]:
 
 def assert_video(result: dict[str, Any], base_url: str, task_id: str, ratio: str) -> None:
     """A finished result of the documented shape, for this task, served by this fake."""
-    assert check("videos-result", result).ok, check("videos-result", result).message
+    assert check("acedata/videos-result", result).ok, check("acedata/videos-result", result).message
     assert result["task_id"] == task_id and result["state"] == "completed"
     assert result["video_url"] == f"{base_url}/luma/{task_id}.mp4"
     assert result["thumbnail_url"] == f"{base_url}/luma/{task_id}.jpg"
@@ -268,7 +268,7 @@ def test_sdk_task_api_get_and_wait(sdk: AceDataCloud, fake: LiveServer) -> None:
     got = sdk.tasks.get(handle.id, service="luma")
     assert got["id"] == handle.id and got["request"] == sdk_body(prompt=PROMPT)
     waited = sdk.tasks.wait(handle.id, service="luma", **FAST)
-    assert check("task-record", waited).ok
+    assert check("acedata/task-record", waited).ok
     assert_video(waited["response"], fake.url, handle.id, "16:9")
     assert waited["finished_at"] >= waited["created_at"]
 
@@ -286,7 +286,7 @@ def test_sdk_generic_video_resource_for_luma(sdk: AceDataCloud, fake: LiveServer
     handle = sdk.video.generate(provider="luma", prompt=PROMPT, image_url=START)
     request = record(fake, handle.id)["request"]
     assert request == {"prompt": PROMPT, "image_url": START}
-    assert unknown_fields("videos-request", request) == ("image_url",)
+    assert unknown_fields("acedata/videos-request", request) == ("image_url",)
     # Unlike `client.luma`, this resource does not look at what it was answered: the
     # handle starts unfinished although the answer was complete; one poll finishes it.
     assert not handle.done
@@ -304,7 +304,7 @@ def test_sdk_callback_url_gets_the_result(sdk: AceDataCloud, fake: LiveServer) -
         assert not handle.done
         body = receiver.wait_for(handle.id)
 
-    assert check("callback", body).ok
+    assert check("acedata/callback", body).ok
     assert_video(body, fake.url, handle.id, "1:1")
     finished = handle.wait(**FAST)
     assert finished["response"] == body
@@ -416,7 +416,7 @@ def test_cli_generate_json(fake: LiveServer) -> None:
     # No `async`: the CLI waits on one synchronous call. It always sends `model`.
     request = record(fake, result["task_id"])["request"]
     assert request == {"prompt": PROMPT, "model": "luma", "aspect_ratio": "9:16"}
-    assert unknown_fields("videos-request", request) == ("model",)
+    assert unknown_fields("acedata/videos-request", request) == ("model",)
 
 
 def test_cli_generate_rich_output_names_the_task(fake: LiveServer) -> None:
@@ -436,7 +436,7 @@ def test_cli_generate_with_callback_url(fake: LiveServer) -> None:
         run = luma_cli(fake.url, "generate", PROMPT, "--callback-url", receiver.url, "--json")
         assert run.code == 0, run.output
         accepted = run.json()
-        assert check("videos-accepted", accepted).ok and set(accepted) == {"task_id"}
+        assert check("acedata/videos-accepted", accepted).ok and set(accepted) == {"task_id"}
         body = receiver.wait_for(accepted["task_id"])
 
     assert_video(body, fake.url, accepted["task_id"], "16:9")
@@ -463,7 +463,7 @@ def test_cli_image_to_video_sends_image_urls(fake: LiveServer) -> None:
         "model": "luma",
         "aspect_ratio": "16:9",
     }
-    assert unknown_fields("videos-request", request) == ("image_urls", "model")
+    assert unknown_fields("acedata/videos-request", request) == ("image_urls", "model")
 
 
 def test_cli_extend(fake: LiveServer) -> None:
@@ -499,13 +499,13 @@ def test_cli_task_and_tasks(fake: LiveServer) -> None:
     one = luma_cli(fake.url, "task", first["task_id"], "--json")
     assert one.code == 0, one.output
     single = one.json()
-    assert check("task-record", single).ok and single["id"] == first["task_id"]
+    assert check("acedata/task-record", single).ok and single["id"] == first["task_id"]
     assert single["response"] == first
 
     both = luma_cli(fake.url, "tasks", first["task_id"], second["task_id"], "--json")
     assert both.code == 0, both.output
     batch = both.json()
-    assert check("tasks-batch", batch).ok and batch["count"] == 2
+    assert check("acedata/tasks-batch", batch).ok and batch["count"] == 2
     assert [item["response"] for item in batch["items"]] == [first, second]
 
 

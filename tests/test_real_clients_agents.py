@@ -350,7 +350,7 @@ def polled_to_the_end(agent: Agent, server: LiveServer, task_id: str) -> dict[st
     assert not answer.error, answer.text
     got = answer.json()
     polling = got.pop("mcp_task_polling")
-    assert got["id"] == task_id and check("task-record", got).ok
+    assert got["id"] == task_id and check("acedata/task-record", got).ok
     assert polling["is_complete"] is True and polling["is_failed"] is False
     assert polling["should_poll"] is False and polling["recommended_action"] == "stop"
     return got
@@ -360,7 +360,7 @@ def test_mcp_server_lists_its_tools_and_the_contract_ratios(agent: Agent) -> Non
     assert agent.info.serverInfo.name == "luma"
     tools = agent.tools()
     assert set(tools) == LUMA_TOOLS | INFO_TOOLS
-    contract = load_schema("common")["$defs"]["AspectRatio"]["enum"]
+    contract = load_schema("acedata/common")["$defs"]["AspectRatio"]["enum"]
     for name in ("luma_generate_video", "luma_generate_video_from_image"):
         offered = tools[name].inputSchema["properties"]["aspect_ratio"]
         assert offered["enum"] == contract and offered["default"] == "16:9"
@@ -397,7 +397,7 @@ def test_mcp_generate_video_with_every_option_and_a_callback(
         task_id = submitted(answer)
         body = receiver.wait_for(task_id)
 
-    assert check("callback", body).ok
+    assert check("acedata/callback", body).ok
     assert_video(body, fake.url, task_id, "21:9")
     got = polled_to_the_end(agent, fake, task_id)
     assert got["response"] == body
@@ -616,7 +616,7 @@ def test_mcp_get_tasks_batch(agent: Agent, fake: LiveServer) -> None:
 
     assert not answer.error, answer.text
     batch = answer.json()  # passed through as the fake answered it, no polling advice
-    assert check("tasks-batch", batch).ok and batch["count"] == 2
+    assert check("acedata/tasks-batch", batch).ok and batch["count"] == 2
     assert [item["response"] for item in batch["items"]] == [first, second]
     (query,) = calls(fake, "/luma/tasks", mark)
     assert query["body"] == {
@@ -728,7 +728,7 @@ def adc_submitted(run: CliRun) -> str:
     assert run.code == 0, run.output
     accepted = run.json()
     # It always sends `async: true`, so it prints the accepted answer: the task id only.
-    assert check("videos-accepted", accepted).ok and set(accepted) == {"task_id"}
+    assert check("acedata/videos-accepted", accepted).ok and set(accepted) == {"task_id"}
     return str(accepted["task_id"])
 
 
@@ -805,7 +805,7 @@ def test_adc_task(adc: Path, fake: LiveServer, tmp_path: Path) -> None:
     assert query["body"] == {"id": made["task_id"], "action": "retrieve"}
     assert run.code == 0, run.output
     got = run.json()
-    assert check("task-record", got).ok and got == record(fake, made["task_id"])
+    assert check("acedata/task-record", got).ok and got == record(fake, made["task_id"])
     assert got["response"] == made
 
     # Its table, too, reads a `data` list: a finished record shows nothing.

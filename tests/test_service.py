@@ -30,7 +30,7 @@ def test_task_moves_pending_processing_completed_on_the_manual_clock() -> None:
     record = luma.record(task)
     assert record["response"] == {"task_id": task.id, "state": "pending"}
     assert record["created_at"] == T0 and "started_at" not in record
-    assert check("task-record", record).ok
+    assert check("acedata/task-record", record).ok
 
     luma.advance(2)
     record = luma.record(task)
@@ -43,7 +43,10 @@ def test_task_moves_pending_processing_completed_on_the_manual_clock() -> None:
     record = luma.record(task)
     assert record["response"]["state"] == "completed"
     assert record["finished_at"] == T0 + 62 and record["elapsed"] == 62
-    assert check("task-record", record).ok and check("videos-result", record["response"]).ok
+    assert (
+        check("acedata/task-record", record).ok
+        and check("acedata/videos-result", record["response"]).ok
+    )
 
 
 def test_one_advance_over_the_whole_life_stamps_each_event_at_its_own_time() -> None:
@@ -103,7 +106,7 @@ def test_synchronous_call_is_held_until_the_task_finishes() -> None:
     luma.advance(40)
     result = call.join()
     assert result["task_id"] == task.id and result["state"] == "completed"
-    assert check("videos-result", result).ok
+    assert check("acedata/videos-result", result).ok
 
 
 def test_synchronous_call_times_out_with_504_on_the_fakes_clock_and_the_task_goes_on() -> None:
@@ -127,7 +130,7 @@ def test_a_task_failed_while_held_answers_with_its_error() -> None:
         call.join()
     assert (raised.value.code, raised.value.status) == ("forbidden", 403)
     record = luma.record(task)
-    assert record["response"]["success"] is False and check("task-record", record).ok
+    assert record["response"]["success"] is False and check("acedata/task-record", record).ok
 
 
 def test_complete_now_ends_a_task_early_and_its_planned_end_is_a_no_op() -> None:
@@ -147,7 +150,7 @@ def test_async_and_callback_answers_are_immediate() -> None:
     answer = luma.videos(
         {"prompt": PROMPT, "callback_url": "http://127.0.0.1:9/cb"}, token=TOKEN, base_url=BASE
     )
-    assert check("videos-accepted", answer).ok
+    assert check("acedata/videos-accepted", answer).ok
 
 
 def test_extend_by_video_id_keeps_the_size_of_the_source_video() -> None:
@@ -209,7 +212,7 @@ def test_tasks_are_private_to_their_token_and_unknown_ids_are_404() -> None:
     assert raised.value.status == 404 and raised.value.code == "not_found"
     batch = luma.tasks({"action": "retrieve_batch", "ids": [task.id, "nope"]}, token=TOKEN)
     assert batch["count"] == 1 and batch["items"][0]["id"] == task.id
-    assert check("tasks-batch", batch).ok
+    assert check("acedata/tasks-batch", batch).ok
 
 
 def test_tokens_any_by_default_and_restricted_when_named() -> None:

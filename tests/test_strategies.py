@@ -29,7 +29,7 @@ def _reserved(host: str) -> bool:
 def _assert_valid(posted: dict[str, Any]) -> dict[str, Any]:
     """``posted`` is valid and points only at reserved hosts; its given fields (a null
     one is not given) come back for the shape checks."""
-    verdict = contract.check("videos-request", posted)
+    verdict = contract.check("acedata/videos-request", posted)
     assert verdict.ok, (posted, verdict.message)
     body = contract.given(posted)
     hosts = [urlsplit(body[k]).hostname or "" for k in URL_FIELDS if k in body]
@@ -78,7 +78,7 @@ def test_extend_requests_are_valid_and_use_the_videos_given(by: str, mode: str) 
 @FEW
 @given(S.task_requests(["a", "b"]))
 def test_task_requests_are_valid(body: dict[str, Any]) -> None:
-    assert contract.check("tasks-request", body).ok
+    assert contract.check("acedata/tasks-request", body).ok
     assert set(body.get("ids", [body.get("id")])) <= {"a", "b"}
 
 
@@ -96,7 +96,7 @@ def test_callback_urls_refuse_a_receiver_the_contract_would_refuse() -> None:
 
 
 def test_enum_values_come_from_the_schema() -> None:
-    schema = contract.bundled("videos-request")["properties"]["aspect_ratio"]
+    schema = contract.bundled("acedata/videos-request")["properties"]["aspect_ratio"]
     (ratios,) = [branch for branch in schema["anyOf"] if "enum" in branch]
     assert S.enum_values("videos", "aspect_ratio") == tuple(ratios["enum"])
 
@@ -109,8 +109,8 @@ def test_valid_requests_also_send_unset_optional_fields_as_null() -> None:
     @settings(max_examples=200, derandomize=True, database=None, deadline=None)
     @given(S.video_requests(mode="async"), S.retrieve_requests())
     def check(videos: dict[str, Any], retrieve: dict[str, Any]) -> None:
-        assert contract.check("videos-request", videos).ok
-        assert contract.check("tasks-request", retrieve).ok
+        assert contract.check("acedata/videos-request", videos).ok
+        assert contract.check("acedata/tasks-request", retrieve).ok
         assert videos["async"] is True and isinstance(retrieve["id"], str)
         seen.update(k for k, v in videos.items() if v is None)
         seen.update(f"tasks.{k}" for k, v in retrieve.items() if v is None)
@@ -154,7 +154,7 @@ def test_malformed_bodies_are_not_json_objects(rule: str) -> None:
 
 
 def test_rules_cover_every_field_with_a_wrong_type() -> None:
-    for name in contract.bundled("videos-request")["properties"]:
+    for name in contract.bundled("acedata/videos-request")["properties"]:
         assert f"{name.replace('_', '-')}-wrong-type" in S.RULES
     assert len(S.RULES) == len(set(S.RULES))
 

@@ -40,13 +40,13 @@ def allowed_statuses(case: Case) -> set[int]:
 def schema_for(case: Case, answer: Answer) -> str | None:
     """The schema the answer's body must satisfy, by operation and status."""
     if answer.status >= 400:
-        return "error"
+        return "acedata/error"
     if answer.status != 200:
         return None
     if case.operation == "videos":
-        return "videos-result" if case.mode == "sync" else "videos-accepted"
+        return "acedata/videos-result" if case.mode == "sync" else "acedata/videos-accepted"
     if case.operation == "tasks":
-        return "tasks-batch" if case.action == "retrieve_batch" else "task-record"
+        return "acedata/tasks-batch" if case.action == "retrieve_batch" else "acedata/task-record"
     return None
 
 
@@ -116,7 +116,7 @@ def error_code_status(ctx: CheckContext, case: Case, answer: Answer) -> bool | N
     code = _error_code(answer.json_or_none())
     if code is None:
         return SKIPPED
-    known = contract.error_codes().get(code)
+    known = contract.error_codes("acedata/error").get(code)
     if known is None:
         fail(f"undocumented error code {code!r}", expected="a code of error.json", actual=code)
     elif known.status != answer.status:

@@ -10,8 +10,10 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..contract.dialects import DREAM_MACHINE, dialect
+from ..contract.packs import pack as dialect
 from .exchanges import Case
+
+DREAM_MACHINE = "dream-machine"
 
 DM_CLIENT = "dm-client"  # the registry's operation for the checks of a DM client
 PREFIX = dialect(DREAM_MACHINE).path_prefix

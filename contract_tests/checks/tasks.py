@@ -157,7 +157,7 @@ def batch_count(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
 )
 def callback_shape(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     body = _json_body(answer)
-    verdict = contract.check("callback", body)
+    verdict = contract.check("acedata/callback", body)
     if not verdict.ok:
         fail(
             "the callback does not match the callback schema",

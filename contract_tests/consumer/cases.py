@@ -166,7 +166,7 @@ def cases() -> list[ConsumerCase]:
     for operation in ("generate", "extend", "retrieve"):
         codes = ERRORS + (("not_found",) if operation == "retrieve" else ())
         for code in codes:
-            status = error_codes()[code].status
+            status = error_codes("acedata/error")[code].status
             found.append(
                 ConsumerCase(
                     f"{operation}: {status} {code}",

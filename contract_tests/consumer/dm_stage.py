@@ -31,7 +31,10 @@ from mock_server.engine.delays import DelayModel, Fixed
 from mock_server.web.app import create_app
 
 from ..checks.dm_client_calls import Heard
-from ..contract.dialects import DREAM_MACHINE, dialect
+from ..contract.packs import pack as dialect
+
+DREAM_MACHINE = "dream-machine"
+
 
 SETUP_HEADER = "x-luma-mock-suite"  # marks the suite's own requests: the ear skips them
 QUEUE, WORK = 2.0, 60.0  # how long a generation waits, then dreams (fake seconds)

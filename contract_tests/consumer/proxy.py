@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from ..contract.dialects import ACEDATA, dialect
+from ..contract.packs import pack as dialect
 from .verdicts import (
     BodyVerdict,
     Exchange,
@@ -47,6 +47,8 @@ from .verdicts import (
     envelope,
     request_verdict,
 )
+
+ACEDATA = "acedata"
 
 BILLABLE = ("POST", "/luma/videos")  # generate and extend: each starts a paid task
 # (the Dream Machine dialect's billable calls: `contract.dialects`, every create)

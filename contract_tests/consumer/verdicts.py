@@ -86,7 +86,7 @@ def _check(schema: str, payload: Any) -> BodyVerdict:
 def request_verdict(method: str, path: str, body: Any) -> BodyVerdict:
     if method != "POST" or path not in ("/luma/videos", "/luma/tasks"):
         return BodyVerdict()
-    return _check(f"{path.rsplit('/', 1)[1]}-request", body)
+    return _check(f"acedata/{path.rsplit('/', 1)[1]}-request", body)
 
 
 def answer_schema(path: str, request: Any, status: int) -> str | None:
@@ -94,14 +94,16 @@ def answer_schema(path: str, request: Any, status: int) -> str | None:
     if path not in ("/luma/videos", "/luma/tasks"):
         return None
     if status >= 400:
-        return "error"
+        return "acedata/error"
     if not 200 <= status < 300:
         return None
     body = contract.given(request) if isinstance(request, dict) else {}
     if path == "/luma/videos":
         immediate = body.get("callback_url") or body.get("async") is True
-        return "videos-accepted" if immediate else "videos-result"
-    return "tasks-batch" if body.get("action") == "retrieve_batch" else "task-record"
+        return "acedata/videos-accepted" if immediate else "acedata/videos-result"
+    return (
+        "acedata/tasks-batch" if body.get("action") == "retrieve_batch" else "acedata/task-record"
+    )
 
 
 def answer_verdict(path: str, request: Any, status: int, answer: Any, is_json: bool) -> BodyVerdict:
@@ -111,9 +113,9 @@ def answer_verdict(path: str, request: Any, status: int, answer: Any, is_json: b
     if not is_json:
         return BodyVerdict(schema, [f"the answer is not JSON: {str(answer)[:80]!r}"])
     verdict = _check(schema, answer)
-    if schema == "error" and verdict.ok:
+    if schema == "acedata/error" and verdict.ok:
         code = answer["error"]["code"]
-        documented = contract.error_codes()[code].status
+        documented = contract.error_codes("acedata/error")[code].status
         if documented != status:
             verdict.problems.append(f"{code} is documented with status {documented}, not {status}")
     return verdict

@@ -1,7 +1,7 @@
-"""The contract's documented examples: labelled payloads (``fixtures/examples/``, and a
-further dialect's under ``fixtures/examples/<dialect>/``) and the sample media
-(``fixtures/media/``). Each example names the schema it must satisfy, or that must
-reject it and why."""
+"""The contract's documented examples: each dialect's labelled payloads (its pack's
+folder, ``fixtures/examples/<dialect>/`` for the built-in ones) and sample media
+(``fixtures/media/<dialect>/``). Each example names the schema it must satisfy, or that
+must reject it and why."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .schema import fixtures_dir
+from .packs import pack, packs
 
 
 @dataclass(frozen=True)
@@ -31,14 +31,15 @@ class Fixture:
 
 @cache
 def fixtures() -> tuple[Fixture, ...]:
-    return _fixtures_in(fixtures_dir() / "examples", "")
+    """Every registered dialect's examples."""
+    return tuple(f for p in packs() for f in dialect_fixtures(p.name))
 
 
 @cache
 def dialect_fixtures(dialect: str) -> tuple[Fixture, ...]:
-    """The labelled examples of a further dialect (``fixtures/examples/<dialect>/``),
-    named ``<dialect>/<stem>``; their ``schema`` is a dialect-qualified name."""
-    return _fixtures_in(fixtures_dir() / "examples" / dialect, f"{dialect}/")
+    """The labelled examples of one dialect, named ``<dialect>/<stem>``; their
+    ``schema`` is a dialect-qualified name too."""
+    return _fixtures_in(pack(dialect).examples, f"{dialect}/")
 
 
 def _fixtures_in(folder: Path, prefix: str) -> tuple[Fixture, ...]:
@@ -67,5 +68,6 @@ def fixture(name: str) -> Fixture:
     raise KeyError(f"no fixture named {name!r}")
 
 
-def media_dir() -> Path:
-    return fixtures_dir() / "media"
+def media_dir(dialect: str) -> Path:
+    """One dialect's sample media."""
+    return pack(dialect).media

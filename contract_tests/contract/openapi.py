@@ -18,6 +18,7 @@ from typing import Any
 from . import examples
 from . import schema as contract
 
+DIALECT = "acedata"  # the API this document describes
 OPENAPI_VERSION = "3.1.0"
 SERVER_URL = "https://api.acedata.cloud"
 JSON = "application/json"
@@ -74,9 +75,15 @@ def _info() -> dict[str, Any]:
 # --- components: the schema files, rewritten
 
 
+def _names() -> dict[str, str]:
+    """File name (``videos-result.json``) -> schema name (``acedata/videos-result``)."""
+    names = contract.dialect_schema_names(DIALECT)
+    return {f"{n.rpartition('/')[2]}.json": n for n in names}
+
+
 def _titles() -> dict[str, str]:
     """File name (``videos-result.json``) -> component name (its ``title``)."""
-    return {f"{n}.json": contract.load_schema(n)["title"] for n in contract.schema_names()}
+    return {file: contract.load_schema(n)["title"] for file, n in _names().items()}
 
 
 def component_schemas() -> dict[str, Any]:
@@ -84,9 +91,8 @@ def component_schemas() -> dict[str, Any]:
     under its own name, with all ``$ref``s pointing into ``#/components/schemas/``."""
     titles = _titles()
     components: dict[str, Any] = {}
-    for name in contract.schema_names():
+    for file_name, name in _names().items():
         raw = contract.load_schema(name)
-        file_name = f"{name}.json"
         defs = raw.pop("$defs", {})
         top = {k: v for k, v in raw.items() if k not in ("$id", "$schema")}
         for component, schema in [(top["title"], top), *defs.items()]:
@@ -114,7 +120,7 @@ def _rewrite(node: Any, file_name: str, titles: dict[str, str]) -> Any:
 def _component_ref(ref: str, file_name: str, titles: dict[str, str]) -> str:
     """``common.json#/$defs/X`` / ``#/$defs/X`` -> ``#/components/schemas/X``;
     ``videos-result.json`` -> ``#/components/schemas/VideosResult``."""
-    target, _, fragment = ref.removeprefix(contract.BASE_URI).partition("#")
+    target, _, fragment = ref.removeprefix(f"{contract.BASE_URI}{DIALECT}/").partition("#")
     target = target or file_name
     if target not in titles:
         raise ValueError(f"{file_name}: $ref {ref!r} points outside schemas/")
@@ -143,13 +149,16 @@ def _examples(*schemas: str, code_status: int | None = None) -> dict[str, Any]:
             continue
         if code_status is not None and _status_of(fx.payload) != code_status:
             continue
-        chosen[fx.name] = {"summary": fx.source, "value": copy.deepcopy(fx.payload)}
+        chosen[fx.name.rpartition("/")[2]] = {
+            "summary": fx.source,
+            "value": copy.deepcopy(fx.payload),
+        }
     return chosen
 
 
 def _status_of(envelope: Any) -> int | None:
     code = envelope.get("error", {}).get("code") if isinstance(envelope, dict) else None
-    info = contract.error_codes().get(code)
+    info = contract.error_codes(f"{DIALECT}/error").get(code)
     return info.status if info else None
 
 
@@ -165,7 +174,7 @@ def _json_content(schema: dict[str, Any], examples: dict[str, Any]) -> dict[str,
 
 def _error_response(status: int) -> dict[str, Any]:
     """The error envelope narrowed to the codes sent with ``status``."""
-    codes = [c for c in contract.error_codes().values() if c.status == status]
+    codes = [c for c in contract.error_codes(f"{DIALECT}/error").values() if c.status == status]
     if not codes:
         raise ValueError(f"no error code in error.json has x-status {status}")
     narrowed = {
@@ -175,7 +184,7 @@ def _error_response(status: int) -> dict[str, Any]:
     return {
         "description": f"{HTTPStatus(status).phrase}: {listed}",
         "content": _json_content(
-            {"allOf": [_ref("Error"), narrowed]}, _examples("error", code_status=status)
+            {"allOf": [_ref("Error"), narrowed]}, _examples("acedata/error", code_status=status)
         ),
     }
 
@@ -199,7 +208,7 @@ def _callbacks() -> dict[str, Any]:
                     "security": [],
                     "requestBody": {
                         "required": True,
-                        "content": _json_content(_ref("Callback"), _examples("callback")),
+                        "content": _json_content(_ref("Callback"), _examples("acedata/callback")),
                     },
                     "responses": {"2XX": {"description": "Any 2xx acknowledges the callback."}},
                 }
@@ -223,7 +232,7 @@ def _videos_operation() -> dict[str, Any]:
         "tags": ["Luma"],
         "requestBody": {
             "required": True,
-            "content": _json_content(_ref("VideosRequest"), _examples("videos-request")),
+            "content": _json_content(_ref("VideosRequest"), _examples("acedata/videos-request")),
         },
         "responses": {
             "200": {
@@ -232,7 +241,7 @@ def _videos_operation() -> dict[str, Any]:
                 # so a result that breaks its schema matches neither shape
                 "content": _json_content(
                     {"oneOf": [_ref("VideosResult"), _ref("VideosAccepted")]},
-                    _examples("videos-result", "videos-accepted"),
+                    _examples("acedata/videos-result", "acedata/videos-accepted"),
                 ),
             },
             **_error_responses(VIDEOS_ERRORS),
@@ -248,7 +257,7 @@ def _tasks_operation() -> dict[str, Any]:
         "tags": ["Luma"],
         "requestBody": {
             "required": True,
-            "content": _json_content(_ref("TasksRequest"), _examples("tasks-request")),
+            "content": _json_content(_ref("TasksRequest"), _examples("acedata/tasks-request")),
         },
         "responses": {
             "200": {
@@ -256,7 +265,7 @@ def _tasks_operation() -> dict[str, Any]:
                 # disjoint: a record requires id/created_at/request, a batch items/count
                 "content": _json_content(
                     {"oneOf": [_ref("TaskRecord"), _ref("TasksBatch")]},
-                    _examples("task-record", "tasks-batch"),
+                    _examples("acedata/task-record", "acedata/tasks-batch"),
                 ),
             },
             **_error_responses(TASKS_ERRORS),

@@ -23,49 +23,36 @@ from jsonschema.exceptions import ValidationError, relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-_PACKAGE = Path(__file__).resolve().parent.parent  # contract_tests/
+from .packs import data_dir, pack, pack_of_schema, packs
+
 BASE_URI = "https://luma-mock.example/schemas/"
 
 
-def _data_dir(name: str) -> Path:
-    """Find ``schemas/`` or ``fixtures/``: inside the installed wheel the build puts them
-    in ``contract_tests/`` (pyproject's force-include); in a checkout they sit at the
-    repository's top level, beside ``contract_tests/``."""
-    for candidate in (_PACKAGE / name, _PACKAGE.parent / name):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(f"the contract's {name}/ folder is missing next to {_PACKAGE}")
-
-
 def schema_dir() -> Path:
-    return _data_dir("schemas")
+    return data_dir("schemas")
 
 
 def fixtures_dir() -> Path:
-    return _data_dir("fixtures")
+    return data_dir("fixtures")
 
 
 @cache
 def schema_names() -> tuple[str, ...]:
-    return tuple(sorted(p.stem for p in schema_dir().glob("*.json")))
+    """Every registered dialect's schemas, each named ``<dialect>/<file stem>``."""
+    return tuple(n for p in packs() for n in dialect_schema_names(p.name))
 
 
 @cache
 def dialect_schema_names(dialect: str) -> tuple[str, ...]:
-    """The schemas of a further API dialect, kept in ``schemas/<dialect>/`` and named
-    ``<dialect>/<stem>`` (``dream-machine/generation``). The top-level names
-    (`schema_names`) stay the AceDataCloud contract's alone, so everything that walks
-    them — the OpenAPI document, the fixture coverage — is unchanged."""
-    return tuple(sorted(f"{dialect}/{p.stem}" for p in (schema_dir() / dialect).glob("*.json")))
-
-
-def _dialects() -> tuple[str, ...]:
-    return tuple(sorted(p.name for p in schema_dir().iterdir() if p.is_dir()))
+    """One dialect's schemas (its pack's folder), named ``<dialect>/<stem>``."""
+    folder = pack(dialect).schemas
+    return tuple(sorted(f"{dialect}/{p.stem}" for p in folder.glob("*.json")))
 
 
 @cache
 def _raw_schema(name: str) -> dict[str, Any]:
-    path = schema_dir() / f"{name}.json"
+    owner, stem = pack_of_schema(name)
+    path = owner.schemas / f"{stem}.json"
     if not path.is_file():
         raise KeyError(f"no schema named {name!r}; known: {', '.join(schema_names())}")
     return json.loads(path.read_text(encoding="utf-8"))
@@ -87,12 +74,11 @@ def load_schema(name: str, *, strict: bool = False) -> dict[str, Any]:
 
 @cache
 def registry() -> Registry:
-    # A dialect's schemas sit under their folder's URI, so their relative ``$ref``s
-    # ("common.json") find their own dialect's files, never the top-level ones.
-    names = [*schema_names(), *(n for d in _dialects() for n in dialect_schema_names(d))]
+    # A dialect's schemas sit under its name's URI, so their relative ``$ref``s
+    # ("common.json") find their own dialect's files, never another's.
     resources = [
         (BASE_URI + f"{name}.json", Resource.from_contents(_raw_schema(name), DRAFT202012))
-        for name in names
+        for name in schema_names()
     ]
     return Registry().with_resources(resources)
 
@@ -299,11 +285,8 @@ def describe(error: ValidationError) -> Problem:
         return Problem(path, f"must be {_json(error.validator_value)}, got {_json(value)}")
     if kind == "minLength" and error.validator_value == 1:
         return Problem(path, "must not be empty")
-    if (
-        kind == "pattern"
-        and error.validator_value == _raw_schema("common")["$defs"]["Prompt"]["pattern"]
-    ):
-        return Problem(path, "must not be blank")
+    if kind == "pattern" and isinstance(error.schema.get("x-problem"), str):
+        return Problem(path, error.schema["x-problem"])  # the schema's own words for it
     if kind == "pattern" and "https?" in str(error.validator_value):
         return Problem(path, f"{_json(value)} is not an http(s) URL")
     if kind == "exclusiveMinimum":
@@ -333,10 +316,10 @@ class ErrorCode:
 
 
 @cache
-def error_codes() -> dict[str, ErrorCode]:
-    """The documented error codes with their HTTP status and message, read from
-    ``error.json`` (each code's ``x-status`` and ``x-message``)."""
-    options = _raw_schema("error")["$defs"]["ErrorCode"]["oneOf"]
+def error_codes(name: str) -> dict[str, ErrorCode]:
+    """The documented error codes of error schema ``name`` with their HTTP status and
+    message (its ``$defs.ErrorCode``: each code's ``x-status`` and ``x-message``)."""
+    options = _raw_schema(name)["$defs"]["ErrorCode"]["oneOf"]
     return {
         o["const"]: ErrorCode(o["const"], o["x-status"], o["x-message"], o.get("description", ""))
         for o in options

@@ -23,10 +23,12 @@ from hypothesis import strategies as st
 
 from ..checks import Answer, Case, CheckFailure
 from ..checks import run_checks as _run_checks
-from ..contract.dialects import DREAM_MACHINE, dialect
+from ..contract.packs import pack as dialect
 from ..contract.strategies import dream_machine as D
 from .plans import Plan, stateful_reserve
 from .runner import Provider
+
+DREAM_MACHINE = "dream-machine"
 
 PREFIX = dialect(DREAM_MACHINE).path_prefix
 CREATE_PATHS = {

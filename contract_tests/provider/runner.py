@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 from ..checks import Answer, Case, CheckContext, CheckFailure
 from ..checks import run_checks as _run_checks
 from ..contract import strategies as S
-from ..contract.dialects import dialect
+from ..contract.packs import pack as dialect
 from ..contract.schema import given
 from .outcome import Budget, BudgetSpent
 from .progress import Progress, Recorder

@@ -13,7 +13,7 @@ from ..engine.dialect import Route
 from ..engine.errors import ErrorInfo
 from ..engine.tasks import Task
 from . import media, records, requests
-from .errors import error_body, error_codes
+from .errors import CODES, error_body
 
 # Where clients of this API send requests by default: the documented base URL, and the
 # one the provider's Python SDK uses. Code under test needs no configuration to hit the fake.
@@ -52,7 +52,7 @@ class AceDataDialect:
     record = staticmethod(records.record)
 
     def error_codes(self) -> Mapping[str, ErrorInfo]:
-        return error_codes()
+        return CODES
 
     def describe(self, endpoint: str, fields: Any) -> tuple[str | None, str | None, str | None]:
         """The action (each endpoint's documented default if none is given) and the

@@ -26,5 +26,5 @@ def error_body(
     return body
 
 
-CODES = error_codes()  # this API's codes, its default messages in its own words
+CODES = error_codes("acedata/error")  # this API's codes, its default messages in its own words
 register_error_codes(CODES, error_body)

@@ -32,7 +32,7 @@ def size_for(aspect_ratio: str) -> tuple[int, int]:
 
 def media_file(aspect_ratio: str, kind: str) -> Path:
     width, height = SIZES[aspect_ratio]
-    return media_dir() / f"{width}x{height}.{kind}"
+    return media_dir("acedata") / f"{width}x{height}.{kind}"
 
 
 def media_url(public_url: str, task_id: str, kind: str) -> str:

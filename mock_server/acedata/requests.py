@@ -19,7 +19,10 @@ from ..engine.tasks import Task, TaskState
 from . import media
 from .records import new_record_id
 
-_SCHEMAS = {"videos": "videos-request", "tasks": "tasks-request"}  # named once, not per call
+_SCHEMAS = {
+    "videos": "acedata/videos-request",
+    "tasks": "acedata/tasks-request",
+}  # named once, not per call
 
 
 def check_request(endpoint: str, body: Any) -> tuple[Verdict, Any]:

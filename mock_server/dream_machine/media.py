@@ -95,12 +95,10 @@ def media_file(variant: str, kind: str) -> Path:
         raise FileNotFoundError(f"a {generation_type(variant)} generation has no .{kind} file")
     if made != "image":
         width, height = video_size(ratio, detail)
-        folder = media_dir() / "dream-machine"
+        folder = media_dir("dream-machine")
         return (folder / "audio" if made == "audio" else folder) / f"{width}x{height}.mp4"
     width, height = image_size(ratio)
-    if kind == "jpg":
-        return media_dir() / f"{width}x{height}.jpg"
-    return media_dir() / "dream-machine" / f"{width}x{height}.png"
+    return media_dir("dream-machine") / f"{width}x{height}.{kind}"
 
 
 def media_url(public_url: str, task_id: str, kind: str) -> str:

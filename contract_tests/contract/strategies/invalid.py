@@ -59,7 +59,7 @@ class Invalid:
 
     @property
     def schema(self) -> str:
-        return f"{self.endpoint}-request"
+        return f"acedata/{self.endpoint}-request"
 
     def payload(self) -> bytes:
         """The bytes to send."""

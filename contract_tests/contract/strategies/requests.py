@@ -53,7 +53,7 @@ VIDEOS, TASKS = "videos", "tasks"
 
 @cache
 def _bundled(endpoint: str) -> dict[str, Any]:
-    return contract.bundled(f"{endpoint}-request")
+    return contract.bundled(f"acedata/{endpoint}-request")
 
 
 def field_schema(endpoint: str, name: str) -> dict[str, Any]:
