@@ -9,6 +9,10 @@ import os
 import sys
 from typing import Any
 
+# The registry of dialects (stdlib only, and no dialect's code until a pack is loaded):
+# which APIs a process serves, and which `--dialect` may name.
+from contract_tests.contract.packs import default_pack, names, packs
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="luma-mock", description=__doc__)
@@ -46,12 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--workers", type=int, help="server processes (needs a shared store)")
 
+    dialects, home = names(), default_pack().name
     openapi = commands.add_parser("openapi", help="print the OpenAPI document of the contract")
     openapi.add_argument(
         "--dialect",
-        choices=("acedata", "dream-machine"),
-        default="acedata",
-        help="whose document: the AceDataCloud API (default) or Luma's Dream Machine API",
+        choices=dialects,
+        default=home,
+        help=f"whose document (a registered dialect; default {home})",
     )
 
     from contract_tests.provider.report import add_verify_arguments  # stdlib only until it runs
@@ -70,20 +75,20 @@ def _parser() -> argparse.ArgumentParser:
     client.add_argument("-k", "--only", help="run only the cases whose name contains this")
     client.add_argument(
         "--dialect",
-        choices=["acedata", "dream-machine"],
-        default="acedata",
-        help="the API the client speaks; dream-machine: the adapter may be 'lumaai' (built in)",
+        choices=dialects,
+        default=home,
+        help="the API the client speaks (its pack may offer built-in adapters, e.g. 'lumaai')",
     )
 
     proxy = commands.add_parser("proxy", help="forward to a target, checking every exchange")
     proxy.add_argument(
         "--target",
-        help="base URL to forward to (required for acedata; dream-machine: https://api.lumalabs.ai)",
+        help="base URL to forward to (default: the dialect's real service, where allowed)",
     )
     proxy.add_argument(
         "--dialect",
-        choices=["acedata", "dream-machine"],
-        default="acedata",
+        choices=dialects,
+        default=home,
         help="the API the traffic speaks (which schemas, which calls are billable)",
     )
     proxy.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -98,11 +103,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _dialects() -> list[Any]:
-    """The dialects a process serves, in order (`engine.dialect.Dialect` objects)."""
-    from .acedata import DIALECT as ACEDATA
-    from .dream_machine import DIALECT as DREAM_MACHINE
-
-    return [ACEDATA, DREAM_MACHINE]
+    """The dialects a process serves: every registered pack's fake half
+    (`engine.dialect.Dialect` objects), in the registry's order."""
+    return [pack.load_fake() for pack in packs()]
 
 
 def _serve(args: argparse.Namespace, argv: list[str]) -> int:

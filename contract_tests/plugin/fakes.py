@@ -23,6 +23,8 @@ from mock_server.harness.process import ServedFake
 from mock_server.harness.remote import ControlClient, RemoteFake
 from mock_server.web.app import create_app
 
+from ..contract.packs import packs
+
 IN_PROCESS_URL = "http://luma-mock.test"  # a reserved name: it never resolves to a real host
 DREAM_MACHINE_PREFIX = dream_machine.PREFIX  # where Luma's own API is served on the fake
 
@@ -74,8 +76,9 @@ class LumaFake:
         told otherwise, a fixed seed so ids repeat from run to run."""
         values = {"clock": "manual", "delay": "instant", "seed": 0, **values}
         settings = Settings().with_values(values)
-        # Both dialects, as `luma-mock serve` serves them; the marker's rules may name either.
-        dialects = (acedata.DIALECT, dream_machine.DIALECT)
+        # Every registered dialect, as `luma-mock serve` serves them; the marker's rules
+        # may name any of them.
+        dialects = [pack.load_fake() for pack in packs()]
         fake = Fake(dialects, settings, clock=clock if settings.clock == "manual" else None)
         return cls(fake, settings.tokens[0] if settings.tokens else token)
 

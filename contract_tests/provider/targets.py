@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from ..checks import Answer
+from ..contract.packs import packs
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
@@ -216,7 +217,6 @@ class Target:
         only ``token`` accepted — so states, time and auth can all be seen. It speaks
         both dialects (the Dream Machine one under ``/dream-machine/v1``), as
         ``luma-mock serve`` does."""
-        from mock_server import acedata, dream_machine
         from mock_server.engine.clock import ManualClock
         from mock_server.engine.config import Settings
         from mock_server.engine.delays import DelayModel, Fixed
@@ -230,7 +230,7 @@ class Target:
             "seed": 1,
         }
         values.update(settings)
-        dialects = (acedata.DIALECT, dream_machine.DIALECT)
+        dialects = [pack.load_fake() for pack in packs()]
         fake = Fake(dialects, Settings(**values), clock=ManualClock(1_700_000_000.0))
         target = cls.wsgi(create_app(fake), token, name="the fake, in process")
         target.on_close = fake.close

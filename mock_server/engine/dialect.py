@@ -5,9 +5,8 @@ and what it asks for, the shapes of its answers, records and errors, its media, 
 OpenAPI document. A fake (`fake.Fake`) is made from the dialects a process serves, as
 equals, with an engine (`service.Engine`) for each, which holds its dialect as
 ``engine.dialect``; the HTTP layer (`mock_server.web`) reaches a dialect only through
-its engine, so it never imports a dialect package. `mock_server.acedata` (the
-AceDataCloud Luma API) and `mock_server.dream_machine` (Luma's own API, which answers
-errors as ``{"detail": ...}``) implement `Dialect`.
+its engine, so it never imports a dialect package. Each registered dialect's pack
+(`contract_tests.contract.packs`) names the object implementing `Dialect` for it.
 
 A call goes: the HTTP layer finds the path in `Dialect.routes` and hands the engine a
 `Call`; the engine counts it against the rate limit, asks `Dialect.check_request` for
