@@ -107,8 +107,9 @@ class Store(Protocol):
         (unless the end made it already)."""
         ...
 
-    def run_due(self) -> int:
-        """On a manual clock, run the store's own events due now (`Control.catch_up`)."""
+    def run_due(self, until: float | None = None) -> int:
+        """On a manual clock, run the store's own events due by ``until`` (default: now;
+        `Control.catch_up`); how many ran."""
         ...
 
     def listening(self) -> AbstractContextManager[Any]:
