@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .accounts import Accounts
 from .callbacks import CallbackDelivery, CallbackDispatcher
@@ -28,6 +28,9 @@ from .scheduler import Scheduler
 from .store import Store
 from .tasks import Task, TaskStore
 
+if TYPE_CHECKING:
+    from .fake import Fake
+
 T = TypeVar("T")
 
 
@@ -35,7 +38,7 @@ class Control:
     """Moving time, ending tasks, waiting, reset and close, for `service.Engine`."""
 
     # The engine's state (set by `Engine.__init__`).
-    fake: Any  # the `fake.Fake` the engine is one of
+    fake: Fake  # the fake the engine is one of
     settings: Settings
     clock: Clock
     scheduler: Scheduler
@@ -93,13 +96,12 @@ class Control:
     def advance(self, seconds: float) -> float:
         """Move a manual clock; tasks progress and callbacks fire on the way
         (`Fake.advance`: the clock is the whole fake's)."""
-        return float(self.fake.advance(seconds))
+        return self.fake.advance(seconds)
 
     def set_delays(self, spec: Any) -> DelayModel:
         """Change how long new tasks take, for every dialect of the fake (a preset,
         seconds, or a table as in the config file); reset restores the configured delays."""
-        delays: DelayModel = self.fake.set_delays(spec)
-        return delays
+        return self.fake.set_delays(spec)
 
     def wait_until(self, condition: Callable[[], T], timeout: float = 10.0) -> T:
         """Block until ``condition()`` is truthy, re-checking whenever a task is created
@@ -183,8 +185,7 @@ class Control:
     def close(self) -> dict[str, int]:
         """Stop the whole fake: release held requests and say what was dropped
         (`Fake.close`)."""
-        dropped: dict[str, int] = self.fake.close()
-        return dropped
+        return self.fake.close()
 
     def clear(self) -> list[threading.Event]:
         """This engine's part of a reset: no tasks or callbacks; the held calls' events,
