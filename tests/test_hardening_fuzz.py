@@ -273,7 +273,7 @@ def test_a_wrong_type_is_a_bad_request_naming_the_field(
     server: LiveServer, path: str, name: str
 ) -> None:
     # the field as the contract has it: null, which means "not given", is no wrong type
-    field_schema = contract.bundled(f"{path.rsplit('/', 1)[1]}-request")["properties"][name]
+    field_schema = contract.bundled(f"acedata/{path.rsplit('/', 1)[1]}-request")["properties"][name]
     allowed = accepted_types(field_schema)
     wrong = {t: v for t, v in ONE_OF_EACH_TYPE.items() if t not in allowed}
     assert wrong, f"{name} accepts every JSON type?"

@@ -367,7 +367,7 @@ def test_sdk_reads_a_failed_task_as_failed_without_raising() -> None:
     # failed, and returns it — `wait` does not raise, the caller must look.
     assert handle.done and task_status(finished) == "failed"
     assert finished["response"]["error"]["code"] == "forbidden"
-    assert failure_reason(finished) == error_codes()["forbidden"].message
+    assert failure_reason(finished) == error_codes("acedata/error")["forbidden"].message
     assert handle.urls() == []
 
 
