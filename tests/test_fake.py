@@ -4,11 +4,14 @@ interface both kinds of store implement (`mock_server.engine.store.Store`)."""
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 
 from mock_server.acedata import DIALECT as ACEDATA
@@ -21,6 +24,7 @@ from mock_server.engine.fake import Fake
 from mock_server.engine.memory import MemoryStore
 from mock_server.engine.shared import Shared
 from mock_server.engine.store import Store
+from mock_server.harness.process import ServedFake
 from mock_server.web.app import create_app
 from tests.support import AUTH, PROMPT
 
@@ -158,3 +162,26 @@ def test_the_memory_and_the_shared_store_implement_one_protocol() -> None:
             assert list(inspect.signature(kept).parameters) == list(promised), name
     memory = MemoryStore(ManualClock(5.0))
     assert (memory.clock.now(), memory.clock_start) == (5.0, 5.0)
+
+
+TOY = Path(__file__).resolve().parent / "toy"  # a dialect registered from outside
+
+
+def test_serve_serves_every_registered_dialect_one_from_outside_too() -> None:
+    # No line of the packages names the toy dialect: the registry brings it to `serve`.
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(TOY), os.environ.get("PYTHONPATH")]))}
+    served = ServedFake.serve("--port", "0", "--clock", "manual", env=env)
+    try:
+        job = requests.post(f"{served.url}/toy/v1/jobs", json={"prompt": "a square"}, headers=AUTH)
+        assert job.status_code == 201 and job.json()["status"] == "queued"
+        seen = requests.get(f"{served.url}/toy/v1/jobs/{job.json()['id']}", headers=AUTH)
+        assert seen.json()["id"] == job.json()["id"]
+        assert requests.get(f"{served.url}/toy/v1/nothing", headers=AUTH).json() == {
+            "oops": "no such path: /toy/v1/nothing"
+        }
+        acedata = requests.post(f"{served.url}/luma/videos", json={}, headers=AUTH)
+        assert acedata.status_code == 400 and "error" in acedata.json()
+        task = requests.get(f"{served.url}/__admin/tasks/{job.json()['id']}").json()
+        assert task["record"]["status"] == "queued"
+    finally:
+        served.stop()
