@@ -10,7 +10,4 @@ Four layers, each importing only the ones below it:
 - `checks` — the one registry of checks, and the exchanges and memory they read;
 - `contract` — the schemas and fixtures in Python, the OpenAPI document, strategies and
   Hypothesis profiles. It and `checks` import nothing of `mock_server`.
-
-The modules beside the packages (`strategies`, `report`, `adapters`) are aliases kept
-for documented import paths; nothing inside imports them.
 """

@@ -3,6 +3,5 @@
 `engine` is the fake's behaviour in plain Python, whatever API it speaks; `acedata` is
 the AceDataCloud dialect it speaks (and `LumaService`, the engine speaking it); `web`
 serves an engine over HTTP; `harness` drives a fake from outside; `cli` is the
-``luma-mock`` command. The other modules at this level only keep old import paths
-working (each is the module it names).
+``luma-mock`` command.
 """
