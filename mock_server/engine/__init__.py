@@ -14,5 +14,5 @@ package, no harness, no contract or suite. Beyond the standard library it uses t
 libraries, each in one place: ``httptools`` in `sender`, which reads the answers to
 callbacks; ``tomli`` in `config` on Python 3.10 (the config file; later Pythons have
 ``tomllib``); and ``redis`` with ``hiredis`` in `shared`, imported only when a shared
-store is opened.
+store is opened (they are the extra ``luma-mock[redis]``).
 """
