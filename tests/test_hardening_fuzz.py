@@ -32,11 +32,11 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract_tests import contract, strategies
-from contract_tests.contract import check, load_schema
-from mock_server.app import create_app, served_routes
-from mock_server.config import Settings
-from mock_server.service import LumaService
+from contract_tests import contract
+from contract_tests.contract import check, load_schema, strategies
+from mock_server.acedata.service import LumaService
+from mock_server.engine.config import Settings
+from mock_server.web.app import create_app, served_routes
 from tests.hardening_support import (
     RawExchange,
     assert_error_envelope,

@@ -8,8 +8,8 @@ run's memory (`context`), the MP4/JPEG size readers (`media_probe`); and the che
 client (`client`, operation ``client``) with the calls they read (`client_calls`),
 registered when the consumer suite imports them. Each check names the dialects it
 applies to (`Case.dialect`): the Dream Machine dialect's are in `dream_machine` and
-`dm_media` (answers) and `dm_client` (clients, operation ``dm-client``); `DM_CHECKS`
-names those of its answers.
+`dm_media` (answers) and `dm_client` (clients, operation ``dm-client``, reading
+`dm_client_calls`); `DM_CHECKS` names those of its answers.
 
 It may import the standard library and `contract_tests.contract`, nothing else of this
 project and nothing of `mock_server`: the suites and the plugin sit above it.

@@ -2,16 +2,19 @@
 
 Tasks and their store (`tasks`), the clock and the scheduler that moves them, delays,
 callbacks and their sender, the journal, scenario rules, faults, credits and rate limits
-(`accounts`), error codes (`errors`), settings (`config`), and the engine that runs a
-call through all of them (`service.Engine`), with its control side (`control`: moving
-time, ending tasks, waiting, reset). `fake.Fake` is one process's fake: an engine per
-dialect it serves, as equals, and what they share. `store` is the one interface to
-where the state lives: in memory (`memory`) or on Redis (`shared`). `dialect` is the
-seam: what the engine asks of the API it speaks, and what a dialect may use of the
-engine. No API's field names live here.
+(`accounts`), error codes (`errors`), settings (`config`), change notices (`changes`),
+and the engine that runs a call through all of them (`service.Engine`), with its
+control side (`control`: moving time, ending tasks, waiting, reset). `fake.Fake` is one
+process's fake: an engine per dialect it serves, as equals, and what they share.
+`store` is the one interface to where the state lives: in memory (`memory`) or shared
+by several processes on Redis (`shared`). `dialect` is the seam: what the engine asks
+of the API it speaks, and what a dialect may use of the engine. No API's field names
+live here.
 
-It may import the standard library and its own modules only: no web framework, server
-or JSON library of the HTTP layer, no dialect package, no harness, no contract or suite.
-The exceptions: ``httptools`` in `sender`, which reads the answers to callbacks, and
-redis-py in `shared`, imported only when a shared store is named.
+It imports no web framework, server or JSON library of the HTTP layer, no dialect
+package, no harness, no contract or suite. Beyond the standard library it uses three
+libraries, each in one place: ``httptools`` in `sender`, which reads the answers to
+callbacks; ``tomli`` in `config` on Python 3.10 (the config file; later Pythons have
+``tomllib``); and ``redis`` with ``hiredis`` in `shared`, imported only when a shared
+store is opened (they are the extra ``luma-mock[redis]``).
 """

@@ -8,7 +8,8 @@ equals, with an engine (`service.Engine`) for each, which holds its dialect as
 its engine, so it never imports a dialect package. Each registered dialect's pack
 (`contract_tests.contract.packs`) names the object implementing `Dialect` for it.
 
-A call goes: the HTTP layer finds the path in `Dialect.routes` and hands the engine a
+A call goes: the HTTP layer finds the path in `Dialect.routes` (or, with path parameters,
+`Dialect.route_templates`) and hands the engine a
 `Call`; the engine counts it against the rate limit, asks `Dialect.check_request` for
 the verdict and the fields, refuses an invalid body, asks the scenario rules (through
 `Dialect.describe`), and has `Dialect.serve` do the endpoint's work with the small
