@@ -170,16 +170,18 @@ def delete(provider: Provider, generation_id: str) -> None:
         provider.exchange(list_case(limit=100))
 
 
-def derive(provider: Provider, operation: str, generation_id: str, body: dict[str, Any]) -> None:
-    """Upscale or add audio to a generation (billable: it makes a new one)."""
+def derive(provider: Provider, operation: str, generation_id: str, body: dict[str, Any]) -> Answer:
+    """Upscale or add audio to a generation (billable: it makes a new one); a 409 says
+    the generation is in no state for it (an image, not completed, at its highest)."""
     gone = generation_id in provider.ctx.history.deleted
     case = dm_case("derive", "POST", f"/generations/{generation_id}/{operation}", body,
                    label=operation, task_id=generation_id,
-                   expect_status=404 if gone else 200)  # fmt: skip
+                   expect_status=404 if gone else None)  # fmt: skip
     answer = provider.exchange(case)
     made = answer.json_or_none()
     if answer.status == 200 and isinstance(made, dict) and isinstance(made.get("id"), str):
         settle(provider, made["id"])
+    return answer
 
 
 def probe_more_creates(provider: Provider) -> list[str]:

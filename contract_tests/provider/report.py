@@ -199,6 +199,7 @@ def run_verify(args: Any, out: IO[str] | None = None, err: IO[str] | None = None
     import os
     import sys
 
+    from ..contract.packs import pack
     from .suite import verify
     from .targets import Target
 
@@ -216,6 +217,7 @@ def run_verify(args: Any, out: IO[str] | None = None, err: IO[str] | None = None
             control_token=args.control_token,
             any_token=args.any_token,
         )
+        target.under(pack(dialect).path_prefix)
         if dialect == "dream-machine":
             reached = target.transport.send("GET", "/dream-machine/v1/ping", None, {}, 10.0)
         else:

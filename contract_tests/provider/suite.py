@@ -17,6 +17,7 @@ from typing import IO, Any
 from hypothesis import settings
 
 from ..contract import profiles
+from ..contract.packs import pack
 from .outcome import Budget, Verification
 from .plans import _run_plan, billable_plans, cheap_plans
 from .progress import Progress, Recorder
@@ -52,6 +53,7 @@ def verify(
     under ``/dream-machine/v1``; `dm_plans`, `dm_stateful`).
     """
     started = time.monotonic()
+    target.under(pack(dialect).path_prefix)  # a base URL given as an SDK's, prefix and all
     profiles.register()
     base = settings.get_profile(profile)
     n = max_examples or base.max_examples
