@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..checks import SKIPPED, Answer, Case, CheckContext, check, fail
 from ..contract import schema as contract
-from .answers import _json_body
-from .context import SET_ONCE, STATE_ORDER, CheckContext, record_state, task_records
-from .exchanges import Answer, Case, fail
-from .registry import SKIPPED, check
+from . import PACK
+from .records import ENDED, NAME, OPERATIONS, SET_ONCE, STATES, _json_body, action, task_records
+from .records import state_of as record_state
 
 # -- tasks over time ------------------------------------------------------------------
 
@@ -29,6 +29,7 @@ def _records(case: Case, answer: Answer) -> list[dict[str, Any]]:
     "result-consistent",
     "a task's result is the same in its record, sync answer and callback",
     on=("videos", "tasks", "callback"),
+    dialects=(NAME,),
 )
 def result_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     if case.operation == "callback":
@@ -39,7 +40,7 @@ def result_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool | N
         if earlier[1] != body:
             fail(f"the callback differs from {earlier[0]}", expected=earlier[1], actual=body)
         return None
-    if case.operation == "tasks" and case.action == "retrieve" and answer.status == 200:
+    if case.operation == "tasks" and action(case) == "retrieve" and answer.status == 200:
         body = answer.json_or_none()
         wanted = case.body.get("id") if isinstance(case.body, dict) else None
         if isinstance(body, dict) and body.get("id") != wanted:
@@ -50,7 +51,7 @@ def result_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool | N
     for record in records:
         task_id = str(record.get("id"))
         response = record.get("response")
-        if record_state(record) not in ("completed", "failed"):
+        if record_state(record) not in ENDED:
             continue
         succeeded = isinstance(response, dict) and response.get("success") is True
         if succeeded and response.get("task_id") != task_id:
@@ -68,7 +69,12 @@ def result_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool | N
             )
 
 
-@check("states-forward", "task states only move forward: pending → processing → completed|failed")
+@check(
+    "states-forward",
+    "task states only move forward: pending → processing → completed|failed",
+    OPERATIONS,
+    (NAME,),
+)
 def states_forward(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     records = _records(case, answer)
     if not any(ctx.history.last(str(r.get("id"))) for r in records):
@@ -79,9 +85,7 @@ def states_forward(ctx: CheckContext, case: Case, answer: Answer) -> bool | None
         if before is None:
             continue
         was, now = record_state(before), record_state(record)
-        if STATE_ORDER.get(now, -1) < STATE_ORDER.get(was, -1) or (
-            STATE_ORDER.get(was) == 2 and now != was
-        ):
+        if STATES.get(now, -1) < STATES.get(was, -1) or (was in ENDED and now != was):
             fail(f"task {task_id} went from {was} to {now}", expected=f"{was} or later", actual=now)
 
 
@@ -90,7 +94,10 @@ def _close(a: float, b: float) -> bool:
 
 
 @check(
-    "timestamps-consistent", "created ≤ started ≤ finished, elapsed = finished - created, set once"
+    "timestamps-consistent",
+    "created ≤ started ≤ finished, elapsed = finished - created, set once",
+    OPERATIONS,
+    (NAME,),
 )
 def timestamps_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     records = _records(case, answer)
@@ -113,7 +120,7 @@ def timestamps_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool
                 expected=times["finished_at"] - times["created_at"],
                 actual=times["elapsed"],
             )
-        finished = record_state(record) in ("completed", "failed")
+        finished = record_state(record) in ENDED
         if finished != ("finished_at" in times):
             fail(
                 f"task {task_id} is {record_state(record)} with finished_at "
@@ -131,9 +138,14 @@ def timestamps_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool
                 )
 
 
-@check("batch-count", "retrieve_batch's count equals len(items), and items are the ids asked for")
+@check(
+    "batch-count",
+    "retrieve_batch's count equals len(items), and items are the ids asked for",
+    OPERATIONS,
+    (NAME,),
+)
 def batch_count(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    if case.operation != "tasks" or case.action != "retrieve_batch" or answer.status != 200:
+    if case.operation != "tasks" or action(case) != "retrieve_batch" or answer.status != 200:
         return SKIPPED
     body = answer.json_or_none()
     if not isinstance(body, dict) or not isinstance(body.get("items"), list):
@@ -154,10 +166,11 @@ def batch_count(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     "callback-shape",
     "a callback body is the sync result (or error envelope) of its task",
     on=("callback",),
+    dialects=(NAME,),
 )
 def callback_shape(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     body = _json_body(answer)
-    verdict = contract.check("acedata/callback", body)
+    verdict = contract.check(PACK.schema("callback"), body)
     if not verdict.ok:
         fail(
             "the callback does not match the callback schema",

@@ -8,10 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .context import CheckContext
-from .exchanges import Answer, Case, fail
-from .media_probe import jpeg_size, mp4_size
-from .registry import SKIPPED, check
+from ..checks import SKIPPED, Answer, Case, CheckContext, check, fail, jpeg_size, mp4_size
+from .records import NAME, OPERATIONS
 from .tasks import _records
 
 
@@ -27,7 +25,12 @@ def _results_in(case: Case, answer: Answer) -> Iterator[dict[str, Any]]:
             yield response
 
 
-@check("media-size", "video_url and thumbnail_url serve an MP4 and a JPEG of the stated size")
+@check(
+    "media-size",
+    "video_url and thumbnail_url serve an MP4 and a JPEG of the stated size",
+    OPERATIONS,
+    (NAME,),
+)
 def media_size(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     results = list(_results_in(case, answer)) if ctx.fetch is not None else []
     if not results:

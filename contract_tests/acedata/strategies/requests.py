@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from jsonschema import Draft202012Validator
 
-from .. import schema as contract
+from ...contract import schema as contract
 
 Mode = Literal["sync", "callback", "async"]
 Frames = Literal["none", "first", "last", "both"]
