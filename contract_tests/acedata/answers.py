@@ -29,7 +29,6 @@ from .records import (
     luma_case,
     mode,
     observe,
-    record_state,
     state_of,
     task_records,
 )
@@ -45,7 +44,6 @@ __all__ = [
     "luma_case",
     "mode",
     "observe",
-    "record_state",
     "schema_for",
     "state_of",
     "task_records",

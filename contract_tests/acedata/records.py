@@ -54,9 +54,6 @@ def state_of(record: Mapping[str, Any]) -> str:
     return str(response.get("state", "pending"))
 
 
-record_state = state_of  # the name the client checks know it by
-
-
 def task_records(case: Case, body: Any) -> list[dict[str, Any]]:
     """The task records in a /luma/tasks answer (one, or a batch's items)."""
     if not isinstance(body, dict):

@@ -13,8 +13,17 @@ from typing import Any
 from ..checks import SKIPPED, Answer, Case, CheckContext, check, fail
 from ..contract import schema as contract
 from . import PACK
-from .records import ENDED, NAME, OPERATIONS, SET_ONCE, STATES, _json_body, action, task_records
-from .records import state_of as record_state
+from .records import (
+    ENDED,
+    NAME,
+    OPERATIONS,
+    SET_ONCE,
+    STATES,
+    _json_body,
+    action,
+    state_of,
+    task_records,
+)
 
 # -- tasks over time ------------------------------------------------------------------
 
@@ -51,7 +60,7 @@ def result_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool | N
     for record in records:
         task_id = str(record.get("id"))
         response = record.get("response")
-        if record_state(record) not in ENDED:
+        if state_of(record) not in ENDED:
             continue
         succeeded = isinstance(response, dict) and response.get("success") is True
         if succeeded and response.get("task_id") != task_id:
@@ -84,7 +93,7 @@ def states_forward(ctx: CheckContext, case: Case, answer: Answer) -> bool | None
         before = ctx.history.last(task_id)
         if before is None:
             continue
-        was, now = record_state(before), record_state(record)
+        was, now = state_of(before), state_of(record)
         if STATES.get(now, -1) < STATES.get(was, -1) or (was in ENDED and now != was):
             fail(f"task {task_id} went from {was} to {now}", expected=f"{was} or later", actual=now)
 
@@ -120,10 +129,10 @@ def timestamps_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool
                 expected=times["finished_at"] - times["created_at"],
                 actual=times["elapsed"],
             )
-        finished = record_state(record) in ENDED
+        finished = state_of(record) in ENDED
         if finished != ("finished_at" in times):
             fail(
-                f"task {task_id} is {record_state(record)} with finished_at "
+                f"task {task_id} is {state_of(record)} with finished_at "
                 f"{'set' if 'finished_at' in times else 'missing'}",
                 expected="finished_at exactly when the task is finished",
                 actual=times,

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for the Luma API's valid requests, derived from ``schemas/``.
+"""Hypothesis strategies for the Luma API's valid requests, from ``schemas/acedata/``.
 
 Every field's values come from the contract's own (bundled) schema through
 ``hypothesis_jsonschema.from_schema``; where a schema is too wide for a useful or safe
