@@ -5,7 +5,6 @@ target without the control API unless told how many."""
 
 from __future__ import annotations
 
-import random
 import subprocess
 import sys
 from typing import Any
@@ -14,7 +13,6 @@ import pytest
 import requests
 
 from contract_tests.checks import checks_of
-from contract_tests.contract.packs import names, pack
 from contract_tests.provider import Target, Verification, verify
 from contract_tests.provider.report import render
 from tests.broken_dm_servers import BROKEN_DM, dm_fake, with_derived
@@ -142,19 +140,6 @@ def test_where_the_target_does_not_serve_them_the_report_says_so() -> None:
     assert older.asked == 4  # type: ignore[attr-defined] # upscale (the first), and the 3 creates
 
 
-@pytest.mark.parametrize("dialect", names())
-def test_the_fake_served_with_delays_passes_on_a_fresh_seed(dialect: str) -> None:
-    """Over a socket, on the fake's real clock (every task takes 0.2 s): the suite's
-    model must allow what the fake rightly answers as time passes (issue 21: an upscale
-    of an image, or of a generation not completed, is a 409)."""
-    seed = random.randrange(2**32)
-    with live_server("--delay", "0.2", "--token", TOKEN) as server:
-        target = Target.url(server.url, TOKEN)
-        result = _run(target, dialect=dialect, profile="dev", max_examples=None, seed=seed)
-    assert result.ok, render(result, server.url, TOKEN)
-    assert result.spent == result.cap > 0
-
-
 def test_an_upscale_the_generation_cannot_take_is_a_conflict_the_suite_accepts() -> None:
     """An image cannot be upscaled: the fake answers 409 {detail} (the SDKs' ConflictError),
     which breaks no check; a completed video is upscaled (200)."""
@@ -178,22 +163,3 @@ def test_an_upscale_the_generation_cannot_take_is_a_conflict_the_suite_accepts()
     assert (refused.status, upscaled.status) == (409, 200), refused.text
     assert provider.current == [], [str(f) for f in provider.current]
     assert provider.ctx.runs["dm-status-allowed"] >= 4
-
-
-@pytest.mark.parametrize("dialect", names())
-def test_a_target_given_as_the_sdk_base_url_is_verified_too(dialect: str) -> None:
-    """``--target http://host/dream-machine/v1`` (an SDK's base URL) is the service at
-    ``http://host``: the prefix is not sent twice."""
-    prefix = pack(dialect).path_prefix
-    with live_server("--clock", "manual", "--token", TOKEN) as server:
-        result = _run(Target.url(server.url + prefix + "/", TOKEN), dialect=dialect,
-                      max_billable=4)  # fmt: skip
-        assert result.ok, render(result, server.url, TOKEN)
-        ran = subprocess.run(
-            [sys.executable, "-m", "mock_server.cli", "verify", "--dialect", dialect,
-             "--target", server.url + prefix, "--token", TOKEN, "--max-examples", "2",
-             "--max-billable", "2", "--no-stateful"],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-    assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert "failure" not in ran.stdout.split("checks passed")[-1]
