@@ -1,10 +1,10 @@
 """The AceDataCloud dialect's answers (`checks.Answers`): how its records read (from
-`records`) and its checks, registered as this module loads: each answer on its own here (its
-status is one the contract allows for what was sent, its body matches the schema for
-its status and operation, an error's code is documented with that status, a valid
-request is accepted, an invalid one is refused with 400 ``bad_request``, a request
-without a usable token with 401 ``invalid_token``), then tasks over time and callbacks
-(`tasks`), then media (`media`).
+`records`), the statuses and schemas its contract gives each answer (which the checks
+every dialect shares ask: `checks.answers`), and its own checks, registered as this
+module loads: each answer on its own here (an error's code is documented with that
+status, a valid request is accepted, an invalid one is refused with 400
+``bad_request``, a request without a usable token with 401 ``invalid_token``), then
+tasks over time and callbacks (`tasks`), then media (`media`).
 
 Operations: ``videos`` and ``tasks`` (answers of the API, ``POST /luma/<operation>``),
 ``callback`` (a body the server POSTed to our receiver; the case is the request that
@@ -18,36 +18,9 @@ from typing import Any
 from ..checks import SKIPPED, Answer, Case, CheckContext, check, fail
 from ..contract import schema as contract
 from . import PACK
-from .records import (
-    ENDED,
-    NAME,
-    OPERATIONS,
-    SET_ONCE,
-    STATES,
-    _json_body,
-    action,
-    luma_case,
-    mode,
-    observe,
-    state_of,
-    task_records,
-)
+from .records import NAME, OPERATIONS, STATES, action, mode, observe, records_in, state_of
 
-__all__ = [
-    "ENDED",
-    "NAME",
-    "OPERATIONS",
-    "SET_ONCE",
-    "STATES",
-    "action",
-    "allowed_statuses",
-    "luma_case",
-    "mode",
-    "observe",
-    "schema_for",
-    "state_of",
-    "task_records",
-]
+__all__ = ["OPERATIONS", "STATES", "observe", "records_in", "state_of"]  # `checks.Answers`
 
 # -- what the contract allows ----------------------------------------------------------
 
@@ -87,6 +60,11 @@ def _error_code(body: Any) -> str | None:
     return error.get("code") if isinstance(error, dict) else None
 
 
+def reason(answer: Answer) -> str | None:
+    """An error answer's code (``bad_request``)."""
+    return _error_code(answer.json_or_none())
+
+
 def _wrong_answer(title: str, expected: str, answer: Answer, code: str | None = None) -> None:
     """Fail a check of the answer's status: what came is the status with the error code,
     or with the start of the body when there is no code."""
@@ -94,36 +72,6 @@ def _wrong_answer(title: str, expected: str, answer: Answer, code: str | None = 
 
 
 # -- answers of the API ----------------------------------------------------------------
-
-
-@check(
-    "status-allowed", "the status is one the contract allows for that input", OPERATIONS, (NAME,)
-)
-def status_allowed(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    if case.auth == "wrong" and ctx.any_token:
-        return SKIPPED
-    allowed = {401} if case.auth == "wrong" else allowed_statuses(case)
-    if answer.status not in allowed:
-        _wrong_answer(
-            f"status {answer.status} is not allowed for {case.label or case.operation}",
-            " or ".join(str(s) for s in sorted(allowed)),
-            answer,
-        )
-
-
-@check(
-    "body-schema", "the body matches the schema for its status and operation", OPERATIONS, (NAME,)
-)
-def body_schema(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    name = schema_for(case, answer)
-    if name is None:
-        return SKIPPED
-    body = _json_body(answer)
-    verdict = contract.check(name, body)
-    if not verdict.ok:
-        fail(
-            f"the {answer.status} body does not match {name}", expected=name, actual=verdict.message
-        )
 
 
 @check(

@@ -9,8 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..checks import SKIPPED, Answer, Case, CheckContext, check, fail, jpeg_size, mp4_size
-from .records import NAME, OPERATIONS
-from .tasks import _records
+from .records import NAME, OPERATIONS, records_in
 
 
 def _results_in(case: Case, answer: Answer) -> Iterator[dict[str, Any]]:
@@ -19,7 +18,7 @@ def _results_in(case: Case, answer: Answer) -> Iterator[dict[str, Any]]:
         return
     if case.operation == "videos" and body.get("success") is True:
         yield body
-    for record in _records(case, answer):
+    for record in records_in(case, answer):
         response = record.get("response")
         if isinstance(response, dict) and response.get("success") is True:
             yield response

@@ -64,6 +64,13 @@ def task_records(case: Case, body: Any) -> list[dict[str, Any]]:
     return [body] if "id" in body else []
 
 
+def records_in(case: Case, answer: Answer) -> list[dict[str, Any]]:
+    """The task records a 200 answer of /luma/tasks shows."""
+    if case.operation != "tasks" or answer.status != 200:
+        return []
+    return task_records(case, answer.json_or_none())
+
+
 def observe(history: TaskHistory, case: Case, answer: Answer) -> None:
     """A synchronous result and a callback are results of their task; each record of a
     /luma/tasks answer is one more record of its task (its response a result once the

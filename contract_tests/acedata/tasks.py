@@ -8,7 +8,6 @@ its task's result. They read the run's memory (`CheckContext.history`), which
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from ..checks import SKIPPED, Answer, Case, CheckContext, check, fail
 from ..contract import schema as contract
@@ -18,20 +17,13 @@ from .records import (
     NAME,
     OPERATIONS,
     SET_ONCE,
-    STATES,
     _json_body,
     action,
+    records_in,
     state_of,
-    task_records,
 )
 
 # -- tasks over time ------------------------------------------------------------------
-
-
-def _records(case: Case, answer: Answer) -> list[dict[str, Any]]:
-    if case.operation != "tasks" or answer.status != 200:
-        return []
-    return task_records(case, answer.json_or_none())
 
 
 @check(
@@ -54,7 +46,7 @@ def result_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool | N
         wanted = case.body.get("id") if isinstance(case.body, dict) else None
         if isinstance(body, dict) and body.get("id") != wanted:
             fail("retrieve answered another task", expected=wanted, actual=body.get("id"))
-    records = _records(case, answer)
+    records = records_in(case, answer)
     if not records:
         return SKIPPED
     for record in records:
@@ -78,26 +70,6 @@ def result_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool | N
             )
 
 
-@check(
-    "states-forward",
-    "task states only move forward: pending → processing → completed|failed",
-    OPERATIONS,
-    (NAME,),
-)
-def states_forward(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    records = _records(case, answer)
-    if not any(ctx.history.last(str(r.get("id"))) for r in records):
-        return SKIPPED  # nothing seen before to compare with
-    for record in records:
-        task_id = str(record.get("id"))
-        before = ctx.history.last(task_id)
-        if before is None:
-            continue
-        was, now = state_of(before), state_of(record)
-        if STATES.get(now, -1) < STATES.get(was, -1) or (was in ENDED and now != was):
-            fail(f"task {task_id} went from {was} to {now}", expected=f"{was} or later", actual=now)
-
-
 def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-3)
 
@@ -109,7 +81,7 @@ def _close(a: float, b: float) -> bool:
     (NAME,),
 )
 def timestamps_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    records = _records(case, answer)
+    records = records_in(case, answer)
     if not records:
         return SKIPPED
     for record in records:

@@ -21,19 +21,34 @@ class Answers(Protocol):
     """A dialect's ``answers`` module (``contract_tests.<dialect>.answers``, or the
     ``answers`` of its pack's ``suite`` package).
 
-    Loading it registers the dialect's checks (``@check(..., dialects=(NAME,))``).
-    ``OPERATIONS``: the operations of its cases whose answers come from the API (they
-    must be JSON). ``STATES``: each state a record can show, by rank — a record never
-    goes to a lower rank, and the highest rank is the end (``completed``, ``failed``).
-    ``state_of``: the state a record shows. ``observe``: add one exchange to the run's
-    history (called after the checks have seen it): the records it shows, by id, and the
-    ended results with where they came from.
+    Loading it registers the dialect's own checks (``@check(..., dialects=(NAME,))``);
+    the checks every dialect shares (`checks.answers`) ask it the rest:
+
+    ``OPERATIONS``: the operations of its cases whose answers come from the API.
+    ``STATES``: each state a record can show, by rank — a record never goes to a lower
+    rank, and the highest rank is the end (``completed``, ``failed``). ``state_of``: the
+    state a record shows. ``records_in``: the records (each with an ``id``) an answer
+    shows. ``allowed_statuses``: the statuses the contract allows for a case with a
+    valid token (``case.valid`` False: a body breaking a rule). ``schema_for``: the
+    registered name of the schema an answer's body must match (None: not checked).
+    ``reason``: an error answer's reason in the dialect's words (its code, its detail),
+    for failure messages. ``observe``: add one exchange to the run's history (called
+    after the checks have seen it): the records it shows, by id (`TaskHistory.add`), the
+    ended results with where they came from, the ids deleted.
     """
 
     OPERATIONS: tuple[str, ...]
     STATES: Mapping[str, int]
 
     def state_of(self, record: Mapping[str, Any]) -> str: ...
+
+    def records_in(self, case: Case, answer: Answer) -> list[dict[str, Any]]: ...
+
+    def allowed_statuses(self, case: Case) -> set[int]: ...
+
+    def schema_for(self, case: Case, answer: Answer) -> str | None: ...
+
+    def reason(self, answer: Answer) -> str | None: ...
 
     def observe(self, history: TaskHistory, case: Case, answer: Answer) -> None: ...
 

@@ -1,7 +1,8 @@
-"""The Dream Machine dialect's answers (`checks.Answers`): how a Generation reads, what
-an exchange adds to the run's history, and its checks, registered as this module loads:
-each answer on its own here, generations over time and callbacks in `generations`,
-media in `media`.
+"""The Dream Machine dialect's answers (`checks.Answers`): how a Generation reads (from
+`records`), the statuses and schemas its contract gives each answer (which the checks
+every dialect shares ask: `checks.answers`), and its own checks, registered as this
+module loads: each answer on its own here, generations over time and callbacks in
+`generations`, media in `media`.
 
 Operations: ``create`` (POST /generations/video, /image, reframe, modify: 201 and a
 Generation), ``get``, ``derive`` (POST /generations/{id}/upscale or /audio: 200 and a
@@ -17,24 +18,23 @@ and the ids deleted, after the checks have seen it.
 from __future__ import annotations
 
 from ..checks import SKIPPED, Answer, Case, CheckContext, check
-from ..contract import schema as contract
 from . import PACK
 from .records import (
     ANSWERS,
     DM,
-    ENDED,
     OPERATIONS,
-    SET_ONCE,
     STATES,
     _came,
     _detail,
     _fail,
     _generation,
     observe,
+    reason,
+    records_in,
     state_of,
 )
 
-__all__ = ["ENDED", "OPERATIONS", "SET_ONCE", "STATES", "observe", "state_of"]
+__all__ = ["OPERATIONS", "STATES", "observe", "reason", "records_in", "state_of"]
 
 # The statuses the SDKs raise a named exception for (BadRequestError … InternalServerError);
 # any other 4xx is a bare APIStatusError a client cannot tell apart.
@@ -46,7 +46,7 @@ def success_status(case: Case) -> int:
     return SUCCESS.get(case.operation, 200)
 
 
-def dm_allowed_statuses(case: Case) -> set[int]:
+def allowed_statuses(case: Case) -> set[int]:
     """The statuses the contract allows for this case (429 always: a rate limit)."""
     if case.auth != "valid":
         return {401}
@@ -61,7 +61,7 @@ def dm_allowed_statuses(case: Case) -> set[int]:
     return {success_status(case), 429}
 
 
-def dm_schema_for(case: Case, answer: Answer) -> str | None:
+def schema_for(case: Case, answer: Answer) -> str | None:
     if answer.status >= 400:
         return PACK.error
     if not 200 <= answer.status < 300 or answer.status == 204:
@@ -79,39 +79,6 @@ def dm_schema_for(case: Case, answer: Answer) -> str | None:
 
 
 # -- each answer on its own ----------------------------------------------------------------
-
-
-@check("dm-status-allowed", "the status is one the contract allows for that input", ANSWERS, DM)
-def dm_status_allowed(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    if case.auth == "wrong" and ctx.any_token:
-        return SKIPPED
-    allowed = dm_allowed_statuses(case)
-    if answer.status not in allowed:
-        _fail(
-            f"status {answer.status} is not allowed for {case.label or case.operation}",
-            expected=" or ".join(str(s) for s in sorted(allowed)),
-            actual=_came(answer),
-        )
-
-
-@check("dm-body-schema", "the body matches its schema (Generation, list, error…)", ANSWERS, DM)
-def dm_body_schema(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    if answer.status == 204:
-        if answer.content.strip():
-            _fail("a 204 carries a body", expected="no content", actual=answer.text[:200])
-        return None
-    name = dm_schema_for(case, answer)
-    if name is None:
-        return SKIPPED
-    try:
-        body = answer.json()
-    except ValueError:
-        _fail("the body is not JSON", expected=name, actual=answer.text[:200])
-    verdict = contract.check(name, body)
-    if not verdict.ok:
-        _fail(
-            f"the {answer.status} body does not match {name}", expected=name, actual=verdict.message
-        )
 
 
 @check("dm-error-status", "an error is a status the SDKs map (400…429, 5xx)", ANSWERS, DM)

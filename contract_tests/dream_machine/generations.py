@@ -12,21 +12,9 @@ from urllib.parse import parse_qsl, urlsplit
 from ..checks import SKIPPED, Answer, Case, CheckContext, check
 from ..contract import schema as contract
 from . import PACK
-from .records import ANSWERS, DM, ENDED, SET_ONCE, STATES, _came, _fail, _generation, _generations
+from .records import ANSWERS, DM, ENDED, SET_ONCE, _came, _fail, _generation, _generations
 
 # -- generations over time -------------------------------------------------------------------
-
-
-@check("dm-states-forward", "queued → dreaming → completed | failed, never back", ANSWERS, DM)
-def dm_states_forward(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    seen = [(g, ctx.history.last(g["id"])) for g in _generations(case, answer)]
-    seen = [(now, before) for now, before in seen if before is not None]
-    if not seen:
-        return SKIPPED
-    for now, before in seen:
-        was, state = before.get("state"), now.get("state")
-        if STATES.get(state, -1) < STATES.get(was, -1) or (was in ENDED and state != was):
-            _fail(f"generation {now['id']} went from {was} to {state}", f"{was} or later", state)
 
 
 @check(
@@ -89,7 +77,7 @@ def dm_failure_reason(ctx: CheckContext, case: Case, answer: Answer) -> bool | N
 def dm_list_page(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     body = answer.json_or_none() if answer.status == 200 else None
     if not isinstance(body, dict) or not isinstance(body.get("generations"), list):
-        return SKIPPED  # dm-body-schema says what is wrong
+        return SKIPPED  # body-schema says what is wrong
     page, count = body["generations"], body.get("count")
     query = dict(parse_qsl(urlsplit(case.path).query))
     try:

@@ -73,3 +73,7 @@ def _generations(case: Case, answer: Answer) -> list[dict[str, Any]]:
         return []
     one = _generation(case, answer)
     return [one] if one is not None and case.operation != "callback" else []
+
+
+reason = _detail  # an error answer's reason, for failures: its ``detail``
+records_in = _generations  # the Generations an answer shows
