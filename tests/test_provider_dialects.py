@@ -54,3 +54,21 @@ def test_a_target_given_as_the_sdk_base_url_is_verified_too(dialect: str) -> Non
         )  # fmt: skip
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "failure" not in ran.stdout.split("checks passed")[-1]
+
+
+def _members(protocol: type) -> set[str]:
+    declared = set(getattr(protocol, "__annotations__", {}))
+    return declared | {n for n, v in vars(protocol).items() if callable(v) and n[0] != "_"}
+
+
+@pytest.mark.parametrize("dialect", names())
+def test_every_dialect_gives_what_the_suite_and_the_checks_ask(dialect: str) -> None:
+    """The protocols a dialect's ``answers`` and ``provider`` modules keep are the
+    whole seam: generic code asks nothing else (a third dialect is written to them)."""
+    from contract_tests.checks import Answers, answers_of
+    from contract_tests.provider import ProviderDialect, provider_of
+
+    for module, protocol in ((answers_of(dialect), Answers),
+                             (provider_of(dialect), ProviderDialect)):  # fmt: skip
+        missing = sorted(n for n in _members(protocol) if not hasattr(module, n))
+        assert not missing, f"{module.__name__} lacks {missing}"

@@ -2,8 +2,7 @@
 `records`), the statuses and schemas its contract gives each answer (which the checks
 every dialect shares ask: `checks.answers`), and its own checks, registered as this
 module loads: each answer on its own here (an error's code is documented with that
-status, a valid request is accepted, an invalid one is refused with 400
-``bad_request``, a request without a usable token with 401 ``invalid_token``), then
+status, a valid request is accepted), then
 tasks over time and callbacks (`tasks`), then media (`media`).
 
 Operations: ``videos`` and ``tasks`` (answers of the API, ``POST /luma/<operation>``),
@@ -60,6 +59,10 @@ def _error_code(body: Any) -> str | None:
     return error.get("code") if isinstance(error, dict) else None
 
 
+INVALID, UNAUTHORIZED = "bad_request", "invalid_token"  # the codes of those refusals
+REASON = "{error: {code}}"
+
+
 def reason(answer: Answer) -> str | None:
     """An error answer's code (``bad_request``)."""
     return _error_code(answer.json_or_none())
@@ -101,44 +104,6 @@ def valid_accepted(ctx: CheckContext, case: Case, answer: Answer) -> bool | None
         return SKIPPED
     if not 200 <= answer.status < 300:
         _wrong_answer(f"a valid {case.label or case.operation} request was refused", "2xx", answer)
-
-
-@check(
-    "invalid-rejected",
-    "an invalid request is 400 bad_request, never 2xx or 5xx",
-    OPERATIONS,
-    (NAME,),
-)
-def invalid_rejected(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    if case.valid or case.auth != "valid":
-        return SKIPPED
-    code = _error_code(answer.json_or_none())
-    if answer.status == 400 and code == "bad_request":
-        return
-    what = (
-        "accepted"
-        if answer.status < 300
-        else "a server error"
-        if answer.status >= 500
-        else "rejected with the wrong status or code"
-    )
-    _wrong_answer(f"a request breaking {case.label!r} was {what}", "400 bad_request", answer, code)
-
-
-@check(
-    "auth-required",
-    "a missing or malformed token (or a wrong one) is 401 invalid_token",
-    OPERATIONS,
-    (NAME,),
-)
-def auth_required(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    if case.auth == "valid" or (case.auth == "wrong" and ctx.any_token):
-        return SKIPPED
-    code = _error_code(answer.json_or_none())
-    if answer.status != 401 or code != "invalid_token":
-        hint = " (a target that takes any token by design: --any-token)" * (case.auth == "wrong")
-        title = f"a request with a {case.auth} token was not refused{hint}"
-        _wrong_answer(title, "401 invalid_token", answer, code)
 
 
 # isort: off

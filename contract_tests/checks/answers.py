@@ -2,7 +2,9 @@
 ``answers`` module, `dialects.Answers`) what its contract says: an answer of the API is
 JSON (``content-type-json``), its status is one the contract allows for what was sent
 (``status-allowed``), its body matches the schema for its status and operation — a 204
-none at all (``body-schema``) — and a record's state never goes back
+none at all (``body-schema``) —, a body that breaks a rule is refused with 400 and a
+token that is missing, malformed or wrong with 401, each with the reason the contract
+gives (``invalid-rejected``, ``auth-required``), and a record's state never goes back
 (``states-forward``). The rest of a dialect's checks are its own
 (``contract_tests.<dialect>.answers``).
 """
@@ -68,6 +70,39 @@ def body_schema(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     if not verdict.ok:
         fail(f"the {answer.status} body does not match {name}", expected=name,
              actual=verdict.message)  # fmt: skip
+
+
+def _refusal(case: Case, status: int, wanted: str | None) -> str:
+    return f"{status} {wanted or answers_of(case.dialect).REASON}"
+
+
+@check("invalid-rejected", "an invalid request is 400 with its reason, never 2xx or 5xx")
+def invalid_rejected(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
+    answers = answers_of(case.dialect)
+    if case.operation not in answers.OPERATIONS or case.valid or case.auth != "valid":
+        return SKIPPED
+    reason = answers.reason(answer)
+    if answer.status == 400 and reason and answers.INVALID in (None, reason):
+        return None
+    what = "accepted" if answer.status < 300 else "a server error" if answer.status >= 500 else (
+        "rejected with the wrong status or reason")  # fmt: skip
+    fail(f"a request breaking {case.label!r} was {what}",
+         expected=_refusal(case, 400, answers.INVALID), actual=came(case, answer))  # fmt: skip
+
+
+@check("auth-required", "a missing or malformed token (or a wrong one) is 401 with its reason")
+def auth_required(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
+    answers = answers_of(case.dialect)
+    if case.operation not in answers.OPERATIONS or case.auth == "valid":
+        return SKIPPED
+    if case.auth == "wrong" and ctx.any_token:
+        return SKIPPED
+    reason = answers.reason(answer)
+    if answer.status != 401 or not reason or answers.UNAUTHORIZED not in (None, reason):
+        hint = " (a target that takes any token by design: --any-token)" * (case.auth == "wrong")
+        expected = _refusal(case, 401, answers.UNAUTHORIZED)
+        title = f"a request with a {case.auth} token was not refused{hint}"
+        fail(title, expected=expected, actual=came(case, answer))
 
 
 @check("states-forward", "a record's state only moves forward, and an ended one stays as it is")

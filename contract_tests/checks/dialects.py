@@ -31,14 +31,20 @@ class Answers(Protocol):
     shows. ``allowed_statuses``: the statuses the contract allows for a case with a
     valid token (``case.valid`` False: a body breaking a rule). ``schema_for``: the
     registered name of the schema an answer's body must match (None: not checked).
-    ``reason``: an error answer's reason in the dialect's words (its code, its detail),
-    for failure messages. ``observe``: add one exchange to the run's history (called
-    after the checks have seen it): the records it shows, by id (`TaskHistory.add`), the
-    ended results with where they came from, the ids deleted.
+    ``reason``: an error answer's reason in the dialect's words (its code, its detail;
+    None when it has none). ``INVALID`` and ``UNAUTHORIZED``: the reason a refusal of a
+    broken body (400) and of a token (401) must give, or None for any; ``REASON`` names
+    the error's shape for a failure's "expected" (``{detail}``). ``observe``: add one
+    exchange to the run's history (called after the checks have seen it): the records
+    it shows, by id (`TaskHistory.add`), the ended results with where they came from,
+    the ids deleted.
     """
 
     OPERATIONS: tuple[str, ...]
     STATES: Mapping[str, int]
+    INVALID: str | None
+    UNAUTHORIZED: str | None
+    REASON: str
 
     def state_of(self, record: Mapping[str, Any]) -> str: ...
 

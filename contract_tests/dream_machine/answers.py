@@ -22,10 +22,12 @@ from . import PACK
 from .records import (
     ANSWERS,
     DM,
+    INVALID,
     OPERATIONS,
+    REASON,
     STATES,
+    UNAUTHORIZED,
     _came,
-    _detail,
     _fail,
     _generation,
     observe,
@@ -34,7 +36,9 @@ from .records import (
     state_of,
 )
 
-__all__ = ["OPERATIONS", "STATES", "observe", "reason", "records_in", "state_of"]
+# `checks.Answers`, with allowed_statuses and schema_for below
+__all__ = ["INVALID", "OPERATIONS", "REASON", "STATES", "UNAUTHORIZED"]
+__all__ += ["observe", "reason", "records_in", "state_of"]
 
 # The statuses the SDKs raise a named exception for (BadRequestError … InternalServerError);
 # any other 4xx is a bare APIStatusError a client cannot tell apart.
@@ -101,28 +105,6 @@ def dm_valid_accepted(ctx: CheckContext, case: Case, answer: Answer) -> bool | N
         return None  # a valid body, and a generation in no state for it: a conflict, not a refusal
     if not 200 <= answer.status < 300:
         _fail(f"a valid {case.label or case.operation} request was refused", "2xx", _came(answer))
-
-
-@check(
-    "dm-invalid-rejected", "an invalid body is 400 with a detail naming the problem", ANSWERS, DM
-)
-def dm_invalid_rejected(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    if case.valid or case.auth != "valid":
-        return SKIPPED
-    detail = _detail(answer)
-    if answer.status != 400 or not detail:
-        what = "accepted" if answer.status < 300 else "answered"
-        _fail(f"a body breaking {case.label!r} was {what}", "400 {detail}", _came(answer))
-
-
-@check("dm-auth-required", "a missing, malformed or wrong token is 401 {detail}", ANSWERS, DM)
-def dm_auth_required(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    if case.auth == "valid" or (case.auth == "wrong" and ctx.any_token):
-        return SKIPPED
-    if answer.status != 401 or not _detail(answer):
-        hint = " (a target that takes any token by design: --any-token)" * (case.auth == "wrong")
-        title = f"a request with a {case.auth} token was not refused{hint}"
-        _fail(title, "401 {detail}", _came(answer))
 
 
 @check(

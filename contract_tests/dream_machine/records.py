@@ -75,5 +75,7 @@ def _generations(case: Case, answer: Answer) -> list[dict[str, Any]]:
     return [one] if one is not None and case.operation != "callback" else []
 
 
-reason = _detail  # an error answer's reason, for failures: its ``detail``
+reason = _detail  # an error answer's reason: its ``detail``
+INVALID = UNAUTHORIZED = None  # any detail says why a body or a token was refused
+REASON = "{detail}"
 records_in = _generations  # the Generations an answer shows
