@@ -15,12 +15,17 @@ from typing import Any
 
 import pytest
 
-from contract_tests.adapters import RequestsAdapter, describe_call, load_factory, operations
 from contract_tests.checks.client import CONSUMER_CHECKS, finished_signs
 from contract_tests.consumer import (
     FakeControl,
     run_against_real_service,
     run_consumer_suite,
+)
+from contract_tests.consumer.adapters import (
+    RequestsAdapter,
+    describe_call,
+    load_factory,
+    operations,
 )
 from tests import broken_clients
 from tests.broken_clients import TIMEOUT, suite

@@ -24,7 +24,7 @@ from contract_tests.provider import (
     Verification,
     verify,
 )
-from contract_tests.report import curl_line, render
+from contract_tests.provider.report import curl_line, render
 from tests.broken_servers import BROKEN, STALLING, Unanswering, stalling_target
 from tests.support import TOKEN, live_server
 
@@ -178,9 +178,9 @@ def test_the_real_service() -> None:  # pragma: no cover - opt-in, costs one vid
 def test_without_a_control_api_nothing_billable_beyond_the_cap_is_sent() -> None:
     """A target without /__admin/ may be the real service: tasks are polled, and invalid
     bodies with a usable prompt (which a lenient service could bill) are not sent."""
-    from mock_server.config import Settings
+    from mock_server.acedata.service import LumaService
+    from mock_server.engine.config import Settings
     from mock_server.engine.delays import PRESETS
-    from mock_server.service import LumaService
     from tests.broken_servers import TOKEN as BROKEN_TOKEN
     from tests.broken_servers import without_control_api
 
@@ -198,9 +198,9 @@ def test_without_a_control_api_nothing_billable_beyond_the_cap_is_sent() -> None
 
 
 def test_without_a_control_api_no_billable_request_is_sent_by_default() -> None:
-    from mock_server.config import Settings
+    from mock_server.acedata.service import LumaService
+    from mock_server.engine.config import Settings
     from mock_server.engine.delays import PRESETS
-    from mock_server.service import LumaService
     from tests.broken_servers import without_control_api
 
     luma = LumaService(Settings(delays=PRESETS["instant"], seed=2))

@@ -2,7 +2,7 @@
 ``strategies``), derived from ``schemas/acedata/``: valid requests of every shape and
 mode (`requests`), and invalid ones that each break one contract rule (`invalid`). Both
 sets of names are imported here, so ``from contract_tests.acedata import strategies``
-(or the older ``from contract_tests import strategies``) gives all of them.
+gives all of them.
 
 The modules may import the standard library, Hypothesis, `hypothesis_jsonschema`,
 `jsonschema` and `contract_tests.contract`; nothing above the contract.
