@@ -3,9 +3,10 @@ check on every answer, keeps the billable `Budget`, and knows how to bring a tas
 end on that target (`waits`: the control API's clock or complete endpoint where there is
 one, polling with backoff elsewhere, every poll checked) and how to wait for its callback.
 
-No request waits for its answer longer than `ANSWER_TIMEOUT` (a synchronous call on a
-target without the control API: its body's ``timeout`` plus 30 s), a control call
-longer than `ADMIN_TIMEOUT`; and once the target has left `SILENCE_LIMIT` seconds in all
+No request waits for its answer longer than `ANSWER_TIMEOUT` (unless its dialect gives
+one that holds until its result longer: AceData's synchronous call on a target without
+the control API waits its body's ``timeout`` plus 30 s), a control call longer than
+`ADMIN_TIMEOUT`; and once the target has left `SILENCE_LIMIT` seconds in all
 unanswered, nothing more is sent — every request left fails at once, so a target that
 stops answering still gets a verdict.
 

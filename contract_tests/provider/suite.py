@@ -28,7 +28,7 @@ from .stateful import run_machine
 from .targets import Target
 
 REAL_SERVICE = default_pack().real_service  # the real service of the API at the root
-DEFAULT_CAP_WITH_CONTROL = 36  # the fake's tasks are free: two per flow, for AceData's 18
+DEFAULT_CAP_WITH_CONTROL = 36  # the fake's tasks are free: two per shape and mode, or more
 
 
 # -- the entry point ------------------------------------------------------------------
