@@ -12,7 +12,7 @@ from hypothesis_jsonschema import from_schema
 from jsonschema import Draft202012Validator
 
 from contract_tests import contract
-from contract_tests.contract import strategies
+from contract_tests.acedata import strategies
 from tests.support import refs
 
 PROMPT = "Astronauts shuttle from space to volcano"

@@ -33,7 +33,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract_tests import contract
-from contract_tests.contract import check, load_schema, strategies
+from contract_tests.acedata import strategies
+from contract_tests.contract import check, load_schema
 from mock_server.acedata.service import LumaService
 from mock_server.engine.config import Settings
 from mock_server.web.app import create_app, served_routes

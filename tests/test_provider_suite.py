@@ -15,7 +15,7 @@ import pytest
 import requests
 from hypothesis import settings
 
-from contract_tests.checks import Case
+from contract_tests.acedata.records import luma_case
 from contract_tests.provider import (
     FAKE_TIME_LIMIT,
     REAL_SERVICE,
@@ -101,7 +101,8 @@ def test_the_fake_over_a_socket_passes_and_curl_reproduces_a_case() -> None:
         if shutil.which("curl") is None or shutil.which("bash") is None:
             pytest.skip("curl and bash are needed to run the report's curl line")
         # the report's curl line, run as printed, gets the answer the suite got
-        bad_utf8 = Case("videos", raw=b'{"prompt": "caf\xe9"}', label="body-not-utf8", valid=False)
+        raw = b'{"prompt": "caf\xe9"}'
+        bad_utf8 = luma_case("videos", raw=raw, label="body-not-utf8", valid=False)
         line = curl_line(bad_utf8, server.url, TOKEN)
         assert TOKEN not in line and "$LUMA_TOKEN" in line
         shown = subprocess.run(

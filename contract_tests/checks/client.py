@@ -22,7 +22,8 @@ from .client_calls import (
     ClientCall,
     Seen,
 )
-from .context import CheckContext, record_state
+from .context import CheckContext
+from .dialects import state_of
 from .exchanges import Answer, fail
 from .registry import SKIPPED, check
 
@@ -217,7 +218,7 @@ def no_early_completion(ctx: CheckContext, call: ClientCall, answer: Answer) -> 
     record = answer.json_or_none()
     if answer.status != 200 or not isinstance(record, dict) or call.raised is not None:
         return SKIPPED
-    state = record_state(record)
+    state = state_of(call.dialect, record)
     if state not in ("pending", "processing"):
         return SKIPPED
     signs = finished_signs(call.returned)

@@ -1,7 +1,7 @@
 """``luma-mock verify-client --dialect dream-machine``: does a client of Luma's Dream
 Machine API keep the contract? Its adapter (`dm_adapters`; ``lumaai`` for the official
 SDK) is driven against the fake of `dm_stage`, with create bodies drawn from the
-contract (`contract.strategies.dream_machine`). Before each example the fake is reset
+contract (`contract_tests.dream_machine.strategies`). Before each example the fake is reset
 and put in one situation: an answer; a generation queued, dreaming, or ending after the
 client's third poll (completed or failed); an error — 400, 401, 404, 429 with
 ``Retry-After`` (once, so a client may retry past it), 500 (with ``x-should-retry:

@@ -1,32 +1,17 @@
-"""Hypothesis strategies for the Luma API's requests, derived from ``schemas/``: valid
-requests of every shape and mode (`requests`), and invalid ones that each break one
-contract rule (`invalid`). Both sets of names are imported here, so
-``from contract_tests.contract import strategies`` gives all of them.
+"""Hypothesis strategies for the AceDataCloud Luma API's requests (the dialect's
+``strategies``), derived from ``schemas/acedata/``: valid requests of every shape and
+mode (`requests`), and invalid ones that each break one contract rule (`invalid`). Both
+sets of names are imported here, so ``from contract_tests.acedata import strategies``
+gives all of them.
 
 The modules may import the standard library, Hypothesis, `hypothesis_jsonschema`,
-`jsonschema` and `contract_tests.contract.schema`; nothing above the contract.
+`jsonschema` and `contract_tests.contract`; nothing above the contract.
 
-Valid requests, one strategy per shape:
-
-- `generate_requests` — text, first frame, last frame or both frames;
-- `extend_requests` — by ``video_id`` or by ``video_url`` (optionally with an end frame);
-- `video_requests` — any of the above;
-- `retrieve_requests`, `retrieve_batch_requests`, `task_requests` — ``POST /luma/tasks``.
-
-Each takes ``mode``: ``"sync"`` (held until the result), ``"callback"`` (needs
-``callback_url``) or ``"async"``; `Mode` names them. Generated URLs only point at
-reserved names (``example.com``, ``*.example.test``, ``*.example.org``) or loopback,
-and a callback goes only to the URL the caller passes in (`callback_urls`).
-
-Invalid requests, each breaking exactly one contract rule and labelled with it:
-
-- `invalid_video_requests`, `invalid_task_requests` — JSON objects;
-- `malformed_bodies` — not JSON, invalid UTF-8, JSON that is not an object;
-- `invalid_requests` — all of them.
-
-They yield `Invalid` (endpoint, rule, body or raw bytes, and the words the contract's
-verdict must contain). `RULES` lists every rule name, `rules(endpoint)` those of one
-endpoint (or ``"malformed"``), and `breaking(endpoint, rule)` gives one rule's strategy.
+Valid requests, one strategy per shape and ``mode`` (`generate_requests`,
+`extend_requests`, `video_requests`; `task_requests` and the rest for ``POST
+/luma/tasks``) are described in `requests`; invalid ones, each breaking exactly one
+rule and labelled with it (`invalid_requests`, `breaking(endpoint, rule)`, `RULES`), in
+`invalid`.
 """
 
 from __future__ import annotations
