@@ -225,8 +225,8 @@ class Target:
     def in_process(cls, token: str = "verify-token", **settings: Any) -> Target:
         """The fake, in this process: a manual clock, 2 s queued and 60 s generating, and
         only ``token`` accepted — so states, time and auth can all be seen. It speaks
-        both dialects (the Dream Machine one under ``/dream-machine/v1``), as
-        ``luma-mock serve`` does."""
+        every registered dialect, each under its own prefix, as ``luma-mock serve``
+        does."""
         from mock_server.engine.clock import ManualClock
         from mock_server.engine.config import Settings
         from mock_server.engine.delays import DelayModel, Fixed
