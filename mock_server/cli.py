@@ -9,6 +9,10 @@ import os
 import sys
 from typing import Any
 
+# The registry of dialects (stdlib only, and no dialect's code until a pack is loaded):
+# which APIs a process serves, and which `--dialect` may name.
+from contract_tests.contract.packs import default_pack, names, packs
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="luma-mock", description=__doc__)
@@ -46,12 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--workers", type=int, help="server processes (needs a shared store)")
 
+    dialects, home = names(), default_pack().name
     openapi = commands.add_parser("openapi", help="print the OpenAPI document of the contract")
     openapi.add_argument(
         "--dialect",
-        choices=("acedata", "dream-machine"),
-        default="acedata",
-        help="whose document: the AceDataCloud API (default) or Luma's Dream Machine API",
+        choices=dialects,
+        default=home,
+        help=f"whose document (a registered dialect; default {home})",
     )
 
     from contract_tests.provider.report import add_verify_arguments  # stdlib only until it runs
@@ -70,20 +75,20 @@ def _parser() -> argparse.ArgumentParser:
     client.add_argument("-k", "--only", help="run only the cases whose name contains this")
     client.add_argument(
         "--dialect",
-        choices=["acedata", "dream-machine"],
-        default="acedata",
-        help="the API the client speaks; dream-machine: the adapter may be 'lumaai' (built in)",
+        choices=dialects,
+        default=home,
+        help="the API the client speaks (its pack may offer built-in adapters, e.g. 'lumaai')",
     )
 
     proxy = commands.add_parser("proxy", help="forward to a target, checking every exchange")
     proxy.add_argument(
         "--target",
-        help="base URL to forward to (required for acedata; dream-machine: https://api.lumalabs.ai)",
+        help="base URL to forward to (default: the dialect's real service, where allowed)",
     )
     proxy.add_argument(
         "--dialect",
-        choices=["acedata", "dream-machine"],
-        default="acedata",
+        choices=dialects,
+        default=home,
         help="the API the traffic speaks (which schemas, which calls are billable)",
     )
     proxy.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -97,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _dialects() -> list[Any]:
+    """The dialects a process serves: every registered pack's fake half
+    (`engine.dialect.Dialect` objects), in the registry's order."""
+    return [pack.load_fake() for pack in packs()]
+
+
 def _serve(args: argparse.Namespace, argv: list[str]) -> int:
     # Patch before anything that uses sockets or threads is imported: held synchronous
     # requests and callback deliveries then become cheap greenlets (a `--workers`
@@ -105,9 +116,9 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
 
     monkey.patch_all()
 
-    from .acedata import LumaService  # registers the error codes the settings check
-    from .dream_machine import DIALECT as DREAM_MACHINE
+    dialects = _dialects()  # loaded first: they register the error codes the settings check
     from .engine.config import load
+    from .engine.fake import Fake
     from .web.logs import configure_logging
     from .web.server import serve
     from .web.workers import WORKER_FD
@@ -145,21 +156,19 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         # Made here, not by the server: the rules' endpoints are checked against the
         # dialect's only now, and a bad one is a configuration error like the others.
-        luma = LumaService(settings)
-        # Luma's own Dream Machine API beside it, on the same clock, journal and
-        # accounts (see mock_server.dream_machine for why an engine per dialect).
-        luma.sibling(DREAM_MACHINE)
-        luma.scenarios.check_dialects()  # a configured rule may name either dialect
+        # Every dialect, as equals, on one clock, journal and set of accounts (see
+        # mock_server.engine.fake for why an engine per dialect).
+        fake = Fake(dialects, settings)
     except (ValueError, OSError) as bad:
         print(f"luma-mock: {bad}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, level=settings.log_level)
-    return serve(luma)
+    return serve(fake)
 
 
 def _supervise(settings: Any, argv: list[str]) -> int:
     """``--workers N`` (N > 1, on a shared store): the supervisor of N workers."""
-    from .acedata import DIALECT
+    from .engine.dialect import answering
     from .engine.shared import Shared
     from .web.server import banner
     from .web.workers import Supervisor
@@ -177,7 +186,7 @@ def _supervise(settings: Any, argv: list[str]) -> int:
         return 2
 
     def announce(url: str) -> str:
-        shown = banner(url, settings, DIALECT.banner_example(url))
+        shown = banner(url, settings, answering(_dialects(), "/").banner_example(url))
         return f"{shown}\n  workers: {settings.workers} on one port, store {settings.store}"
 
     return supervisor.run(announce)
@@ -200,9 +209,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return proxy.main(args)
     if args.command == "openapi":
-        from . import acedata, dream_machine
-
-        dialects = {"acedata": acedata.DIALECT, "dream-machine": dream_machine.DIALECT}
+        dialects = {dialect.name: dialect for dialect in _dialects()}
         try:
             json.dump(dialects[args.dialect].openapi(), sys.stdout, indent=2, ensure_ascii=False)
             print(flush=True)

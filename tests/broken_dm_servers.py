@@ -26,7 +26,7 @@ ONE_ID = re.compile(rf"^{PREFIX}/generations/([0-9a-f-]{{36}})$")
 
 def dm_fake() -> Any:
     luma = fake()
-    luma.sibling(dream_machine.DIALECT)
+    luma.fake.add(dream_machine.DIALECT)
     return luma
 
 
@@ -180,7 +180,7 @@ def without_auth() -> Target:
 def callbacks_of_another_shape() -> Target:
     """The fake, but each Dream Machine callback is wrapped as ``{"data": ...}``."""
     luma = dm_fake()
-    engine = luma.siblings[0]
+    engine = luma.fake.engines["dream-machine"]
     send = engine.callbacks.send
     engine.callbacks.send = lambda task_id, url, body: send(task_id, url, {"data": body})
     target = Target.wsgi(create_app(luma), TOKEN, name="a Dream Machine with odd callbacks")

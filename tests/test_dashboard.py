@@ -33,7 +33,7 @@ DM_CREATE = "/dream-machine/v1/generations/video"
 @pytest.fixture
 def luma() -> Iterator[LumaService]:
     service = manual_service()
-    service.sibling(DREAM_MACHINE)
+    service.fake.add(DREAM_MACHINE)
     yield service
     service.close()
 
@@ -69,7 +69,7 @@ def admin(client: FlaskClient, path: str, **kwargs: Any) -> Any:
 def test_every_kind_of_change_is_told_through_one_seam(luma: LumaService) -> None:
     seen: list[Change] = []
     stop = luma.changes.subscribe(seen.append)
-    dream = luma.siblings[0]
+    dream = luma.fake.engines["dream-machine"]
     assert dream.changes is luma.changes and luma.journal.changes is luma.changes
 
     with CallbackReceiver() as receiver:

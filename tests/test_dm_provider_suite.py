@@ -78,7 +78,7 @@ def test_without_a_control_api_no_create_is_sent_by_default() -> None:
     result = _run(target)
     assert result.ok, render(result, "", TOKEN)
     assert result.spent == result.cap == 0
-    assert len(luma.siblings[0].store) == 0  # not one generation was made
+    assert len(luma.fake.engines["dream-machine"].store) == 0  # not one generation was made
     skipped = [n for n in result.notes if "invalid examples to" in n and "not sent" in n]
     assert skipped and "POST /generations/video" in skipped[0], result.notes
 

@@ -215,7 +215,7 @@ def fake() -> Iterator[tuple[Any, ManualClock, LumaService]]:
     clock = ManualClock(1_700_000_000.0)
     settings = Settings(delays=DelayModel(Fixed(2.0), Fixed(60.0), Fixed(60.0)), seed=7)
     luma = LumaService(settings, clock=clock)
-    luma.sibling(DIALECT)
+    luma.fake.add(DIALECT)
     yield create_app(luma).test_client(), clock, luma
     luma.close()
 
@@ -258,7 +258,7 @@ def test_failed_generation_says_why(fake: tuple[Any, ManualClock, LumaService]) 
     created = client.post(
         "/generations/image", json={"model": "photon-1", "prompt": "a cat"}, headers=AUTH
     ).get_json()
-    luma.siblings[0].fail(created["id"])
+    luma.fake.engines["dream-machine"].fail(created["id"])
     failed = client.get(f"/generations/{created['id']}", headers=AUTH).get_json()
     assert failed["state"] == "failed" and failed["failure_reason"] == "Prompt processing failed"
     assert failed["assets"] is None
@@ -339,7 +339,7 @@ def test_one_journal_one_clock(fake: tuple[Any, ManualClock, LumaService]) -> No
     client.post("/luma/videos", json={"prompt": "a tiger", "async": True}, headers=AUTH)
     paths = [entry.path for entry in luma.journal.entries()]
     assert paths == ["/generations/video", "/luma/videos"]
-    dm = luma.siblings[0]
+    dm = luma.fake.engines["dream-machine"]
     assert dm.clock is clock and dm.journal is luma.journal
     luma.reset()
     assert len(dm.store) == 0
@@ -348,7 +348,7 @@ def test_one_journal_one_clock(fake: tuple[Any, ManualClock, LumaService]) -> No
 def test_rate_limit_and_scenario_errors_are_detail_bodies() -> None:
     settings = Settings(delays=DelayModel(Fixed(2.0), Fixed(60.0), Fixed(60.0)), rate_limit="2/60")
     luma = LumaService(settings, clock=ManualClock(1_700_000_000.0))
-    dream_machine = luma.sibling(DIALECT)
+    dream_machine = luma.fake.add(DIALECT)
     client = create_app(luma).test_client()
     try:
         dream_machine.scenarios.add(

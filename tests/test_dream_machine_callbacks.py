@@ -26,7 +26,7 @@ from tests.support import AUTH
 def fake() -> Iterator[tuple[Any, LumaService, Engine, CallbackReceiver]]:
     settings = Settings(delays=DelayModel(Fixed(2.0), Fixed(60.0), Fixed(60.0)), seed=7)
     luma = LumaService(settings, clock=ManualClock(1_700_000_000.0))
-    dream_machine = luma.sibling(DIALECT)
+    dream_machine = luma.fake.add(DIALECT)
     with CallbackReceiver() as receiver:
         yield create_app(luma).test_client(), luma, dream_machine, receiver
     luma.close()

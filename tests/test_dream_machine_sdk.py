@@ -79,7 +79,7 @@ def in_process() -> Iterator[Target]:
         delays=DelayModel(Fixed(2.0), Fixed(10.0), Fixed(10.0)), seed=11, tokens=TOKENS
     )
     luma = LumaService(settings, clock=ManualClock(1_700_000_000.0))
-    engine = luma.sibling(DIALECT)
+    engine = luma.fake.add(DIALECT)
     app = create_app(luma)
     try:
         with httpx.Client(transport=httpx_transport(app), timeout=30) as http:

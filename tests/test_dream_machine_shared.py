@@ -322,7 +322,7 @@ def test_configured_rules_may_name_either_dialect(tmp_path: Path) -> None:
     rule = {"match": {"dialect": "dream-machine"}, "then": {"reject": "api_error"}}
     luma = LumaService(Settings().with_values({"scenarios": [rule], "delay": "instant"}))
     try:
-        dream_machine = luma.sibling(DIALECT)
+        dream_machine = luma.fake.add(DIALECT)
         luma.scenarios.check_dialects()
         assert [r.match.dialect for r in dream_machine.scenarios.list()] == ["dream-machine"]
         luma.scenarios.clear()
@@ -346,8 +346,8 @@ def test_each_dialect_says_a_code_s_default_in_its_own_words() -> None:
     probe = """
 from mock_server.dream_machine import DIALECT
 from mock_server.engine.config import Settings
-from mock_server.engine.service import Engine
-Engine(DIALECT, Settings(seed=1)).close()
+from mock_server.engine.fake import Fake
+Fake([DIALECT], Settings(seed=1)).close()
 from mock_server.acedata import LumaService
 from mock_server.web.app import create_app
 luma = LumaService(Settings(seed=1, clock="manual"))
@@ -401,7 +401,7 @@ def test_dialect_callbacks_from_the_config_file_and_checked(tmp_path: Path) -> N
     config.write_text("[luma-mock.dialect_callbacks.dream-machine]\nretries = 0\n")
     luma = LumaService(load(config=config, environ={}))
     try:
-        assert luma.sibling(DIALECT).callbacks.retry.retries == 0
+        assert luma.fake.add(DIALECT).callbacks.retry.retries == 0
         assert luma.callbacks.retry.retries == 3  # AceData's own, from callback_retries
     finally:
         luma.close()

@@ -42,7 +42,7 @@ def processes(redis_url: str) -> Iterator[Callable[..., tuple[LumaService, Any]]
             callback_allow=("127.0.0.1",),
         ).with_values({"store": redis_url, **values})
         luma = LumaService(settings)
-        luma.sibling(DIALECT)
+        luma.fake.add(DIALECT)
         made.append(luma)
         return luma, create_app(luma).test_client()
 
@@ -88,7 +88,10 @@ def test_dreaming_and_completed_callbacks_are_each_sent_once_across_processes(
         assert [body["state"] for body in bodies] == ["dreaming", "completed"]
         b.advance(60)
         assert len(receiver.received) == 2
-    dream_machine_a, dream_machine_b = a.siblings[0], b.siblings[0]
+    dream_machine_a, dream_machine_b = (
+        a.fake.engines["dream-machine"],
+        b.fake.engines["dream-machine"],
+    )
     for engine in (dream_machine_a, dream_machine_b):  # one log, read through either
         assert engine.delivery(generation_id).state == "delivered"
         assert engine.delivery(f"{generation_id}:started").state == "delivered"

@@ -77,7 +77,7 @@ def test_a_waiter_hears_of_an_end_said_while_its_listener_was_away(
     seen: list[Any] = []
     waiter = threading.Thread(target=lambda: seen.append(b.wait_for_state(task_id, timeout=30)))
     waiter.start()
-    until(lambda: b._waiting == 1 and store.hexists(LISTENING, b.shared.origin), "B waits")
+    until(lambda: b._waiting == 1 and store.hexists(LISTENING, b.backing.origin), "B waits")
     with shut_out(store):
         a.complete(task_id)  # its "end" note reaches nobody
         assert not b_listens(store)
@@ -99,7 +99,7 @@ def test_a_held_call_is_answered_for_an_end_said_while_its_listener_was_away(
     held.start()
     until(lambda: len(b.store) == 1 and b._sync_waits, "B holds the call")
     [task] = list(b.store)
-    until(lambda: store.hexists(LISTENING, b.shared.origin), "B listens")
+    until(lambda: store.hexists(LISTENING, b.backing.origin), "B listens")
     with shut_out(store):
         a.complete(task.id)
         assert not b_listens(store)

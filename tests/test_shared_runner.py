@@ -33,13 +33,13 @@ def fake(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 def test_an_idle_runner_sleeps_instead_of_polling(fake: Any) -> None:
     claims: list[int] = []
-    real = fake.shared.due.claim
+    real = fake.backing.due.claim
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         claims.append(1)
         return real(*args, **kwargs)
 
-    fake.shared.due.claim = counted
+    fake.backing.due.claim = counted
     threading.Event().wait(1.0)  # idle time is what this test is about: nothing to wait on
     assert len(claims) <= 1  # polling every 50 ms made about 20
 

@@ -112,14 +112,14 @@ def test_work_claimed_by_a_process_that_died_is_finished_by_another(processes: A
     a, b = processes(), processes()
     task_id = generate(a)
     # a claims the task's end and dies holding it (no ack): its lease is already over.
-    dead = DueQueue(a.shared.redis, PREFIX, owner="dead-process", lease=0.0)
+    dead = DueQueue(a.backing.redis, PREFIX, owner="dead-process", lease=0.0)
     [claimed] = dead.claim(T0 + 1000)
     assert claimed.payload["task"] == task_id
     b.advance(62)
     assert b.task(task_id).state is TaskState.COMPLETED
     assert b.task(task_id).finished_at == T0 + 62
     assert not dead.ack(claimed)  # the dead owner's late ack is refused
-    assert b.shared.due.waiting() == 0
+    assert b.backing.due.waiting() == 0
 
 
 def test_a_reset_through_one_process_answers_calls_held_in_another(processes: Any) -> None:

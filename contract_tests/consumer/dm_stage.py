@@ -23,15 +23,15 @@ from urllib.parse import parse_qsl
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from mock_server import dream_machine
-from mock_server.acedata import LumaService
 from mock_server.engine.clock import ManualClock
 from mock_server.engine.config import Settings
 from mock_server.engine.delays import DelayModel, Fixed
+from mock_server.engine.fake import Fake
 from mock_server.web.app import create_app
 
 from ..checks.dm_client_calls import Heard
 from ..contract.packs import pack as dialect
+from ..contract.packs import packs
 
 DREAM_MACHINE = "dream-machine"
 
@@ -117,9 +117,11 @@ class DmStage:
             tokens=(token,),
             seed=7,
         )
-        self.luma = LumaService(settings, clock=ManualClock(1_700_000_000.0))
-        self.engine = self.luma.sibling(dream_machine.DIALECT)
-        self.ear = Ear(create_app(self.luma))
+        # Every registered dialect, as `luma-mock serve` serves them; this stage drives one.
+        dialects = [pack.load_fake() for pack in packs()]
+        self.fake = Fake(dialects, settings, clock=ManualClock(1_700_000_000.0))
+        self.engine = self.fake.engines[DREAM_MACHINE]
+        self.ear = Ear(create_app(self.fake))
         self.token = token
         self._server: BaseWSGIServer = make_server(
             "127.0.0.1", 0, self.ear, threaded=True, request_handler=_Quiet
@@ -133,7 +135,7 @@ class DmStage:
         self._session: Any = None
 
     def reset(self) -> None:
-        self.luma.reset()
+        self.fake.reset()
         self.ear.act = None
 
     def add_rule(self, rule: dict[str, Any]) -> None:
@@ -160,4 +162,4 @@ class DmStage:
         self._thread.join(5)
         if self._session is not None:
             self._session.close()
-        self.luma.close()
+        self.fake.close()

@@ -14,14 +14,16 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from mock_server import dream_machine
-from mock_server.acedata import LumaService
+from mock_server import acedata, dream_machine
 from mock_server.engine.clock import Clock
 from mock_server.engine.config import Settings
+from mock_server.engine.fake import Fake
 from mock_server.engine.service import Engine
 from mock_server.harness.process import ServedFake
 from mock_server.harness.remote import ControlClient, RemoteFake
 from mock_server.web.app import create_app
+
+from ..contract.packs import packs
 
 IN_PROCESS_URL = "http://luma-mock.test"  # a reserved name: it never resolves to a real host
 DREAM_MACHINE_PREFIX = dream_machine.PREFIX  # where Luma's own API is served on the fake
@@ -45,16 +47,14 @@ class _ClientAt(FlaskClient):
 class LumaFake:
     """The fake in this process, speaking both dialects. Control calls go through its own
     control API, answered in process, so they return what ``luma_server``'s do;
-    ``service`` is the AceDataCloud engine, ``dream_machine`` the Dream Machine one
-    (its sibling: one clock, journal, rule book and set of balances)."""
+    ``fake`` is the `Fake` itself, ``service`` its AceDataCloud engine, ``dream_machine``
+    its Dream Machine one (one clock, journal, rule book and set of balances)."""
 
-    def __init__(self, service: LumaService, token: str, url: str = IN_PROCESS_URL) -> None:
-        self.service = service
-        self.dream_machine: Engine = next(
-            (e for e in service.siblings if e.dialect.name == dream_machine.DIALECT.name), None
-        ) or service.sibling(dream_machine.DIALECT)
-        service.scenarios.check_dialects()  # the marker's rules may name either dialect
-        self.app = create_app(service)
+    def __init__(self, fake: Fake, token: str, url: str = IN_PROCESS_URL) -> None:
+        self.fake = fake
+        self.service: Engine = fake.engines[acedata.DIALECT.name]
+        self.dream_machine: Engine = fake.engines[dream_machine.DIALECT.name]
+        self.app = create_app(fake)
         self.url = url
         self.token = token
         self.responses: Any = None  # the active responses mock, under luma_responses
@@ -76,8 +76,11 @@ class LumaFake:
         told otherwise, a fixed seed so ids repeat from run to run."""
         values = {"clock": "manual", "delay": "instant", "seed": 0, **values}
         settings = Settings().with_values(values)
-        service = LumaService(settings, clock=clock if settings.clock == "manual" else None)
-        return cls(service, settings.tokens[0] if settings.tokens else token)
+        # Every registered dialect, as `luma-mock serve` serves them; the marker's rules
+        # may name any of them.
+        dialects = [pack.load_fake() for pack in packs()]
+        fake = Fake(dialects, settings, clock=clock if settings.clock == "manual" else None)
+        return cls(fake, settings.tokens[0] if settings.tokens else token)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -95,13 +98,13 @@ class LumaFake:
 
     @property
     def clock(self) -> Any:
-        return self.service.clock  # the ManualClock itself: advance() runs due events
+        return self.fake.clock  # the ManualClock itself: advance() runs due events
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.control, name)
 
     def close(self) -> None:
-        self.service.close()
+        self.fake.close()
 
 
 class LumaServer:

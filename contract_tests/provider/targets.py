@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from ..checks import Answer
+from ..contract.packs import packs
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
@@ -224,13 +225,12 @@ class Target:
     def in_process(cls, token: str = "verify-token", **settings: Any) -> Target:
         """The fake, in this process: a manual clock, 2 s queued and 60 s generating, and
         only ``token`` accepted — so states, time and auth can all be seen. It speaks
-        both dialects (the Dream Machine one under ``/dream-machine/v1``), as
-        ``luma-mock serve`` does."""
-        from mock_server import dream_machine
-        from mock_server.acedata import LumaService
+        every registered dialect, each under its own prefix, as ``luma-mock serve``
+        does."""
         from mock_server.engine.clock import ManualClock
         from mock_server.engine.config import Settings
         from mock_server.engine.delays import DelayModel, Fixed
+        from mock_server.engine.fake import Fake
         from mock_server.web.app import create_app
 
         values: dict[str, Any] = {
@@ -240,10 +240,10 @@ class Target:
             "seed": 1,
         }
         values.update(settings)
-        luma = LumaService(Settings(**values), clock=ManualClock(1_700_000_000.0))
-        luma.sibling(dream_machine.DIALECT)
-        target = cls.wsgi(create_app(luma), token, name="the fake, in process")
-        target.on_close = luma.close
+        dialects = [pack.load_fake() for pack in packs()]
+        fake = Fake(dialects, Settings(**values), clock=ManualClock(1_700_000_000.0))
+        target = cls.wsgi(create_app(fake), token, name="the fake, in process")
+        target.on_close = fake.close
         target.hint = (
             f"curl lines replay on `luma-mock serve --clock manual --token {token}` "
             f"with LUMA_TOKEN={token}"

@@ -1,6 +1,8 @@
-"""`LumaService`: the engine speaking the AceDataCloud dialect, with the Python API the
-fake has always had (``videos``, ``tasks``, ``create_video``, and the engine's control
-side)."""
+"""`LumaService`: a convenience for Python users of the AceDataCloud API in process — a
+fake (`engine.fake.Fake`) of its own serving this dialect, and its engine, with the
+Python API the fake has always had (``videos``, ``tasks``, ``create_video``, and the
+engine's control side). More dialects join its fake with ``luma.fake.add(dialect)``;
+nothing in the packages builds on it."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from ..engine.clock import Clock
 from ..engine.config import Settings
 from ..engine.dialect import Call
 from ..engine.errors import ApiError
+from ..engine.fake import Fake
 from ..engine.scenarios import Outcome
 from ..engine.service import Engine
 from ..engine.tasks import Task, TaskStore
@@ -27,7 +30,9 @@ class LumaService(Engine):
         clock: Clock | None = None,
         store: TaskStore | None = None,
     ) -> None:
-        super().__init__(DIALECT, settings, clock=clock, store=store)
+        fake = Fake((), settings, clock=clock)
+        super().__init__(fake, DIALECT, store=store)
+        fake.attach()
 
     def videos(
         self, body: Any, *, token: str, base_url: str, scenario: str | None = None

@@ -6,17 +6,9 @@ from the SDK) — with callbacks on dreaming, completed and failed. `requests` s
 first ones, `edits` those that make a generation from media that exist already,
 `document` is its OpenAPI document.
 
-How one process serves both dialects: an engine per dialect, the second made with
-`Engine.sibling` from the first, sharing the settings, the clock, the scheduler, the
-journal and the accounts, each with its own tasks, rules, callbacks and seeded ids.
-Why: what a task *is* (its record, media, callback body) is its dialect's, and the
-engine renders a task through ``engine.dialect`` in a dozen places; one engine holding
-several dialects would have to tag every task and thread the dialect through each of
-them. Siblings keep the engine single-dialect inside and still move on one clock, show
-in one journal and charge one credit balance per token; a reset or close of the first
-reaches the others. The HTTP layer puts each engine's routes in front of the next
-(`mock_server.web.app.create_app`), the AceDataCloud routes first, so its exact-path
-lookup stays the first thing a request meets.
+How one process serves it beside the other dialects: an engine per dialect, as equals,
+in one `mock_server.engine.fake.Fake` — one clock, journal, rule book and set of
+accounts, each engine with its own tasks and callbacks (that module says why).
 
 It may import the engine and the contract; never the HTTP layer or the other dialect.
 """

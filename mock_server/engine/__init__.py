@@ -3,11 +3,13 @@
 Tasks and their store (`tasks`), the clock and the scheduler that moves them, delays,
 callbacks and their sender, the journal, scenario rules, faults, credits and rate limits
 (`accounts`), error codes (`errors`), settings (`config`), change notices (`changes`),
-the store shared by several processes on Redis (`shared`), and the engine that runs a
-call through all of them (`service.Engine`, assembled by `parts`), with its control side
-(`control`: moving time, ending tasks, waiting, reset). `dialect` is the seam: what the
-engine asks of the API it speaks, and what a dialect may use of the engine. No API's
-field names live here.
+and the engine that runs a call through all of them (`service.Engine`), with its
+control side (`control`: moving time, ending tasks, waiting, reset). `fake.Fake` is one
+process's fake: an engine per dialect it serves, as equals, and what they share.
+`store` is the one interface to where the state lives: in memory (`memory`) or shared
+by several processes on Redis (`shared`). `dialect` is the seam: what the engine asks
+of the API it speaks, and what a dialect may use of the engine. No API's field names
+live here.
 
 It imports no web framework, server or JSON library of the HTTP layer, no dialect
 package, no harness, no contract or suite. Beyond the standard library it uses three

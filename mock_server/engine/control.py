@@ -2,7 +2,10 @@
 clock, end a task now, wait for a state or a callback, change delays, reset, close. The
 same names serve Python tests and the HTTP control API (``/__admin/``).
 
-A mixin of `service.Engine`, which holds the state it works on (declared below).
+A mixin of `service.Engine`, which holds the state it works on (declared below). What
+is the whole fake's — the clock, the delays, the rules, reset and close — an engine
+asks its fake (`fake.Fake`) to do, so any engine of a process moves, resets or closes
+all of them.
 """
 
 from __future__ import annotations
@@ -10,20 +13,23 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
-from contextlib import nullcontext
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .accounts import Accounts, parse_rate_limit
+from .accounts import Accounts
 from .callbacks import CallbackDelivery, CallbackDispatcher
-from .changes import CLOCK, CLOSED, RESET, Changes
-from .clock import Clock, ManualClock
+from .changes import Changes
+from .clock import Clock
 from .config import Settings
-from .delays import DelayModel, parse_delays
+from .delays import DelayModel
 from .errors import ApiError
 from .journal import Journal
 from .scenarios import Scenarios
 from .scheduler import Scheduler
+from .store import Store
 from .tasks import Task, TaskStore
+
+if TYPE_CHECKING:
+    from .fake import Fake
 
 T = TypeVar("T")
 
@@ -32,6 +38,7 @@ class Control:
     """Moving time, ending tasks, waiting, reset and close, for `service.Engine`."""
 
     # The engine's state (set by `Engine.__init__`).
+    fake: Fake  # the fake the engine is one of
     settings: Settings
     clock: Clock
     scheduler: Scheduler
@@ -42,18 +49,13 @@ class Control:
     changes: Changes
     accounts: Accounts
     rng: random.Random
-    _rng_seed: Any
-    shared: Any  # `shared.Shared` on a shared store, else None
+    backing: Store  # where the state lives (`store`)
     delays: DelayModel
-    _clock_start: float
     _lock: threading.RLock
     _changed: threading.Condition
     _waiting: int
     _sync_waits: set[threading.Event]
     _closed: bool
-    siblings: list[Any]  # further engines of the process (`Engine.sibling`)
-    # The settings' scenario rules; None for a sibling, whose rule book is the first's.
-    configured_rules: Any
 
     def _end(self, task: Task, error: ApiError | None) -> bool:
         """End ``task`` now (the engine's; False if it had ended or was reset away)."""
@@ -81,45 +83,32 @@ class Control:
         return task
 
     def load_rules(self) -> None:
-        """The configured rules, in order, and no others (a rule naming a dialect not
-        served yet is kept: `Scenarios.check_dialects` refuses it once all are)."""
-        self.scenarios.clear()
-        for rule in self.configured_rules or ():
-            self.scenarios.add(rule, more_dialects=True)
+        """The configured rules, in order, and no others (`Fake.load_rules`)."""
+        self.fake.load_rules()
 
     def catch_up(self) -> None:
         """On a manual clock, run what is due now but was held back until the call that
         caused it had been answered (callbacks); a real clock's thread does it anyway."""
         if self.scheduler.manual:
             self.scheduler.release()
-            if self.shared is not None:  # the shared events due now (callbacks), too
-                self.shared.run_due()
+            self.backing.run_due()  # a shared store's events due now (callbacks), too
 
     def advance(self, seconds: float) -> float:
-        """Move a manual clock; tasks progress and callbacks fire on the way."""
-        if not isinstance(self.clock, ManualClock):
-            raise ValueError(
-                "only a manual clock can be moved (start the fake with --clock manual)"
-            )
-        now = self.clock.advance(seconds)
-        self.changes.publish(CLOCK, now)
-        return now
+        """Move a manual clock; tasks progress and callbacks fire on the way
+        (`Fake.advance`: the clock is the whole fake's)."""
+        return self.fake.advance(seconds)
 
     def set_delays(self, spec: Any) -> DelayModel:
-        """Change how long new tasks take (a preset, seconds, or a table as in the
-        config file); reset restores the configured delays."""
-        self.delays = spec if isinstance(spec, DelayModel) else parse_delays(spec)
-        for other in self.siblings:  # the delays are the process's, as its clock is
-            other.delays = self.delays
-        return self.delays
+        """Change how long new tasks take, for every dialect of the fake (a preset,
+        seconds, or a table as in the config file); reset restores the configured delays."""
+        return self.fake.set_delays(spec)
 
     def wait_until(self, condition: Callable[[], T], timeout: float = 10.0) -> T:
         """Block until ``condition()`` is truthy, re-checking whenever a task is created
         or moves or a callback is attempted; returns its value, or raises TimeoutError
         after ``timeout`` real seconds."""
         # On a shared store, the other processes tell this one of their changes meanwhile.
-        listening = self.shared.listening() if self.shared is not None else nullcontext()
-        with listening, self._changed:
+        with self.backing.listening(), self._changed:
             self._waiting += 1
             try:
                 value = self._changed.wait_for(condition, timeout)
@@ -148,7 +137,7 @@ class Control:
                 # Leaving the queue is no event of its own (see `tasks`): ask for one
                 # then, to look again.
                 asked.append(task.id)
-                self.scheduler.at(task.starts_at, self._wake_waiters)
+                self.scheduler.at(task.starts_at, self.wake_waiters)
             return task if order.index(now) >= order.index(target) else None
 
         task = self.wait_until(reached, timeout)
@@ -169,7 +158,7 @@ class Control:
 
         return self.wait_until(settled, timeout)
 
-    def _wake_waiters(self) -> None:
+    def wake_waiters(self) -> None:
         with self._changed:
             self._changed.notify_all()
 
@@ -190,46 +179,30 @@ class Control:
             self._changed.notify_all()
 
     def reset(self) -> None:
-        """Back to the fake as it started: no tasks, callbacks or journal, the configured
-        rules, balances and rate limit only, the clock at its start, the same seed. Calls
-        held at the time are answered with an error."""
-        with self._lock:
-            waits = list(self._sync_waits)
-            self.scheduler.clear()
-            self.callbacks.clear()
-            self.store.clear()
-            self.journal.clear()
-            self.accounts.clear()
-            self.accounts.set_rate_limit(parse_rate_limit(self.settings.rate_limit))
-            if self.configured_rules is not None:
-                self.load_rules()
-            self.rng.seed(self._rng_seed)
-            self.delays = self.settings.delays
-            if isinstance(self.clock, ManualClock):
-                self.clock.reset(self._clock_start)
-            if self.shared is not None:  # its due events and epoch; tells the others
-                self.shared.reset(self)
-            self._changed.notify_all()
-        for wake in waits:
-            wake.set()
-        for other in self.siblings:
-            other.reset()
-        self.changes.publish(RESET)
+        """The whole fake back to how it started (`Fake.reset`)."""
+        self.fake.reset()
 
     def close(self) -> dict[str, int]:
-        """Stop: release held requests and say what was dropped."""
+        """Stop the whole fake: release held requests and say what was dropped
+        (`Fake.close`)."""
+        return self.fake.close()
+
+    def clear(self) -> list[threading.Event]:
+        """This engine's part of a reset: no tasks or callbacks; the held calls' events,
+        for the fake to set once the rest is reset too."""
+        with self._lock:
+            waits = list(self._sync_waits)
+            self.callbacks.clear()
+            self.store.clear()
+            self._changed.notify_all()
+        return waits
+
+    def closing(self) -> int:
+        """This engine's part of a close: refuse new tasks, release held calls; how many
+        of its tasks were still running."""
         with self._lock:
             self._closed = True
             running = sum(1 for t in self.store if not t.finished)
             for wake in list(self._sync_waits):
                 wake.set()
-        self.scheduler.close()
-        if self.shared is not None:
-            self.shared.close(self)
-        dropped = len(self.callbacks.close())
-        for other in self.siblings:  # after the shared scheduler has stopped
-            closed = other.close()
-            running += closed["running_tasks"]
-            dropped += closed["undelivered_callbacks"]
-        self.changes.publish(CLOSED)
-        return {"running_tasks": running, "undelivered_callbacks": dropped}
+        return running

@@ -2,12 +2,11 @@
 
 A *dialect* is one object that knows one API's wire: its paths, how a request is checked
 and what it asks for, the shapes of its answers, records and errors, its media, its
-OpenAPI document. The engine (`service.Engine`) is made with one
-(``Engine(dialect, settings)``) and holds it as ``engine.dialect``; the HTTP layer
-(`mock_server.web`) reaches the dialect only through the engine, so it never imports a
-dialect package. Two dialects implement `Dialect`: `mock_server.acedata` (the
-AceDataCloud Luma API) and `mock_server.dream_machine` (Luma's own Dream Machine API,
-which answers errors as ``{"detail": ...}``).
+OpenAPI document. A fake (`fake.Fake`) is made from the dialects a process serves, as
+equals, with an engine (`service.Engine`) for each, which holds its dialect as
+``engine.dialect``; the HTTP layer (`mock_server.web`) reaches a dialect only through
+its engine, so it never imports a dialect package. Each registered dialect's pack
+(`contract_tests.contract.packs`) names the object implementing `Dialect` for it.
 
 A call goes: the HTTP layer finds the path in `Dialect.routes` (or, with path parameters,
 `Dialect.route_templates`) and hands the engine a
@@ -283,3 +282,20 @@ class Dialect(Protocol):
     def banner_example(self, url: str) -> str:
         """A one-line call to try against the fake at ``url`` (the start banner's)."""
         ...
+
+
+def answering(dialects: Sequence[Dialect], path: str) -> Dialect:
+    """Which of ``dialects`` (in their registry's order) answers ``path``: the one whose
+    prefix it is under (`Dialect.path_prefixes`), else the first that owns no prefix,
+    else the first."""
+    if not dialects:
+        raise LookupError("no dialect is served")
+    unprefixed = None
+    for dialect in dialects:
+        prefixes = dialect.path_prefixes
+        if not prefixes and unprefixed is None:
+            unprefixed = dialect
+        for prefix in prefixes:
+            if path == prefix or path.startswith(prefix + "/"):
+                return dialect
+    return unprefixed or dialects[0]

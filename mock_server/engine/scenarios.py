@@ -7,7 +7,7 @@ rule that matches wins; a rule with ``times`` is spent after that many matches (
 twice, then succeed").
 
 One rule book per fake, whatever API a call speaks: the engines of a process's
-dialects (`service.Engine.sibling`) share it, and each dialect it serves is made known
+dialects (`fake.Fake`) share it, and each dialect it serves is made known
 to it with its endpoints (`Scenarios.speak`). Endpoint names, a call's action, its
 prompt and its model are the dialect's: the engine reads them off a call through the
 dialect (`ScenarioRequest.action`, `.text`, `.model`) and checks a rule's ``endpoint``

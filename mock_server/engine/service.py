@@ -16,23 +16,22 @@ import math
 import random
 import threading
 from collections.abc import Callable, Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .callbacks import CallbackAttempt, CallbackDelivery
-from .changes import CALLBACK, RULES, TASK
-from .clock import Clock
-from .config import Settings
+from .callbacks import CallbackAttempt, CallbackDelivery, RetryPolicy, TargetPolicy
+from .changes import CALLBACK, TASK
 from .control import Control
 from .dialect import Call, Dialect
 from .errors import ApiError, register_error_codes
 from .faults import ConnectionFault
 from .journal import JournalEntry
-from .parts import assemble
 from .scenarios import Outcome, ScenarioRequest
 from .tasks import Task, TaskState, TaskStore
+
+if TYPE_CHECKING:
+    from .fake import Fake
 
 # RFC 4122: the variant bits (10) and the version nibble (4) of a random UUID.
 _UUID_KEEP = ~((0xC000 << 48) | (0xF000 << 64)) & ((1 << 128) - 1)
@@ -49,50 +48,42 @@ class Plan:
 
 
 class Engine(Control):
-    """The fake's behaviour, speaking ``dialect`` (see `dialect.Dialect`)."""
+    """The fake's behaviour, speaking ``dialect`` (see `dialect.Dialect`), as one of the
+    engines of ``fake`` (`fake.Fake`): its own tasks (in ``store``, given) and callback
+    deliveries; the fake's settings, store, clock, scheduler, seeded source, rule book,
+    journal, accounts and delays."""
 
-    def __init__(
-        self,
-        dialect: Dialect,
-        settings: Settings | None = None,
-        *,
-        clock: Clock | None = None,
-        store: TaskStore | None = None,
-        share: Engine | None = None,
-    ) -> None:
+    def __init__(self, fake: Fake, dialect: Dialect, *, store: TaskStore | None = None) -> None:
+        self.fake = fake
         self.dialect = dialect
         # Bound once: every call goes through both (two attribute lookups fewer a call).
         self._check_request = dialect.check_request
         self._serve = dialect.serve
-        parts = assemble(
-            dialect, settings, clock=clock, store=store, elder=share.parts if share else None
+        self.settings, self.backing, self.clock = fake.settings, fake.backing, fake.clock
+        self.scheduler = fake.scheduler
+        kept = self.settings.max_tasks
+        self.store = store if store is not None else self.backing.tasks(dialect.name, kept)
+        retry = dialect.callback_retry or RetryPolicy(
+            retries=self.settings.callback_retries,
+            backoff=self.settings.callback_backoff,
+            timeout=self.settings.callback_timeout,
         )
-        self.parts = parts
-        self.settings, self.shared, self.clock = parts.settings, parts.shared, parts.clock
-        self.scheduler, self.store, self.callbacks = parts.scheduler, parts.store, parts.callbacks
+        retry = retry.with_values(self.settings.dialect_callbacks.get(dialect.name, {}))
+        targets = TargetPolicy(self.settings.callback_allow)
+        self.callbacks = self.backing.callbacks(
+            dialect.name, self.scheduler, self.clock, retry, targets, kept
+        )
         self.callbacks.on_attempt = self._callback_attempted
-        self._rng_seed, self.rng = parts.rng_seed, parts.rng
-        self.scenarios, self.journal, self.changes = parts.scenarios, parts.journal, parts.changes
-        # A control call may change the delays for a test (`set_delays`, siblings too).
-        self.accounts = parts.accounts
-        self.delays = share.delays if share is not None else parts.delays
-        self._clock_start = parts.clock_start
-        # Engines that serve further dialects from this one's process (see `sibling`):
-        # a reset or close of this engine resets or closes them too.
-        self.siblings: list[Engine] = []
-        if share is None:
-            self.scenarios.on_change = self._rules_changed
+        self.rng = fake.rng
+        self.scenarios, self.journal, self.changes = fake.scenarios, fake.journal, fake.changes
+        self.accounts = fake.accounts
+        self.delays = fake.delays  # the fake's, set again by `Fake.set_delays`
         # The dialect's codes may already be known (its package registers them on
-        # import): registering again is harmless, and makes any dialect enough.
+        # import): registering again is harmless, and makes any dialect enough. Before
+        # the rules are loaded: a rule may fail a task with one of them.
         register_error_codes(dialect.error_codes(), dialect.error_body)
         # The engine codes this API answers under codes of its own (an empty balance).
         self._aliases = dialect.error_aliases
-        # The configured rules are the process's: loaded by the first engine, again
-        # by the first once a sibling is made (a rule may name the sibling's dialect).
-        self.configured_rules = self.settings.scenarios if share is None else None
-        shared = self.shared
-        if (share is None or share.configured_rules) and (shared is None or shared.loads_rules()):
-            (share or self).load_rules()
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)  # any task created or moved
         self._waiting = 0  # callers in wait_until: with none, a change need wake no one
@@ -101,19 +92,10 @@ class Engine(Control):
         # one more object per pending event for the garbage collector to scan).
         self._on_end = self._end
         self._closed = False
-        if share is not None:
-            share.siblings.append(self)
-        if self.shared is not None:
-            self.shared.attach(self)
-
-    def sibling(self, dialect: Dialect) -> Engine:
-        """An engine speaking ``dialect`` beside this one, in one process: the same
-        settings, clock, scheduler, journal, accounts and seeded source (so one clock
-        moves both, one journal shows both, a token's credit is one, and no id repeats);
-        its own tasks, scenario rules and callbacks, since what a task is — its record,
-        its media, its callback body — is its dialect's. Reset and close reach it
-        through this one."""
-        return Engine(dialect, share=self)
+        # A rule may name only its dialects' endpoints (Settings cannot check that: it
+        # knows no dialect).
+        routes = [*dialect.routes.values(), *dialect.route_templates.values()]
+        fake.joined(self, tuple(dict.fromkeys(e for r in routes for e in r.endpoints())))
 
     # -- identity -----------------------------------------------------------------
 
@@ -229,19 +211,14 @@ class Engine(Control):
             plan = self._plan(task, outcome)
             task.starts_at = now + plan.queue  # it leaves the queue then (see `tasks`)
             task.ends_at = task.starts_at + plan.work
-            if self.shared is None:
-                self.store.add(task)
-            else:  # with its end on the shared due queue, in one script (see `shared.due`)
-                self.shared.add_task(self.store, task, plan.error)
+            # On a shared store, with its end on the due queue in one script (`shared.due`).
+            self.backing.add_task(self.store, task, plan.error)
             self._note_change()
             if self.changes.listening:
                 self.changes.publish(TASK, task.id, self.dialect.name)
         # Scheduled outside the lock: an instant task ends (and may deliver its callback)
         # right here. The end of a task ended early is a no-op.
-        if self.shared is None:
-            self.scheduler.at(task.ends_at, self._on_end, task, plan.error)
-        else:
-            self.shared.end_if_due(self.dialect.name, task)
+        self.backing.schedule_end(self, task, plan.error)
         return task
 
     def _plan(self, task: Task, outcome: Outcome | None) -> Plan:
@@ -269,9 +246,8 @@ class Engine(Control):
             else None
         )
         self.journal.holding(task.id)  # visible, unanswered, to waiters anywhere
-        listening = self.shared.listening() if self.shared is not None else nullcontext()
         try:
-            with listening:  # another process may end it: it tells this one
+            with self.backing.listening():  # another process may end it: it tells this one
                 self.store.watch(task, wake)
                 wake.wait()
         finally:
@@ -297,10 +273,7 @@ class Engine(Control):
         (keyed ``<task id>:started``; the one at its end keeps the task id)."""
         if task.callback_url is None:
             return
-        if self.shared is not None:  # on the shared due queue, as a task's end is
-            self.shared.start_at(task.starts_at, self.dialect.name, task)
-        else:
-            self.scheduler.at(task.starts_at, self._started, task)
+        self.backing.start_at(self, task)
 
     def _started(self, task: Task) -> None:
         with self._lock:
@@ -335,11 +308,8 @@ class Engine(Control):
             if error is None:
                 result = self.dialect.result(task)
             state = TaskState.COMPLETED if error is None else TaskState.FAILED
-            if self.shared is None:
-                ended = self.store.end(task, state, now, result, error)
-            else:  # with its callback's delivery, in one script (`shared.handle`)
-                ended = self.shared.end(self, task, state, now, result, error)
-            if not ended:
+            # On a shared store, with its callback's delivery in one script (`shared.handle`).
+            if not self.backing.end(self, task, state, now, result, error):
                 return False  # another process ended it first (a shared store)
             if error is not None and self.dialect.refunds_failures and task.charged:
                 self.accounts.refund(task.token, task.charged)
@@ -348,14 +318,14 @@ class Engine(Control):
                 self.changes.publish(TASK, task.id, self.dialect.name)
         self.store.finished(task)
         task.finish()
-        if task.callback_url and self.shared is None:
-            self.callbacks.send(task.id, task.callback_url, self.dialect.response(task))
+        if task.callback_url:
+            self.backing.ended(self, task)
         return True
 
     def unavailable(self, error: Exception) -> ApiError | None:
         """The answer for a call that failed on ``error``, if that is the shared store
         being out of reach (a 503 in the dialect's shape; None for anything else)."""
-        return None if self.shared is None else self.shared.unavailable(error)
+        return self.backing.unavailable(error)
 
     def _callback_attempted(self, delivery: CallbackDelivery, attempt: CallbackAttempt) -> None:
         self.journal.record(
@@ -375,9 +345,6 @@ class Engine(Control):
         with self._changed:
             self._note_change()
         self.changes.publish(CALLBACK, delivery.task_id, self.dialect.name)
-
-    def _rules_changed(self) -> None:
-        self.changes.publish(RULES)  # the process's one rule book: no dialect's own
 
     # -- media ----------------------------------------------------------------------
 

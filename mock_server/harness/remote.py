@@ -1,4 +1,4 @@
-"""The control API from Python, with the same names as `LumaService`'s control side:
+"""The control API from Python, with the same names as an engine's control side:
 `RemoteFake` for a fake in another process (over HTTP), and `ControlClient` over any way
 of sending a control call — the pytest plugin uses one that calls the fake's app in
 process, so a test reads the same against ``luma_fake`` and ``luma_server``. Answers are
@@ -11,8 +11,19 @@ from typing import Any
 
 import requests
 
-from ..acedata import errors as _codes  # noqa: F401  # registers the codes `fail` checks
+from contract_tests.contract.packs import packs
+
 from ..engine.errors import ApiError
+
+
+def _known_codes() -> None:
+    """Register every registered dialect's error codes (loading a dialect's fake half
+    registers them), which `fail` checks a code against, as the engine does."""
+    for pack in packs():
+        pack.load_fake()
+
+
+_known_codes()
 
 
 class ControlError(Exception):

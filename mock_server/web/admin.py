@@ -16,6 +16,7 @@ from flask import Blueprint, Response, request
 
 from ..engine.accounts import parse_rate_limit
 from ..engine.errors import ApiError
+from ..engine.fake import Fake
 from ..engine.journal import FILTER_KEYS, redact
 from ..engine.service import Engine
 from .rendering import json_body, render, service
@@ -25,7 +26,7 @@ admin = Blueprint("admin", __name__, url_prefix="/__admin")
 MAX_WAIT = 300.0  # seconds a long-poll may hold
 
 
-def _luma() -> Any:
+def _luma() -> Fake:
     return service()
 
 
@@ -114,14 +115,11 @@ def advance() -> Response:
 
 
 def _owner(task_id: str) -> Engine:
-    """The engine whose task this is: the app's, or a sibling's (a further dialect of the
-    process, `Engine.sibling`); the app's when none has it (yet)."""
-    luma = _luma()
-    if luma.store.get(task_id) is None:
-        for sibling in luma.siblings:
-            if sibling.store.get(task_id) is not None:
-                return sibling
-    return luma
+    """The engine whose task this is, whichever dialect's (`Fake.engine_for`)."""
+    engine = _luma().engine_for(task_id)
+    if engine is None:
+        raise ApiError("not_found", f"task {task_id!r} was not found")
+    return engine
 
 
 def _task_view(task_id: str) -> dict[str, Any]:

@@ -1,7 +1,8 @@
-"""The calls a dialect routes to the engine (for AceDataCloud ``POST /luma/videos`` and
-``POST /luma/tasks``), as a plain WSGI app in front of the Flask one: read the body, call
-the engine, render its answer or its `ApiError` in the dialect's error body, journal and
-log the exchange. Which paths these are is the dialect's (``luma.dialect.routes``).
+"""The calls the dialects route to their engines (for AceDataCloud ``POST /luma/videos``
+and ``POST /luma/tasks``, say), as a plain WSGI app in front of the Flask one: read the
+body, call the engine, render its answer or its `ApiError` in the dialect's error body,
+journal and log the exchange. Which paths these are is each dialect's
+(``engine.dialect.routes``), gathered into one table for every engine of the fake.
 
 They are the calls a client makes thousands of times, so they skip Flask's request
 machinery (~55 µs a call measured, more than the work itself); every other path — media,
@@ -12,12 +13,14 @@ request is handled alike on either side.
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from ..engine.dialect import Call
-from ..engine.errors import ApiError
+from ..engine.dialect import Call, Route
+from ..engine.errors import ApiError, ErrorInfo
+from ..engine.fake import Fake
 from ..engine.faults import ENVIRON_KEY, ConnectionFault, Fault
 from ..engine.journal import JournalEntry
 from ..engine.scenarios import SCENARIO_HEADER
@@ -49,17 +52,30 @@ _SCENARIO_KEY = "HTTP_" + SCENARIO_HEADER.upper().replace("-", "_")
 # -- the endpoints ---------------------------------------------------------------------
 
 
-class LumaEndpoints:
-    """WSGI: the dialect's routes, everything else handed to ``fallback`` (the Flask app)."""
+# A path's route, the engine it goes to, and that dialect's error body and codes: looked
+# up once, since none of them changes.
+Served = tuple[Route, Engine, Callable[..., dict[str, Any]], Mapping[str, ErrorInfo]]
 
-    def __init__(self, luma: Engine, fallback: WSGIApp, max_body: int) -> None:
-        self.luma = luma
+
+class LumaEndpoints:
+    """WSGI: every engine's routes, everything else handed to ``fallback`` (the Flask
+    app). One table for all the fake's dialects, in their order: exact paths first, then
+    templates, so the hot path stays one dict lookup whichever dialect serves it."""
+
+    def __init__(self, fake: Fake, fallback: WSGIApp, max_body: int) -> None:
         self.fallback = fallback
         self.max_body = max_body
-        # Looked up once: the dialect's routes and error body do not change.
-        self.routes = luma.dialect.routes
-        self.templates = compile_templates(luma.dialect.route_templates)
-        self.error_body, self.error_codes = luma.dialect.error_body, luma.dialect.error_codes()
+        self.routes: dict[str, Served] = {}
+        self.templates: list[tuple[re.Pattern[str], Served]] = []
+        for engine in fake.engines.values():
+            dialect = engine.dialect
+            speaks = dialect.error_body, dialect.error_codes()
+            for path, route in dialect.routes.items():
+                if path in self.routes:
+                    raise ValueError(f"two dialects route {path}")
+                self.routes[path] = (route, engine, *speaks)
+            templates = dialect.route_templates.items()
+            self.templates += compile_templates({t: (r, engine, *speaks) for t, r in templates})
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
@@ -68,19 +84,19 @@ class LumaEndpoints:
             # //luma/videos; the real service (a default nginx) reads it as /luma/videos.
             path = environ["PATH_INFO"] = single_slashes(path)
         # Exact paths first, one dict lookup (the hot path); templates only on a miss.
-        route = self.routes.get(path)
+        served = self.routes.get(path)
         params: dict[str, str] | None = None
-        if route is None:
-            route, params = match_template(self.templates, path)
-            if route is None:
+        if served is None:
+            served, params = match_template(self.templates, path)
+            if served is None:
                 return self.fallback(environ, start_response)
+        route, luma, error_body, error_codes = served
         started = time.perf_counter()
-        luma = self.luma
         method = environ["REQUEST_METHOD"]
         try:
             now = luma.clock.now()  # a shared clock lives in Redis
         except Exception as unexpected:
-            return self._unavailable(unexpected, method, path, started, start_response)
+            return self._unavailable(served, unexpected, method, path, started, start_response)
         # Journaled on arrival, so a test can wait for a request that is still held.
         entry = luma.journal.record(
             JournalEntry(
@@ -116,7 +132,7 @@ class LumaEndpoints:
             call.on_task = lambda task_id: luma.journal.update(entry, task_id=task_id)
             answer, status = luma.handle(call), success
         except ApiError as error:
-            answer = self.error_body(error.code, error.in_words_of(self.error_codes))
+            answer = error_body(error.code, error.in_words_of(error_codes))
             status = error.status
             headers += error.headers.items()
         except ConnectionFault as broken:
@@ -126,7 +142,7 @@ class LumaEndpoints:
             # Never a stack trace to the client; the log keeps it for whoever runs the
             # fake. A shared store out of reach is a 503 of the dialect's, logged once.
             error = luma.unavailable(unexpected) or internal_error(method, path)
-            answer = self.error_body(error.code, error.in_words_of(self.error_codes))
+            answer = error_body(error.code, error.in_words_of(error_codes))
             status = error.status
             headers += error.headers.items()
         payload = encode(answer) if status != 204 else b""  # 204: no content, by definition
@@ -134,7 +150,7 @@ class LumaEndpoints:
         # no answer's shape is read for it here.
         task_id = call.task_id if call is not None else None
         journal_answer(
-            luma,
+            luma.journal,
             entry,
             call=call,
             body=journal_body(body, raw),
@@ -147,10 +163,11 @@ class LumaEndpoints:
         content, length = answer_body(fault, payload)
         typed = [("Content-Type", "application/json")] if status != 204 else []
         start_response(status_line(status), [*typed, ("Content-Length", str(length)), *headers])
-        return self._then_catch_up(content)
+        return self._then_catch_up(luma, content)
 
     def _unavailable(
         self,
+        served: Served,
         unexpected: Exception,
         method: str,
         path: str,
@@ -158,10 +175,11 @@ class LumaEndpoints:
         start_response: Callable[..., Any],
     ) -> Any:
         """A shared store out of reach before the call could even be journaled: its 503."""
-        error = self.luma.unavailable(unexpected)
+        _, luma, error_body, error_codes = served
+        error = luma.unavailable(unexpected)
         if error is None:
             raise unexpected
-        payload = encode(self.error_body(error.code, error.in_words_of(self.error_codes)))
+        payload = encode(error_body(error.code, error.in_words_of(error_codes)))
         log_request(method, path, error.status, None, started, None)
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
         start_response(status_line(error.status), [*headers, *error.headers.items()])
@@ -199,12 +217,12 @@ class LumaEndpoints:
         )
         return []
 
-    def _then_catch_up(self, body: Iterable[bytes]) -> Iterable[bytes]:
+    def _then_catch_up(self, luma: Engine, body: Iterable[bytes]) -> Iterable[bytes]:
         """On a manual clock, callbacks that fell due during this call are sent once its
         answer has been written (as the real service answers before it calls back)."""
-        if not self.luma.scheduler.manual:
+        if not luma.scheduler.manual:
             return body
-        return _ClosingBody(body, self.luma.catch_up)
+        return _ClosingBody(body, luma.catch_up)
 
 
 class _ClosingBody:

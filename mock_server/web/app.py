@@ -1,7 +1,8 @@
-"""The app: the dialect's endpoints (`api`, plain WSGI, in front) and Flask for the rest —
-the dialect's media files, /health, /openapi.json and the control API — parsing a
-request, calling the engine, and rendering its answer or its `ApiError` in the dialect's
-error body. Nothing clever lives here."""
+"""The app of a fake (`engine.fake.Fake`): every dialect's endpoints (`api`, plain WSGI,
+in front) and Flask for the rest — each dialect's media files and OpenAPI document,
+/health and the control API — parsing a request, calling the engine, and rendering its
+answer or its `ApiError` in the error body of the dialect the path is under. Nothing
+clever lives here."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..engine.dialect import Dialect
 from ..engine.errors import ApiError
+from ..engine.fake import Fake
 from ..engine.journal import JournalEntry, redact_headers
 from ..engine.service import Engine
 from .admin import admin
@@ -29,28 +31,28 @@ log = logging.getLogger("luma_mock.requests")
 meta = Blueprint("meta", __name__)
 
 
-def _media(task_id: str, kind: str, engine: Engine | None = None) -> Response:
-    """A completed task's media file of ``kind``; the route is the dialect's (see
-    `create_app`), the engine the app's or a sibling's."""
+def _media(task_id: str, kind: str, engine: Engine) -> Response:
+    """A completed task's media file of ``kind``; the route is the engine's dialect's
+    (see `create_app`)."""
     g.task_id = task_id
-    luma = engine or service()
-    task = luma.media_for(task_id)
-    path, mimetype = luma.dialect.media_file(task, kind)
+    task = engine.media_for(task_id)
+    path, mimetype = engine.dialect.media_file(task, kind)
     return send_file(path, mimetype=mimetype, conditional=True, max_age=3600)
 
 
 @meta.get("/health")
 def health() -> Response:
-    luma = service()
-    evicted = getattr(luma.store, "evicted", None)
-    return render(
-        {"status": "ok", "tasks": len(luma.store), "evicted": evicted, "clock": luma.clock.now()}
-    )
+    """Up, with the tasks kept and evicted so far by every dialect, and the clock."""
+    fake = service()
+    stores = [engine.store for engine in fake.engines.values()]
+    counts = [count for store in stores if (count := getattr(store, "evicted", None)) is not None]
+    evicted = sum(counts) if counts else None
+    tasks = sum(len(store) for store in stores)
+    return render({"status": "ok", "tasks": tasks, "evicted": evicted, "clock": fake.clock.now()})
 
 
-def _openapi(engine: Engine | None = None) -> Response:
-    dialect = (engine or service()).dialect
-    return Response(_openapi_text(dialect), mimetype="application/json")
+def _openapi(engine: Engine) -> Response:
+    return Response(_openapi_text(engine.dialect), mimetype="application/json")
 
 
 _OPENAPI_TEXT: dict[str, str] = {}  # dialect name -> its document as JSON
@@ -92,7 +94,7 @@ def _http_error(error: HTTPException) -> Response:
 def _unexpected(error: Exception) -> Response:
     # Never a stack trace to the client; the log keeps it for whoever runs the fake. A
     # shared store out of reach is a 503, logged once.
-    unavailable = service().unavailable(error)
+    unavailable = service().backing.unavailable(error)
     if unavailable is not None:
         return render_error(unavailable)
     log.exception("unexpected error on %s %s", request.method, request.path)
@@ -142,7 +144,7 @@ def _after(response: Response) -> Response:
     entry: JournalEntry | None = g.get("entry")
     if entry is not None:
         journal_answer(
-            service(),
+            service().journal,
             entry,
             call=None,
             body=_journal_body(),
@@ -162,22 +164,21 @@ def _after(response: Response) -> Response:
     return response
 
 
-def create_app(luma: Engine) -> Flask:
+def create_app(fake: Fake | Engine) -> Flask:
+    """The app serving ``fake``: every engine's routes, media and OpenAPI document, in
+    the fake's order. Given one engine, the app serves that engine's whole fake."""
+    if isinstance(fake, Engine):
+        fake = fake.fake
     app = Flask("luma_mock")
-    app.config["MAX_CONTENT_LENGTH"] = luma.settings.max_body_bytes
-    app.extensions["luma"] = luma
-    for rule, kind in luma.dialect.media_routes.items():
-        view = functools.partial(_media, kind=kind)
-        app.add_url_rule(rule, f"media_{kind}", view, methods=["GET"])
-    app.add_url_rule(luma.dialect.openapi_path, "openapi", _openapi, methods=["GET"])
-    for sibling in luma.siblings:  # further dialects of the process (`Engine.sibling`)
-        for rule, kind in sibling.dialect.media_routes.items():
-            view = functools.partial(_media, kind=kind, engine=sibling)
-            name = f"media_{sibling.dialect.name}_{kind}"
-            app.add_url_rule(rule, name, view, methods=["GET"])
-        view = functools.partial(_openapi, engine=sibling)
-        name = f"openapi_{sibling.dialect.name}"
-        app.add_url_rule(sibling.dialect.openapi_path, name, view, methods=["GET"])
+    app.config["MAX_CONTENT_LENGTH"] = fake.settings.max_body_bytes
+    app.extensions["luma"] = fake
+    for engine in fake.engines.values():
+        name = engine.dialect.name
+        for rule, kind in engine.dialect.media_routes.items():
+            view = functools.partial(_media, kind=kind, engine=engine)
+            app.add_url_rule(rule, f"media_{name}_{kind}", view, methods=["GET"])
+        view = functools.partial(_openapi, engine=engine)
+        app.add_url_rule(engine.dialect.openapi_path, f"openapi_{name}", view, methods=["GET"])
     for blueprint in (meta, dashboard, admin):
         app.register_blueprint(blueprint)
     app.register_error_handler(ApiError, render_error)
@@ -185,22 +186,19 @@ def create_app(luma: Engine) -> Flask:
     app.register_error_handler(Exception, _unexpected)
     app.before_request(_started)
     app.after_request(_after)
-    # The dialects' endpoints go first, outside Flask (see `api`); the rest reaches
-    # Flask. The engine's own dialect is outermost, so its exact paths stay the first
-    # lookup a request meets; a sibling's paths are tried only when that one misses.
-    wsgi = app.wsgi_app
-    for sibling in reversed(luma.siblings):
-        wsgi = LumaEndpoints(sibling, wsgi, luma.settings.max_body_bytes)
-    app.wsgi_app = LumaEndpoints(luma, wsgi, luma.settings.max_body_bytes)  # type: ignore[method-assign]
+    # The dialects' endpoints go first, outside Flask, in one table (see `api`); the
+    # rest reaches Flask.
+    endpoints = LumaEndpoints(fake, app.wsgi_app, fake.settings.max_body_bytes)
+    app.wsgi_app = endpoints  # type: ignore[method-assign]
     return app
 
 
 def served_routes(app: Flask) -> dict[str, set[str]]:
-    """Every route the app serves, with its methods: Flask's URL map and the dialect's
+    """Every route the app serves, with its methods: Flask's URL map and the dialects'
     endpoints in front of it."""
-    luma: Engine = app.extensions["luma"]
+    fake: Fake = app.extensions["luma"]
     routes: dict[str, set[str]] = {}
-    for engine in (luma, *luma.siblings):
+    for engine in fake.engines.values():
         dialect = engine.dialect
         for path, route in {**dialect.routes, **dialect.route_templates}.items():
             routes.setdefault(path, set()).update(route.methods)

@@ -49,8 +49,7 @@ PAGE_HEADERS = {
 
 
 def _engines() -> list[Engine]:
-    luma = service()
-    return [luma, *luma.siblings]
+    return list(service().engines.values())
 
 
 @dashboard.before_request

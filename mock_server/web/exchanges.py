@@ -19,8 +19,7 @@ from werkzeug.sansio.utils import get_host
 from ..engine.dialect import Call
 from ..engine.errors import ApiError
 from ..engine.faults import Fault
-from ..engine.journal import JournalEntry, is_secret, redact
-from ..engine.service import Engine
+from ..engine.journal import Journal, JournalEntry, is_secret, redact
 from . import logs
 
 log = logging.getLogger("luma_mock.requests")
@@ -97,7 +96,7 @@ def internal_error(method: str, path: str) -> ApiError:
 
 
 def journal_answer(
-    luma: Engine,
+    journal: Journal,
     entry: JournalEntry,
     *,
     call: Call | None,
@@ -110,7 +109,7 @@ def journal_answer(
     """Complete a request's journal entry: the body, the schema's verdict (unknown fields
     included), the scenario rule and fault, and the answer given."""
     verdict = call.verdict if call is not None else None
-    luma.journal.answered(
+    journal.answered(
         entry,
         body=body,
         verdict=None

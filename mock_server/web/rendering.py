@@ -1,4 +1,4 @@
-"""What the Flask side of the HTTP layer shares: the engine behind the current app, and
+"""What the Flask side of the HTTP layer shares: the fake behind the current app, and
 answers rendered as JSON. Its own module so that the control API (`admin`) and the app
 that mounts it (`app`) both import it, and neither imports the other."""
 
@@ -10,14 +10,15 @@ from typing import Any
 from flask import Response, current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..engine.dialect import Dialect
 from ..engine.errors import ApiError
-from ..engine.service import Engine
+from ..engine.fake import Fake
 from .exchanges import parse_json
 
 
-def service() -> Engine:
-    return current_app.extensions["luma"]
+def service() -> Fake:
+    """The fake the current app serves (`create_app`'s)."""
+    fake: Fake = current_app.extensions["luma"]
+    return fake
 
 
 def render(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -29,21 +30,11 @@ def render(body: Any, status: int = 200, headers: dict[str, str] | None = None) 
 
 
 def render_error(error: ApiError) -> Response:
-    """``error`` in the error body of the dialect whose paths the request is under (see
-    `Dialect.path_prefixes`), else of the engine's own dialect."""
-    dialect = dialect_of(request.path)
+    """``error`` in the error body of the dialect that answers the request's path
+    (`Fake.dialect_of`)."""
+    dialect = service().dialect_of(request.path)
     body = dialect.error_body(error.code, error.in_words_of(dialect.error_codes()))
     return render(body, error.status, error.headers)
-
-
-def dialect_of(path: str) -> Dialect:
-    """The dialect of the process that claims ``path``, else the first engine's."""
-    luma = service()
-    for engine in luma.siblings:
-        for prefix in engine.dialect.path_prefixes:
-            if path == prefix or path.startswith(prefix + "/"):
-                return engine.dialect
-    return luma.dialect
 
 
 def json_body() -> Any:

@@ -8,18 +8,17 @@ import functools
 import re
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
+from typing import TypeVar
 from urllib.parse import parse_qsl
-
-from ..engine.dialect import Route
 
 NO_BODY = frozenset({"GET", "DELETE", "HEAD"})  # their calls are named by path and query
 _PARAM = re.compile(r"\{(\w+)\}")
 _SLASHES = re.compile("/{2,}")
 
-Templates = Sequence[tuple[re.Pattern[str], Route]]
+T = TypeVar("T")  # what a template leads to (a route, with whatever serves it)
 
 
-def compile_templates(templates: Mapping[str, Route]) -> list[tuple[re.Pattern[str], Route]]:
+def compile_templates(templates: Mapping[str, T]) -> list[tuple[re.Pattern[str], T]]:
     """``/generations/{id}`` -> a pattern with a named group per parameter (one path
     segment each), in the dialect's order."""
     compiled = []
@@ -33,7 +32,9 @@ def compile_templates(templates: Mapping[str, Route]) -> list[tuple[re.Pattern[s
     return compiled
 
 
-def match_template(templates: Templates, path: str) -> tuple[Route | None, dict[str, str] | None]:
+def match_template(
+    templates: Sequence[tuple[re.Pattern[str], T]], path: str
+) -> tuple[T | None, dict[str, str] | None]:
     """The first template ``path`` matches, with its parameters (already percent-decoded:
     WSGI's PATH_INFO is)."""
     for pattern, route in templates:

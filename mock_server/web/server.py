@@ -24,6 +24,7 @@ from gevent.pool import Pool
 from gevent.server import StreamServer
 
 from ..engine.config import Settings
+from ..engine.fake import Fake
 from ..engine.service import Engine
 from .admin import is_loopback
 from .app import create_app
@@ -105,10 +106,11 @@ def make_server(
     return server
 
 
-def serve(luma: Engine, *, on_ready: Callable[[str], None] | None = None) -> int:
-    """Serve ``luma`` (an engine with its dialect, made by the caller) on the host and
-    port of its settings."""
-    return serve_app(create_app(luma), luma.settings, on_ready=on_ready)
+def serve(fake: Fake | Engine, *, on_ready: Callable[[str], None] | None = None) -> int:
+    """Serve ``fake`` (made by the caller; given one engine, its whole fake) on the host
+    and port of its settings."""
+    app = create_app(fake)
+    return serve_app(app, app.extensions["luma"].settings, on_ready=on_ready)
 
 
 def _stop_at_end_of_file(fd: int, stopping: Event) -> None:
@@ -136,7 +138,10 @@ def serve_app(
     the app first)."""
     _raise_open_file_limit()
     _settle_garbage_collector()
-    luma: Engine = app.extensions["luma"]
+    fake: Fake = app.extensions["luma"]
+    # Answered by the dialect of every path no dialect claims: the server's own refusals
+    # come before any path is read, and the banner's example is that dialect's too.
+    home = fake.dialect_of("/")
     stopping = Event()
     # Before the banner: whoever reads it may signal at once, and must get a clean stop.
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -150,16 +155,16 @@ def serve_app(
         settings.port,
         stopping,
         max_body=settings.max_body_bytes,
-        refusal_body=refusal_bytes(luma.dialect.error_body),
+        refusal_body=refusal_bytes(home.error_body),
     )
     server.start()
     url = base_url(settings.host, server.server_port)
-    print(banner(url, settings, luma.dialect.banner_example(url)), flush=True)
+    print(banner(url, settings, home.banner_example(url)), flush=True)
     if on_ready is not None:
         on_ready(url)
     stopping.wait()
 
-    dropped = luma.close()  # releases held requests first, so stop() need not wait long
+    dropped = fake.close()  # releases held requests first, so stop() need not wait long
     server.stop(timeout=2)
     flush_logs()
     print(

@@ -36,6 +36,6 @@ clock's lock — it keeps and writes (or frees) as soon as Redis answers again. 
 server, not a Cluster: the scripts touch keys they compute.
 """
 
-from .handle import Shared, open_shared
+from .handle import Shared
 
-__all__ = ["Shared", "open_shared"]
+__all__ = ["Shared"]

@@ -46,21 +46,23 @@ class SharedEngine(Protocol):
     def _end(self, task: Any, error: ApiError | None) -> bool: ...
     def _started(self, task: Any) -> None: ...
     def _heard(self, note: str) -> None: ...
+
+
+class SharedFake(Protocol):
+    """What the shared state asks of the process's fake (`fake.Fake`)."""
+
+    @property
+    def engines(self) -> dict[str, Any]: ...
+    @property
+    def scheduler(self) -> Any: ...
     @property
     def changes(self) -> Any: ...
 
 
-def open_shared(settings: Any) -> Shared | None:
-    """The shared store the settings name, or None for the in-memory store (the
-    default; redis-py is imported only for a shared one)."""
-    if settings.store == "memory":
-        return None
-    return Shared.open(settings.store, manual=settings.clock == "manual")
-
-
 class Shared:
-    """One process's handle on a shared store: its clock, due queue, task stores (one
-    per dialect), the runner of due events and the listener for other processes' notes."""
+    """One process's handle on a shared store (a `store.Store`): its clock, due queue,
+    task stores (one per dialect), the runner of due events and the listener for other
+    processes' notes."""
 
     @classmethod
     def open(cls, url: str, *, manual: bool) -> Shared:
@@ -105,9 +107,9 @@ class Shared:
         )
         self._listeners = 0  # waiters and watchers in this process (`listening`)
         self._listen_lock = threading.Lock()
-        self.engines: dict[str, SharedEngine] = {}
+        self.engines: dict[str, SharedEngine] = {}  # the fake's, by dialect (`attach`)
         self.stores: dict[str, RedisTaskStore] = {}
-        self.root: SharedEngine | None = None
+        self.fake: SharedFake | None = None
         self.kept_journal: RedisJournal | None = None
         self._wake = threading.Event()
         self._closed = False
@@ -119,19 +121,18 @@ class Shared:
         self._conf_lock = threading.Lock()
         self._loads_rules: bool | None = None
 
-    def tasks(self, dialect: Any, max_tasks: int) -> RedisTaskStore:
-        """The tasks of ``dialect`` (a `dialect.Dialect`) on this store."""
-        name = dialect.name
+    def tasks(self, dialect: str, max_tasks: int) -> RedisTaskStore:
+        """The tasks of the dialect named ``dialect`` on this store."""
         store = RedisTaskStore(
             self.redis,
-            name,
+            dialect,
             max_tasks,
             self.clock,
             epoch=lambda: self.epoch,
             origin=self.origin,
             lane=self.lane,
         )
-        self.stores[name] = store
+        self.stores[dialect] = store
         return store
 
     def journal(self, limit: int) -> RedisJournal:
@@ -142,11 +143,9 @@ class Shared:
             )
         return self.kept_journal
 
-    def scenarios(self, endpoints: Any, dialect: str) -> SharedScenarios:
+    def scenarios(self) -> SharedScenarios:
         """The one rule book of every process on the store (made once per process)."""
-        self._scenarios = SharedScenarios(
-            self.redis, PREFIX, endpoints, dialect=dialect, lane=self.lane
-        )
+        self._scenarios = SharedScenarios(self.redis, PREFIX, lane=self.lane)
         self._scenarios.check = self.check
         self._scenarios.tell = lambda: self.note("rules")
         return self._scenarios
@@ -194,12 +193,13 @@ class Shared:
         store.add(task, (event_id, task.ends_at, payload))
         self.due.added(task.ends_at)
 
-    def end_if_due(self, engine: str, task: Any) -> None:
-        """A task due already (an instant one) ends here and now, as the in-memory
-        scheduler would end it: this process claims that one event, nothing else."""
+    def schedule_end(self, engine: SharedEngine, task: Any, error: ApiError | None) -> None:
+        """Its end is on the due queue already (`add_task`); a task due already (an
+        instant one) ends here and now, as the in-memory scheduler would end it: this
+        process claims that one event, nothing else."""
         if task.ends_at > self.clock.now():
             return
-        event_id, _ = self.due.end_event(engine, task.id, task.epoch, None)
+        event_id, _ = self.due.end_event(engine.dialect.name, task.id, task.epoch, None)
         if (event := self.due.claim_event(event_id)) is not None:
             self.run(event)
 
@@ -221,14 +221,25 @@ class Shared:
             self.due.added()  # its first attempt, due at once
         return ended
 
-    def start_at(self, due: float, engine: str, task: Any) -> None:
-        """Plan the callback a dialect sends when a task leaves the queue."""
-        self.due.start_at(due, engine, task.id, task.epoch)
+    def ended(self, engine: SharedEngine, task: Any) -> None:
+        """Nothing: the script that ended the task made its callback's delivery (`end`)."""
+
+    def start_at(self, engine: SharedEngine, task: Any) -> None:
+        """Plan the callback a dialect sends when a task leaves the queue, on the due
+        queue, as a task's end is."""
+        self.due.start_at(task.starts_at, engine.dialect.name, task.id, task.epoch)
 
     def callbacks(
-        self, dialect: str, scheduler: Any, retry: Any, targets: Any, max_deliveries: int
+        self,
+        dialect: str,
+        scheduler: Any,
+        clock: Clock,
+        retry: Any,
+        targets: Any,
+        max_deliveries: int,
     ) -> SharedCallbacks:
-        """``dialect``'s callback deliveries, on the store (`callbacks`)."""
+        """``dialect``'s callback deliveries, on the store (`callbacks`); every attempt
+        a due event any process may claim, on the store's clock."""
         return SharedCallbacks(
             self.redis,
             PREFIX,
@@ -241,15 +252,16 @@ class Shared:
             max_deliveries=max_deliveries,
         )
 
-    def attach(self, engine: SharedEngine) -> None:
-        """An engine of this process (the first one, then its siblings)."""
-        self.engines[engine.dialect.name] = engine
-        if self.root is not None:
+    def attach(self, fake: SharedFake) -> None:
+        """This process's fake: its engines' due events run here from now on (an engine
+        added later is found in ``fake.engines``, the same dict)."""
+        if self.fake is not None:
             return
-        self.root = engine
-        engine.changes.on_listen = lambda on: self._listen(+1 if on else -1)
+        self.fake = fake
+        self.engines = fake.engines
+        fake.changes.on_listen = lambda on: self._listen(+1 if on else -1)
         if isinstance(self.clock, SharedManualClock):
-            self.clock.attach(SharedDriver(self, engine.scheduler))
+            self.clock.attach(SharedDriver(self, fake.scheduler))
         else:
             threading.Thread(target=self._run, name="luma-due", daemon=True).start()
         self._listener.start()
@@ -360,16 +372,14 @@ class Shared:
             elif step < 0 and self._listeners == 0:
                 self.redis.hdel(LISTENING, self.origin)
 
-    def reset(self, engine: SharedEngine) -> None:
-        """The shared part of a reset (the root engine's; its stores cleared themselves)."""
-        if engine is not self.root:
-            return
+    def reset(self) -> None:
+        """The shared part of the fake's reset (its engines' stores cleared themselves)."""
         self.due.clear()
         self.epoch = int(self.redis.incr(f"{PREFIX}:epoch"))
         self.note("reset", str(self.epoch))
 
-    def close(self, engine: SharedEngine) -> None:
-        if engine is not self.root or self._closed:
+    def close(self) -> None:
+        if self._closed:
             return
         self._closed = True
         self._wake.set()

@@ -107,8 +107,8 @@ class Listener:
 
     def heard_words(self, words: list[str]) -> None:
         shared = self.shared
-        kind, root = words[0], shared.root
-        changes = root.changes if root is not None else None
+        kind, fake = words[0], shared.fake
+        changes = fake.changes if fake is not None else None
         if kind == "journal":  # waiters on the journal only
             if shared.kept_journal is not None:
                 shared.kept_journal.heard()
@@ -124,8 +124,8 @@ class Listener:
             shared.epoch = max(shared.epoch, int(words[1]))
             if changes is not None:
                 changes.publish(RESET)
-        elif kind == "clock" and root is not None:
-            root.scheduler.run_due()  # this process's own events, on the moved clock
+        elif kind == "clock" and fake is not None:
+            fake.scheduler.run_due()  # this process's own events, on the moved clock
             if changes is not None and changes.listening:
                 changes.publish(CLOCK, shared.clock.now())
         elif kind == "rules":
