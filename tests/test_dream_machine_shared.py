@@ -29,7 +29,7 @@ def sdk(fake: Any, transport: Any, retries: int = 0) -> Any:
     """Luma's SDK, unchanged, answered in process by the fake (no socket)."""
     return lumaai.LumaAI(
         auth_token=fake.token,
-        base_url=fake.dream_machine_url,
+        base_url=fake.url_for("dream-machine"),
         http_client=httpx.Client(transport=transport),
         max_retries=retries,
     )
@@ -260,7 +260,7 @@ def test_luma_httpx_transport_drives_the_sdk_in_process(
 
     http = httpx.Client(transport=luma_httpx_transport)
     client = lumaai.LumaAI(
-        auth_token=luma_fake.token, base_url=luma_fake.dream_machine_url, http_client=http
+        auth_token=luma_fake.token, base_url=luma_fake.url_for("dream-machine"), http_client=http
     )
     generation = client.generations.create(model="ray-2", prompt="a tiger", aspect_ratio="1:1")
     assert generation.state == "dreaming"
@@ -284,7 +284,9 @@ def test_luma_responses_answers_luma_s_own_base_url(luma_responses: Any) -> None
         base + "/generations", json={**VIDEO, "model": "ray-flash-2"}, headers=headers, timeout=5
     )
     assert refused.status_code == 422 and set(refused.json()) == {"detail"}
-    pong = requests.get(luma_responses.dream_machine_url + "/ping", headers=headers, timeout=5)
+    pong = requests.get(
+        luma_responses.url_for("dream-machine") + "/ping", headers=headers, timeout=5
+    )
     assert pong.json() == {"message": "pong"}
 
 
@@ -302,7 +304,7 @@ def test_luma_responses_answers_luma_s_own_base_url(luma_responses: Any) -> None
 def test_luma_server_serves_the_sdk_with_faults_below_http(luma_server: Any) -> None:
     client = lumaai.LumaAI(
         auth_token=luma_server.token,
-        base_url=luma_server.dream_machine_url,
+        base_url=luma_server.url_for("dream-machine"),
         max_retries=1,
         default_headers={"X-Luma-Mock-Scenario": "cut"},
     )
@@ -385,7 +387,7 @@ def test_luma_server_takes_the_dialect_callbacks_at_start(
     luma_callback_receiver.answer(500)
     body = {**VIDEO, "callback_url": luma_callback_receiver.url}
     made = requests.post(
-        luma_server.dream_machine_url + "/generations/video",
+        luma_server.url_for("dream-machine") + "/generations/video",
         json=body,
         headers=luma_server.headers,
         timeout=10,

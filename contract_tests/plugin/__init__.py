@@ -11,9 +11,9 @@ Fixtures: ``luma_fake`` (the fake in process), ``luma_clock`` (its manual clock)
 ``luma_responses`` (``requests`` answered in process), ``luma_httpx_transport`` and
 ``luma_httpx_async_transport`` (httpx transports answered in process), ``luma_server``
 (a real server on a loopback port, one per session and configuration, reset before each
-test), ``luma_callback_receiver``. Every fake serves both dialects: the AceDataCloud API
-at ``url``, Luma's Dream Machine API at ``dream_machine_url`` (the ``lumaai`` SDK's
-``base_url``).
+test), ``luma_callback_receiver``. Every fake serves every registered dialect, each at
+``url_for(name)`` (``url`` plus the dialect's path prefix: what its SDK takes as its
+base URL).
 The marker ``@pytest.mark.luma(...)`` configures one test's fake; the options
 ``--luma-target``, ``--luma-token`` and ``--luma-max-billable`` point ``luma_server`` (and
 the contract suites) at another server or the real service, and ``--luma-store`` runs
@@ -139,13 +139,13 @@ def luma_fake(request: pytest.FixtureRequest, luma_clock: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def luma_responses(luma_fake: Any) -> Iterator[Any]:
-    """``requests`` calls to the fake's URL (and the APIs' own URLs: AceDataCloud's and
-    Luma's) answered in process through ``responses``; other URLs pass through. Yields
-    the fake."""
-    from mock_server import acedata, dream_machine
+    """``requests`` calls to the fake's URL (and every dialect's own base URLs, where its
+    clients send requests by default) answered in process through ``responses``; other
+    URLs pass through. Yields the fake."""
     from mock_server.web.transports import responses_mock
 
-    bases = (luma_fake.url, *acedata.DEFAULT_BASE_URLS, *dream_machine.DEFAULT_BASE_URLS)
+    defaults = (url for e in luma_fake.engines.values() for url in e.dialect.base_urls)
+    bases = (luma_fake.url, *defaults)
     with responses_mock(luma_fake.app, bases) as mock:
         luma_fake.responses = mock
         yield luma_fake
@@ -155,7 +155,7 @@ def luma_responses(luma_fake: Any) -> Iterator[Any]:
 def luma_httpx_transport(luma_fake: Any) -> Any:
     """An httpx transport answered by the in-process fake, whatever the URL's host; use
     with ``httpx.Client(transport=luma_httpx_transport, base_url=luma_fake.url)``, or
-    give ``lumaai.LumaAI(base_url=luma_fake.dream_machine_url,
+    give ``lumaai.LumaAI(base_url=luma_fake.url_for("dream-machine"),
     http_client=httpx.Client(transport=luma_httpx_transport))``."""
     pytest.importorskip("httpx")
     from mock_server.web.transports import httpx_transport

@@ -1,7 +1,7 @@
 """The fakes the pytest plugin hands to tests: `LumaFake` in process, `LumaServer` over a
-real socket. Both serve both dialects (the AceDataCloud API at ``url``, Luma's Dream
-Machine API at ``dream_machine_url``), carry ``token`` and ``headers`` and the same
-control names (``advance``, ``complete``, ``fail``, ``wait_for_state``,
+real socket. Both serve every registered dialect (each at ``url_for(name)``: ``url``
+plus the dialect's path prefix), carry ``token`` and ``headers`` and the same control
+names (``advance``, ``complete``, ``fail``, ``wait_for_state``,
 ``wait_for_callback``, ``scenarios``, ``journal``, ``accounts``, ``set_delays``,
 ``reset``, ``clock``), so one test body can run against either."""
 
@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from mock_server import acedata, dream_machine
 from mock_server.engine.clock import Clock
 from mock_server.engine.config import Settings
 from mock_server.engine.fake import Fake
@@ -23,10 +22,15 @@ from mock_server.harness.process import ServedFake
 from mock_server.harness.remote import ControlClient, RemoteFake
 from mock_server.web.app import create_app
 
-from ..contract.packs import packs
+from ..contract.packs import pack, packs
 
 IN_PROCESS_URL = "http://luma-mock.test"  # a reserved name: it never resolves to a real host
-DREAM_MACHINE_PREFIX = dream_machine.PREFIX  # where Luma's own API is served on the fake
+
+
+def url_for(url: str, dialect: str) -> str:
+    """Where the dialect called ``dialect`` is served on the fake at ``url``: what its
+    clients take as their base URL (``lumaai.LumaAI(base_url=...)``)."""
+    return url + pack(dialect).path_prefix
 
 
 class _ClientAt(FlaskClient):
@@ -45,15 +49,14 @@ class _ClientAt(FlaskClient):
 
 
 class LumaFake:
-    """The fake in this process, speaking both dialects. Control calls go through its own
-    control API, answered in process, so they return what ``luma_server``'s do;
-    ``fake`` is the `Fake` itself, ``service`` its AceDataCloud engine, ``dream_machine``
-    its Dream Machine one (one clock, journal, rule book and set of balances)."""
+    """The fake in this process, speaking every registered dialect. Control calls go
+    through its own control API, answered in process, so they return what
+    ``luma_server``'s do; ``fake`` is the `Fake` itself, ``engines`` its engines by
+    dialect name (one clock, journal, rule book and set of balances)."""
 
     def __init__(self, fake: Fake, token: str, url: str = IN_PROCESS_URL) -> None:
         self.fake = fake
-        self.service: Engine = fake.engines[acedata.DIALECT.name]
-        self.dream_machine: Engine = fake.engines[dream_machine.DIALECT.name]
+        self.engines: dict[str, Engine] = dict(fake.engines)
         self.app = create_app(fake)
         self.url = url
         self.token = token
@@ -86,11 +89,10 @@ class LumaFake:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
-    @property
-    def dream_machine_url(self) -> str:
-        """The base URL of Luma's Dream Machine API on this fake: what ``lumaai.LumaAI``
-        takes as ``base_url`` (with ``luma_httpx_transport``, or through the test client)."""
-        return self.url + DREAM_MACHINE_PREFIX
+    def url_for(self, dialect: str) -> str:
+        """The base URL of ``dialect``'s API on this fake (`url_for`); with
+        ``luma_httpx_transport``, or through the test client."""
+        return url_for(self.url, dialect)
 
     def client(self) -> Any:
         """Flask's test client over the fake's app, as if called at ``url``."""
@@ -139,11 +141,9 @@ class LumaServer:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
-    @property
-    def dream_machine_url(self) -> str:
-        """The base URL of Luma's Dream Machine API on this server (``lumaai``'s
-        ``base_url``)."""
-        return self.url + DREAM_MACHINE_PREFIX
+    def url_for(self, dialect: str) -> str:
+        """The base URL of ``dialect``'s API on this server (`url_for`)."""
+        return url_for(self.url, dialect)
 
     @property
     def is_fake(self) -> bool:
