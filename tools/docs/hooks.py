@@ -1,0 +1,1 @@
+"""MkDocs hooks: the reference pages, generated from the code at build time."""
