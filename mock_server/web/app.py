@@ -1,7 +1,7 @@
 """The app: the dialect's endpoints (`api`, plain WSGI, in front) and Flask for the rest —
-the dialect's media files, /health, /openapi.json and the control API — parsing a
-request, calling the engine, and rendering its answer or its `ApiError` in the dialect's
-error body. Nothing clever lives here."""
+the dialect's media files, /health, /openapi.json and the control API (with its own
+OpenAPI document) — parsing a request, calling the engine, and rendering its answer or
+its `ApiError` in the dialect's error body. Nothing clever lives here."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from ..engine.journal import JournalEntry, redact_headers
 from ..engine.service import Engine
 from .admin import admin
 from .api import LumaEndpoints
+from .control_document import control_document
 from .dashboard import dashboard
 from .exchanges import journal_answer, journal_body, log_request
 from .rendering import render, render_error, service
@@ -178,7 +179,7 @@ def create_app(luma: Engine) -> Flask:
         view = functools.partial(_openapi, engine=sibling)
         name = f"openapi_{sibling.dialect.name}"
         app.add_url_rule(sibling.dialect.openapi_path, name, view, methods=["GET"])
-    for blueprint in (meta, dashboard, admin):
+    for blueprint in (meta, dashboard, admin, control_document):
         app.register_blueprint(blueprint)
     app.register_error_handler(ApiError, render_error)
     app.register_error_handler(HTTPException, _http_error)
