@@ -1,5 +1,6 @@
 """MkDocs hooks (mkdocs.yml ``hooks:``): the reference pages, written from the code at
-every build (`reference`), so none is ever a copy kept by hand in docs/."""
+every build (`reference`), and the changelog page from CHANGELOG.md at the root — so
+none is ever a copy kept by hand in docs/."""
 
 from __future__ import annotations
 
@@ -19,4 +20,6 @@ import reference  # noqa: E402
 def on_files(files: Files, config: Any) -> Files:
     for uri, write in reference.PAGES.items():
         files.append(File.generated(config, uri, content=write()))
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    files.append(File.generated(config, "changelog.md", content=changelog))
     return files
