@@ -1,8 +1,8 @@
 """The app of a fake (`engine.fake.Fake`): every dialect's endpoints (`api`, plain WSGI,
 in front) and Flask for the rest — each dialect's media files and OpenAPI document,
-/health and the control API — parsing a request, calling the engine, and rendering its
-answer or its `ApiError` in the error body of the dialect the path is under. Nothing
-clever lives here."""
+/health and the control API (with its own OpenAPI document) — parsing a request, calling
+the engine, and rendering its answer or its `ApiError` in the error body of the dialect
+the path is under. Nothing clever lives here."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from ..engine.journal import JournalEntry, redact_headers
 from ..engine.service import Engine
 from .admin import admin
 from .api import LumaEndpoints
+from .control_document import control_document
 from .dashboard import dashboard
 from .exchanges import journal_answer, journal_body, log_request
 from .rendering import render, render_error, service
@@ -179,7 +180,7 @@ def create_app(fake: Fake | Engine) -> Flask:
             app.add_url_rule(rule, f"media_{name}_{kind}", view, methods=["GET"])
         view = functools.partial(_openapi, engine=engine)
         app.add_url_rule(engine.dialect.openapi_path, f"openapi_{name}", view, methods=["GET"])
-    for blueprint in (meta, dashboard, admin):
+    for blueprint in (meta, dashboard, admin, control_document):
         app.register_blueprint(blueprint)
     app.register_error_handler(ApiError, render_error)
     app.register_error_handler(HTTPException, _http_error)
