@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_verify_arguments(commands.add_parser("verify", help="check a server against the contract"))
 
+    from contract_tests.contract.packs import names  # the registry: stdlib only
+
+    dialects = list(names())
     client = commands.add_parser("verify-client", help="check a client against the contract")
     client.add_argument("factory", help="MODULE:FACTORY, factory(base_url, token) -> adapter")
     client.add_argument("--profile", choices=["ci", "dev", "thorough"], default="ci")
@@ -70,21 +73,27 @@ def _parser() -> argparse.ArgumentParser:
     client.add_argument("-k", "--only", help="run only the cases whose name contains this")
     client.add_argument(
         "--dialect",
-        choices=["acedata", "dream-machine"],
+        choices=dialects,
         default="acedata",
-        help="the API the client speaks; dream-machine: the adapter may be 'lumaai' (built in)",
+        help="the API the client speaks (its built-in adapters: acedata 'requests', "
+        "dream-machine 'lumaai')",
+    )
+    client.add_argument(
+        "--billing-risk",
+        choices=["fail", "warn"],
+        default="fail",
+        help="a blind retry that may pay twice: fails the run (default), or is reported only",
     )
 
     proxy = commands.add_parser("proxy", help="forward to a target, checking every exchange")
     proxy.add_argument(
-        "--target",
-        help="base URL to forward to (required for acedata; dream-machine: https://api.lumalabs.ai)",
+        "--target", help="base URL to forward to (default: the --dialect's real service)"
     )
     proxy.add_argument(
         "--dialect",
-        choices=["acedata", "dream-machine"],
-        default="acedata",
-        help="the API the traffic speaks (which schemas, which calls are billable)",
+        choices=dialects,
+        help="the API the traffic speaks (which schemas, which calls are billable); "
+        "default: each request's, by its path prefix",
     )
     proxy.add_argument("--host", default="127.0.0.1", help="address to listen on")
     proxy.add_argument("--port", type=int, default=8010, help="port (0 picks a free one)")

@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from contract_tests.adapters import LumaError, RequestsAdapter
+from contract_tests.acedata.adapters import LumaError, RequestsAdapter
 from contract_tests.consumer import ConsumerReport, run_consumer_suite
 
 TIMEOUT = 0.5

@@ -13,7 +13,7 @@ from typing import Any
 import lumaai
 import requests
 
-from contract_tests.consumer.dm_adapters import LumaaiAdapter
+from contract_tests.dream_machine.adapters import LumaaiAdapter
 
 
 class _NoRetries(LumaaiAdapter):
@@ -148,11 +148,11 @@ class PollsInATightLoop(LumaaiAdapter):
 
 
 BROKEN_DM_CLIENTS: dict[str, tuple[str, str, Any]] = {
-    "gets through the list": ("dm-request-sent", "get a queued", GetsThroughTheList),
+    "gets through the list": ("request-sent", "get a queued", GetsThroughTheList),
     "token without Bearer": ("dm-auth-bearer", "create a video", TokenWithoutBearer),
     "ratio 16x9": ("dm-request-conforms", "create a video", RatioWithAnX),
     "drops the offset": ("dm-fields-sent", "list a page", DropsTheOffset),
-    "creates twice": ("dm-one-bill-per-create", "create a video", CreatesTwice),
+    "creates twice": ("one-bill-per-call", "create a video", CreatesTwice),
     "retries every error": ("dm-no-retry-on-4xx", "unknown id", RetriesEveryError),
     "retries a 429 at once": ("dm-honours-retry-after", "429", RetriesAtOnce),
     "ignores x-should-retry": ("dm-honours-should-retry", "x-should-retry", IgnoresShouldRetry),

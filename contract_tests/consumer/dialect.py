@@ -1,0 +1,124 @@
+"""What the consumer suite asks of a dialect, and the nouns they share.
+
+A dialect's half of the consumer suite is the module ``consumer`` of its pack's suite
+package (``contract_tests/<dialect>/consumer.py``, loaded by `consumer_of`); it
+registers its client checks by importing its ``client`` module, and provides what
+`ConsumerDialect` lists. Everything else — the stage (`fake`), the runs (`run`), the
+suite under Hypothesis (`suite`), the report, the proxy — is the same for every dialect
+and never names one.
+
+A case (`ConsumerCase`) puts the client in one situation: an answer, a task held while
+it is polled, a documented error, a fault below HTTP (`FAULTS`: every dialect plays
+each of them on the fake's own server). It draws its requests from the contract and
+plays its calls through a `run.ClientRun`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from hypothesis import strategies as st
+
+from ..checks.client_calls import ClientCall
+from ..contract.packs import pack
+from .verdicts import BodyVerdict
+
+if TYPE_CHECKING:
+    from .run import ClientRun
+
+# Faults below HTTP, as the fake's server plays them (`mock_server.engine.faults`): a
+# dribble still delivers the whole answer (slowly), every other kind loses it.
+FAULTS = ("reset", "empty", "malformed_json", "truncated", "dribble", "hang")
+KINDS = ("flow", "error", "fault")
+
+
+def fault_expectation(kind: str) -> str:
+    """What a client must do on this fault: return the answer a dribble delivers whole,
+    raise on the others."""
+    return "answer" if kind == "dribble" else "fault"
+
+
+AdapterFactory = Callable[[str, str], Any]  # factory(base_url, token) -> adapter
+
+
+@dataclass(frozen=True)
+class ConsumerCase:
+    """One situation the client is put in; ``play`` makes its calls (checks included).
+    ``operation``: the adapter method it needs (the case is skipped without it);
+    ``kind``: flow, error or fault (its example budget)."""
+
+    name: str
+    operation: str
+    kind: str
+    requests: Callable[[ClientRun], st.SearchStrategy[dict[str, Any]]]
+    play: Callable[[ClientRun, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class CallShape:
+    """How one adapter call is made, and the request it is about: ``args``/``kwargs``
+    for the adapter's method; ``method`` and ``path`` (under the dialect's prefix) of
+    its request; how many requests that may bill it may make."""
+
+    method: str
+    path: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    bills_allowed: int = 0
+
+
+class ConsumerDialect(Protocol):
+    """The module ``contract_tests/<dialect>/consumer.py`` (module attributes):
+
+    - ``OPERATIONS``: the adapter's methods the cases call, in the suite's order;
+    - ``CHECKS``: its client checks, in the report's order (`checks_for` picks a call's);
+    - ``load_factory(spec, client_timeout)``: an adapter factory by name — a built-in
+      adapter's (``lumaai``) or ``module:callable`` (`adapters.load_factory`);
+    - ``cases()``: its situations, in the order they run;
+    - ``shape(operation, fields)``: how a call is made (`CallShape`);
+    - ``describe(operation, fields)``: the call as a line of Python, for a reproduction;
+    - ``request_verdict``/``answer_verdict``/``error_body``: what the validating proxy
+      says of an exchange, and its own error answers in the dialect's shape;
+    - ``real_plays(run)``: the few calls made against the real service (they cost
+      credits), as (name, kind, operation, play).
+    """
+
+    OPERATIONS: tuple[str, ...]
+    CHECKS: tuple[str, ...]
+
+    def load_factory(self, spec: str, client_timeout: float) -> AdapterFactory: ...
+
+    def cases(self) -> list[ConsumerCase]: ...
+
+    def checks_for(self, call: ClientCall) -> tuple[str, ...]: ...
+
+    def shape(self, operation: str, fields: dict[str, Any]) -> CallShape: ...
+
+    def describe(self, operation: str, fields: dict[str, Any]) -> str: ...
+
+    def request_verdict(self, method: str, path: str, body: Any) -> BodyVerdict: ...
+
+    def answer_verdict(
+        self,
+        method: str,
+        path: str,
+        request: Any,
+        status: int,
+        answer: Any,
+        is_json: bool,
+        raw: bytes,
+    ) -> BodyVerdict: ...
+
+    def error_body(self, code: str, message: str) -> dict[str, Any]: ...
+
+    def real_plays(
+        self, run: ClientRun, factory: AdapterFactory, proxy_url: str
+    ) -> list[tuple[str, str, str, Callable[[], None]]]: ...
+
+
+def consumer_of(dialect: str) -> ConsumerDialect:
+    """The dialect's half of the consumer suite (its checks registered on the way)."""
+    module: ConsumerDialect = pack(dialect).load("consumer")
+    return module
