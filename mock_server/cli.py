@@ -74,9 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     client.add_argument(
         "--dialect",
         choices=dialects,
-        default="acedata",
-        help="the API the client speaks (its built-in adapters: acedata 'requests', "
-        "dream-machine 'lumaai')",
+        help="the API the client speaks (default: the one served at the root); a dialect "
+        "may have built-in adapters: acedata 'requests', dream-machine 'lumaai'",
     )
     client.add_argument(
         "--billing-risk",

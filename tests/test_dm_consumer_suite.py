@@ -15,13 +15,19 @@ from typing import Any
 import pytest
 
 from contract_tests.checks.client_calls import BillingRisk
-from contract_tests.consumer import FAULTS, ConsumerReport, run_consumer_suite
+from contract_tests.consumer import (
+    FAULTS,
+    ConsumerReport,
+    run_against_real_service,
+    run_consumer_suite,
+)
 from contract_tests.dream_machine.client import CHECKS
 from contract_tests.dream_machine.consumer import load_factory
 
 pytest.importorskip("lumaai")
 
 from tests.broken_dm_clients import BROKEN_DM_CLIENTS
+from tests.support import TOKEN, live_server
 
 DM = "dream-machine"
 CLIENT_TIMEOUT = 4.0  # the SDK's three attempts at a hung answer end within it
@@ -128,3 +134,23 @@ def test_cli_runs_against_a_running_fake(fake_url: str) -> None:
     done = _cli("lumaai", "-k", "get", "--fake-url", fake_url)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ok   get: fault hang" in done.stdout and f"against {fake_url}" in done.stdout
+
+
+def test_the_real_service_run_rehearsed_on_a_fake_behind_the_proxy() -> None:
+    # The same path as against api.lumalabs.ai — the SDK through a capped validating
+    # proxy, the checks reading the proxy's records — with a fake as the target.
+    with live_server("--delay", "instant", "--token", TOKEN) as fake:
+        report = run_against_real_service(
+            LUMAAI, TOKEN, dialect=DM, target=fake.url, max_billable=1
+        )
+        journal = fake.session.get(fake.url + "/__admin/journal", timeout=10).json()["entries"]
+
+    assert report.ok, report.render()
+    assert [r.name for r in report.results] == [
+        "create a video, then get it",
+        "get an unknown id",
+        "create with a wrong token",
+    ]
+    creates = [e["status"] for e in journal if e["method"] == "POST"]
+    # The wrong token's create was capped (the cap is 1): it never reached the fake.
+    assert creates == [201] and "proxy's billable cap" in " ".join(report.warnings)

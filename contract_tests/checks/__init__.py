@@ -8,7 +8,7 @@ run's memory (`context`), the MP4/JPEG size readers (`media_probe`); and the che
 client (`client`, operation ``client``) with the calls they read (`client_calls`),
 registered when the consumer suite imports them. Each check names the dialects it
 applies to (`Case.dialect`): the Dream Machine dialect's are in `dream_machine` and
-`dm_media` (answers) and `dm_client` (clients, operation ``dm-client``); `DM_CHECKS`
+`dm_media` (answers); each dialect's client checks in its own ``client`` module; `DM_CHECKS`
 names those of its answers.
 
 It may import the standard library and `contract_tests.contract`, nothing else of this

@@ -16,7 +16,7 @@ the requests it made as the journal saw them, what it returned or raised). A cal
 retries blind after a lost answer, and so may pay twice, is a *billing risk*, reported
 apart from the contract's breaks (`report`).
 
-    report = run_consumer_suite(my_factory, dialect="acedata", profile="ci")
+    report = run_consumer_suite(my_factory, dialect=name, profile="ci")
     assert report.ok, report.render()
 
 Against the real service the same checks run on the traffic of a `ValidatingProxy`
@@ -40,7 +40,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ..contract.packs import UnknownDialect
+from ..contract.packs import UnknownDialect, default_pack
 from .dialect import FAULTS, CallShape, ConsumerCase, ConsumerDialect, consumer_of
 from .fake import SETUP_SCENARIO, ControlError, FakeControl, LiveFake
 from .journals import FakeJournal, ProxyJournal
@@ -103,7 +103,7 @@ def _show(result: CaseResult) -> None:
 def main(args: Any) -> int:
     """Exit 0 when every check holds, 1 when one fails (or a billing risk, unless
     ``--billing-risk warn``), 2 when the suite cannot run."""
-    dialect = getattr(args, "dialect", "acedata")
+    dialect = getattr(args, "dialect", None) or default_pack().name
     try:
         factory = consumer_of(dialect).load_factory(args.factory, args.client_timeout)
     except (ImportError, AttributeError, ValueError, UnknownDialect) as bad:

@@ -2,7 +2,7 @@
 real service, or a fake), checks the request and the answer against the contract, and
 records both — so real traffic shows contract drift as it happens.
 
-    with ValidatingProxy("https://api.acedata.cloud", max_billable=2) as proxy:
+    with ValidatingProxy(pack(name).real_service, max_billable=2) as proxy:
         client = make_client(base_url=proxy.url)   # the application, unchanged
         ...
         assert all(x.ok for x in proxy.exchanges)
@@ -13,8 +13,8 @@ otherwise; what the contract says of an exchange is that dialect's (its ``consum
 module). Generations cost credits, so a cap on billable requests (each dialect's
 ``billable`` calls) can be set: past it the proxy answers 429 ``too_many_requests`` in
 the dialect's error shape itself, forwards nothing, and says so. Each exchange is kept in
-memory, optionally appended to a JSON-lines file, and can be echoed as one line:
-``POST /luma/videos 200 ok``.
+memory, optionally appended to a JSON-lines file, and can be echoed as one line: its
+method, path, status and verdict.
 
 It is a threaded WSGI server on a real socket (werkzeug's, as Flask's tests use): each
 held synchronous call waits on its own thread, and nothing needs gevent's patching.
@@ -151,8 +151,8 @@ class ValidatingProxy:
     ) -> Iterable[bytes]:
         started = time.perf_counter()
         method = environ["REQUEST_METHOD"]
-        # Runs of slashes read as one, as the service does: //luma/videos (a client's base
-        # URL ending in a slash) is billable too.
+        # Runs of slashes read as one, as the services do: a client's base URL ending in a
+        # slash makes every path start with two, and its creates are billable too.
         path = re.sub("/{2,}", "/", environ.get("PATH_INFO", "") or "/")
         query = environ.get("QUERY_STRING", "")
         length = int(environ.get("CONTENT_LENGTH") or 0)

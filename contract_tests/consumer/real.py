@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..checks import CheckFailures
-from ..contract.packs import pack
+from ..contract.packs import default_pack, pack
 from .adapters import close_adapter
 from .dialect import AdapterFactory, consumer_of
 from .proxy import ValidatingProxy
@@ -19,16 +19,18 @@ def run_against_real_service(
     factory: AdapterFactory,
     token: str,
     *,
-    dialect: str = "acedata",
+    dialect: str | None = None,
     target: str | None = None,
     max_billable: int = 2,
     client_timeout: float = 60.0,
     progress: Callable[[CaseResult], None] | None = None,
 ) -> ConsumerReport:
-    """The checks that need no fake, on the client talking to the real service (the
-    dialect's, or ``target``) through a `ValidatingProxy` that forwards at most
-    ``max_billable`` billable requests. Fixed inputs: each costs money. Drift in the
-    service's own answers is reported as warnings."""
+    """The checks that need no fake, on the client talking to the real service (of
+    ``dialect``, by default the one served at the root; or ``target``) through a
+    `ValidatingProxy` that forwards at most ``max_billable`` billable requests. Fixed
+    inputs: each costs money. Drift in the service's own answers is reported as
+    warnings."""
+    dialect = dialect or default_pack().name
     speaks, target = consumer_of(dialect), target or pack(dialect).real_service
     with ValidatingProxy(target, max_billable=max_billable, dialect=dialect) as proxy:
         base_url = proxy.url + pack(dialect).path_prefix

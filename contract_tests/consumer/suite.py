@@ -14,7 +14,7 @@ from hypothesis.errors import Flaky, HypothesisException
 
 from ..checks import CheckFailure, CheckFailures
 from ..contract import profiles
-from ..contract.packs import pack
+from ..contract.packs import default_pack, pack
 from .adapters import close_adapter
 from .dialect import AdapterFactory, ConsumerCase, consumer_of
 from .fake import ControlError, FakeControl, LiveFake
@@ -141,7 +141,7 @@ def _fake(fake_url: str | None, control_token: str | None) -> Iterator[FakeContr
 def run_consumer_suite(
     factory: AdapterFactory,
     *,
-    dialect: str = "acedata",
+    dialect: str | None = None,
     profile: str = "ci",
     fake_url: str | None = None,
     control_token: str | None = None,
@@ -152,8 +152,9 @@ def run_consumer_suite(
     only: Callable[[ConsumerCase], bool] | None = None,
     progress: Callable[[CaseResult], None] | None = None,
 ) -> ConsumerReport:
-    """Run the consumer suite of ``dialect`` on the client that ``factory(base_url,
-    token)`` adapts (``base_url``: the fake's, with the dialect's path prefix).
+    """Run the consumer suite of ``dialect`` (by default the one served at the root,
+    `contract.packs.default_pack`) on the client that ``factory(base_url, token)``
+    adapts (``base_url``: the fake's, with the dialect's path prefix).
 
     ``fake_url``: a running fake (with its control API) instead of starting one.
     ``client_timeout``: how long the client takes to give up on a quick call, retries
@@ -166,6 +167,7 @@ def run_consumer_suite(
 
     if billing_risk not in BILLING_RISK:
         raise ValueError(f"billing_risk is {' or '.join(BILLING_RISK)}, not {billing_risk!r}")
+    dialect = dialect or default_pack().name
     speaks = consumer_of(dialect)
     with ExitStack() as stack:
         fake = stack.enter_context(_fake(fake_url, control_token))

@@ -65,7 +65,7 @@ class Exchange:
         return text + (f" ({self.note})" if self.note else "")
 
     def line(self) -> str:
-        """``POST /luma/videos 200 ok`` — method, path, status, verdict."""
+        """``POST /generations/video 201 ok`` — method, path, status, verdict."""
         return f"{self.method} {self.path} {self.status} {self.verdict()}"
 
     def as_dict(self) -> dict[str, Any]:
