@@ -335,3 +335,29 @@ def test_an_unasked_404_on_videos_is_a_refusal_but_not_on_tasks() -> None:
     assert problem(extend, refusal_expected=True) is None
     retrieve = Seen("POST", "/luma/tasks", {"action": "retrieve"}, ok, 404, unknown_video)
     assert problem(retrieve) is None  # an unknown task is an answer, not a refusal
+
+
+@pytest.mark.parametrize("dialect", ["acedata", "dream-machine"])
+def test_each_dialect_provides_what_the_consumer_suite_asks(dialect: str) -> None:
+    # The generic suite reaches a dialect only through these three modules; a dialect
+    # that lacks a name they list would break at run time, deep in a case.
+    from contract_tests.consumer import (
+        ClientRules,
+        ConsumerDialect,
+        ProxyVerdicts,
+        client_of,
+        consumer_of,
+        verdicts_of,
+    )
+
+    for protocol, module in (
+        (ConsumerDialect, consumer_of(dialect)),
+        (ClientRules, client_of(dialect)),
+        (ProxyVerdicts, verdicts_of(dialect)),
+    ):
+        wanted = {n for n in vars(protocol) if not n.startswith("_")}
+        wanted |= set(getattr(protocol, "__annotations__", {}))
+        missing = {n for n in wanted if not hasattr(module, n)}
+        assert not missing, (protocol.__name__, module.__name__, missing)
+    rules = client_of(dialect)
+    assert set(rules.CHECKS) >= {"request-sent", "one-bill-per-call", "raises-on-fault"}

@@ -1,9 +1,9 @@
-"""The AceData half of the consumer suite (`contract_tests.consumer.dialect.ConsumerDialect`):
-its cases — each puts the client in one situation: an answer, a task held while it is
-polled, a documented error, a fault below HTTP — with requests drawn from the contract
-(`contract.strategies`), how an adapter call is made, the built-in adapter, what the
-validating proxy says of an exchange (`verdicts`), and the calls made against the real
-service."""
+"""The AceData half of the consumer suite
+(`contract_tests.consumer.dialect.ConsumerDialect`): its cases — each puts the client in
+one situation: an answer, a task held while it is polled, a documented error, a fault
+below HTTP — with requests drawn from the contract (`contract.strategies`), how an
+adapter call is made, the built-in adapter, and the calls made against the real service.
+Its checks are in `client`, the validating proxy's verdicts in `verdicts`."""
 
 from __future__ import annotations
 
@@ -23,23 +23,8 @@ from ..consumer.run import INSTANT, ClientRun
 from ..contract import strategies
 from ..contract.schema import error_codes, given
 from . import PACK
-from .adapters import OPERATIONS, RequestsAdapter
-from .client import CHECKS, checks_for
-from .verdicts import answer_verdict, error_body, request_verdict
-
-__all__ = [
-    "CHECKS",
-    "OPERATIONS",
-    "answer_verdict",
-    "cases",
-    "checks_for",
-    "describe",
-    "error_body",
-    "load_factory",
-    "real_plays",
-    "request_verdict",
-    "shape",
-]
+from .adapters import OPERATIONS as OPERATIONS  # the suite reads it here
+from .adapters import RequestsAdapter
 
 QUEUE, WORK = 2.0, 60.0  # how long a held task waits, then generates (fake seconds)
 ERRORS = ("invalid_token", "forbidden", "used_up", "too_many_requests", "api_error", "timeout")

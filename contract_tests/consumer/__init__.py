@@ -26,7 +26,8 @@ The parts, each importing only parts after it: `real` (the real service), `suite
 (running the cases under Hypothesis), `run` (one client's calls and their checks),
 `journals` (where what it sent is read), `report`, `fake` (the one stage: the fake and
 its control API), `proxy` (the validating proxy), `adapters`, `dialect` (what a dialect
-provides: `ConsumerDialect`, found through the registry) and `verdicts`. This package
+provides, found through the registry: `ConsumerDialect`, `ClientRules`,
+`ProxyVerdicts`) and `verdicts`. This package
 is ``luma-mock verify-client`` (`main`) and the names to import.
 
 It may import the standard library, Hypothesis, `requests`, `werkzeug`,
@@ -41,7 +42,17 @@ import sys
 from typing import Any
 
 from ..contract.packs import UnknownDialect, default_pack
-from .dialect import FAULTS, CallShape, ConsumerCase, ConsumerDialect, consumer_of
+from .dialect import (
+    FAULTS,
+    CallShape,
+    ClientRules,
+    ConsumerCase,
+    ConsumerDialect,
+    ProxyVerdicts,
+    client_of,
+    consumer_of,
+    verdicts_of,
+)
 from .fake import SETUP_SCENARIO, ControlError, FakeControl, LiveFake
 from .journals import FakeJournal, ProxyJournal
 from .real import run_against_real_service
@@ -66,6 +77,7 @@ __all__ = [
     "TOKEN",
     "CallShape",
     "CaseResult",
+    "ClientRules",
     "ClientRun",
     "ConsumerCase",
     "ConsumerDialect",
@@ -75,13 +87,16 @@ __all__ = [
     "FakeJournal",
     "LiveFake",
     "ProxyJournal",
+    "ProxyVerdicts",
     "bounded",
+    "client_of",
     "consumer_of",
     "hypothesis_settings",
     "main",
     "run_against_real_service",
     "run_case",
     "run_consumer_suite",
+    "verdicts_of",
 ]
 
 # -- luma-mock verify-client (arguments in mock_server.cli) -------------------------------

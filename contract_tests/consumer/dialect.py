@@ -1,9 +1,11 @@
 """What the consumer suite asks of a dialect, and the nouns they share.
 
-A dialect's half of the consumer suite is the module ``consumer`` of its pack's suite
-package (``contract_tests/<dialect>/consumer.py``, loaded by `consumer_of`); it
-registers its client checks by importing its ``client`` module, and provides what
-`ConsumerDialect` lists. Everything else — the stage (`fake`), the runs (`run`), the
+A dialect's half of the consumer suite is three modules of its pack's suite package
+(``contract_tests/<dialect>/``), each found through the registry: ``consumer``
+(`ConsumerDialect`: its cases, its adapters, how a call is made; `consumer_of`),
+``client`` (`ClientRules`: its client checks, registered as it loads, and its billing
+rule; `client_of`) and ``verdicts`` (`ProxyVerdicts`: what the validating proxy says of
+an exchange; `verdicts_of`). Everything else — the stage (`fake`), the runs (`run`), the
 suite under Hypothesis (`suite`), the report, the proxy — is the same for every dialect
 and never names one.
 
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hypothesis import strategies as st
 
-from ..checks.client_calls import ClientCall
+from ..checks.client_calls import ClientCall, Seen
 from ..contract.packs import pack
 from .verdicts import BodyVerdict
 
@@ -73,30 +75,51 @@ class ConsumerDialect(Protocol):
     """The module ``contract_tests/<dialect>/consumer.py`` (module attributes):
 
     - ``OPERATIONS``: the adapter's methods the cases call, in the suite's order;
-    - ``CHECKS``: its client checks, in the report's order (`checks_for` picks a call's);
     - ``load_factory(spec, client_timeout)``: an adapter factory by name — a built-in
       adapter's (``lumaai``) or ``module:callable`` (`adapters.load_factory`);
     - ``cases()``: its situations, in the order they run;
     - ``shape(operation, fields)``: how a call is made (`CallShape`);
     - ``describe(operation, fields)``: the call as a line of Python, for a reproduction;
-    - ``request_verdict``/``answer_verdict``/``error_body``: what the validating proxy
-      says of an exchange, and its own error answers in the dialect's shape;
-    - ``real_plays(run)``: the few calls made against the real service (they cost
-      credits), as (name, kind, operation, play).
+    - ``real_plays(run, factory, base_url)``: the few calls made against the real
+      service (they cost credits), as (name, kind, operation, play).
     """
 
     OPERATIONS: tuple[str, ...]
-    CHECKS: tuple[str, ...]
 
     def load_factory(self, spec: str, client_timeout: float) -> AdapterFactory: ...
 
     def cases(self) -> list[ConsumerCase]: ...
 
-    def checks_for(self, call: ClientCall) -> tuple[str, ...]: ...
-
     def shape(self, operation: str, fields: dict[str, Any]) -> CallShape: ...
 
     def describe(self, operation: str, fields: dict[str, Any]) -> str: ...
+
+    def real_plays(
+        self, run: ClientRun, factory: AdapterFactory, base_url: str
+    ) -> list[tuple[str, str, str, Callable[[], None]]]: ...
+
+
+class ClientRules(Protocol):
+    """The module ``contract_tests/<dialect>/client.py``: it registers the dialect's
+    client checks (operation ``client``, ``dialects=(its name,)``) as it loads, and says
+
+    - ``CHECKS``: every client check of the dialect (its own and the shared ones of
+      `contract_tests.checks.client`), in the report's order;
+    - ``checks_for(call)``: those that apply to one call;
+    - ``may_bill(seen)``: whether a request may have started a paid generation
+      (`contract_tests.checks.client_calls`).
+    """
+
+    CHECKS: tuple[str, ...]
+
+    def checks_for(self, call: ClientCall) -> tuple[str, ...]: ...
+
+    def may_bill(self, seen: Seen) -> bool: ...
+
+
+class ProxyVerdicts(Protocol):
+    """The module ``contract_tests/<dialect>/verdicts.py``: what the validating proxy
+    says of a request and of its answer, and its own error body in the dialect's shape."""
 
     def request_verdict(self, method: str, path: str, body: Any) -> BodyVerdict: ...
 
@@ -113,12 +136,20 @@ class ConsumerDialect(Protocol):
 
     def error_body(self, code: str, message: str) -> dict[str, Any]: ...
 
-    def real_plays(
-        self, run: ClientRun, factory: AdapterFactory, proxy_url: str
-    ) -> list[tuple[str, str, str, Callable[[], None]]]: ...
-
 
 def consumer_of(dialect: str) -> ConsumerDialect:
-    """The dialect's half of the consumer suite (its checks registered on the way)."""
+    """The dialect's cases and adapters."""
     module: ConsumerDialect = pack(dialect).load("consumer")
+    return module
+
+
+def client_of(dialect: str) -> ClientRules:
+    """The dialect's client checks (registered on the way) and billing rule."""
+    module: ClientRules = pack(dialect).load("client")
+    return module
+
+
+def verdicts_of(dialect: str) -> ProxyVerdicts:
+    """What the validating proxy says of the dialect's exchanges."""
+    module: ProxyVerdicts = pack(dialect).load("verdicts")
     return module

@@ -9,7 +9,7 @@ records both — so real traffic shows contract drift as it happens.
 
 The traffic's dialect is the one given, or else each request's: the dialect whose path
 prefix it is under (`contract.packs.pack_for_path`), the one served at the root
-otherwise; what the contract says of an exchange is that dialect's (its ``consumer``
+otherwise; what the contract says of an exchange is that dialect's (its ``verdicts``
 module). Generations cost credits, so a cap on billable requests (each dialect's
 ``billable`` calls) can be set: past it the proxy answers 429 ``too_many_requests`` in
 the dialect's error shape itself, forwards nothing, and says so. Each exchange is kept in
@@ -39,7 +39,7 @@ import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from ..contract.packs import Pack, default_pack, pack, pack_for_path
-from .dialect import consumer_of
+from .dialect import verdicts_of
 from .verdicts import BodyVerdict, Exchange, parse
 
 CAP_HEADER = "X-Luma-Mock-Proxy"
@@ -171,7 +171,7 @@ class ValidatingProxy:
             forwarded = True
 
         answer, is_json = parse(content)
-        verdicts = consumer_of(speaks.name)
+        verdicts = verdicts_of(speaks.name)
         # The proxy's own answers (capped, target unreachable) are not the service's.
         own = not forwarded or bool(note)
         exchange = Exchange(
@@ -200,7 +200,7 @@ class ValidatingProxy:
 
     def _error(self, speaks: Pack, code: str, message: str) -> bytes:
         """The proxy's own error, in the dialect's shape."""
-        return json.dumps(consumer_of(speaks.name).error_body(code, message)).encode()
+        return json.dumps(verdicts_of(speaks.name).error_body(code, message)).encode()
 
     def _admit(self) -> bool:
         with self._lock:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from ..checks import CheckFailures
 from ..contract.packs import default_pack, pack
 from .adapters import close_adapter
-from .dialect import AdapterFactory, consumer_of
+from .dialect import AdapterFactory, client_of, consumer_of
 from .proxy import ValidatingProxy
 from .report import CaseResult, ConsumerReport
 from .run import ClientRun
@@ -63,6 +63,6 @@ def run_against_real_service(
             "real",
             results,
             warnings,
-            checks=speaks.CHECKS,
+            checks=client_of(dialect).CHECKS,
             title=f"{pack(dialect).title}: consumer suite",
         )

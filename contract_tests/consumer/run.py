@@ -17,7 +17,7 @@ from ..checks import CheckContext, CheckFailures, run_checks
 from ..checks.client_calls import CLIENT, PROXY_CAP, ClientCall
 from ..contract.packs import pack
 from .adapters import close_adapter, operations
-from .dialect import ConsumerDialect, consumer_of
+from .dialect import ClientRules, ConsumerDialect, client_of, consumer_of
 from .fake import SETUP_SCENARIO, ControlError, FakeControl
 from .journals import SETUP_RULE, FakeJournal, Journal, ProxyJournal
 from .proxy import ValidatingProxy
@@ -71,6 +71,7 @@ class ClientRun:
         self.fake = fake
         self.dialect = dialect
         self.speaks: ConsumerDialect = consumer_of(dialect)
+        self.rules: ClientRules = client_of(dialect)
         if journal is None:
             assert fake is not None, "without a fake, say where the requests are seen"
             journal = FakeJournal(fake, dialect)
@@ -253,7 +254,7 @@ class ClientRun:
         )
         call.sent = self.journal.new()
         self._warn(call)
-        names = self.speaks.checks_for(call)
+        names = self.rules.checks_for(call)
         before = {name: self.ctx.runs[name] for name in names}
         failures = run_checks(self.ctx, call, call.answer(), only=names)
         if self.result is not None:  # the checks that applied (not SKIPPED)
@@ -262,7 +263,7 @@ class ClientRun:
             steps = self.reproduction(call)
             for failure in failures:
                 failure.reproduce = steps
-            order = self.speaks.CHECKS
+            order = self.rules.CHECKS
             raise CheckFailures(sorted(failures, key=lambda f: order.index(f.check)))
         self.steps.append(self.speaks.describe(operation, fields))
         return call

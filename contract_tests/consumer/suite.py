@@ -16,7 +16,7 @@ from ..checks import CheckFailure, CheckFailures
 from ..contract import profiles
 from ..contract.packs import default_pack, pack
 from .adapters import close_adapter
-from .dialect import AdapterFactory, ConsumerCase, consumer_of
+from .dialect import AdapterFactory, ConsumerCase, client_of, consumer_of
 from .fake import ControlError, FakeControl, LiveFake
 from .report import BILLING_RISK, CaseResult, ConsumerReport
 from .run import ClientRun
@@ -199,7 +199,7 @@ def run_consumer_suite(
             profile,
             results,
             list(run.warnings),
-            checks=speaks.CHECKS,
+            checks=client_of(dialect).CHECKS,
             title=f"{pack(dialect).title}: consumer suite",
             billing_risk=billing_risk,
         )
