@@ -361,3 +361,16 @@ def test_each_dialect_provides_what_the_consumer_suite_asks(dialect: str) -> Non
         assert not missing, (protocol.__name__, module.__name__, missing)
     rules = client_of(dialect)
     assert set(rules.CHECKS) >= {"request-sent", "one-bill-per-call", "raises-on-fault"}
+
+
+@pytest.mark.parametrize("dialect", ["acedata", "dream-machine"])
+def test_every_dialect_plays_every_fault_and_cli_refuses_an_unknown_factory(
+    dialect: str,
+) -> None:
+    from contract_tests.consumer import FAULTS, consumer_of
+
+    names = {case.name for case in consumer_of(dialect).cases()}
+    played = {kind for kind in FAULTS if any(n.endswith(f": fault {kind}") for n in names)}
+    assert played == set(FAULTS)
+    done = run_cli("tests.no_such_module:factory", "--dialect", dialect)
+    assert done.returncode == 2 and "cannot load" in done.stderr

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ..consumer.verdicts import BodyVerdict, check_body, not_json
+from ..consumer.verdicts import BodyVerdict, check_answer, check_body
 from ..contract import schema as contract
 from . import PACK
 
@@ -38,12 +38,8 @@ def answer_verdict(
     method: str, path: str, request: Any, status: int, answer: Any, is_json: bool, raw: bytes
 ) -> BodyVerdict:
     schema = answer_schema(path, request, status)
-    if schema is None:
-        return BodyVerdict()
-    if not is_json:
-        return not_json(schema, answer)
-    verdict = check_body(schema, answer)
-    if schema == PACK.error and verdict.ok:
+    verdict = check_answer(schema, answer, is_json)
+    if schema == PACK.error and is_json and verdict.ok:
         code = answer["error"]["code"]
         documented = contract.error_codes(PACK.error)[code].status
         if documented != status:

@@ -83,8 +83,14 @@ def check_body(schema: str, payload: Any) -> BodyVerdict:
     return BodyVerdict(schema, [str(p) for p in verdict.problems], list(verdict.unknown_fields))
 
 
-def not_json(schema: str, answer: Any) -> BodyVerdict:
-    return BodyVerdict(schema, [f"the answer is not JSON: {str(answer)[:80]!r}"])
+def check_answer(schema: str | None, answer: Any, is_json: bool) -> BodyVerdict:
+    """The contract's word on an answer by ``schema`` (None: none applies, so no word);
+    an answer that is not JSON breaks any schema."""
+    if schema is None:
+        return BodyVerdict()
+    if not is_json:
+        return BodyVerdict(schema, [f"the answer is not JSON: {str(answer)[:80]!r}"])
+    return check_body(schema, answer)
 
 
 def parse(raw: bytes) -> tuple[Any, bool]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..consumer.verdicts import BodyVerdict, check_body, not_json
+from ..consumer.verdicts import BodyVerdict, check_answer, check_body
 from . import PACK
 
 REQUESTS = {
@@ -47,12 +47,8 @@ def answer_verdict(
         problems = [f"a 204 with a body: {raw[:80]!r}"] if raw.strip() else []
         return BodyVerdict("no content", problems)
     schema = answer_schema(method, path, status)
-    if schema is None:
-        return BodyVerdict()
-    if not is_json:
-        return not_json(schema, answer)
-    verdict = check_body(schema, answer)
-    if 400 <= status < 500 and status not in SDK_STATUSES:
+    verdict = check_answer(schema, answer, is_json)
+    if schema is not None and is_json and 400 <= status < 500 and status not in SDK_STATUSES:
         verdict.problems.append(f"status {status} has no exception of its own in the SDKs")
     return verdict
 
