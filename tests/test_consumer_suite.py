@@ -374,3 +374,24 @@ def test_every_dialect_plays_every_fault_and_cli_refuses_an_unknown_factory(
     assert played == set(FAULTS)
     done = run_cli("tests.no_such_module:factory", "--dialect", dialect)
     assert done.returncode == 2 and "cannot load" in done.stderr
+
+
+def test_a_call_past_its_bound_hands_back_its_thread_to_be_joined() -> None:
+    import threading
+
+    from contract_tests.consumer import bounded
+
+    release = threading.Event()
+    returned, raised, straggler = bounded(release.wait, (10,), {}, 0.05)
+    assert (returned, raised) == (None, None)
+    assert straggler is not None and straggler.is_alive()  # still the caller's to join
+    release.set()
+    straggler.join(10)
+    assert not straggler.is_alive()
+    assert bounded(lambda: 1, (), {}, 10) == (1, None, None)
+    broken = ValueError("refused")
+
+    def refuse() -> None:
+        raise broken
+
+    assert bounded(refuse, (), {}, 10) == (None, broken, None)
