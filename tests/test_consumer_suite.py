@@ -395,3 +395,18 @@ def test_a_call_past_its_bound_hands_back_its_thread_to_be_joined() -> None:
         raise broken
 
     assert bounded(refuse, (), {}, 10) == (None, broken, None)
+
+
+def test_the_shared_client_checks_apply_to_a_dialect_registered_later() -> None:
+    from contract_tests.checks import REGISTRY
+    from contract_tests.checks.client import SHARED, share_with
+
+    before = {name: REGISTRY[name] for name in SHARED}
+    order = list(REGISTRY)  # the order checks run in, and reports list them
+    try:
+        assert not any("a-dialect-from-outside" in REGISTRY[n].dialects for n in SHARED)
+        share_with("a-dialect-from-outside")
+        assert all("a-dialect-from-outside" in REGISTRY[name].dialects for name in SHARED)
+        assert list(REGISTRY) == order
+    finally:
+        REGISTRY.update(before)

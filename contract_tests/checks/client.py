@@ -13,15 +13,26 @@ which also says which request may bill (``may_bill(seen)``). The consumer suite
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from ..contract.packs import names
 from .client_calls import CLIENT, BillingRisk, ClientCall, Seen
 from .context import CheckContext
 from .exchanges import Answer, Case, fail
-from .registry import SKIPPED, check
+from .registry import REGISTRY, SKIPPED, check
 
 EVERY = names()  # the checks below know no dialect's words: they apply to every one
+SHARED = ("request-sent", "one-bill-per-call", "raises-on-fault")
+
+
+def share_with(dialect: str) -> None:
+    """Let the shared checks apply to ``dialect`` too: one registered after this module
+    loaded (`contract_tests.consumer.dialect.client_of` calls it for every dialect)."""
+    for name in SHARED:
+        known = REGISTRY[name]
+        if dialect not in known.dialects:
+            REGISTRY[name] = replace(known, dialects=known.dialects | {dialect})
 
 
 def as_call(case: Case) -> ClientCall:
@@ -152,6 +163,7 @@ def raises_on_fault(ctx: CheckContext, case: Case, answer: Answer) -> bool | Non
 __all__ = [
     "CLIENT",
     "EVERY",
+    "SHARED",
     "BillingRisk",
     "ClientCall",
     "Seen",
@@ -160,5 +172,6 @@ __all__ = [
     "differences",
     "fail_if_it_returned",
     "same",
+    "share_with",
     "short",
 ]
