@@ -85,6 +85,18 @@ class RetriesEveryError(_NoRetries):
         return None
 
 
+class RetriesAfterAReset(_NoRetries):
+    """Creates again once when the connection breaks, as a generic HTTP retry policy
+    does — blind, with no idempotency key: the first create may have made its
+    generation, so this may pay twice (a billing risk, not a break of the contract)."""
+
+    def create_video(self, **fields: Any) -> Any:
+        try:
+            return super().create_video(**fields)
+        except lumaai.APIConnectionError:
+            return super().create_video(**fields)
+
+
 class RetriesAtOnce(_NoRetries):
     """Retries a 429 at once, whatever Retry-After says."""
 

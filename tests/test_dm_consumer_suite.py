@@ -154,3 +154,31 @@ def test_the_real_service_run_rehearsed_on_a_fake_behind_the_proxy() -> None:
     creates = [e["status"] for e in journal if e["method"] == "POST"]
     # The wrong token's create was capped (the cap is 1): it never reached the fake.
     assert creates == [201] and "proxy's billable cap" in " ".join(report.warnings)
+
+
+def test_a_blind_retry_of_our_own_is_a_billing_risk_and_no_retry_is_none() -> None:
+    from tests.broken_dm_clients import RetriesAfterAReset, _NoRetries
+
+    lost = ("reset", "empty", "truncated")  # a hang too, but these clients wait 5 s
+
+    def suite(factory: Any, billing_risk: str = "fail") -> ConsumerReport:
+        return run_consumer_suite(
+            factory,
+            dialect=DM,
+            only=lambda case: case.name in {f"create_video: fault {k}" for k in lost},
+            client_timeout=CLIENT_TIMEOUT,
+            billing_risk=billing_risk,
+        )
+
+    blind = suite(RetriesAfterAReset)
+    assert {r.name for r in blind.results if r.risks} == {
+        f"create_video: fault {kind}" for kind in lost
+    }, blind.render()
+    assert not blind.ok and all(isinstance(f, BillingRisk) for f in blind.failures)
+    risk = blind.risks[0]
+    assert risk.actual == "1. the answer was lost (reset); 2. the answer was lost (reset)"
+    warned = suite(RetriesAfterAReset, billing_risk="warn")
+    assert warned.ok and len(warned.risks) == 3, warned.render()
+    # The SDK with its retries off makes one create per call, whatever the fault.
+    careful = suite(_NoRetries)
+    assert careful.ok and not careful.risks, careful.render()
