@@ -162,14 +162,14 @@ class PollsInATightLoop(LumaaiAdapter):
 BROKEN_DM_CLIENTS: dict[str, tuple[str, str, Any]] = {
     "gets through the list": ("request-sent", "get a queued", GetsThroughTheList),
     "token without Bearer": ("dm-auth-bearer", "create a video", TokenWithoutBearer),
-    "ratio 16x9": ("dm-request-conforms", "create a video", RatioWithAnX),
-    "drops the offset": ("dm-fields-sent", "list a page", DropsTheOffset),
+    "ratio 16x9": ("request-conforms", "create a video", RatioWithAnX),
+    "drops the offset": ("fields-sent", "list a page", DropsTheOffset),
     "creates twice": ("one-bill-per-call", "create a video", CreatesTwice),
     "retries every error": ("dm-no-retry-on-4xx", "unknown id", RetriesEveryError),
     "retries a 429 at once": ("dm-honours-retry-after", "429", RetriesAtOnce),
     "ignores x-should-retry": ("dm-honours-should-retry", "x-should-retry", IgnoresShouldRetry),
-    "returns the error": ("dm-raises-on-error", "create refused", ReturnsTheError),
-    "completes early": ("dm-answer-returned", "get a dreaming", CompletesEarly),
+    "returns the error": ("raises-on-error", "create refused", ReturnsTheError),
+    "completes early": ("answer-returned", "get a dreaming", CompletesEarly),
     "loses the failure reason": ("dm-reports-failure", "wait: failed", LosesTheReason),
     "polls in a tight loop": ("dm-polls-bounded", "wait: completed", PollsInATightLoop),
 }

@@ -1,6 +1,8 @@
 """The checks of an AceData client (operation ``client``, dialect ``acedata``) beside
-those every dialect shares (`contract_tests.checks.client`), which of them apply to a
-call (`checks_for`), and this API's billing rule (`may_bill`).
+those every dialect shares (`contract_tests.checks.client`), this API's judgement for
+the shared ones said in its words (`request_conforms`, `fields_sent`, `raises_on_error`,
+`answer_returned`), which checks apply to a call (`checks_for`), and its billing rule
+(`may_bill`).
 
 **Billing.** A request *may bill* — may have made a task, and so cost a video — when it
 is a ``POST /luma/videos`` that passed validation and the service did not say that no
@@ -135,14 +137,7 @@ def finished_signs(value: Any) -> list[str]:
 # -- the checks of an AceData client -------------------------------------------------------
 
 
-@check(
-    "request-conforms",
-    "every request the client sends is one the contract accepts (unknown fields: warnings)",
-    (CLIENT,),
-    ACEDATA,
-)
-def request_conforms(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    call = as_call(case)
+def request_conforms(call: ClientCall, answer: Answer) -> bool | None:
     for seen in call.sent:
         found = problem(seen, refusal_expected=call.expect == "error")
         if found:
@@ -153,14 +148,7 @@ def request_conforms(ctx: CheckContext, case: Case, answer: Answer) -> bool | No
             )
 
 
-@check(
-    "fields-sent",
-    "the request carries every field given to the client, unchanged",
-    (CLIENT,),
-    ACEDATA,
-)
-def fields_sent(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    call = as_call(case)
+def fields_sent(call: ClientCall, answer: Answer) -> bool | None:
     seen = call.last()
     if seen is None or not isinstance(seen.body, dict):
         return SKIPPED  # request-sent and request-conforms say what is wrong
@@ -203,11 +191,7 @@ def callback_url_sent(ctx: CheckContext, case: Case, answer: Answer) -> bool | N
         )
 
 
-@check(
-    "raises-on-error", "on an error answer the client raises, never returns it", (CLIENT,), ACEDATA
-)
-def raises_on_error(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    call = as_call(case)
+def raises_on_error(call: ClientCall, answer: Answer) -> bool | None:
     if 200 <= answer.status < 300:
         return SKIPPED  # no error came (the real service may know an id we thought unknown)
     body = answer.json_or_none()
@@ -283,9 +267,7 @@ def task_id_matches(ctx: CheckContext, case: Case, answer: Answer) -> bool | Non
         )
 
 
-@check("answer-returned", "the client returns what the service answered (2xx)", (CLIENT,), ACEDATA)
-def answer_returned(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    call = as_call(case)
+def answer_returned(call: ClientCall, answer: Answer) -> bool | None:
     if not 200 <= answer.status < 300:
         return SKIPPED
     body = answer.json_or_none()

@@ -4,10 +4,13 @@ client checks use.
 Each check gets a `ClientCall` (`client_calls`: what the adapter was given, the requests
 the client really sent as the fake's journal or the validating proxy saw them, what it
 returned or raised) and the service's `Answer` to the client's last request. They sit
-in the shared `REGISTRY` under the operation ``client``; a dialect registers the rest of
-its client checks in its own ``client`` module (``contract_tests/<dialect>/client.py``),
-which also says which request may bill (``may_bill(seen)``). The consumer suite
-(`contract_tests.consumer`) makes the calls and picks the checks.
+in the shared `REGISTRY` under the operation ``client``. Some hold the same way for every
+dialect (``request-sent``, ``one-bill-per-call``, ``raises-on-fault``); some are one idea
+said in each dialect's words (``request-conforms``, ``fields-sent``, ``raises-on-error``,
+``answer-returned``), and ask the dialect's ``client`` module
+(``contract_tests/<dialect>/client.py``) for its judgement. That module registers the
+dialect's other client checks and says which request may bill (``may_bill(seen)``).
+The consumer suite (`contract_tests.consumer`) makes the calls and picks the checks.
 """
 
 from __future__ import annotations
@@ -16,14 +19,22 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from ..contract.packs import names
+from ..contract.packs import names, pack
 from .client_calls import CLIENT, BillingRisk, ClientCall, Seen
 from .context import CheckContext
 from .exchanges import Answer, Case, fail
 from .registry import REGISTRY, SKIPPED, check
 
 EVERY = names()  # the checks below know no dialect's words: they apply to every one
-SHARED = ("request-sent", "one-bill-per-call", "raises-on-fault")
+SHARED = (
+    "request-sent",
+    "request-conforms",
+    "fields-sent",
+    "one-bill-per-call",
+    "raises-on-error",
+    "raises-on-fault",
+    "answer-returned",
+)
 
 
 def share_with(dialect: str) -> None:
@@ -102,6 +113,54 @@ def request_sent(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
             expected=f"{call.method} {call.path}",
             actual=f"the client sent {others}",
         )
+
+
+# -- the same idea in each dialect's words: the dialect's client module says how -------------
+
+
+def _judged_by_the_dialect(case: Case, answer: Answer, name: str) -> bool | None:
+    """The dialect's own judgement (a function ``name`` of its client module, given the
+    call and the answer); a dialect without one has nothing to say: SKIPPED."""
+    call = as_call(case)
+    judge = getattr(pack(call.dialect).load("client"), name, None)
+    if judge is None:
+        return SKIPPED
+    result: bool | None = judge(call, answer)
+    return result
+
+
+@check(
+    "request-conforms",
+    "every request the client sends is one the contract accepts (unknown fields: warnings)",
+    (CLIENT,),
+    EVERY,
+)
+def request_conforms(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
+    return _judged_by_the_dialect(case, answer, "request_conforms")
+
+
+@check(
+    "fields-sent",
+    "every field and argument given to the client reaches the service unchanged",
+    (CLIENT,),
+    EVERY,
+)
+def fields_sent(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
+    return _judged_by_the_dialect(case, answer, "fields_sent")
+
+
+@check(
+    "raises-on-error", "on an error answer the client raises, never returns it", (CLIENT,), EVERY
+)
+def raises_on_error(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
+    return _judged_by_the_dialect(case, answer, "raises_on_error")
+
+
+@check(
+    "answer-returned", "on success the client returns what the service answered", (CLIENT,), EVERY
+)
+def answer_returned(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
+    return _judged_by_the_dialect(case, answer, "answer_returned")
 
 
 @check(

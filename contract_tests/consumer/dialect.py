@@ -108,7 +108,11 @@ class ClientRules(Protocol):
       `contract_tests.checks.client`), in the report's order;
     - ``checks_for(call)``: those that apply to one call;
     - ``may_bill(seen)``: whether a request may have started a paid generation
-      (`contract_tests.checks.client_calls`).
+      (`contract_tests.checks.client_calls`);
+    - optionally ``request_conforms``, ``fields_sent``, ``raises_on_error`` and
+      ``answer_returned``, each ``(call, answer)``: its judgement for the shared check
+      of that name (`contract_tests.checks.client`) — raise with ``fail``, or return
+      ``SKIPPED``; without one, that check skips the dialect's calls.
     """
 
     CHECKS: tuple[str, ...]

@@ -1,7 +1,9 @@
 """The checks of a Dream Machine client (operation ``client``, dialect
-``dream-machine``) beside those every dialect shares (`contract_tests.checks.client`):
-what one call through the adapter sent — every request as the fake's journal saw it,
-headers and arrival time included — and what it returned or raised.
+``dream-machine``) beside those every dialect shares (`contract_tests.checks.client`),
+and its judgement for the shared ones said in its words (`request_conforms`,
+`fields_sent`, `raises_on_error`, `answer_returned`): what one call through the adapter
+sent — every request as the fake's journal saw it, headers and arrival time included —
+and what it returned or raised.
 
 **Billing.** A create *may bill* when the service answered it 2xx (a generation was
 made) or its answer never came back whole (the client cannot know). An error answer —
@@ -33,9 +35,9 @@ RETRYABLE = frozenset({408, 409, 429})  # the 4xx the SDKs retry (and every 5xx)
 MIN_POLL_GAP = 0.1  # seconds: a client polls a generation at most 10 times a second
 EARLY = 0.05  # seconds a retry may come before its retry-after (clocks, rounding)
 CHECKS = (
-    "request-sent", "dm-auth-bearer", "dm-request-conforms", "dm-fields-sent",
+    "request-sent", "dm-auth-bearer", "request-conforms", "fields-sent",
     "one-bill-per-call", "dm-no-retry-on-4xx", "dm-honours-retry-after",
-    "dm-honours-should-retry", "dm-raises-on-error", "raises-on-fault", "dm-answer-returned",
+    "dm-honours-should-retry", "raises-on-error", "raises-on-fault", "answer-returned",
     "dm-reports-failure", "dm-polls-bounded",
 )  # fmt: skip
 
@@ -80,14 +82,7 @@ def dm_auth_bearer(ctx: Any, case: Case, answer: Answer) -> bool | None:
             _held(f"{seen.method} {seen.path} without the bearer token", "Bearer <token>", shown)
 
 
-@check(
-    "dm-request-conforms",
-    "every create body passes its schema and is not refused",
-    (CLIENT,),
-    DM,
-)
-def dm_request_conforms(ctx: Any, case: Case, answer: Answer) -> bool | None:
-    call = as_call(case)
+def request_conforms(call: ClientCall, answer: Answer) -> bool | None:
     schema = REQUESTS.get(call.call)
     if schema is None:
         return SKIPPED
@@ -102,9 +97,7 @@ def dm_request_conforms(ctx: Any, case: Case, answer: Answer) -> bool | None:
     return None
 
 
-@check("dm-fields-sent", "every field and argument reaches the service unchanged", (CLIENT,), DM)
-def dm_fields_sent(ctx: Any, case: Case, answer: Answer) -> bool | None:
-    call = as_call(case)
+def fields_sent(call: ClientCall, answer: Answer) -> bool | None:
     seen = call.last()
     if seen is None:
         return SKIPPED
@@ -186,9 +179,7 @@ def dm_honours_should_retry(ctx: Any, case: Case, answer: Answer) -> bool | None
 # -- what came of the call -----------------------------------------------------------------
 
 
-@check("dm-raises-on-error", "on an error answer the call raises, never returns it", (CLIENT,), DM)
-def dm_raises_on_error(ctx: Any, case: Case, answer: Answer) -> bool | None:
-    call = as_call(case)
+def raises_on_error(call: ClientCall, answer: Answer) -> bool | None:
     last = call.last()
     if (
         call.expect == "either"
@@ -209,9 +200,7 @@ def dm_raises_on_error(ctx: Any, case: Case, answer: Answer) -> bool | None:
         )
 
 
-@check("dm-answer-returned", "on success the call returns what the service answered", (CLIENT,), DM)
-def dm_answer_returned(ctx: Any, case: Case, answer: Answer) -> bool | None:
-    call = as_call(case)
+def answer_returned(call: ClientCall, answer: Answer) -> bool | None:
     last = call.last()
     if (
         call.expect not in ("answer", "either")
