@@ -11,10 +11,10 @@ from __future__ import annotations
 import platform
 import time
 
-from mock_server.app import create_app
-from mock_server.clock import ManualClock
-from mock_server.config import Settings
-from mock_server.service import LumaService
+from mock_server.acedata.service import LumaService
+from mock_server.engine.clock import ManualClock
+from mock_server.engine.config import Settings
+from mock_server.web.app import create_app
 
 
 def _dirty(luma: LumaService) -> None:

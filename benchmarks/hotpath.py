@@ -10,8 +10,8 @@ so two trees (before and after a refactor) compare on them even on a busy host.
 With ``--store`` the fake keeps its state on that Redis (emptied first: give it a
 database of its own); instructions then count the fake's process only, not Redis's.
 
-It imports only the public paths (``mock_server.service.LumaService``,
-``mock_server.app.create_app``), so it runs unchanged on any layout that keeps them.
+It imports only the public paths (``mock_server.acedata.service.LumaService``,
+``mock_server.web.app.create_app``), so it runs unchanged on any tree that keeps them.
 """
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ def _environ(path: str, body: dict[str, Any]) -> Callable[[], dict[str, Any]]:
 
 def workloads(store: str = "memory") -> dict[str, Callable[[], None]]:
     """One callable per hot path, each making one request through the app."""
-    from mock_server.app import create_app
-    from mock_server.config import Settings
-    from mock_server.service import LumaService
+    from mock_server.acedata.service import LumaService
+    from mock_server.engine.config import Settings
+    from mock_server.web.app import create_app
 
     values = {"delay": "instant", "max_tasks": 1000}
     if store != "memory":  # only then: the option is newer than the public paths

@@ -48,9 +48,9 @@ def in_process_rows(quick: bool = False) -> list[list[str]]:
         from mock_server.web import transports
     except ImportError:
         return []
-    from mock_server.app import create_app
-    from mock_server.config import Settings
-    from mock_server.service import LumaService
+    from mock_server.acedata.service import LumaService
+    from mock_server.engine.config import Settings
+    from mock_server.web.app import create_app
 
     rows: list[list[str]] = []
     settings = Settings().with_values({"delay": "instant"})

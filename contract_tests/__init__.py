@@ -1,5 +1,6 @@
-"""Contract suites for the Luma video API: the contract as code, and checks of any server
-and any client against it. Imports stay lazy so that the pytest plugin costs nothing.
+"""Contract suites for the AceDataCloud Luma API and Luma's own Dream Machine API: the
+contract as code, and checks of any server and any client against it. Imports stay lazy
+so that the pytest plugin costs nothing.
 
 Four layers, each importing only the ones below it:
 
@@ -8,9 +9,7 @@ Four layers, each importing only the ones below it:
   the one that checks a client (``luma-mock verify-client``, the validating proxy);
   neither imports the other: they share only the checks and the contract;
 - `checks` — the one registry of checks, and the exchanges and memory they read;
-- `contract` — the schemas and fixtures in Python, the OpenAPI document, strategies and
-  Hypothesis profiles. It and `checks` import nothing of `mock_server`.
-
-The modules beside the packages (`strategies`, `report`, `adapters`) are aliases kept
-for documented import paths; nothing inside imports them.
+- `contract` — the schemas and fixtures in Python, the OpenAPI document, strategies,
+  Hypothesis profiles and what the suites know of each API (`dialects`). It and
+  `checks` import nothing of `mock_server`.
 """

@@ -1,8 +1,8 @@
-"""luma-mock: a fake of the AceDataCloud Luma video API.
+"""luma-mock: a fake of the AceDataCloud Luma video API and of Luma's own Dream Machine
+API.
 
-`engine` is the fake's behaviour in plain Python, whatever API it speaks; `acedata` is
-the AceDataCloud dialect it speaks (and `LumaService`, the engine speaking it); `web`
-serves an engine over HTTP; `harness` drives a fake from outside; `cli` is the
-``luma-mock`` command. The other modules at this level only keep old import paths
-working (each is the module it names).
+`engine` is the fake's behaviour in plain Python, whatever API it speaks; `acedata` and
+`dream_machine` are the two dialects it speaks (`acedata.LumaService` is the engine
+speaking the first); `web` serves engines over HTTP; `harness` drives a fake from
+outside; `cli` is the ``luma-mock`` command.
 """

@@ -189,15 +189,15 @@ def callbacks_of_another_shape() -> Target:
 
 
 BROKEN_DM: dict[str, tuple[str, Callable[[], Target]]] = {
-    "create answers 200": ("dm-status-allowed", lambda: corrupted_dm(created_with_200)),
-    "created_at in unix seconds": ("dm-body-schema", lambda: corrupted_dm(created_at_unix)),
+    "create answers 200": ("status-allowed", lambda: corrupted_dm(created_with_200)),
+    "created_at in unix seconds": ("body-schema", lambda: corrupted_dm(created_at_unix)),
     "404 becomes 410": ("dm-error-status", lambda: corrupted_dm(not_found_is_410)),
     "list refused with 503": ("dm-valid-accepted", lambda: corrupted_dm(list_unavailable)),
-    "invalid body is 422": ("dm-invalid-rejected", lambda: corrupted_dm(invalid_is_422)),
-    "no 401 without a token": ("dm-auth-required", without_auth),
+    "invalid body is 422": ("invalid-rejected", lambda: corrupted_dm(invalid_is_422)),
+    "no 401 without a token": ("auth-required", without_auth),
     "a video made as an image": ("dm-generation-echoes", lambda: corrupted_dm(video_made_as_image)),
     "get answers another id": ("dm-get-answers-id", lambda: corrupted_dm(get_answers_another)),
-    "states go backwards": ("dm-states-forward", lambda: corrupted_dm(StatesBackwards())),
+    "states go backwards": ("states-forward", lambda: corrupted_dm(StatesBackwards())),
     "created_at moves": ("dm-set-once", lambda: corrupted_dm(CreatedAtMoves())),
     "completed with a failure_reason": (
         "dm-failure-reason",

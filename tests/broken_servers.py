@@ -22,11 +22,11 @@ from typing import Any
 from contract_tests.checks import Answer
 from contract_tests.provider import Target
 from mock_server.acedata.media import media_file
-from mock_server.app import create_app
-from mock_server.clock import ManualClock
-from mock_server.config import Settings
+from mock_server.acedata.service import LumaService
+from mock_server.engine.clock import ManualClock
+from mock_server.engine.config import Settings
 from mock_server.engine.delays import DelayModel, Fixed
-from mock_server.service import LumaService
+from mock_server.web.app import create_app
 
 TOKEN = "broken-token"
 

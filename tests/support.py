@@ -10,10 +10,10 @@ from typing import Any
 
 import requests
 
-from mock_server.config import Settings
+from mock_server.acedata.service import LumaService
+from mock_server.engine.config import Settings
 from mock_server.engine.delays import PRESETS
 from mock_server.harness.process import ServedFake
-from mock_server.service import LumaService
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -23,7 +23,7 @@ PROMPT = "Astronauts shuttle from space to volcano"
 def manual_service(**settings: Any) -> LumaService:
     """A fake on a manual clock (start 1,700,000,000) with fixed delays: 2 s queued,
     60 s generating, unless told otherwise."""
-    from mock_server.clock import ManualClock
+    from mock_server.engine.clock import ManualClock
     from mock_server.engine.delays import DelayModel, Fixed
 
     values: dict[str, Any] = {

@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from contract_tests.contract import check
-from mock_server.app import create_app
-from mock_server.receiver import CallbackReceiver
-from mock_server.service import LumaService
+from mock_server.acedata.service import LumaService
+from mock_server.harness.receiver import CallbackReceiver
+from mock_server.web.app import create_app
 from tests.support import AUTH, PROMPT, TOKEN, InThread, LiveServer, live_server, manual_service
 
 T0 = 1_700_000_000.0

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 import pytest
 
 from contract_tests.contract import check
-from mock_server.config import Settings
+from mock_server.acedata.service import LumaService
 from mock_server.engine.callbacks import TargetPolicy, TargetRefused
+from mock_server.engine.config import Settings
 from mock_server.engine.delays import DelayModel, Fixed
 from mock_server.engine.errors import ApiError
-from mock_server.receiver import CallbackReceiver
-from mock_server.service import LumaService
+from mock_server.harness.receiver import CallbackReceiver
 from tests.support import PROMPT, TOKEN, manual_service
 
 BASE = "http://fake.test"

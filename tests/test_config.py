@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mock_server.config import Settings, load
+from mock_server.engine.config import Settings, load
 from mock_server.engine.delays import PRESETS, DelayModel, Fixed, LogNormal, Uniform, parse_delays
 
 
@@ -98,7 +98,7 @@ def test_bad_settings_are_refused(values: dict[str, object]) -> None:
 
 
 def test_scenarios_from_the_config_file_are_there_from_the_start(tmp_path: Path) -> None:
-    from mock_server.service import LumaService
+    from mock_server.acedata.service import LumaService
 
     config = tmp_path / "fake.toml"
     config.write_text(

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from jsonschema import Draft202012Validator
 
-from contract_tests import contract, strategies
+from contract_tests import contract
+from contract_tests.acedata import strategies
 from tests.support import refs
 
 PROMPT = "Astronauts shuttle from space to volcano"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from mock_server.acedata import Scenarios
+from mock_server.acedata.service import LumaService
 from mock_server.engine.errors import ApiError
 from mock_server.engine.faults import ConnectionFault
 from mock_server.engine.journal import JournalEntry
 from mock_server.engine.tasks import TaskState
-from mock_server.receiver import CallbackReceiver
-from mock_server.service import LumaService
+from mock_server.harness.receiver import CallbackReceiver
 from tests.support import PROMPT, TOKEN, InThread, manual_service
 
 BASE = "http://fake.test"
@@ -257,7 +257,7 @@ def test_a_callback_attempt_out_during_a_reset_leaves_no_trace() -> None:
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from mock_server.config import Settings
+    from mock_server.engine.config import Settings
     from mock_server.engine.delays import PRESETS
 
     arrived, release = threading.Event(), threading.Event()

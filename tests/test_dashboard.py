@@ -16,13 +16,13 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
-from mock_server.app import create_app
-from mock_server.config import Settings
+from mock_server.acedata.service import LumaService
 from mock_server.dream_machine import DIALECT as DREAM_MACHINE
 from mock_server.engine.changes import Change, Changes
-from mock_server.receiver import CallbackReceiver
-from mock_server.service import LumaService
+from mock_server.engine.config import Settings
+from mock_server.harness.receiver import CallbackReceiver
 from mock_server.web import live
+from mock_server.web.app import create_app
 from mock_server.web.server import banner
 from tests.support import AUTH, PROMPT, TOKEN, live_server, manual_service
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mock_server.receiver import CallbackReceiver
+from mock_server.harness.receiver import CallbackReceiver
 from tests.dashboard_support import advance, control, row, start, start_dream
 from tests.support import LiveServer
 

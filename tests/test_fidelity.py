@@ -14,8 +14,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from contract_tests.contract import check, error_codes, fixture
-from mock_server.app import create_app
-from mock_server.service import LumaService
+from mock_server.acedata.service import LumaService
+from mock_server.web.app import create_app
 from tests.support import (
     AUTH,
     PROMPT,

@@ -18,10 +18,10 @@ import pytest
 import requests
 
 from contract_tests.contract import check
-from mock_server.config import Settings
+from mock_server.acedata.service import LumaService
+from mock_server.engine.config import Settings
 from mock_server.engine.delays import DelayModel, Fixed
 from mock_server.engine.errors import ApiError
-from mock_server.service import LumaService
 from tests.hardening_support import Control
 from tests.support import PROMPT, LiveServer, live_server
 

@@ -32,11 +32,12 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract_tests import contract, strategies
+from contract_tests import contract
+from contract_tests.acedata import strategies
 from contract_tests.contract import check, load_schema
-from mock_server.app import create_app, served_routes
-from mock_server.config import Settings
-from mock_server.service import LumaService
+from mock_server.acedata.service import LumaService
+from mock_server.engine.config import Settings
+from mock_server.web.app import create_app, served_routes
 from tests.hardening_support import (
     RawExchange,
     assert_error_envelope,
@@ -273,7 +274,7 @@ def test_a_wrong_type_is_a_bad_request_naming_the_field(
     server: LiveServer, path: str, name: str
 ) -> None:
     # the field as the contract has it: null, which means "not given", is no wrong type
-    field_schema = contract.bundled(f"{path.rsplit('/', 1)[1]}-request")["properties"][name]
+    field_schema = contract.bundled(f"acedata/{path.rsplit('/', 1)[1]}-request")["properties"][name]
     allowed = accepted_types(field_schema)
     wrong = {t: v for t, v in ONE_OF_EACH_TYPE.items() if t not in allowed}
     assert wrong, f"{name} accepts every JSON type?"

@@ -11,8 +11,8 @@ from werkzeug.test import EnvironBuilder, TestResponse
 from werkzeug.wrappers import Response
 
 from contract_tests.contract import check
-from mock_server.app import create_app
-from mock_server.service import LumaService
+from mock_server.acedata.service import LumaService
+from mock_server.web.app import create_app
 from tests import media_probe
 from tests.support import AUTH, PROMPT, instant_service, manual_service
 

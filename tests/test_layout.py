@@ -1,7 +1,7 @@
 """The layout of mock_server (issue 12): the engine loads no HTTP, dialect or contract
 code, the HTTP layer meets a dialect only through the engine it serves, the harness
-drives a fake without the HTTP layer's code, and the documented old paths are the new
-modules themselves."""
+drives a fake without the HTTP layer's code, and each module has one path: no alias
+module re-exports another under an old name (issue 21)."""
 
 from __future__ import annotations
 
@@ -61,18 +61,37 @@ def test_the_dialect_and_the_harness_load_no_http_layer() -> None:
         assert offending(loaded, ("mock_server.web", "flask", "werkzeug", "gevent")) == []
 
 
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [
-        ("mock_server.service", "mock_server.acedata.service"),
-        ("mock_server.app", "mock_server.web.app"),
-        ("mock_server.clock", "mock_server.engine.clock"),
-        ("mock_server.config", "mock_server.engine.config"),
-        ("mock_server.receiver", "mock_server.harness.receiver"),
-    ],
+OLD_PATHS = (
+    "mock_server.app",
+    "mock_server.clock",
+    "mock_server.config",
+    "mock_server.receiver",
+    "mock_server.service",
+    "contract_tests.adapters",
+    "contract_tests.report",
+    "contract_tests.strategies",
 )
-def test_a_documented_old_path_is_the_new_module(old: str, new: str) -> None:
-    assert importlib.import_module(old) is importlib.import_module(new)
+
+
+@pytest.mark.parametrize("old", OLD_PATHS)
+def test_an_alias_path_does_not_import(old: str) -> None:
+    """0.1.0 never had these paths; each module is importable by its real path only."""
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(old)
+
+
+def test_no_module_replaces_itself_in_sys_modules() -> None:
+    """An alias module is one that swaps itself for another module on import; a module
+    of the packages that did would give one module two paths again."""
+    root = pathlib.Path(__file__).resolve().parent.parent
+    sources = [*root.glob("mock_server/**/*.py"), *root.glob("contract_tests/**/*.py")]
+    assert len(sources) > 50  # the glob found the packages
+    aliases = [
+        str(path.relative_to(root))
+        for path in sources
+        if "sys.modules[__name__]" in path.read_text(encoding="utf-8")
+    ]
+    assert aliases == []
 
 
 def test_every_module_fits_on_a_few_screens() -> None:

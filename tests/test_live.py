@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from contract_tests.contract import check
-from mock_server.receiver import CallbackReceiver
+from mock_server.harness.receiver import CallbackReceiver
 from tests import media_probe
 from tests.support import AUTH, PROMPT, InThread, LiveServer, live_server
 

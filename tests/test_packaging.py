@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 from contract_tests import contract
 
@@ -46,6 +47,21 @@ def test_the_wheel_has_no_top_level_schemas_or_fixtures_package(wheel: Path) -> 
         next(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith("entry_points.txt"))
     )
     assert b"luma-mock = mock_server.cli:main" in entry_points
+
+
+def test_redis_and_hiredis_are_the_redis_extra_and_dev_pulls_it_in(wheel: Path) -> None:
+    """The in-memory fake installs without them (README, "Dependencies")."""
+    archive = zipfile.ZipFile(wheel)
+    metadata = archive.read(next(n for n in archive.namelist() if n.endswith("METADATA")))
+    requires = [
+        Requirement(line.split(":", 1)[1])
+        for line in metadata.decode().splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
+    for name in ("redis", "hiredis"):
+        markers = {str(r.marker) for r in requires if r.name == name}
+        assert markers == {'extra == "redis"', 'extra == "dev"'}, requires
+    assert "Provides-Extra: redis" in metadata.decode()
 
 
 def test_the_installed_contract_reads_its_own_copy(wheel: Path, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 import requests
 from hypothesis import settings
 
-from contract_tests.checks import Case
+from contract_tests.acedata.records import luma_case
 from contract_tests.provider import (
     FAKE_TIME_LIMIT,
     REAL_SERVICE,
@@ -24,7 +24,7 @@ from contract_tests.provider import (
     Verification,
     verify,
 )
-from contract_tests.report import curl_line, render
+from contract_tests.provider.report import curl_line, render
 from tests.broken_servers import BROKEN, STALLING, Unanswering, stalling_target
 from tests.support import TOKEN, live_server
 
@@ -101,7 +101,8 @@ def test_the_fake_over_a_socket_passes_and_curl_reproduces_a_case() -> None:
         if shutil.which("curl") is None or shutil.which("bash") is None:
             pytest.skip("curl and bash are needed to run the report's curl line")
         # the report's curl line, run as printed, gets the answer the suite got
-        bad_utf8 = Case("videos", raw=b'{"prompt": "caf\xe9"}', label="body-not-utf8", valid=False)
+        raw = b'{"prompt": "caf\xe9"}'
+        bad_utf8 = luma_case("videos", raw=raw, label="body-not-utf8", valid=False)
         line = curl_line(bad_utf8, server.url, TOKEN)
         assert TOKEN not in line and "$LUMA_TOKEN" in line
         shown = subprocess.run(
@@ -177,9 +178,9 @@ def test_the_real_service() -> None:  # pragma: no cover - opt-in, costs one vid
 def test_without_a_control_api_nothing_billable_beyond_the_cap_is_sent() -> None:
     """A target without /__admin/ may be the real service: tasks are polled, and invalid
     bodies with a usable prompt (which a lenient service could bill) are not sent."""
-    from mock_server.config import Settings
+    from mock_server.acedata.service import LumaService
+    from mock_server.engine.config import Settings
     from mock_server.engine.delays import PRESETS
-    from mock_server.service import LumaService
     from tests.broken_servers import TOKEN as BROKEN_TOKEN
     from tests.broken_servers import without_control_api
 
@@ -197,9 +198,9 @@ def test_without_a_control_api_nothing_billable_beyond_the_cap_is_sent() -> None
 
 
 def test_without_a_control_api_no_billable_request_is_sent_by_default() -> None:
-    from mock_server.config import Settings
+    from mock_server.acedata.service import LumaService
+    from mock_server.engine.config import Settings
     from mock_server.engine.delays import PRESETS
-    from mock_server.service import LumaService
     from tests.broken_servers import without_control_api
 
     luma = LumaService(Settings(delays=PRESETS["instant"], seed=2))

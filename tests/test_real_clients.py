@@ -37,9 +37,9 @@ from acedatacloud._runtime.tasks import failure_reason, task_status
 from werkzeug.serving import make_server
 
 from contract_tests.contract import check, error_codes, unknown_fields
-from mock_server.app import create_app
-from mock_server.receiver import CallbackReceiver
-from mock_server.service import LumaService
+from mock_server.acedata.service import LumaService
+from mock_server.harness.receiver import CallbackReceiver
+from mock_server.web.app import create_app
 from tests.support import PROMPT, TOKEN, InThread, LiveServer, live_server, manual_service
 
 GOOD_TOKEN = "good"
@@ -367,7 +367,7 @@ def test_sdk_reads_a_failed_task_as_failed_without_raising() -> None:
     # failed, and returns it — `wait` does not raise, the caller must look.
     assert handle.done and task_status(finished) == "failed"
     assert finished["response"]["error"]["code"] == "forbidden"
-    assert failure_reason(finished) == error_codes()["forbidden"].message
+    assert failure_reason(finished) == error_codes("acedata/error")["forbidden"].message
     assert handle.urls() == []
 
 

@@ -38,7 +38,7 @@ from typing import Any, NoReturn
 import pytest
 
 from contract_tests.contract import check, load_schema
-from mock_server.receiver import CallbackReceiver
+from mock_server.harness.receiver import CallbackReceiver
 from tests.support import PROMPT, TOKEN, InThread, LiveServer, live_server
 from tests.test_real_clients import (
     END,

@@ -24,12 +24,12 @@ import requests
 from flask.testing import FlaskClient
 
 from mock_server import cli
-from mock_server.app import create_app
-from mock_server.config import Settings, load
+from mock_server.acedata.service import LumaService
+from mock_server.engine.config import Settings, load
 from mock_server.engine.errors import ApiError
 from mock_server.engine.journal import redact
-from mock_server.service import LumaService
 from mock_server.web.admin import is_loopback
+from mock_server.web.app import create_app
 from tests.hardening_support import assert_error_envelope
 from tests.support import AUTH, PROMPT, live_server, manual_service
 

@@ -8,12 +8,12 @@ import uuid
 import pytest
 
 from contract_tests.contract import check
-from mock_server.clock import ManualClock
-from mock_server.config import Settings
+from mock_server.acedata.service import LumaService
+from mock_server.engine.clock import ManualClock
+from mock_server.engine.config import Settings
 from mock_server.engine.delays import DelayModel, Fixed
 from mock_server.engine.errors import ApiError
 from mock_server.engine.tasks import InMemoryTaskStore, TaskState
-from mock_server.service import LumaService
 from tests.support import PROMPT, TOKEN, InThread, instant_service, manual_service
 
 BASE = "http://fake.test"
@@ -284,7 +284,7 @@ def test_the_engine_does_not_import_flask() -> None:
     import sys
 
     probe = (
-        "import sys, mock_server.service, mock_server.receiver;"
+        "import sys, mock_server.acedata.service, mock_server.harness.receiver;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'werkzeug')))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

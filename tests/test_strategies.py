@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contract_tests import contract
-from contract_tests import strategies as S
+from contract_tests.acedata import strategies as S
 
 RECEIVER = "http://127.0.0.1:9/callback"
 FEW = settings(max_examples=15, derandomize=True, database=None, deadline=None)

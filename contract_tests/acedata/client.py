@@ -28,10 +28,11 @@ from ..checks.client import (
     short,
 )
 from ..checks.client_calls import ClientCall, Seen
-from ..checks.context import CheckContext, record_state
+from ..checks.context import CheckContext
 from ..checks.exchanges import Answer, Case, fail
 from ..checks.registry import SKIPPED, check
 from . import PACK
+from .records import state_of
 
 ACEDATA = (PACK.name,)
 API_PATHS = ("/luma/videos", "/luma/tasks")
@@ -223,7 +224,7 @@ def no_early_completion(ctx: CheckContext, case: Case, answer: Answer) -> bool |
     record = answer.json_or_none()
     if answer.status != 200 or not isinstance(record, dict) or call.raised is not None:
         return SKIPPED
-    state = record_state(record)
+    state = state_of(record)
     if state not in ("pending", "processing"):
         return SKIPPED
     signs = finished_signs(call.returned)

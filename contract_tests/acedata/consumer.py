@@ -1,7 +1,7 @@
 """The AceData half of the consumer suite
 (`contract_tests.consumer.dialect.ConsumerDialect`): its cases — each puts the client in
 one situation: an answer, a task held while it is polled, a documented error, a fault
-below HTTP — with requests drawn from the contract (`contract.strategies`), how an
+below HTTP — with requests drawn from the contract (`strategies`), how an
 adapter call is made, the built-in adapter, and the calls made against the real service.
 Its checks are in `client`, the validating proxy's verdicts in `verdicts`."""
 
@@ -20,9 +20,8 @@ from ..consumer.dialect import (
     fault_expectation,
 )
 from ..consumer.run import INSTANT, ClientRun
-from ..contract import strategies
 from ..contract.schema import error_codes, given
-from . import PACK
+from . import PACK, strategies
 from .adapters import OPERATIONS as OPERATIONS  # the suite reads it here
 from .adapters import RequestsAdapter
 

@@ -1,163 +1,120 @@
-"""Checks of each answer of the API on its own (``videos`` and ``tasks``): its status is
-one the contract allows for what was sent, it is JSON, its body matches the schema for
-its status and operation, an error's code is documented with that status, a valid
-request is accepted, an invalid one is refused with 400 ``bad_request``, a request
-without a usable token with 401 ``invalid_token``.
+"""The checks every dialect's answers share, each asking the case's dialect (its
+``answers`` module, `dialects.Answers`) what its contract says: an answer of the API is
+JSON (``content-type-json``), its status is one the contract allows for what was sent
+(``status-allowed``), its body matches the schema for its status and operation — a 204
+none at all (``body-schema``) —, a body that breaks a rule is refused with 400 and a
+token that is missing, malformed or wrong with 401, each with the reason the contract
+gives (``invalid-rejected``, ``auth-required``), and a record's state never goes back
+(``states-forward``). The rest of a dialect's checks are its own
+(``contract_tests.<dialect>.answers``).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..contract import schema as contract
 from .context import CheckContext
+from .dialects import answers_of
 from .exchanges import Answer, Case, fail
 from .registry import SKIPPED, check
 
-# -- what the contract allows ----------------------------------------------------------
 
-# The Dream Machine dialect's operations (`dream_machine`): creates, get, list, delete,
-# upscale/audio of a generation, the small reads.
-DM_OPERATIONS = ("create", "get", "list", "delete", "derive", "ping", "credits")
-ERROR_STATUSES_SYNC = {403, 429, 500, 504}  # a failed task, a rate limit, a timeout
-ERROR_STATUSES_SUBMIT = {403, 429}  # refused before any task exists
+def came(case: Case, answer: Answer) -> str:
+    """What came, for a failure: the status with the error's reason in the dialect's
+    words (`Answers.reason`), or with the start of the body."""
+    return f"{answer.status} {answers_of(case.dialect).reason(answer) or answer.text[:200]}"
 
 
-def allowed_statuses(case: Case) -> set[int]:
-    """The statuses the contract allows for this case."""
-    if case.auth in ("missing", "malformed"):
-        return {401}
-    if not case.valid:
-        return {400}
-    if case.expect_status is not None:
-        return {case.expect_status, 429}
-    if case.operation == "videos":
-        failures = ERROR_STATUSES_SYNC if case.mode == "sync" else ERROR_STATUSES_SUBMIT
-        return {200} | failures
-    return {200, 429}
-
-
-def schema_for(case: Case, answer: Answer) -> str | None:
-    """The schema the answer's body must satisfy, by operation and status."""
-    if answer.status >= 400:
-        return "acedata/error"
-    if answer.status != 200:
-        return None
-    if case.operation == "videos":
-        return "acedata/videos-result" if case.mode == "sync" else "acedata/videos-accepted"
-    if case.operation == "tasks":
-        return "acedata/tasks-batch" if case.action == "retrieve_batch" else "acedata/task-record"
-    return None
-
-
-def _json_body(answer: Answer) -> Any:
-    try:
-        return answer.json()
-    except ValueError as bad:
-        fail("the body is not JSON", expected="a JSON document", actual=f"{bad}: {answer.text!r}")
-
-
-def _error_code(body: Any) -> str | None:
-    error = body.get("error") if isinstance(body, dict) else None
-    return error.get("code") if isinstance(error, dict) else None
-
-
-def _wrong_answer(title: str, expected: str, answer: Answer, code: str | None = None) -> None:
-    """Fail a check of the answer's status: what came is the status with the error code,
-    or with the start of the body when there is no code."""
-    fail(title, expected=expected, actual=f"{answer.status} {code or answer.text[:200]}")
-
-
-# -- answers of the API ----------------------------------------------------------------
-
-
-@check("status-allowed", "the status is one the contract allows for that input")
-def status_allowed(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    if case.auth == "wrong" and ctx.any_token:
-        return SKIPPED
-    allowed = {401} if case.auth == "wrong" else allowed_statuses(case)
-    if answer.status not in allowed:
-        _wrong_answer(
-            f"status {answer.status} is not allowed for {case.label or case.operation}",
-            " or ".join(str(s) for s in sorted(allowed)),
-            answer,
-        )
-
-
-@check(
-    "content-type-json",
-    "answers of the API are JSON (content-type application/json)",
-    on=("videos", "tasks", *DM_OPERATIONS),
-    dialects=("acedata", "dream-machine"),
-)
+@check("content-type-json", "answers of the API are JSON (content-type application/json)")
 def content_type_json(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
+    if case.operation not in answers_of(case.dialect).OPERATIONS:
+        return SKIPPED  # a callback, the end of a wait, a client's call: not an answer
     if answer.status == 204:
-        return SKIPPED  # no content (a Dream Machine delete): dm-body-schema says it is empty
+        return SKIPPED  # no content (a delete): body-schema says it is empty
     kind = answer.content_type
     if kind != "application/json" and not kind.endswith("+json"):
         fail("the answer is not JSON", expected="application/json", actual=kind or "none")
 
 
+@check("status-allowed", "the status is one the contract allows for that input")
+def status_allowed(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
+    answers = answers_of(case.dialect)
+    if case.operation not in answers.OPERATIONS or (case.auth == "wrong" and ctx.any_token):
+        return SKIPPED
+    allowed = {401} if case.auth != "valid" else answers.allowed_statuses(case)
+    if answer.status not in allowed:
+        fail(
+            f"status {answer.status} is not allowed for {case.label or case.operation}",
+            expected=" or ".join(str(s) for s in sorted(allowed)),
+            actual=came(case, answer),
+        )
+
+
 @check("body-schema", "the body matches the schema for its status and operation")
 def body_schema(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    name = schema_for(case, answer)
+    answers = answers_of(case.dialect)
+    if case.operation not in answers.OPERATIONS:
+        return SKIPPED
+    if answer.status == 204:
+        if answer.content.strip():
+            fail("a 204 carries a body", expected="no content", actual=answer.text[:200])
+        return None
+    name = answers.schema_for(case, answer)
     if name is None:
         return SKIPPED
-    body = _json_body(answer)
+    try:
+        body = answer.json()
+    except ValueError as bad:
+        fail("the body is not JSON", expected=f"a JSON document ({name})",
+             actual=f"{bad}: {answer.text[:200]!r}")  # fmt: skip
     verdict = contract.check(name, body)
     if not verdict.ok:
-        fail(
-            f"the {answer.status} body does not match {name}", expected=name, actual=verdict.message
-        )
+        fail(f"the {answer.status} body does not match {name}", expected=name,
+             actual=verdict.message)  # fmt: skip
 
 
-@check("error-code-status", "an error's code is documented and its x-status is the HTTP status")
-def error_code_status(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    code = _error_code(answer.json_or_none())
-    if code is None:
-        return SKIPPED
-    known = contract.error_codes("acedata/error").get(code)
-    if known is None:
-        fail(f"undocumented error code {code!r}", expected="a code of error.json", actual=code)
-    elif known.status != answer.status:
-        fail(
-            f"error code {code!r} came with HTTP {answer.status}",
-            expected=f"HTTP {known.status} for {code}",
-            actual=f"HTTP {answer.status}",
-        )
+def _refusal(case: Case, status: int, wanted: str | None) -> str:
+    return f"{status} {wanted or answers_of(case.dialect).REASON}"
 
 
-@check("valid-accepted", "a valid request with a valid token is answered 2xx")
-def valid_accepted(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    if not case.valid or case.auth != "valid" or case.expect_status not in (None, 200):
-        return SKIPPED
-    if not 200 <= answer.status < 300:
-        _wrong_answer(f"a valid {case.label or case.operation} request was refused", "2xx", answer)
-
-
-@check("invalid-rejected", "an invalid request is 400 bad_request, never 2xx or 5xx")
+@check("invalid-rejected", "an invalid request is 400 with its reason, never 2xx or 5xx")
 def invalid_rejected(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    if case.valid or case.auth != "valid":
+    answers = answers_of(case.dialect)
+    if case.operation not in answers.OPERATIONS or case.valid or case.auth != "valid":
         return SKIPPED
-    code = _error_code(answer.json_or_none())
-    if answer.status == 400 and code == "bad_request":
-        return
-    what = (
-        "accepted"
-        if answer.status < 300
-        else "a server error"
-        if answer.status >= 500
-        else "rejected with the wrong status or code"
-    )
-    _wrong_answer(f"a request breaking {case.label!r} was {what}", "400 bad_request", answer, code)
+    reason = answers.reason(answer)
+    if answer.status == 400 and reason and answers.INVALID in (None, reason):
+        return None
+    what = "accepted" if answer.status < 300 else "a server error" if answer.status >= 500 else (
+        "rejected with the wrong status or reason")  # fmt: skip
+    fail(f"a request breaking {case.label!r} was {what}",
+         expected=_refusal(case, 400, answers.INVALID), actual=came(case, answer))  # fmt: skip
 
 
-@check("auth-required", "a missing or malformed token (or a wrong one) is 401 invalid_token")
+@check("auth-required", "a missing or malformed token (or a wrong one) is 401 with its reason")
 def auth_required(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    if case.auth == "valid" or (case.auth == "wrong" and ctx.any_token):
+    answers = answers_of(case.dialect)
+    if case.operation not in answers.OPERATIONS or case.auth == "valid":
         return SKIPPED
-    code = _error_code(answer.json_or_none())
-    if answer.status != 401 or code != "invalid_token":
+    if case.auth == "wrong" and ctx.any_token:
+        return SKIPPED
+    reason = answers.reason(answer)
+    if answer.status != 401 or not reason or answers.UNAUTHORIZED not in (None, reason):
         hint = " (a target that takes any token by design: --any-token)" * (case.auth == "wrong")
+        expected = _refusal(case, 401, answers.UNAUTHORIZED)
         title = f"a request with a {case.auth} token was not refused{hint}"
-        _wrong_answer(title, "401 invalid_token", answer, code)
+        fail(title, expected=expected, actual=came(case, answer))
+
+
+@check("states-forward", "a record's state only moves forward, and an ended one stays as it is")
+def states_forward(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
+    answers = answers_of(case.dialect)
+    seen = [(r, ctx.history.last(str(r.get("id")))) for r in answers.records_in(case, answer)]
+    seen = [(now, before) for now, before in seen if before is not None]
+    if not seen:
+        return SKIPPED  # nothing seen before to compare with
+    order, end = answers.STATES, max(answers.STATES.values())
+    for now, before in seen:
+        was, state = answers.state_of(before), answers.state_of(now)
+        if order.get(state, -1) < order.get(was, -1) or (order.get(was) == end and state != was):
+            fail(f"{now.get('id')} went from {was} to {state}", expected=f"{was} or later",
+                 actual=state)  # fmt: skip

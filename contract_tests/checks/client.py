@@ -16,34 +16,15 @@ The consumer suite (`contract_tests.consumer`) makes the calls and picks the che
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any
 
-from ..contract.packs import names, pack
+from ..contract.packs import pack
 from .client_calls import CLIENT, BillingRisk, ClientCall, Seen
 from .context import CheckContext
 from .exchanges import Answer, Case, fail
-from .registry import REGISTRY, SKIPPED, check
+from .registry import SKIPPED, check
 
-EVERY = names()  # the checks below know no dialect's words: they apply to every one
-SHARED = (
-    "request-sent",
-    "request-conforms",
-    "fields-sent",
-    "one-bill-per-call",
-    "raises-on-error",
-    "raises-on-fault",
-    "answer-returned",
-)
-
-
-def share_with(dialect: str) -> None:
-    """Let the shared checks apply to ``dialect`` too: one registered after this module
-    loaded (`contract_tests.consumer.dialect.client_of` calls it for every dialect)."""
-    for name in SHARED:
-        known = REGISTRY[name]
-        if dialect not in known.dialects:
-            REGISTRY[name] = replace(known, dialects=known.dialects | {dialect})
+EVERY = None  # the checks below apply to every dialect, one registered later too
 
 
 def as_call(case: Case) -> ClientCall:
@@ -222,7 +203,6 @@ def raises_on_fault(ctx: CheckContext, case: Case, answer: Answer) -> bool | Non
 __all__ = [
     "CLIENT",
     "EVERY",
-    "SHARED",
     "BillingRisk",
     "ClientCall",
     "Seen",
@@ -231,6 +211,5 @@ __all__ = [
     "differences",
     "fail_if_it_returned",
     "same",
-    "share_with",
     "short",
 ]

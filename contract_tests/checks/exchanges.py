@@ -15,7 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..contract.schema import given
+from ..contract.packs import default_pack
+
+# The operations every dialect shares: a body a server POSTed to our receiver (the case
+# is the request that asked for it), and the end of a wait for a task (the provider's).
+CALLBACK, WAIT = "callback", "wait"
 
 
 @dataclass
@@ -30,7 +34,7 @@ class Case:
     ``expect_status`` pins the one status the contract gives (404 for an unknown id).
     """
 
-    operation: str  # "videos", "tasks" or "callback"
+    operation: str  # in its dialect's words ("videos", "get"), or "callback", "wait"
     body: Any = None
     raw: bytes | None = None
     method: str = "POST"
@@ -41,11 +45,8 @@ class Case:
     valid: bool = True
     expect_status: int | None = None
     task_id: str | None = None  # the task the case is about, once known
-    dialect: str = "acedata"  # which API the case speaks (`contract.dialects`)
-
-    def __post_init__(self) -> None:
-        if not self.path and self.operation in ("videos", "tasks"):
-            self.path = f"/luma/{self.operation}"
+    # Which API the case speaks (a pack's name); the one served at the root unless told.
+    dialect: str = field(default_factory=lambda: default_pack().name)
 
     def payload(self) -> bytes | None:
         """The bytes of the body as sent."""
@@ -54,20 +55,6 @@ class Case:
         if self.body is None:
             return None
         return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
-
-    @property
-    def mode(self) -> str:
-        """``sync``, ``callback`` or ``async``, as the body asks (videos only)."""
-        body = given(self.body) if isinstance(self.body, dict) else {}
-        if body.get("callback_url"):
-            return "callback"
-        return "async" if body.get("async") is True else "sync"
-
-    @property
-    def action(self) -> str | None:
-        body = given(self.body) if isinstance(self.body, dict) else {}
-        default = "generate" if self.operation == "videos" else "retrieve"
-        return body.get("action", default)
 
 
 @dataclass

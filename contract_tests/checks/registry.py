@@ -2,9 +2,11 @@
 
 A check is a plain function of one exchange — the `Case` that was sent and the `Answer`
 that came — registered under a name for the operations it looks at, of the dialects it knows
-(``acedata`` unless it says otherwise; `Case.dialect` says which a case speaks):
+(every dialect unless it names some; `Case.dialect` says which a case speaks). A
+dialect's checks register when its ``answers`` module loads (`dialects.answers_of`),
+which `run_checks` asks for before the first case of that dialect:
 
-    @check("batch-count", "retrieve_batch's count equals len(items)", on=("tasks",))
+    @check("batch-count", "retrieve_batch's count equals len(items)", ("tasks",), (NAME,))
     def batch_count(ctx: CheckContext, case: Case, answer: Answer) -> bool | None: ...
 
     failures = run_checks(ctx, case, answer)  # every applicable check, all failures
@@ -21,7 +23,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .context import CheckContext
-from .exchanges import Answer, Case, CheckFailure, CheckFailures
+from .dialects import answers_of
+from .exchanges import CALLBACK, WAIT, Answer, Case, CheckFailure, CheckFailures
 
 CheckFunction = Callable[[CheckContext, Case, Answer], "bool | None"]
 
@@ -30,9 +33,15 @@ CheckFunction = Callable[[CheckContext, Case, Answer], "bool | None"]
 class Check:
     name: str
     description: str
-    operations: frozenset[str]
+    operations: frozenset[str] | None  # None: every operation
     fn: CheckFunction
-    dialects: frozenset[str] = frozenset({"acedata"})
+    dialects: frozenset[str] | None = None  # None: every dialect
+
+    def applies(self, case: Case) -> bool:
+        operations, dialects = self.operations, self.dialects
+        return (operations is None or case.operation in operations) and (
+            dialects is None or case.dialect in dialects
+        )
 
 
 REGISTRY: dict[str, Check] = {}
@@ -42,18 +51,19 @@ SKIPPED = False  # what a check returns when the exchange is not its business
 def check(
     name: str,
     description: str,
-    on: Iterable[str] = ("videos", "tasks"),
-    dialects: Iterable[str] = ("acedata",),
+    on: Iterable[str] | None = None,
+    dialects: Iterable[str] | None = None,
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register a check under ``name`` for the operations ``on`` of the ``dialects`` it
-    knows (a case of another dialect never reaches it). The function raises
+    knows (None: every one; a case of another dialect never reaches it). The function raises
     `CheckFailure` (see `fail`) when the contract is broken, and returns `SKIPPED` when
     the exchange is not its business (so the tally counts only real runs)."""
 
     def register(fn: CheckFunction) -> CheckFunction:
         if name in REGISTRY:
             raise ValueError(f"check {name!r} is registered twice")
-        REGISTRY[name] = Check(name, description, frozenset(on), fn, frozenset(dialects))
+        known = None if dialects is None else frozenset(dialects)
+        REGISTRY[name] = Check(name, description, _set(on), fn, known)
         return fn
 
     return register
@@ -66,8 +76,9 @@ def run_checks(
     ``only``), collect their failures, then add the exchange to the history."""
     chosen = set(only) if only is not None else None
     failures = []
-    for item in REGISTRY.values():
-        if case.operation not in item.operations or case.dialect not in item.dialects:
+    answers_of(case.dialect)  # its checks registered before the first of its cases
+    for item in list(REGISTRY.values()):
+        if not item.applies(case):
             continue
         if chosen and item.name not in chosen:
             continue
@@ -81,6 +92,22 @@ def run_checks(
             failures.append(failure)
     ctx.history.observe(case, answer)
     return failures
+
+
+def _set(names: Iterable[str] | None) -> frozenset[str] | None:
+    return None if names is None else frozenset(names)
+
+
+def checks_of(dialect: str) -> tuple[str, ...]:
+    """The names of the checks of one dialect's answers and callbacks and of the end of
+    a wait (its own and those of every dialect), in the order they run."""
+    looked_at = {*answers_of(dialect).OPERATIONS, CALLBACK, WAIT}
+    return tuple(
+        name
+        for name, item in REGISTRY.items()
+        if (item.dialects is None or dialect in item.dialects)
+        and (item.operations is None or item.operations & looked_at)
+    )
 
 
 def assert_checks(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hypothesis import strategies as st
 
-from ..checks.client import share_with
 from ..checks.client_calls import ClientCall, Seen
 from ..contract.packs import pack
 from .verdicts import BodyVerdict
@@ -149,10 +148,8 @@ def consumer_of(dialect: str) -> ConsumerDialect:
 
 
 def client_of(dialect: str) -> ClientRules:
-    """The dialect's client checks (registered on the way, the shared ones with them)
-    and billing rule."""
+    """The dialect's client checks (registered on the way) and billing rule."""
     module: ClientRules = pack(dialect).load("client")
-    share_with(dialect)
     return module
 
 

@@ -1,7 +1,8 @@
-"""The contract as code, the bottom layer of both packages: the JSON Schemas and fixtures
-read in Python (`schema`), the OpenAPI document built from them (`openapi`), Hypothesis
-strategies for every request shape and every broken rule (`strategies`), and the
-Hypothesis profiles (`profiles`).
+"""The contract as code, the bottom layer of both packages: the JSON Schemas read in
+Python (`schema`), the labelled examples and sample media (`examples`), the OpenAPI
+document built from them (`openapi`), Hypothesis strategies for every request shape and
+every broken rule (`strategies`), the Hypothesis profiles (`profiles`), and what the
+suites know of each API — its schemas, path prefix, billable calls (`dialects`).
 
 It may import the standard library, `jsonschema`, `jsonschema_rs`, `referencing`,
 Hypothesis and `hypothesis_jsonschema`, and nothing else of this project: the checks,

@@ -25,8 +25,8 @@ from ..consumer.dialect import (
     fault_expectation,
 )
 from ..consumer.run import ClientRun
-from ..contract.strategies import dream_machine as D
 from . import PACK
+from . import strategies as D
 from .adapters import OPERATIONS as OPERATIONS  # the suite reads it here
 from .adapters import LumaaiAdapter
 from .client import CREATES

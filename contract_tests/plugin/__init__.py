@@ -8,14 +8,16 @@ fake (`mock_server`) inside the fixtures that need them. It is the top layer of
 `contract_tests`: it may import any of it, and nothing of it imports the plugin.
 
 Fixtures: ``luma_fake`` (the fake in process), ``luma_clock`` (its manual clock),
-``luma_responses`` (``requests`` answered in process), ``luma_httpx_transport`` (an httpx
-transport answered in process), ``luma_server`` (a real server on a loopback port, one per
-session and configuration, reset before each test), ``luma_callback_receiver``. Every
-fake serves both dialects: the AceDataCloud API at ``url``, Luma's Dream Machine API at
-``dream_machine_url`` (the ``lumaai`` SDK's ``base_url``).
+``luma_responses`` (``requests`` answered in process), ``luma_httpx_transport`` and
+``luma_httpx_async_transport`` (httpx transports answered in process), ``luma_server``
+(a real server on a loopback port, one per session and configuration, reset before each
+test), ``luma_callback_receiver``. Every fake serves both dialects: the AceDataCloud API
+at ``url``, Luma's Dream Machine API at ``dream_machine_url`` (the ``lumaai`` SDK's
+``base_url``).
 The marker ``@pytest.mark.luma(...)`` configures one test's fake; the options
 ``--luma-target``, ``--luma-token`` and ``--luma-max-billable`` point ``luma_server`` (and
-the contract suites) at another server or the real service.
+the contract suites) at another server or the real service, and ``--luma-store`` runs
+``luma_server``'s fakes on a shared store (a Redis URL).
 """
 
 from __future__ import annotations

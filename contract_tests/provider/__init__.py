@@ -1,19 +1,24 @@
 """The provider suite: drive any server that claims to be the Luma API and check every
 answer against the contract.
 
-A `Target` is a base URL and a token (the fake over a socket, someone else's server, the
-real ``https://api.acedata.cloud``) or a WSGI app called in process (`Target.in_process`
-builds the fake). Both sit behind `Transport`, one method wide, which the pytest plugin
-can reuse. `verify` runs the phases — cheap ones first (auth, invalid and malformed
-input, unknown ids), then billable ones (every request shape in every mode, then the
-stateful machine) — and returns a `Verification` for `report`.
+A `Target` is a base URL and a token (the fake over a socket, someone else's server, a
+real service) or a WSGI app called in process (`Target.in_process` builds the fake).
+Both sit behind `Transport`, one method wide, which the pytest plugin can reuse.
+`verify` runs one dialect's phases — cheap ones first (auth, invalid and malformed
+input, unknown ids), then billable ones (its flows, then its state machine) — and
+returns a `Verification` for `report`.
+
+Nothing here names a dialect: each is a pack in the registry (`contract.packs`), and
+what the suite asks of one is its ``provider`` module (`dialect.ProviderDialect`: its
+plans, its machine, how a task is read) and its ``answers`` module (the checks).
 
 The parts, each importing only parts after it: `report` (the report, and ``luma-mock
-verify``), `suite` (`verify`), `stateful` (the state machine), `plans` (the phases as
-Hypothesis properties), `runner` (the `Provider` that sends, checks and keeps the
-budget), `waits` (bringing a task to its end, every poll checked, each wait bounded),
-`targets` (transports and targets), `progress` (the progress line and the ``--record``
-file), `outcome` (`Verification`, `Budget`).
+verify``), `suite` (`verify`), `stateful` (the state machine's shared rules), `plans`
+(the phases as Hypothesis properties), `runner` (the `Provider` that sends, checks and
+keeps the budget), `dialect` (`ProviderDialect`, `provider_of`), `waits` (bringing a
+task to its end, every poll checked, each wait bounded), `targets` (transports and
+targets), `progress` (the progress line and the ``--record`` file), `outcome`
+(`Verification`, `Budget`).
 
 It may import the standard library, Hypothesis, `requests`, `contract_tests.contract`,
 `contract_tests.checks` and — inside `targets` and `runner` only — the fake
@@ -31,8 +36,9 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what __getattr__ hands out, for type checkers and readers
+    from .dialect import ProviderDialect, provider_of
     from .outcome import Budget, BudgetSpent, Verification
-    from .plans import SHAPES, Plan, billable_plans, cheap_plans, stateful_reserve
+    from .plans import Plan, shared_out, stateful_reserve
     from .progress import Recorder
     from .runner import (
         ADMIN_TIMEOUT,
@@ -50,7 +56,8 @@ if TYPE_CHECKING:  # what __getattr__ hands out, for type checkers and readers
 # Where each public name lives (the same names as the block above).
 _HOMES = {
     "outcome": ("Budget", "BudgetSpent", "Verification"),
-    "plans": ("SHAPES", "Plan", "billable_plans", "cheap_plans", "stateful_reserve"),
+    "dialect": ("ProviderDialect", "provider_of"),
+    "plans": ("Plan", "shared_out", "stateful_reserve"),
     "progress": ("Recorder",),
     "runner": (
         "ADMIN_TIMEOUT",
@@ -80,7 +87,6 @@ __all__ = [
     "POLL_MAX",
     "REAL_SERVICE",
     "SCENARIO_HEADER",
-    "SHAPES",
     "SILENCE_LIMIT",
     "TASK_WAIT",
     "Budget",
@@ -88,14 +94,15 @@ __all__ = [
     "HttpTransport",
     "Plan",
     "Provider",
+    "ProviderDialect",
     "Recorder",
     "Target",
     "Transport",
     "Verification",
     "WsgiTransport",
-    "billable_plans",
-    "cheap_plans",
     "iter_exchanges",
+    "provider_of",
+    "shared_out",
     "stateful_reserve",
     "verify",
 ]

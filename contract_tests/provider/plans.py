@@ -1,8 +1,10 @@
 """The provider suite's phases as Hypothesis properties. A `Plan` is one property: a
-strategy, what to do with each example, and how many. `cheap_plans` cost nothing to
-send — missing, malformed and wrong tokens, every contract rule broken one at a time,
-malformed bodies, unknown ids; `billable_plans` spread the budget over every request
-shape in every mode (`SHAPES`), keeping a sixth for the state machine.
+strategy, what to do with each example, and how many. Each dialect makes its own (its
+``provider`` module's ``cheap_plans`` and ``billable_plans``): cheap ones cost nothing
+to send — missing, malformed and wrong tokens, every contract rule broken one at a
+time, malformed bodies, unknown ids; billable ones share the budget out over the
+dialect's flows (`shared_out`), keeping a sixth for the state machine
+(`stateful_reserve`).
 
 `_run_plan` runs one plan: cheap failures go back into Hypothesis, which shrinks them and
 says how to reproduce them; billable ones are kept as they are and stop the plan, since
@@ -20,8 +22,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from ..checks import Case, CheckFailure, CheckFailures
-from ..contract import strategies as S
+from ..checks import CheckFailure, CheckFailures
 from .outcome import BudgetSpent
 from .runner import Provider
 
@@ -38,105 +39,20 @@ class Plan:
     billable: bool = False
 
 
-def _invalid_case(invalid: S.Invalid) -> Case:
-    return Case(invalid.endpoint, invalid.body, raw=invalid.raw, label=invalid.rule, valid=False)
+Flow = tuple[str, st.SearchStrategy[Any], Callable[[Any], None]]  # name, strategy, run
 
 
-def cheap_plans(provider: Provider, n: int) -> list[Plan]:
-    def auth(kind_endpoint: tuple[str, str]) -> None:
-        kind, endpoint = kind_endpoint
-        body = {"prompt": "auth probe", "async": True} if endpoint == "videos" else {
-            "action": "retrieve", "id": "auth-probe"}  # fmt: skip
-        if kind == "wrong" and endpoint == "videos":
-            return  # a wrong token is probed on /luma/tasks only: nothing to bill
-        provider.exchange(Case(endpoint, body, auth=kind, label=f"token-{kind}"))
-
-    def invalid(item: S.Invalid) -> None:
-        case = _invalid_case(item)
-        if provider.is_risky(case):
-            provider.risky_skipped += 1
-            return
-        provider.exchange(case)
-
-    def unknown(body: dict[str, Any]) -> None:
-        case = Case("tasks", body, label="unknown-id")
-        case.expect_status = 404 if case.action == "retrieve" else 200
-        provider.exchange(case)
-
-    unknown_ids = S.identifiers().map(lambda i: f"luma-mock-verify-unknown-{i}")
-    auth_kinds = st.tuples(st.sampled_from(("missing", "malformed", "wrong")),
-                           st.sampled_from(("videos", "tasks")))  # fmt: skip
-    return [
-        Plan("auth", "auth", auth_kinds, auth, 6),
-        Plan("invalid", "invalid videos", S.invalid_video_requests(), invalid, n),
-        Plan("invalid", "invalid tasks", S.invalid_task_requests(), invalid, max(1, n // 2)),
-        Plan("invalid", "malformed", S.malformed_bodies(), invalid, max(1, n // 4)),
-        Plan("invalid", "unknown ids", S.task_requests(unknown_ids), unknown, max(1, n // 4)),
-    ]
-
-
-# Every shape in every mode; the order is the order of value when the budget is small.
-SHAPES: tuple[tuple[str, str, str], ...] = (
-    ("generate", "none", "sync"), ("generate", "none", "async"),
-    ("extend", "id", "async"), ("generate", "first", "callback"),
-    ("generate", "last", "sync"), ("extend", "url", "sync"),
-    ("generate", "both", "async"), ("extend", "id", "callback"),
-    ("generate", "none", "callback"), ("generate", "first", "async"),
-    ("generate", "last", "callback"), ("generate", "both", "sync"),
-    ("extend", "id", "sync"), ("extend", "url", "async"),
-    ("generate", "first", "sync"), ("generate", "last", "async"),
-    ("generate", "both", "callback"), ("extend", "url", "callback"),
-)  # fmt: skip
-
-
-def billable_plans(provider: Provider, n: int, image_url: str | None = None) -> list[Plan]:
-    shapes = [s for s in SHAPES if s[2] != "callback" or provider.target.callbacks]
-    if provider.control is not None and provider.manual_clock and provider.instant_rule is None:
-        shapes = [s for s in shapes if s[2] != "sync"]  # they would wait for ever
-        provider.notes.append("sync calls skipped: manual clock and no scenario rule")
-    if len(shapes) < len(SHAPES):
-        provider.notes.append(f"{len(SHAPES) - len(shapes)} shape/mode pairs not reachable here")
+def shared_out(provider: Provider, flows: list[Flow], n: int) -> list[Plan]:
+    """Billable plans for ``flows`` (name, strategy, run), the budget left after the
+    machine's reserve shared out in order (the first flows get one more), at most ``n``
+    examples each; a flow with no share gets no plan."""
     cap = provider.budget.left - stateful_reserve(provider.budget.left)
-    share = [min(n, cap // len(shapes) + (i < cap % len(shapes))) for i in range(len(shapes))]
     plans = []
-    for (action, variant, mode), count in zip(shapes, share, strict=True):
+    for index, (name, strategy, run) in enumerate(flows):
+        count = min(n, cap // len(flows) + (index < cap % len(flows)))
         if count:
-            label = f"{action}-{variant}/{mode}"
-            strategy = _shape_strategy(provider, action, variant, mode, image_url)
-            run = _billable_run(provider, label)
-            plans.append(Plan("billable", label, strategy, run, count, billable=True))
+            plans.append(Plan("billable", name, strategy, run, count, billable=True))
     return plans
-
-
-def _shape_strategy(
-    provider: Provider, action: str, variant: str, mode: Any, image_url: str | None
-) -> st.SearchStrategy[dict[str, Any]]:
-    receiver = provider.receiver.url if mode == "callback" else None
-    if action == "generate":
-        strategy = S.generate_requests(frames=variant, mode=mode, callback_url=receiver)  # type: ignore[arg-type]
-        if image_url is not None:  # the real service fetches frames: give it a real image
-            frames = ("start_image_url", "end_image_url")
-            strategy = strategy.map(lambda b: {k: image_url if k in frames else v
-                                               for k, v in b.items()})  # fmt: skip
-        return strategy
-
-    # extensions of videos made earlier in the run, drawn when the example runs
-    def made(part: int, none: str) -> st.SearchStrategy[str]:
-        pool = provider.videos  # read when the example is drawn, not when planned
-        return st.integers(0, 10**6).map(lambda k: pool[k % len(pool)][part] if pool else none)
-
-    ids, urls = made(0, "none-yet"), made(1, "none")
-    return S.extend_requests(by=variant, mode=mode, callback_url=receiver,  # type: ignore[arg-type]
-                             video_ids=ids, video_urls=urls)  # fmt: skip
-
-
-def _billable_run(provider: Provider, label: str) -> Callable[[dict[str, Any]], None]:
-    def run(body: dict[str, Any]) -> None:
-        if body.get("video_id") == "none-yet" or body.get("video_url") == "none":
-            return  # nothing to extend yet
-        provider.video(body, label)
-
-    return run
 
 
 def stateful_reserve(cap: int) -> int:

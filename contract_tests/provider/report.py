@@ -14,6 +14,10 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .progress import TOKEN_VAR
 
+# The operations every dialect shares (`checks.CALLBACK`, `checks.WAIT`), named here so
+# that the parser of ``luma-mock serve`` costs no import of the checks.
+CALLBACK, WAIT = "callback", "wait"
+
 if TYPE_CHECKING:  # imported lazily: `luma-mock serve` builds its parser before gevent patches
     from ..checks import Case, CheckFailure
     from .outcome import Verification
@@ -91,24 +95,10 @@ def format_failure(
     if failure.actual:
         lines.append(f"   actual:   {failure.actual}")
     case = failure.case
-    if case is not None and case.dialect != "acedata":
-        shown = "the request that asked for it" if case.operation == "callback" else "reproduce"
-        if case.operation == "wait":
-            shown = "the last poll"
-        if case.path:
-            lines.append(f"   {shown}: {curl_line(case, base_url, token)}")
-    elif case is not None and case.operation in ("videos", "tasks"):
-        lines.append(f"   reproduce: {curl_line(case, base_url, token)}")
-    elif case is not None and case.operation == "callback":
-        from ..checks import Case
-
-        request = Case("videos", case.body, label=case.label)
-        lines.append(f"   the request that asked for it: {curl_line(request, base_url, token)}")
-    elif case is not None and case.operation == "wait":
-        from ..checks import Case
-
-        poll = Case("tasks", case.body, label=case.label)
-        lines.append(f"   the last poll: {curl_line(poll, base_url, token)}")
+    if case is not None and case.path:
+        shown = {CALLBACK: "the request that asked for it", WAIT: "the last poll"}
+        lines.append(f"   {shown.get(case.operation, 'reproduce')}: "
+                     f"{curl_line(case, base_url, token)}")  # fmt: skip
     for note in _reproduction(failure.reproduce):
         lines.append(f"   hypothesis: {note}")
     return _redact("\n".join(lines), token)
@@ -156,19 +146,20 @@ def render(result: Verification, base_url: str = "", token: str = "") -> str:
 
 # -- luma-mock verify ------------------------------------------------------------------
 
-TOKEN_ENV = ("LUMA_TOKEN", "ACEDATACLOUD_API_TOKEN")
-
 
 def add_verify_arguments(parser: Any) -> None:
-    """The options of ``luma-mock verify`` (an argparse parser)."""
+    """The options of ``luma-mock verify`` (an argparse parser); the dialects and their
+    token variables come from the registry of packs (`contract.packs`, standard
+    library only)."""
+    from ..contract.packs import default_pack, packs
+
+    tokens = "; ".join(f"{p.name}: " + " or ".join(f"${n}" for n in p.token_env) for p in packs())
     parser.add_argument(
         "--target",
         help="base URL to verify (default: the fake, in process); URL1,URL2,... sends "
         "each request to the next in turn (processes of one fake on a shared store)",
     )
-    parser.add_argument(
-        "--token", help=f"bearer token (default: ${TOKEN_ENV[0]} or ${TOKEN_ENV[1]})"
-    )
+    parser.add_argument("--token", help=f"bearer token (default, by dialect: {tokens})")
     parser.add_argument(
         "--max-billable",
         type=int,
@@ -186,10 +177,10 @@ def add_verify_arguments(parser: Any) -> None:
     parser.add_argument("--no-stateful", action="store_true", help="skip the state machine")
     parser.add_argument(
         "--dialect",
-        choices=["acedata", "dream-machine"],
-        default="acedata",
-        help="the API to verify: AceDataCloud's (/luma/...) or Luma's Dream Machine API "
-        "(/dream-machine/v1/..., token also from $LUMAAI_API_KEY)",
+        choices=[p.name for p in packs()],
+        default=default_pack().name,
+        help="the API to verify: "
+        + "; ".join(f"{p.name}, {p.title} ({p.path_prefix or '/'}...)" for p in packs()),
     )
 
 
@@ -199,13 +190,14 @@ def run_verify(args: Any, out: IO[str] | None = None, err: IO[str] | None = None
     import os
     import sys
 
+    from ..contract.packs import default_pack, pack
+    from .dialect import provider_of
     from .suite import verify
     from .targets import Target
 
     out, err = out or sys.stdout, err or sys.stderr
-    dialect = getattr(args, "dialect", "acedata")
-    names = TOKEN_ENV + (("LUMAAI_API_KEY",) if dialect == "dream-machine" else ())
-    token = args.token or next((os.environ[n] for n in names if os.environ.get(n)), "")
+    dialect = getattr(args, "dialect", None) or default_pack().name
+    token = args.token or pack(dialect).token(os.environ) or ""
     if args.max_billable is not None and args.max_billable < 0:
         print("luma-mock verify: --max-billable must be >= 0", file=err)
         return 2
@@ -216,10 +208,8 @@ def run_verify(args: Any, out: IO[str] | None = None, err: IO[str] | None = None
             control_token=args.control_token,
             any_token=args.any_token,
         )
-        if dialect == "dream-machine":
-            reached = target.transport.send("GET", "/dream-machine/v1/ping", None, {}, 10.0)
-        else:
-            reached = target.transport.send("POST", "/luma/tasks", b"{}", {}, 10.0)
+        target.under(pack(dialect).path_prefix)
+        reached = provider_of(dialect).reach(target.transport)
         if reached.status == 0:
             print(f"luma-mock verify: cannot reach {args.target}: {reached.text}", file=err)
             return 2

@@ -3,19 +3,23 @@ check on every answer, keeps the billable `Budget`, and knows how to bring a tas
 end on that target (`waits`: the control API's clock or complete endpoint where there is
 one, polling with backoff elsewhere, every poll checked) and how to wait for its callback.
 
-No request waits for its answer longer than `ANSWER_TIMEOUT` (a synchronous call on a
-target without the control API: its body's ``timeout`` plus 30 s), a control call
-longer than `ADMIN_TIMEOUT`; and once the target has left `SILENCE_LIMIT` seconds in all
+No request waits for its answer longer than `ANSWER_TIMEOUT` (unless its dialect gives
+one that holds until its result longer: AceData's synchronous call on a target without
+the control API waits its body's ``timeout`` plus 30 s), a control call longer than
+`ADMIN_TIMEOUT`; and once the target has left `SILENCE_LIMIT` seconds in all
 unanswered, nothing more is sent — every request left fails at once, so a target that
 stops answering still gets a verdict.
 
-Billable requests (POSTs to /luma/videos that pass validation) are counted before they
-are sent and never beyond the cap (`BudgetSpent` stops the example instead). On a target
+Billable requests (a valid call, with the target's token, to one of the dialect's
+billable paths: `Pack.billable`) are counted before they are sent and never beyond the
+cap (`BudgetSpent` stops the example instead). On a target
 with the control API (``GET /__admin/clock`` answers) time is moved instead of waited
 for: async tasks are settled by ``/__admin/clock/advance`` (manual clock) or
 ``/__admin/tasks/<id>/complete`` (real clock), and synchronous calls carry a scenario
 header that makes them instant. The phases (`plans`) and the state machine (`stateful`)
-drive a `Provider`; this module is what they share.
+drive a `Provider`; this module is what they share. What differs between dialects is
+the dialect's ``provider`` module's (`dialect.ProviderDialect`), kept as `Provider.api`,
+and its memory for the run, `Provider.memory`.
 """
 
 from __future__ import annotations
@@ -24,19 +28,18 @@ import contextlib
 import itertools
 import json
 import time
-from collections.abc import Callable
+from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..checks import Answer, Case, CheckContext, CheckFailure
+from ..checks import CALLBACK, Answer, Case, CheckContext, CheckFailure
 from ..checks import run_checks as _run_checks
-from ..contract import strategies as S
-from ..contract.packs import pack as dialect
-from ..contract.schema import given
+from ..contract.packs import default_pack, pack
+from .dialect import provider_of
 from .outcome import Budget, BudgetSpent
 from .progress import Progress, Recorder
 from .targets import Target
-from .waits import FAKE_TIME_LIMIT, POLL_DEADLINE, POLL_FIRST, POLL_MAX, retrieve_case, settle
+from .waits import FAKE_TIME_LIMIT, POLL_DEADLINE, POLL_FIRST, POLL_MAX, settle
 
 INSTANT = "luma-mock-verify-instant"  # scenario that makes a sync call answer at once
 SCENARIO_HEADER = "X-Luma-Mock-Scenario"
@@ -74,7 +77,12 @@ class Provider:
         budget: Budget,
         recorder: Recorder | None = None,
         progress: Progress | None = None,
+        dialect: str | None = None,
     ) -> None:
+        self.dialect = dialect or default_pack().name
+        self.pack = pack(self.dialect)
+        self.api = provider_of(self.dialect)
+        self.memory: Any = None  # the dialect's, for the run (its `prepare` sets it)
         self.target = target
         self.budget = budget
         self.recorder = recorder or Recorder()
@@ -85,18 +93,11 @@ class Provider:
         self.phase = "setup"
         self.control: dict[str, Any] | None = None
         self.instant_rule: int | None = None
-        self.videos: list[tuple[str, str]] = []  # (video_id, video_url) made in this run
         self.notes: list[str] = []
-        self.risky_skipped = 0  # invalid requests not sent: they could be billed
+        self.risky_skipped: Counter[str] = Counter()  # invalid calls not sent, by route
         self.overran: str | None = None  # a task that did not end within its wait
         self.silence = 0.0  # seconds the target left requests unanswered, in all
         self._receiver: Any = None
-        # The Dream Machine dialect's memory: creates whose callbacks are due, completed
-        # generations to upscale or add audio to, and whether the target serves those.
-        self.dm_callbacks: list[Case] = []
-        self.dm_completed: list[str] = []
-        self.dm_derived = False
-        self.dm_more_creates: list[str] = []  # reframe and modify creates it serves
         self._callback_seq = itertools.count(1)
 
     # -- sending --------------------------------------------------------------------
@@ -116,31 +117,26 @@ class Provider:
         return headers
 
     def is_billable(self, case: Case) -> bool:
-        """A POST to /luma/videos with a valid token that passes validation; in the
-        Dream Machine dialect, every create, upscale or audio with a valid token."""
-        if case.dialect != "acedata":
-            # An upscale or audio of an unknown or deleted id must be a 404: it makes nothing.
-            if case.expect_status == 404:
-                return False
-            path = case.path.split("?")[0]
-            return (
-                case.auth == "valid"
-                and case.valid
-                and dialect(case.dialect).is_billable(case.method, path)
-            )
-        return case.operation == "videos" and case.auth == "valid" and case.valid
+        """A valid call with the target's token to one of the dialect's billable paths
+        (`Pack.billable`); one that must be a 404 (an unknown id) makes nothing."""
+        if case.auth != "valid" or not case.valid or case.expect_status == 404:
+            return False
+        return self.pack.is_billable(case.method, case.path)
 
     def is_risky(self, case: Case) -> bool:
-        """An invalid /luma/videos body with a usable prompt, for a target without the
-        control API (maybe the real service): a lenient server could accept and bill it.
-        In the Dream Machine dialect, any invalid create with a valid token there."""
-        if case.dialect != "acedata":
-            path = case.path.split("?")[0]
-            creates = dialect(case.dialect).is_billable(case.method, path)
-            return self.control is None and creates and not case.valid and case.auth == "valid"
-        body = case.body if isinstance(case.body, dict) else {}
-        usable = S.is_valid_field("videos", "prompt", body.get("prompt"))
-        return self.control is None and case.operation == "videos" and not case.valid and usable
+        """An invalid call to a billable path that a lenient server could still accept
+        and bill (the dialect's `could_bill`), for a target without the control API:
+        it may be the real service."""
+        if self.control is not None or case.valid or case.auth != "valid":
+            return False
+        return self.pack.is_billable(case.method, case.path) and self.api.could_bill(case)
+
+    def skip_risky(self, case: Case) -> bool:
+        """Whether ``case`` is risky (`is_risky`): then it is counted, and not sent."""
+        if not self.is_risky(case):
+            return False
+        self.risky_skipped[f"{case.method} {self.pack.route(case.path.split('?')[0])}"] += 1
+        return True
 
     def transmit(
         self,
@@ -182,7 +178,8 @@ class Provider:
 
     def fetch(self, url: str) -> Answer:
         answer = self.transmit("GET", url, None, {}, MEDIA_TIMEOUT)
-        self.recorder.add(self.phase, Case("media", method="GET", path=url), url, {}, answer)
+        media = Case("media", method="GET", path=url, dialect=self.dialect)
+        self.recorder.add(self.phase, media, url, {}, answer)
         return answer
 
     def admin(
@@ -225,26 +222,11 @@ class Provider:
 
     # -- tasks --------------------------------------------------------------------
 
-    def retrieve(self, task_id: str) -> dict[str, Any] | None:
-        body = self.exchange(retrieve_case(task_id)).json_or_none()
-        return body if isinstance(body, dict) else None
-
-    def retrieve_batch(self, ids: list[str]) -> None:
-        self.exchange(Case("tasks", {"action": "retrieve_batch", "ids": ids}, label="batch"))
-
-    def settle(
-        self, task_id: str, ask: Callable[[str], Case] = retrieve_case
-    ) -> dict[str, Any] | None:
-        """The task's record once it has ended, every poll on the way checked; None
-        when it did not end (an answer broke a check, or its wait ran out: `waits`).
-        ``ask``: the case that reads it (a Dream Machine GET /generations/{id})."""
-        return settle(self, task_id, ask)
-
-    def remember_video(self, result: Any) -> None:
-        if isinstance(result, dict) and result.get("success") is True:
-            video = (result.get("video_id"), result.get("video_url"))
-            if all(isinstance(v, str) for v in video) and video not in self.videos:
-                self.videos.append(video)  # type: ignore[arg-type]
+    def settle(self, task_id: str) -> dict[str, Any] | None:
+        """The task's record once it has ended, every poll on the way checked (the
+        dialect's `read_case`); None when it did not end (an answer broke a check, or
+        its wait ran out: `waits`)."""
+        return settle(self, task_id, self.api.read_case)
 
     # -- callbacks ---------------------------------------------------------------------
 
@@ -278,15 +260,18 @@ class Provider:
             if time.monotonic() >= deadline and len(receiver.received) == seen:
                 return None
 
-    def check_callback(self, case: Case, task_id: str) -> None:
+    def check_callback(self, case: Case, check: str) -> None:
+        """Once the task ``case`` made has ended, its callback is due at the body's
+        ``callback_url``: every check of callbacks runs on it, or ``check`` fails when
+        none arrived."""
         received = self.callback_for(case.body["callback_url"])
         if received is None:
             self.current.append(
                 CheckFailure(
-                    f"no callback for task {task_id} arrived",
+                    f"no callback for task {case.task_id} arrived",
                     expected=f"a POST to {case.body['callback_url']}",
                     actual=f"nothing within {CALLBACK_WAIT:g} s of the task's end",
-                    check="callback-shape",
+                    check=check,
                     case=case,
                 )
             )
@@ -295,39 +280,6 @@ class Provider:
         content = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         kind = received.headers.get("Content-Type") or received.headers.get("content-type", "")
         answer = Answer(200, {"content-type": kind}, content)
-        callback = Case("callback", case.body, label=case.label, task_id=task_id)
+        callback = Case(CALLBACK, case.body, path=case.path, label=case.label,
+                        task_id=case.task_id, dialect=case.dialect)  # fmt: skip
         self.current.extend(_run_checks(self.ctx, callback, answer))
-
-    # -- one billable example -----------------------------------------------------------
-
-    def video(self, body: dict[str, Any], label: str) -> None:
-        """One POST /luma/videos and everything that follows from it: settle the task,
-        its callback (once the task is seen to end), retrieve it alone and in a batch,
-        remember the video."""
-        if given(body).get("callback_url"):  # a null one is not given
-            body = self.unique_callback(body)
-        case = Case("videos", body, label=label)
-        timeout = ANSWER_TIMEOUT
-        if case.mode == "sync":
-            if self.instant_rule is not None:
-                case.headers[SCENARIO_HEADER] = INSTANT
-            else:
-                timeout = float(given(body).get("timeout", 300)) + ANSWER_TIMEOUT
-        answer = self.exchange(case, timeout)
-        data = answer.json_or_none()
-        task_id = data.get("task_id") if isinstance(data, dict) else None
-        if answer.status != 200 or not isinstance(task_id, str):
-            return
-        case.task_id = task_id
-        if case.mode == "sync":
-            self.remember_video(data)
-            record = self.retrieve(task_id)
-        else:
-            record = self.settle(task_id)
-            if record is not None:  # it ended: its callback is due, its record final
-                if case.mode == "callback":
-                    self.check_callback(case, task_id)
-                record = self.retrieve(task_id) or record
-        self.retrieve_batch([task_id, f"unknown-{task_id}"])
-        if record is not None:
-            self.remember_video(record.get("response"))

@@ -1,6 +1,7 @@
-"""The stateful part of the provider suite: a Hypothesis state machine that mixes
-generate, extend (of videos made earlier in the run), retrieve, retrieve_batch and —
-where the target's clock can be moved — advancing time or finishing tasks by hand.
+"""The stateful part of the provider suite: a Hypothesis state machine whose rules are
+the dialect's (its ``provider`` module's ``MACHINE``, a `ProviderMachine`): making tasks,
+reading them, and — where the target's clock can be moved — advancing time or finishing
+tasks by hand.
 
 There are no separate invariants to write: every answer goes through the same checks
 as the rest of the suite, and those read the run's history, so "states only move
@@ -26,9 +27,6 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from ..checks import Case
-from ..contract import strategies as S
-from .outcome import BudgetSpent
 from .plans import _keep
 
 if TYPE_CHECKING:
@@ -40,8 +38,9 @@ INDEX = st.integers(0, 10**6)  # picks one of the tasks or videos known when the
 
 class ProviderMachine(RuleBasedStateMachine):
     """What every dialect's machine shares: the ids it may act on (the run's earlier ones,
-    then its own), a step's bookkeeping, and the choice of an id. Set ``provider`` on a
-    subclass before running it."""
+    then its own), a step's bookkeeping (`_after`, which each rule ends with), the choice
+    of an id (`_pick`), and the rules about time: moving a manual clock, and finishing a
+    task by hand on a real one. Set ``provider`` on a subclass before running it."""
 
     provider: Provider
     provider_seed: int | None = None
@@ -68,74 +67,18 @@ class ProviderMachine(RuleBasedStateMachine):
         recent = self.ids[-4:] if index % 4 else self.ids
         return recent[index % len(recent)]
 
-
-class LumaMachine(ProviderMachine):
-    """The AceDataCloud dialect's machine (see `machine_for`)."""
-
-    def _submit(self, body: dict[str, Any], label: str) -> None:
-        try:
-            answer = self.provider.exchange(Case("videos", body, label=label))
-        except BudgetSpent:
-            return
-        data = answer.json_or_none()
-        if answer.status == 200 and isinstance(data, dict) and isinstance(data.get("task_id"), str):
-            self.ids.append(data["task_id"])
-
-    @precondition(lambda self: self.provider.budget.left > 0)
-    @rule(body=S.generate_requests(mode="async"))
-    def generate(self, body: dict[str, Any]) -> None:
-        self._submit(body, "stateful generate/async")
-        self._after()
-
-    @precondition(lambda self: self.provider.budget.left > 0 and self.provider.videos)
-    @rule(body=S.extend_requests(by="id", mode="async"), index=INDEX)
-    def extend(self, body: dict[str, Any], index: int) -> None:
-        videos = self.provider.videos
-        self._submit({**body, "video_id": videos[index % len(videos)][0]}, "stateful extend/async")
-        self._after()
-
-    @precondition(lambda self: self.ids)
-    @rule(index=INDEX)
-    def retrieve(self, index: int) -> None:
-        record = self.provider.retrieve(self._pick(index))
-        if record is not None:
-            self.provider.remember_video(record.get("response"))
-        self._after()
-
-    @precondition(lambda self: self.ids)
-    @rule(indexes=st.lists(INDEX, min_size=1, max_size=4), unknown=st.booleans())
-    def retrieve_batch(self, indexes: list[int], unknown: bool) -> None:
-        ids = [self._pick(i) for i in indexes]
-        self.provider.retrieve_batch([*ids, "luma-mock-verify-unknown"] if unknown else ids)
-        self._after()
-
-    @precondition(lambda self: not self.ids)  # the fallback: always something to run
-    @rule(task_id=S.identifiers())
-    def retrieve_unknown(self, task_id: str) -> None:
-        body = {"action": "retrieve", "id": f"luma-mock-verify-unknown-{task_id}"}
-        self.provider.exchange(Case("tasks", body, label="unknown-id", expect_status=404))
-        self._after()
-
     @precondition(lambda self: self.provider.manual_clock)
     @rule(seconds=st.sampled_from((0.5, 1.0, 2.0, 5.0, 30.0, 61.0, 120.0)))
     def advance(self, seconds: float) -> None:
         self.provider.advance(seconds)
         self._after()
 
-    @precondition(
-        lambda self: self.ids and self.provider.control and not self.provider.manual_clock
-    )
-    @rule(index=INDEX)
-    def complete(self, index: int) -> None:
-        self.provider.admin("POST", f"/tasks/{self._pick(index)}/complete")
-        self._after()
-
 
 def machine_for(
     provider: Provider, seed: int | None = None, rules: type[ProviderMachine] | None = None
 ) -> type[ProviderMachine]:
-    """A machine (`LumaMachine` unless told) bound to one provider run."""
-    rules = rules or LumaMachine
+    """A machine (the provider's dialect's unless told) bound to one provider run."""
+    rules = rules or provider.api.MACHINE
     name = f"{rules.__name__}Run"
     return type(name, (rules,), {"provider": provider, "provider_seed": seed})
 

@@ -1,7 +1,9 @@
-"""The provider suite's entry point: `verify` runs the phases against a `Target` —
-cheap ones first (auth, invalid and malformed input, unknown ids), then billable ones
-(every request shape in every mode, then the stateful machine) — and returns a
-`Verification` for `report`. `iter_exchanges` reads back a ``--record`` file.
+"""The provider suite's entry point: `verify` runs one dialect's phases against a
+`Target` — cheap ones first (auth, invalid and malformed input, unknown ids), then
+billable ones (the dialect's flows, then its state machine) — and returns a
+`Verification` for `report`. The dialect is found by name in the registry of packs; its
+``provider`` module (`dialect.ProviderDialect`) makes the phases. `iter_exchanges` reads
+back a ``--record`` file.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from typing import IO, Any
 from hypothesis import settings
 
 from ..contract import profiles
+from ..contract.packs import default_pack, pack
 from .outcome import Budget, Verification
-from .plans import _run_plan, billable_plans, cheap_plans
+from .plans import _run_plan
 from .progress import Progress, Recorder
 from .runner import Provider
+from .stateful import run_machine
 from .targets import Target
 
-REAL_SERVICE = "https://api.acedata.cloud"
-DEFAULT_CAP_WITH_CONTROL = 36  # the fake's videos are free: two per shape and mode
+REAL_SERVICE = default_pack().real_service  # the real service of the API at the root
+DEFAULT_CAP_WITH_CONTROL = 36  # the fake's tasks are free: two per shape and mode, or more
 
 
 # -- the entry point ------------------------------------------------------------------
@@ -41,17 +45,20 @@ def verify(
     stateful: bool = True,
     image_url: str | None = None,
     out: IO[str] | None = sys.stderr,
-    dialect: str = "acedata",
+    dialect: str | None = None,
 ) -> Verification:
     """Verify ``target`` against the contract and return what was found.
 
     ``max_billable``: the cap on billable requests (default: 36 on a target with the
     control API, 0 elsewhere — the real service costs money). ``max_examples``: per
     property (default: the profile's). ``record``: a JSON-lines file of every exchange.
-    ``dialect``: ``acedata`` (POST /luma/videos …) or ``dream-machine`` (Luma's own API
-    under ``/dream-machine/v1``; `dm_plans`, `dm_stateful`).
+    ``dialect``: the name of a registered pack (`contract.packs.names`; default: the
+    one served at the root). A base URL given as the dialect's SDKs take it, with the
+    pack's prefix (``…/dream-machine/v1``), is the service at its host.
     """
     started = time.monotonic()
+    dialect = dialect or default_pack().name
+    target.under(pack(dialect).path_prefix)
     profiles.register()
     base = settings.get_profile(profile)
     n = max_examples or base.max_examples
@@ -60,7 +67,7 @@ def verify(
     recorder = Recorder(record, target.token)
     budget = Budget(0)
     progress = Progress(out, budget)
-    provider = Provider(target, budget, recorder, progress)
+    provider = Provider(target, budget, recorder, progress, dialect)
     try:
         provider.probe_control()
         if max_billable is None:
@@ -68,41 +75,22 @@ def verify(
             if not max_billable:
                 provider.notes.append("billable checks skipped: pass --max-billable N")
         budget.cap = max_billable
-        if dialect == "dream-machine":
-            from .dm_plans import (
-                dm_billable_plans,
-                dm_cheap_plans,
-                probe_derived,
-                probe_more_creates,
-            )
-
-            provider.dm_derived = probe_derived(provider)
-            provider.dm_more_creates = probe_more_creates(provider)
-            plans = dm_cheap_plans(provider, n)
-            plans += dm_billable_plans(provider, n) if budget.cap else []
-        else:
-            plans = cheap_plans(provider, n)
-            plans += billable_plans(provider, n, image_url) if budget.cap else []
+        provider.api.prepare(provider)
+        plans = provider.api.cheap_plans(provider, n)
+        plans += provider.api.billable_plans(provider, n, image_url) if budget.cap else []
         progress.planned = sum(p.examples for p in plans)
         for phase, group in itertools.groupby(plans, key=lambda p: p.phase):
             for plan in group:
                 _run_plan(provider, plan, base, seed)
             progress.phase_done(phase)
         if provider.risky_skipped:
-            what = "create" if dialect == "dream-machine" else "/luma/videos"
+            routes = ", ".join(sorted(provider.risky_skipped))
             provider.notes.append(
-                f"{provider.risky_skipped} invalid {what} examples with a usable prompt "
-                "not sent: without a control API the target may be the real service, which "
+                f"{sum(provider.risky_skipped.values())} invalid examples to {routes} not "
+                "sent: without a control API the target may be the real service, which "
                 "could accept and bill them"
             )
-        if stateful and dialect == "dream-machine":
-            from .dm_stateful import run_dm_machine
-
-            run_dm_machine(provider, base, n, seed)
-            progress.phase_done("stateful")
-        elif stateful:
-            from .stateful import run_machine
-
+        if stateful:
             run_machine(provider, base, n, seed)
             progress.phase_done("stateful")
     finally:

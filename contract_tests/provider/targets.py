@@ -88,6 +88,11 @@ class BaseTransport:
     def close(self) -> None:
         pass
 
+    def rebase(self, prefix: str) -> None:
+        """Drop ``prefix`` from the end of ``base_url``: the suites' paths carry it."""
+        if prefix and self.base_url.endswith(prefix):
+            self.base_url = self.base_url[: -len(prefix)]
+
 
 class HttpTransport(BaseTransport):
     """A server over the network, with `requests`."""
@@ -140,6 +145,11 @@ class AlternatingTransport(BaseTransport):
         with self._lock:
             server = next(self._turn)
         return server.send(method, url, body, headers, timeout)
+
+    def rebase(self, prefix: str) -> None:
+        for server in self.servers:
+            server.rebase(prefix)
+        self.base_url = self.servers[0].base_url
 
     def close(self) -> None:
         for server in self.servers:
@@ -239,6 +249,16 @@ class Target:
             f"with LUMA_TOKEN={token}"
         )
         return target
+
+    def under(self, prefix: str) -> Target:
+        """The target with its base URL taken as the service's: given as an SDK's
+        (``http://host/dream-machine/v1``, a dialect's ``prefix``), the prefix is dropped,
+        since every path the suite sends starts with it. A transport without `rebase`
+        (one of the plugin's own) is left as it is."""
+        rebase = getattr(self.transport, "rebase", None)
+        if rebase is not None:
+            rebase(prefix)
+        return self
 
     def close(self) -> None:
         closer = getattr(self.transport, "close", None)

@@ -14,8 +14,9 @@ wait is bounded by what the target can do:
 
 A task that has not ended then fails ``task-finishes``, and the target is not waited on
 again: later tasks of the run are retrieved once each, so a run waits out at most one
-bound. The check sits in the shared registry under its own operation, ``wait``: its
-case is the wait (`TaskWait`), its answer the last record seen.
+bound. The check sits in the shared registry under its own operation, ``wait``, for
+every dialect: its case is the wait (`TaskWait`), its answer the last record seen, read
+by the case's dialect (`checks.state_of`, `checks.ended`).
 """
 
 from __future__ import annotations
@@ -26,22 +27,22 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..checks import (
+    WAIT,
     Answer,
     Case,
     CheckContext,
     CheckFailure,
     check,
+    ended,
     fail,
-    record_state,
     run_checks,
+    state_of,
 )
 
 POLL_DEADLINE = 600.0  # seconds a task may take on a target without the control API
 POLL_FIRST, POLL_MAX = 0.25, 15.0  # backoff between polls: a quick task is seen quickly
 FAKE_TIME_LIMIT = 3600.0  # seconds of a manual clock we move before completing by hand
 TASK_WAIT = 5.0  # real seconds the control API may take to end a task after /complete
-WAIT = "wait"  # the registry's operation for the end of a wait
-ENDED = ("completed", "failed")
 
 
 class Provider(Protocol):
@@ -64,12 +65,6 @@ class Provider(Protocol):
     def admin(self, method: str, path: str, body: Any = None, timeout: float = ...) -> Answer: ...
 
 
-def retrieve_case(task_id: str) -> Case:
-    """``POST /luma/tasks`` ``{"action": "retrieve", "id": task_id}``, which must be a 200."""
-    body = {"action": "retrieve", "id": task_id}
-    return Case("tasks", body, label="retrieve", expect_status=200, task_id=task_id)
-
-
 @dataclass
 class TaskWait(Case):
     """The end of one wait for a task: how the suite waited, and its bound."""
@@ -83,12 +78,11 @@ class TaskWait(Case):
     "a task ends (completed or failed) within its wait: at once through the control API, "
     "in 10 minutes elsewhere",
     on=(WAIT,),
-    dialects=("acedata", "dream-machine"),
 )
 def task_finishes(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     record = answer.json_or_none()
-    state = _state_of(case.dialect)(record) if isinstance(record, dict) else "never retrieved"
-    if state in ENDED:
+    state = state_of(case.dialect, record) if isinstance(record, dict) else "never retrieved"
+    if ended(case.dialect, state):
         return None
     waited = case.waited if isinstance(case, TaskWait) else ""
     bound = case.bound if isinstance(case, TaskWait) else "its wait"
@@ -99,23 +93,12 @@ def task_finishes(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     )
 
 
-def generation_state(generation: dict[str, Any]) -> str:
-    """The state a Dream Machine Generation shows."""
-    return str(generation.get("state", "queued"))
-
-
-def _state_of(dialect: str) -> Callable[[dict[str, Any]], str]:
-    return generation_state if dialect == "dream-machine" else record_state
-
-
 class _Polls:
     """The polls of one task: the last record seen, and whether the wait goes on."""
 
-    def __init__(
-        self, provider: Provider, task_id: str, ask: Callable[[str], Case] = retrieve_case
-    ) -> None:
+    def __init__(self, provider: Provider, task_id: str, ask: Callable[[str], Case]) -> None:
         self.provider, self.task_id, self.ask = provider, task_id, ask
-        self.state_of = _state_of(ask(task_id).dialect)
+        self.dialect = ask(task_id).dialect
         self.last = Answer(0)  # the last 200 answer with a record
         self.record: dict[str, Any] | None = None
         self.broken = False
@@ -135,16 +118,14 @@ class _Polls:
 
     @property
     def ended(self) -> bool:
-        return self.record is not None and self.state_of(self.record) in ENDED
+        return self.record is not None and ended(self.dialect, state_of(self.dialect, self.record))
 
 
-def settle(
-    provider: Provider, task_id: str, ask: Callable[[str], Case] = retrieve_case
-) -> dict[str, Any] | None:
+def settle(provider: Provider, task_id: str, ask: Callable[[str], Case]) -> dict[str, Any] | None:
     """Bring the task to its end the cheapest way the target allows, checking every
     poll. The task's record once it has ended; None when it did not end — an answer
     broke a check (that failure says why) or the bound was reached (``task-finishes``).
-    ``ask``: the case that reads the task (the dialect's; a Dream Machine GET)."""
+    ``ask``: the case that reads the task (the dialect's `read_case`)."""
     polls = _Polls(provider, task_id, ask)
     going = polls.poll()
     if going and provider.overran is not None:

@@ -5,11 +5,12 @@ and what it asks for, the shapes of its answers, records and errors, its media, 
 OpenAPI document. The engine (`service.Engine`) is made with one
 (``Engine(dialect, settings)``) and holds it as ``engine.dialect``; the HTTP layer
 (`mock_server.web`) reaches the dialect only through the engine, so it never imports a
-dialect package. `mock_server.acedata` is the first dialect (the AceDataCloud Luma API);
-the Luma Dream Machine dialect, which answers errors as ``{"detail": ...}``, is the next
-one to implement `Dialect`.
+dialect package. Two dialects implement `Dialect`: `mock_server.acedata` (the
+AceDataCloud Luma API) and `mock_server.dream_machine` (Luma's own Dream Machine API,
+which answers errors as ``{"detail": ...}``).
 
-A call goes: the HTTP layer finds the path in `Dialect.routes` and hands the engine a
+A call goes: the HTTP layer finds the path in `Dialect.routes` (or, with path parameters,
+`Dialect.route_templates`) and hands the engine a
 `Call`; the engine counts it against the rate limit, asks `Dialect.check_request` for
 the verdict and the fields, refuses an invalid body, asks the scenario rules (through
 `Dialect.describe`), and has `Dialect.serve` do the endpoint's work with the small

@@ -17,15 +17,12 @@ more than `MAX_HEADERS` headers, or with a head over `MAX_HEAD` bytes.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import socket
 import struct
-import sys
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 import gevent
 import httptools
@@ -33,7 +30,6 @@ from gevent.event import Event
 
 from ..engine.faults import ENVIRON_KEY, Fault
 from .wire import (
-    ENVIRON_KEYS,
     LINGER_BYTES,
     LINGER_SECONDS,
     MAX_HEAD,
@@ -44,12 +40,11 @@ from .wire import (
     RefusalBody,
     Request,
     close_body,
-    environ_key,
     json_headers,
     no_write,
     parse_refusal,
 )
-from .wsgi import WSGIApp
+from .wsgi import WSGIApp, add_header, request_environ
 
 log = logging.getLogger("luma_mock.connection")
 
@@ -79,9 +74,9 @@ class Connection:
         self.max_body = max_body
         self.stopping = stopping  # set at shutdown: a hanging answer ends then
         remote = address if isinstance(address, tuple) else ("", "")
-        self.remote_addr, self.remote_port = str(remote[0]), str(remote[1])
+        self.remote = (str(remote[0]), str(remote[1]))
         self._started: tuple[str, list[tuple[str, str]]] | None = None
-        self.server_name, self.server_port = server_name, str(server_port)
+        self.server = (server_name, str(server_port))
         self.parser = httptools.HttpRequestParser(self)
         self.current = Request()
         self.complete: list[Request] = []
@@ -110,19 +105,9 @@ class Connection:
         if request.header_count > MAX_HEADERS:
             self._refuse(400, "bad_request", f"a request may carry at most {MAX_HEADERS} headers")
         self._count_head(len(name) + len(value))
-        key = ENVIRON_KEYS.get(name)
-        if key is None:
-            key = environ_key(name)
-            if len(ENVIRON_KEYS) < 1024:  # names come from clients: a bounded memo
-                ENVIRON_KEYS[name] = key
-        text = value.decode("latin-1")
-        if key.startswith("HTTP_"):
-            headers = request.headers
-            headers[key] = f"{headers[key]},{text}" if key in headers else text
-            if key == "HTTP_EXPECT" and text.lower() == "100-continue":
-                request.expect_continue = True
-        elif key == "CONTENT_TYPE":
-            request.content_type = text
+        key = add_header(request.headers, name, value)
+        if key == "HTTP_EXPECT" and value.lower() == b"100-continue":
+            request.expect_continue = True
         elif key == "CONTENT_LENGTH" and int(value) > self.max_body:
             self._too_large()  # llhttp has checked that it is a number
 
@@ -223,7 +208,16 @@ class Connection:
     # -- answering --------------------------------------------------------------------
 
     def _answer(self, request: Request) -> None:
-        status_line, headers, body, fault = self._call_app(self._environ(request))
+        environ = request_environ(
+            request.method,
+            request.url,
+            request.headers,
+            b"".join(request.body),
+            server=self.server,
+            remote=self.remote,
+            version=request.version,
+        )
+        status_line, headers, body, fault = self._call_app(environ)
         status = int(status_line[:3])
         # HEAD, 1xx, 204 and 304 answers have no body, whatever the app returned.
         head_only = request.method == "HEAD" or status < 200 or status in (204, 304)
@@ -253,42 +247,6 @@ class Connection:
         self._write(("\r\n".join(lines)).encode("latin-1"), body, head_only, chunked)
         if close:
             self._close_gracefully()
-
-    def _environ(self, request: Request) -> dict[str, Any]:
-        url = request.url
-        if not url.startswith(b"/"):  # absolute form (a proxy's), or "*"
-            parsed = httptools.parse_url(url) if b"://" in url else None
-            path = (parsed.path or b"/") if parsed else url
-            query = (parsed.query or b"") if parsed else b""
-        else:
-            path, _, query = url.partition(b"?")
-        body = b"".join(request.body)
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": request.method,
-            "SCRIPT_NAME": "",
-            "PATH_INFO": unquote_to_bytes(path).decode("latin-1")
-            if b"%" in path
-            else path.decode("latin-1"),
-            "QUERY_STRING": query.decode("latin-1"),
-            "SERVER_NAME": self.server_name,
-            "SERVER_PORT": self.server_port,
-            "SERVER_PROTOCOL": f"HTTP/{request.version}",
-            "REMOTE_ADDR": self.remote_addr,
-            "REMOTE_PORT": self.remote_port,
-            "CONTENT_LENGTH": str(len(body)),  # the body as read is what counts
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.input_terminated": True,
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": False,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-            **request.headers,
-        }
-        if request.content_type is not None:
-            environ["CONTENT_TYPE"] = request.content_type
-        return environ
 
     def _call_app(
         self, environ: dict[str, Any]

@@ -1,24 +1,25 @@
 """The fake answering in process, with no socket: for `requests` through the `responses`
 library, and for httpx through a transport. Both hand each request to the fake's Flask
 app, so every behaviour (validation, scenarios, the journal, media) is the same as over a
-socket; faults below HTTP become the exceptions the client library raises for them.
+socket: the environ is built by `wsgi.request_environ`, as the socket server builds it,
+from the request-target and header fields the client would have sent. Faults below HTTP
+become the exceptions the client library raises for them.
 Callbacks are still delivered for real, by the fake's dispatcher.
 """
 
 from __future__ import annotations
 
 import http.client
-import io
 import re
-import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from flask import Flask
 
 from ..engine.faults import ENVIRON_KEY, Fault
+from .wsgi import WSGIApp, add_header, request_environ
 
 if TYPE_CHECKING:
     import httpx
@@ -34,39 +35,34 @@ class AppAnswer:
 
 
 def call_app(
-    app: Flask, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    app: WSGIApp,
+    method: str,
+    url: str,
+    headers: Iterable[tuple[bytes, bytes]],
+    body: bytes | None,
 ) -> AppAnswer:
-    """One request through the fake's WSGI app, as a server would pass it (an environ
-    built here directly: werkzeug's test client costs half as much again per call)."""
+    """One request through the fake's WSGI app, as the socket server would hand it over
+    (an environ built here directly: werkzeug's test client costs half as much again per
+    call). ``headers`` are the fields as the client sends them, repeats and all."""
     parts = urlsplit(url)
     body = body or b""
-    host = parts.netloc
+    # The request-target and Host a client puts on the wire for this URL.
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    fields: dict[str, str] = {}
+    for name, value in headers:
+        add_header(fields, name, value)
+    fields.setdefault("HTTP_HOST", parts.netloc)
     default_port = "443" if parts.scheme == "https" else "80"
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": method.upper(),
-        "SCRIPT_NAME": "",
-        "PATH_INFO": unquote(parts.path) or "/",
-        "QUERY_STRING": parts.query,
-        "SERVER_NAME": parts.hostname or "localhost",
-        "SERVER_PORT": str(parts.port or default_port),
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": parts.scheme or "http",
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": False,
-        "wsgi.run_once": False,
-        "CONTENT_LENGTH": str(len(body)),
-        "HTTP_HOST": host,
-    }
-    for name, value in headers.items():
-        key = name.upper().replace("-", "_")
-        if key == "CONTENT_TYPE":
-            environ["CONTENT_TYPE"] = value
-        elif key not in ("CONTENT_LENGTH", "HOST"):
-            environ[f"HTTP_{key}"] = value
+    environ = request_environ(
+        method.upper(),
+        target.encode(),
+        fields,
+        body,
+        server=(parts.hostname or "localhost", str(parts.port or default_port)),
+        remote=("127.0.0.1", ""),  # no socket, so no port
+        scheme=parts.scheme or "http",
+        multithread=True,  # called on whichever thread the client runs on
+    )
     answer: dict[str, Any] = {}
 
     def start_response(status: str, response_headers: list[tuple[str, str]], *_: Any) -> Any:
@@ -105,6 +101,14 @@ def _requests_error(fault: Fault) -> Exception | None:
     return None  # malformed JSON and a dribble are well-formed HTTP: the body says it all
 
 
+def _latin1(headers: Any) -> list[tuple[bytes, bytes]]:
+    """A requests header dict as the fields http.client sends (latin-1 text, or bytes)."""
+    return [
+        (name.encode("latin-1"), value if isinstance(value, bytes) else value.encode("latin-1"))
+        for name, value in headers.items()
+    ]
+
+
 def responses_mock(app: Flask, base_urls: Iterable[str] | None = None) -> responses.RequestsMock:
     """A `responses.RequestsMock` that answers every request under ``base_urls`` from the
     fake and lets anything else through to the network (e.g. a local callback receiver).
@@ -117,7 +121,7 @@ def responses_mock(app: Flask, base_urls: Iterable[str] | None = None) -> respon
 
     def answer(request: Any) -> tuple[int, dict[str, str], Any]:
         body = request.body.encode() if isinstance(request.body, str) else request.body
-        result = call_app(app, request.method, request.url, request.headers, body)
+        result = call_app(app, request.method, request.url, _latin1(request.headers), body)
         error = _requests_error(result.fault) if result.fault else None
         headers = {k: v for k, v in result.headers if k.lower() != "content-length"}
         return result.status, headers, error if error is not None else result.body
@@ -156,7 +160,7 @@ def _httpx_error(fault: Fault, request: httpx.Request) -> Exception | None:
 def _httpx_answer(app: Flask, request: httpx.Request) -> httpx.Response:
     import httpx
 
-    result = call_app(app, request.method, str(request.url), request.headers, request.read())
+    result = call_app(app, request.method, str(request.url), request.headers.raw, request.read())
     error = _httpx_error(result.fault, request) if result.fault else None
     if error is not None:
         raise error

@@ -1,6 +1,6 @@
 """What `connection` reads and writes on the wire, apart from the loop itself: the limits
 it enforces, a request as llhttp hands it over, refusals, the Date line, and the small
-helpers that turn header names into WSGI keys and answers into bytes."""
+helpers that turn answers into bytes (the environ is `wsgi`'s)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ class Refusal(Exception):
 class Request:
     __slots__ = (
         "body",
-        "content_type",
         "expect_continue",
         "header_count",
         "headers",
@@ -41,9 +40,8 @@ class Request:
 
     def __init__(self) -> None:
         self.url = b""
-        self.headers: dict[str, str] = {}  # as WSGI names them: HTTP_USER_AGENT, ...
+        self.headers: dict[str, str] = {}  # as `wsgi.add_header` keys them: HTTP_USER_AGENT, ...
         self.header_count = 0
-        self.content_type: str | None = None
         self.body: list[bytes] = []
         self.method = "GET"
         self.version = "1.1"
@@ -63,22 +61,6 @@ class DateLine:
         if second != cls.second:
             cls.second, cls.line = second, f"Date: {formatdate(second, usegmt=True)}"
         return cls.line
-
-
-# Header name -> WSGI environ key, memoized (names come from clients: `connection`
-# bounds it).
-ENVIRON_KEYS: dict[bytes, str] = {}
-
-
-def environ_key(name: bytes) -> str:
-    """``User-Agent`` -> ``HTTP_USER_AGENT``; "" for a name with an underscore, which
-    would pass for its dashed twin in the environ (dropped, as other servers do)."""
-    text = name.decode("latin-1").upper()
-    if "_" in text:
-        return ""
-    if text in ("CONTENT-TYPE", "CONTENT-LENGTH"):
-        return text.replace("-", "_")
-    return "HTTP_" + text.replace("-", "_")
 
 
 def parse_refusal(error: Exception) -> Refusal:

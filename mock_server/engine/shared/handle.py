@@ -70,8 +70,16 @@ class Shared:
     @staticmethod
     def ping(url: str) -> tuple[Any, float]:
         """A client of the store at ``url`` that has answered, and the lease its URL
-        asks for; OSError saying so if it cannot be reached."""
-        import redis  # only a shared store needs it
+        asks for; OSError saying so if it cannot be reached, or if the libraries a shared
+        store needs are not installed (they are an extra, by need)."""
+        try:
+            import hiredis  # noqa: F401 - `lane` packs commands with it
+            import redis  # only a shared store needs it
+        except ImportError as missing:
+            raise OSError(
+                f"a shared store needs redis-py and hiredis ({missing}): "
+                "pip install 'luma-mock[redis]'"
+            ) from None
 
         parts = urlsplit(url)
         query = dict(parse_qsl(parts.query))

@@ -8,11 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .context import CheckContext
-from .exchanges import Answer, Case, fail
-from .media_probe import jpeg_size, mp4_size
-from .registry import SKIPPED, check
-from .tasks import _records
+from ..checks import SKIPPED, Answer, Case, CheckContext, check, fail, jpeg_size, mp4_size
+from .records import NAME, OPERATIONS, records_in
 
 
 def _results_in(case: Case, answer: Answer) -> Iterator[dict[str, Any]]:
@@ -21,13 +18,18 @@ def _results_in(case: Case, answer: Answer) -> Iterator[dict[str, Any]]:
         return
     if case.operation == "videos" and body.get("success") is True:
         yield body
-    for record in _records(case, answer):
+    for record in records_in(case, answer):
         response = record.get("response")
         if isinstance(response, dict) and response.get("success") is True:
             yield response
 
 
-@check("media-size", "video_url and thumbnail_url serve an MP4 and a JPEG of the stated size")
+@check(
+    "media-size",
+    "video_url and thumbnail_url serve an MP4 and a JPEG of the stated size",
+    OPERATIONS,
+    (NAME,),
+)
 def media_size(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     results = list(_results_in(case, answer)) if ctx.fetch is not None else []
     if not results:

@@ -8,27 +8,29 @@ its task's result. They read the run's memory (`CheckContext.history`), which
 from __future__ import annotations
 
 import math
-from typing import Any
 
+from ..checks import SKIPPED, Answer, Case, CheckContext, check, fail
 from ..contract import schema as contract
-from .answers import _json_body
-from .context import SET_ONCE, STATE_ORDER, CheckContext, record_state, task_records
-from .exchanges import Answer, Case, fail
-from .registry import SKIPPED, check
+from . import PACK
+from .records import (
+    ENDED,
+    NAME,
+    OPERATIONS,
+    SET_ONCE,
+    _json_body,
+    action,
+    records_in,
+    state_of,
+)
 
 # -- tasks over time ------------------------------------------------------------------
-
-
-def _records(case: Case, answer: Answer) -> list[dict[str, Any]]:
-    if case.operation != "tasks" or answer.status != 200:
-        return []
-    return task_records(case, answer.json_or_none())
 
 
 @check(
     "result-consistent",
     "a task's result is the same in its record, sync answer and callback",
     on=("videos", "tasks", "callback"),
+    dialects=(NAME,),
 )
 def result_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     if case.operation == "callback":
@@ -39,18 +41,18 @@ def result_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool | N
         if earlier[1] != body:
             fail(f"the callback differs from {earlier[0]}", expected=earlier[1], actual=body)
         return None
-    if case.operation == "tasks" and case.action == "retrieve" and answer.status == 200:
+    if case.operation == "tasks" and action(case) == "retrieve" and answer.status == 200:
         body = answer.json_or_none()
         wanted = case.body.get("id") if isinstance(case.body, dict) else None
         if isinstance(body, dict) and body.get("id") != wanted:
             fail("retrieve answered another task", expected=wanted, actual=body.get("id"))
-    records = _records(case, answer)
+    records = records_in(case, answer)
     if not records:
         return SKIPPED
     for record in records:
         task_id = str(record.get("id"))
         response = record.get("response")
-        if record_state(record) not in ("completed", "failed"):
+        if state_of(record) not in ENDED:
             continue
         succeeded = isinstance(response, dict) and response.get("success") is True
         if succeeded and response.get("task_id") != task_id:
@@ -68,32 +70,18 @@ def result_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool | N
             )
 
 
-@check("states-forward", "task states only move forward: pending → processing → completed|failed")
-def states_forward(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    records = _records(case, answer)
-    if not any(ctx.history.last(str(r.get("id"))) for r in records):
-        return SKIPPED  # nothing seen before to compare with
-    for record in records:
-        task_id = str(record.get("id"))
-        before = ctx.history.last(task_id)
-        if before is None:
-            continue
-        was, now = record_state(before), record_state(record)
-        if STATE_ORDER.get(now, -1) < STATE_ORDER.get(was, -1) or (
-            STATE_ORDER.get(was) == 2 and now != was
-        ):
-            fail(f"task {task_id} went from {was} to {now}", expected=f"{was} or later", actual=now)
-
-
 def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-3)
 
 
 @check(
-    "timestamps-consistent", "created ≤ started ≤ finished, elapsed = finished - created, set once"
+    "timestamps-consistent",
+    "created ≤ started ≤ finished, elapsed = finished - created, set once",
+    OPERATIONS,
+    (NAME,),
 )
 def timestamps_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    records = _records(case, answer)
+    records = records_in(case, answer)
     if not records:
         return SKIPPED
     for record in records:
@@ -113,10 +101,10 @@ def timestamps_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool
                 expected=times["finished_at"] - times["created_at"],
                 actual=times["elapsed"],
             )
-        finished = record_state(record) in ("completed", "failed")
+        finished = state_of(record) in ENDED
         if finished != ("finished_at" in times):
             fail(
-                f"task {task_id} is {record_state(record)} with finished_at "
+                f"task {task_id} is {state_of(record)} with finished_at "
                 f"{'set' if 'finished_at' in times else 'missing'}",
                 expected="finished_at exactly when the task is finished",
                 actual=times,
@@ -131,9 +119,14 @@ def timestamps_consistent(ctx: CheckContext, case: Case, answer: Answer) -> bool
                 )
 
 
-@check("batch-count", "retrieve_batch's count equals len(items), and items are the ids asked for")
+@check(
+    "batch-count",
+    "retrieve_batch's count equals len(items), and items are the ids asked for",
+    OPERATIONS,
+    (NAME,),
+)
 def batch_count(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
-    if case.operation != "tasks" or case.action != "retrieve_batch" or answer.status != 200:
+    if case.operation != "tasks" or action(case) != "retrieve_batch" or answer.status != 200:
         return SKIPPED
     body = answer.json_or_none()
     if not isinstance(body, dict) or not isinstance(body.get("items"), list):
@@ -154,10 +147,11 @@ def batch_count(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     "callback-shape",
     "a callback body is the sync result (or error envelope) of its task",
     on=("callback",),
+    dialects=(NAME,),
 )
 def callback_shape(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     body = _json_body(answer)
-    verdict = contract.check("acedata/callback", body)
+    verdict = contract.check(PACK.schema("callback"), body)
     if not verdict.ok:
         fail(
             "the callback does not match the callback schema",

@@ -9,10 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .context import CheckContext
-from .exchanges import Answer, Case, fail
-from .media_probe import jpeg_size, mp4_size, png_size
-from .registry import SKIPPED, check
+from ..checks import (
+    SKIPPED,
+    Answer,
+    Case,
+    CheckContext,
+    check,
+    fail,
+    jpeg_size,
+    mp4_size,
+    png_size,
+)
+from .records import DM
 
 RATIO_TOLERANCE = 0.06  # image sizes round to multiples of 16 (1552x656 for 21:9)
 READERS: dict[str, Callable[[bytes], tuple[int, int]]] = {
@@ -44,7 +52,7 @@ def _ratio(text: Any) -> float | None:
     "dm-media",
     "a completed generation's video is an MP4, its image a JPEG/PNG, of the ratio asked",
     ("create", "get", "list", "derive"),
-    ("dream-machine",),
+    DM,
 )
 def dm_media(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
     generations = list(_completed(case, answer)) if ctx.fetch is not None else []

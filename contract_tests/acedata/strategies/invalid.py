@@ -13,14 +13,13 @@ Each starts from a valid request of `requests` and changes one thing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from hypothesis import strategies as st
 
+from ...contract import invalid as contract_invalid
 from .requests import (
     TASKS,
     VIDEOS,
@@ -38,20 +37,8 @@ from .requests import (
 # -- invalid requests ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Invalid:
-    """A request that breaks exactly one contract rule.
-
-    ``body`` is the JSON value sent (``raw`` is None), or ``raw`` holds bytes that are
-    not a JSON document at all. ``expect`` are words the contract's verdict message
-    (`contract.check(...).message`) contains for it; empty for raw bodies.
-    """
-
-    endpoint: str  # "videos" or "tasks"
-    rule: str  # e.g. "prompt-empty", "timeout-not-positive", "body-not-json"
-    body: Any = None
-    raw: bytes | None = None
-    expect: str = ""
+class Invalid(contract_invalid.Invalid):
+    """A request to ``/luma/<endpoint>`` (``videos`` or ``tasks``) breaking one rule."""
 
     @property
     def path(self) -> str:
@@ -60,12 +47,6 @@ class Invalid:
     @property
     def schema(self) -> str:
         return f"acedata/{self.endpoint}-request"
-
-    def payload(self) -> bytes:
-        """The bytes to send."""
-        if self.raw is not None:
-            return self.raw
-        return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
 
 
 _JSON_TYPES = {

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for the Luma API's valid requests, derived from ``schemas/``.
+"""Hypothesis strategies for the Luma API's valid requests, from ``schemas/acedata/``.
 
 Every field's values come from the contract's own (bundled) schema through
 ``hypothesis_jsonschema.from_schema``; where a schema is too wide for a useful or safe
@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from jsonschema import Draft202012Validator
 
-from .. import schema as contract
+from ...contract import schema as contract
 
 Mode = Literal["sync", "callback", "async"]
 Frames = Literal["none", "first", "last", "both"]

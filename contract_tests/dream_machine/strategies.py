@@ -19,8 +19,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from ..schema import bundled
-from .invalid import Invalid
+from ..contract.invalid import Invalid
+from ..contract.schema import bundled
 
 MIN_PROMPT, MAX_PROMPT = 3, 5000
 RESOLUTIONS = ("540p", "720p", "1080p", "4k")
