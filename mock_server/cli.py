@@ -74,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_verify_arguments(commands.add_parser("verify", help="check a server against the contract"))
 
+    from contract_tests.contract.packs import names  # the registry: stdlib only
+
+    dialects = list(names())
     client = commands.add_parser("verify-client", help="check a client against the contract")
     client.add_argument("factory", help="MODULE:FACTORY, factory(base_url, token) -> adapter")
     client.add_argument("--profile", choices=["ci", "dev", "thorough"], default="ci")
@@ -90,17 +93,22 @@ def _parser() -> argparse.ArgumentParser:
         default=home,
         help="the API the client speaks (its pack may offer built-in adapters, e.g. 'lumaai')",
     )
+    client.add_argument(
+        "--billing-risk",
+        choices=["fail", "warn"],
+        default="fail",
+        help="a blind retry that may pay twice: fails the run (default), or is reported only",
+    )
 
     proxy = commands.add_parser("proxy", help="forward to a target, checking every exchange")
     proxy.add_argument(
-        "--target",
-        help="base URL to forward to (default: the dialect's real service, where allowed)",
+        "--target", help="base URL to forward to (default: the --dialect's real service)"
     )
     proxy.add_argument(
         "--dialect",
         choices=dialects,
-        default=home,
-        help="the API the traffic speaks (which schemas, which calls are billable)",
+        help="the API the traffic speaks (which schemas, which calls are billable); "
+        "default: each request's, by its path prefix",
     )
     proxy.add_argument("--host", default="127.0.0.1", help="address to listen on")
     proxy.add_argument("--port", type=int, default=8010, help="port (0 picks a free one)")

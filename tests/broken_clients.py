@@ -13,8 +13,8 @@ from typing import Any
 
 import requests
 
+from contract_tests.acedata.adapters import LumaError, RequestsAdapter
 from contract_tests.consumer import ConsumerReport, run_consumer_suite
-from contract_tests.consumer.adapters import LumaError, RequestsAdapter
 
 TIMEOUT = 0.5
 

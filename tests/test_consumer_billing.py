@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import pytest
 
-from contract_tests.checks.client_calls import Seen
-from contract_tests.consumer import FakeControl
+from contract_tests.checks.client_calls import BillingRisk, Seen
+from contract_tests.consumer import FakeControl, run_consumer_suite
 from tests import broken_clients
-from tests.broken_clients import suite
+from tests.broken_clients import TIMEOUT, suite
 
 
 def test_a_client_that_posts_twice_fails_every_case_it_bills_in(fake_url: str) -> None:
-    # Each flow, a held task included, and both extends: two videos per call.
+    # Each flow, a held task included, and both extends: two videos per call; and a
+    # dribbled answer, which arrives whole (slowly).
     report = suite(broken_clients.posts_twice, fake_url, "")
 
     failed = {r.name for r in report.results if not r.ok}
     flows = {r.name for r in report.results if r.kind == "flow"}
-    assert failed == flows and len(flows) == 5, report.render()
+    assert failed == {*flows, "generate: fault dribble"} and len(flows) == 5, report.render()
     assert report.failed_checks() == {"one-bill-per-call"}
-    # An error answer stops it after one post (nothing to pay for twice); retrieve never posts.
-    assert report.tally()["one-bill-per-call"] == (len(report.results) - 5, 5, 0)
+    assert not report.risks  # each second post came after an answer that made a task
+    # An error or a lost answer stops it after one post (nothing to pay for twice);
+    # retrieve never posts.
+    assert report.tally()["one-bill-per-call"] == (len(report.results) - 6, 6, 0)
     first = report.failures[0]
     assert first.actual.startswith("1. 200 (task ") and "; 2. 200 (task " in first.actual
 
@@ -40,6 +43,9 @@ def test_a_blind_retry_after_a_lost_answer_bills_twice_a_retried_retrieve_does_n
         "generate: fault reset": {"one-bill-per-call"},
         "generate: fault empty": {"one-bill-per-call"},
     }, report.render()
+    # Blind retries after a lost answer: billing risks, apart from the contract's breaks.
+    assert {r.name for r in report.results if r.risks} == set(failed)
+    assert all(isinstance(f, BillingRisk) for f in report.failures)
     actual = next(f for f in report.failures if "empty" in f.title).actual
     assert actual == "1. the answer was lost (empty); 2. the answer was lost (empty)"
     # It did retry the retrieves too, and that costs nothing.
@@ -75,6 +81,24 @@ def test_a_retry_after_a_504_is_a_second_bill(fake_url: str) -> None:
 
     assert [f.check for f in report.failures] == ["one-bill-per-call"], report.render()
     assert report.failures[0].actual == "1. 504; 2. 504; 3. 504"
+    assert not report.risks  # a 504 is an answer: the retry is a break, not a risk
+
+
+def test_a_billing_risk_only_warns_when_told(fake_url: str) -> None:
+    report = run_consumer_suite(
+        broken_clients.retries_after_reset,
+        fake_url=fake_url,
+        client_timeout=TIMEOUT,
+        billing_risk="warn",
+        only=lambda case: "generate: fault" in case.name,
+    )
+
+    assert report.ok, report.render()
+    assert {r.name for r in report.results if r.risks} == {
+        "generate: fault reset",
+        "generate: fault empty",
+    }
+    assert "2 billing risk(s) (reported, not failed)" in report.render()
 
 
 def test_what_may_bill() -> None:

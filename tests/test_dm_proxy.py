@@ -145,3 +145,37 @@ def test_luma_mock_proxy_dialect_dream_machine_prints_and_exits_0(clean: LiveSer
         f"POST {PREFIX}/generations/video 429 capped: billable cap of 0 reached; not forwarded",
     ]
     assert creates(clean) == []
+
+
+def test_without_a_dialect_each_request_is_read_by_its_path_prefix(clean: LiveServer) -> None:
+    # One proxy in front of a fake serving both dialects: a Dream Machine create is read
+    # by its schemas (and billed, and capped, in its shape), an AceData call by AceData's.
+    with ValidatingProxy(clean.url, max_billable=1) as proxy:
+        client = sdk(proxy.url)
+        client.generations.create(model="ray-2", prompt="a lighthouse at dusk")
+        with pytest.raises(lumaai.RateLimitError):
+            client.generations.create(model="ray-2", prompt="a second lighthouse")
+        capped = requests.post(
+            proxy.url + "/luma/videos",
+            json={"prompt": "a cat", "async": True},
+            headers={"authorization": f"Bearer {TOKEN}"},
+            timeout=10,
+        )
+        tasks = requests.post(
+            proxy.url + "/luma/tasks",
+            json={"action": "retrieve", "id": "no-such-task"},
+            headers={"authorization": f"Bearer {TOKEN}"},
+            timeout=10,
+        )
+
+    first, second, videos, retrieve = proxy.exchanges
+    assert (first.request_verdict.schema, first.answer_verdict.schema) == (
+        "dream-machine/video-request",
+        "dream-machine/generation",
+    )
+    assert not second.forwarded and second.answer == {"detail": second.answer["detail"]}
+    assert capped.status_code == 429 and capped.json()["error"]["code"] == "too_many_requests"
+    assert not videos.forwarded and videos.request_verdict.schema == "acedata/videos-request"
+    assert tasks.status_code == 404 and retrieve.answer_verdict.schema == "acedata/error"
+    assert all(x.ok for x in proxy.exchanges), [x.line() for x in proxy.exchanges]
+    assert len(creates(clean)) == 1

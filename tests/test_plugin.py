@@ -264,7 +264,7 @@ def test_luma_contract_runs_both_suites_on_the_fake(pytester: pytest.Pytester) -
     result = run(
         pytester,
         """
-        from contract_tests.consumer.adapters import RequestsAdapter
+        from contract_tests.acedata.adapters import RequestsAdapter
 
         def test_the_fake_keeps_the_contract(luma_contract):
             result = luma_contract.verify(max_examples=5, stateful=False)

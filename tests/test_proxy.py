@@ -286,3 +286,15 @@ def test_luma_mock_proxy_refuses_a_target_that_is_not_a_url() -> None:
     )
     assert done.returncode == 2
     assert "the target must be an http(s) URL" in done.stderr
+
+
+def test_luma_mock_proxy_needs_a_target_or_a_dialect_whose_service_it_is() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mock_server.cli", "proxy", "--port", "0"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "--target is required without --dialect" in done.stderr

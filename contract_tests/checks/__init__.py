@@ -5,13 +5,12 @@ It holds the registry and how checks run (`registry`), the checks every dialect'
 answers share (`answers`), with what checks share: the exchange types (`exchanges`:
 `Case`, `Answer`, `CheckFailure`), the run's memory (`context`), what a dialect says of
 its answers (`dialects`: the `Answers` protocol, found through the registry of packs),
-the MP4/JPEG/PNG size readers (`media_probe`); and the checks of a client (`client`,
-operation ``client``; `dm_client`, operation ``dm-client``) with the calls they read
-(`client_calls`, `dm_client_calls`), registered when the consumer suite imports them.
-Each dialect's own checks are in its pack's ``answers`` module
-(``contract_tests.<dialect>.answers``), registered with ``@check(...,
-dialects=(NAME,))`` when the first case of that dialect runs; `checks_of(NAME)` names
-them.
+the MP4/JPEG/PNG size readers (`media_probe`); and the checks of a client every dialect
+shares (`client`, operation ``client``) with the calls they read (`client_calls`),
+registered when the consumer suite imports them. Each dialect's own checks are in its
+pack's ``answers`` module (``contract_tests.<dialect>.answers``) and its client checks in
+its ``client`` module, registered with ``@check(..., dialects=(NAME,))`` when the first
+case of that dialect runs; `checks_of(NAME)` names them.
 
 It may import the standard library and `contract_tests.contract`, nothing else of this
 project and nothing of `mock_server`: the suites and the plugin sit above it.

@@ -1,17 +1,17 @@
-"""What a client did in one call through an adapter: the requests it really sent
-(`Seen`, as the fake's journal or the validating proxy saw them) and the call itself
-(`ClientCall`: what the adapter was given, what it was expected to do, what it returned
-or raised). The checks of a client (`client`) read these; which checks apply to
-a call is decided here (`SHARED_CHECKS`, `CHECKS_BY_EXPECTATION`).
+"""What a client did in one call through an adapter, whatever API it speaks: the
+requests it really sent (`Seen`, as the fake's journal or the validating proxy saw them,
+headers and arrival time included) and the call itself (`ClientCall`: what the adapter
+was given, what it was expected to do, what it returned or raised). The checks of a
+client (`client`, and each dialect's ``client`` module) read these.
 
-**Billing.** A request *may bill* — may have made a task, and so cost a video — when it
-is a ``POST /luma/videos`` that passed validation and the service did not say that no
-task was made: a 2xx made one; an answer lost or broken on the way (reset, empty reply,
-cut short, malformed, hang) leaves the client unable to know; a 504 ``timeout`` means
-the task may be running on (a synchronous call that times out leaves its task going);
-an error answer that names its ``task_id`` made one. Every other error answer — 401,
-403, 404, 429, 500, 502, 503 — says no task was made, so a retry after it costs
-nothing. `ClientCall.billed` lists the requests of a call that may bill.
+**Billing.** Which request *may bill* — may have started a paid generation — is the
+dialect's rule (its ``client`` module's ``may_bill(seen)``, found through the registry);
+what every dialect shares is this: an answer lost on the way (reset, empty reply, cut
+short, hang) leaves the client unable to know, so such a request may bill. A call that
+makes more requests that may bill than it is allowed (`ClientCall.bills_allowed`) either
+breaks the contract — a second one after an answer that said a generation was made — or,
+when every extra one follows a lost answer, is a *billing risk* (`BillingRisk`): a blind
+retry without an idempotency key, which may pay twice. The report keeps the two apart.
 """
 
 from __future__ import annotations
@@ -21,28 +21,29 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from .exchanges import Answer, Case
+from ..contract.packs import default_pack, pack, pack_for_path
+from .exchanges import Answer, Case, CheckFailure
 
 CLIENT = "client"  # the registry's operation for the checks of a client
 PROXY_CAP = "proxy-cap"  # the rule of a request the proxy held back (never forwarded)
-SHARED_CHECKS = ("request-sent", "request-conforms", "fields-sent", "one-bill-per-call")
-CHECKS_BY_EXPECTATION = {
-    "answer": ("task-id-matches", "answer-returned"),
-    "running": ("no-early-completion", "task-id-matches", "answer-returned"),  # a held task
-    "error": ("raises-on-error",),
-    "fault": ("raises-on-fault",),
-}
-MAY_HAVE_MADE_A_TASK = 504  # the one error status that does not say "no task was made"
+DELIVERED = frozenset({"dribble"})  # faults whose answer still arrives whole (slowly)
+
+
+class BillingRisk(CheckFailure):
+    """A call that may have paid more than once because it retried blind, after an
+    answer it never got: not a break of the contract's words, but money at stake."""
 
 
 @dataclass
 class Seen:
-    """One request the client sent, as the fake's journal (or the proxy) saw it.
-    ``fault``: the answer never reached the client whole (a fault of the fake, or the
-    target behind the proxy did not answer)."""
+    """One request the client sent, as the fake's journal (or the proxy) saw it, and the
+    answer it got. ``fault``: the answer never reached the client whole (a fault of the
+    fake, or the target behind the proxy did not answer). ``arrived``: when it arrived
+    (wall-clock seconds; None when unknown). ``dialect``: the API it speaks (by default,
+    the one whose prefix its path is under)."""
 
     method: str
-    path: str
+    path: str  # without the query
     body: Any
     verdict: dict[str, Any] | None  # schema, ok, problems, unknown_fields
     status: int | None
@@ -50,12 +51,19 @@ class Seen:
     rule: str | None = None
     seq: int = 0
     fault: str | None = None
+    task_id: str | None = None  # the task (generation) it made or asked about
+    query: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
+    arrived: float | None = None
+    answer_headers: dict[str, str] = field(default_factory=dict)  # names in lower case
+    dialect: str = ""
 
     @classmethod
-    def from_journal(cls, entry: dict[str, Any]) -> Seen:
+    def from_journal(cls, entry: dict[str, Any], dialect: str = "") -> Seen:
+        path, _, query = str(entry.get("path", "")).partition("?")
         return cls(
             entry.get("method", "POST"),
-            entry.get("path", ""),
+            path,
             entry.get("body"),
             entry.get("verdict"),
             entry.get("status"),
@@ -63,57 +71,64 @@ class Seen:
             entry.get("rule"),
             entry.get("seq", 0),
             entry.get("fault"),
+            entry.get("task_id"),
+            _query(entry.get("query") or query),
+            _lower(entry.get("headers")),
+            entry.get("arrived"),
+            _lower(entry.get("answer_headers")),
+            dialect,
         )
 
     @property
-    def api(self) -> bool:
-        return self.path in ("/luma/videos", "/luma/tasks")
+    def speaks(self) -> str:
+        """The dialect of this request."""
+        if self.dialect:
+            return self.dialect
+        return (pack_for_path(self.path) or default_pack()).name
+
+    @property
+    def route(self) -> str:
+        """The path under the dialect's prefix."""
+        return pack(self.speaks).route(self.path)
+
+    @property
+    def lost(self) -> bool:
+        """Whether its answer never reached the client whole."""
+        return (self.fault is not None and self.fault not in DELIVERED) or self.status is None
 
     @property
     def may_bill(self) -> bool:
-        """Whether this request may have made a task, and so cost a video (the module's
-        docstring gives the rule)."""
-        if (self.method, self.path) != ("POST", "/luma/videos") or self.rule == PROXY_CAP:
-            return False
-        if not (self.verdict or {}).get("ok"):
-            return False  # refused by validation: no task
-        if self.fault is not None or self.status is None:
-            return True  # the answer was lost: the client cannot know whether a task exists
-        if 200 <= self.status < 300 or self.status == MAY_HAVE_MADE_A_TASK:
-            return True
-        return isinstance(self.answer, dict) and bool(self.answer.get("task_id"))
+        """Whether it may have started a paid generation (the dialect's rule)."""
+        if self.rule == PROXY_CAP:
+            return False  # held back by the proxy: never reached the service
+        rule: Any = pack(self.speaks).load("client").may_bill
+        return bool(rule(self))
+
+    def wait_asked(self) -> float | None:
+        """Seconds the answer asked the client to wait before retrying, if it did."""
+        for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+            try:
+                return float(self.answer_headers[name]) * scale
+            except (KeyError, ValueError):
+                continue
+        return None
 
     def outcome(self) -> str:
         """How this request was answered, in a few words: ``200 (task abc)``,
         ``the answer was lost (reset)``."""
-        if self.fault is not None:
+        if self.lost and self.fault is not None:
             return f"the answer was lost ({self.fault})"
         if self.status is None:
             return "no answer yet"
-        task = self.answer.get("task_id") if isinstance(self.answer, dict) else None
+        task = self.task_id
+        if task is None and isinstance(self.answer, dict):
+            task = self.answer.get("task_id")
         return f"{self.status}" + (f" (task {task})" if task else "")
 
-    def problem(self, refusal_expected: bool = False) -> str | None:
-        """What is wrong with this request by the contract, if anything. A 400 that no
-        rule of the suite asked for means the service could not take it, and so does a 404
-        on /luma/videos (a video_id it never made) — unless the call was meant to be
-        refused."""
-        unknown_path = self.status == 404 and not self.api
-        if (unknown_path or self.status == 405) and self.rule is None:
-            return f"the service has no {self.method} {self.path} ({_error_text(self.answer)})"
-        if not self.api or self.status is None:
-            return None
-        if self.verdict is None:
-            return f"refused before it could be read: {self.status} {_error_text(self.answer)}"
-        if not self.verdict.get("ok"):
-            return f"{self.verdict.get('schema')}: " + "; ".join(self.verdict.get("problems", []))
-        refused = self.status == 400 or (self.status == 404 and self.path == "/luma/videos")
-        if refused and self.rule is None and not refusal_expected:
-            return f"the service refused it: {self.status} {_error_text(self.answer)}"
-        return None
-
     def curl(self, base_url: str) -> str:
-        parts = ["curl -s", "-X", self.method, shlex.quote(base_url + self.path)]
+        query = "&".join(f"{k}={v}" for k, v in self.query.items())
+        url = base_url + self.path + (f"?{query}" if query else "")
+        parts = ["curl -s", "-X", self.method, shlex.quote(url)]
         parts += ["-H", shlex.quote("authorization: Bearer $TOKEN")]
         if self.body is not None:
             body = self.body if isinstance(self.body, str) else json.dumps(self.body)
@@ -121,21 +136,26 @@ class Seen:
         return " ".join(parts)
 
 
-def _error_text(answer: Any) -> str:
-    error = answer.get("error") if isinstance(answer, dict) else None
-    if isinstance(error, dict):
-        return f"{error.get('code')}: {error.get('message')}"
-    return json.dumps(answer)[:120] if answer is not None else "no answer"
+def _query(text: str) -> dict[str, str]:
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(text))
+
+
+def _lower(headers: Any) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in (headers or {}).items()}
 
 
 @dataclass
 class ClientCall(Case):
     """One call through the adapter: what it was given, what it was expected to do,
-    the requests it made, and what it returned or raised."""
+    the requests it made, and what it returned or raised. ``method`` and ``path`` (under
+    the dialect's prefix) name the request the call is about; ``bills_allowed`` how many
+    requests that may bill it may make."""
 
-    call: str = ""  # generate, extend or retrieve
+    call: str = ""  # the adapter's method
     fields: dict[str, Any] = field(default_factory=dict)
-    expect: str = "answer"  # answer, running (a held task), error or fault
+    expect: str = "answer"  # answer, running, error, failed, either or fault (the dialect's)
     sent: list[Seen] = field(default_factory=list)
     returned: Any = None
     raised: BaseException | None = None
@@ -143,41 +163,30 @@ class ClientCall(Case):
     bound: float = 0.0
     error_code: str | None = None
     fault: str | None = None
+    token: str = ""
+    bills_allowed: int = 0
     setup: list[dict[str, Any]] = field(default_factory=list)  # rules of the example
     before: list[str] = field(default_factory=list)  # the example's steps before this call
 
+    def wanted(self, seen: Seen) -> bool:
+        """Whether ``seen`` is a request to this call's endpoint."""
+        return seen.method == self.method and seen.route == self.path
+
     def last(self) -> Seen | None:
         """The last request to the call's endpoint (after any retries)."""
-        return next((s for s in reversed(self.sent) if s.path == self.path), None)
+        return next((s for s in reversed(self.sent) if self.wanted(s)), None)
 
     def answer(self) -> Answer:
         seen = self.last()
         if seen is None or seen.status is None:
             return Answer(0)
         content = seen.answer if isinstance(seen.answer, str) else json.dumps(seen.answer)
-        return Answer(seen.status, {"content-type": "application/json"}, content.encode())
-
-    @property
-    def bills_allowed(self) -> int:
-        """Requests that may bill that this call may make: one to generate or extend,
-        none to retrieve."""
-        return 0 if self.call == "retrieve" else 1
+        headers = {"content-type": "application/json", **seen.answer_headers}
+        return Answer(seen.status, headers, content.encode())
 
     def billed(self) -> list[Seen]:
-        """The requests of this call that may have made a task (see `Seen.may_bill`)."""
+        """The requests of this call that may have started a paid generation."""
         return [s for s in self.sent if s.may_bill]
-
-    def expected_body(self) -> dict[str, Any]:
-        """The fields the request must carry (callback_url has a check of its own)."""
-        if self.call == "retrieve":
-            return {"action": "retrieve", "id": self.fields["task_id"]}
-        wanted = {k: v for k, v in self.fields.items() if k != "callback_url"}
-        return {"action": self.call, **wanted}
-
-    def checks(self) -> tuple[str, ...]:
-        """The checks that apply to this call, in the order they run."""
-        callback = ("callback-url-sent",) if "callback_url" in self.fields else ()
-        return SHARED_CHECKS + callback + CHECKS_BY_EXPECTATION[self.expect]
 
     def unknown_fields(self) -> list[str]:
         return [

@@ -1,6 +1,8 @@
-"""The fake the consumer suite drives: its control API (reset, scenario rules, the
-journal of what a client sent, the manual clock) and the suite's own requests to it, and
-``luma-mock serve`` started for the suite in a process of its own."""
+"""The one stage every dialect's client is checked on: ``luma-mock serve`` (every dialect
+it knows, on its own server and real sockets, so every fault below HTTP plays), started
+in a process of its own — or a running fake given by URL — and its control API (reset,
+scenario rules, the journal of what a client sent with headers and arrival times, the
+manual clock, finishing a task), with the suite's own requests to it."""
 
 from __future__ import annotations
 
@@ -27,14 +29,16 @@ class FakeControl:
         self.session = requests.Session()
         self._headers = {"authorization": f"Bearer {control_token}"} if control_token else {}
 
-    def _control(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+    def _control(
+        self, method: str, path: str, body: Any = None, timeout: float = 30, **params: Any
+    ) -> Any:
         answer = self.session.request(
             method,
             f"{self.url}/__admin{path}",
             json=body,
             params=params or None,
             headers=self._headers,
-            timeout=30,
+            timeout=timeout,
         )
         if answer.status_code >= 300:
             raise ControlError(f"{method} /__admin{path}: {answer.status_code} {answer.text}")
@@ -46,9 +50,21 @@ class FakeControl:
     def add_rule(self, rule: dict[str, Any]) -> None:
         self._control("POST", "/scenarios", rule)
 
-    def journal(self, since: int = 0) -> list[Seen]:
+    def journal(self, since: int = 0, dialect: str = "") -> list[Seen]:
         entries = self._control("GET", "/journal", kind="request", since=since)["entries"]
-        return [Seen.from_journal(e) for e in entries]
+        return [Seen.from_journal(e, dialect) for e in entries]
+
+    def wait_for(self, timeout: float, **filters: Any) -> dict[str, Any] | None:
+        """The first journal entry matching ``filters`` (the control API's), waiting up
+        to ``timeout`` seconds for it; None when none came."""
+        body = {"kind": "request", **filters, "timeout": timeout}
+        try:
+            entry: dict[str, Any] = self._control("POST", "/journal/wait", body, timeout + 10)
+        except ControlError as refused:
+            if " 504 " in f" {refused} ":
+                return None  # the control API's timeout: nothing came
+            raise
+        return entry
 
     def manual_clock(self) -> bool:
         return bool(self._control("GET", "/clock")["manual"])
@@ -59,20 +75,23 @@ class FakeControl:
     def complete(self, task_id: str) -> None:
         self._control("POST", f"/tasks/{task_id}/complete")
 
+    def fail(self, task_id: str, code: str, message: str | None = None) -> None:
+        self._control("POST", f"/tasks/{task_id}/fail", {"code": code, "message": message})
+
     def close(self) -> None:
         self.session.close()
 
     def api(self, path: str, body: dict[str, Any], token: str) -> dict[str, Any]:
-        """A request of the suite's own (to make a task or a video to work on)."""
+        """A request of the suite's own (to make something to work on): 2xx or it raises."""
         answer = self.session.post(
             self.url + path,
             json=body,
             headers={"authorization": f"Bearer {token}", "x-luma-mock-scenario": SETUP_SCENARIO},
             timeout=30,
         )
-        if answer.status_code != 200:
+        if not 200 <= answer.status_code < 300:
             raise ControlError(f"POST {path}: {answer.status_code} {answer.text}")
-        return answer.json()
+        return dict(answer.json())
 
 
 class LiveFake(ServedFake):

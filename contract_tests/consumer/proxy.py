@@ -2,16 +2,19 @@
 real service, or a fake), checks the request and the answer against the contract, and
 records both — so real traffic shows contract drift as it happens.
 
-    with ValidatingProxy("https://api.acedata.cloud", max_billable=2) as proxy:
+    with ValidatingProxy(pack(name).real_service, max_billable=2) as proxy:
         client = make_client(base_url=proxy.url)   # the application, unchanged
         ...
         assert all(x.ok for x in proxy.exchanges)
 
-Generations cost credits, so a cap on billable requests (``POST /luma/videos``, generate
-or extend) can be set: past it the proxy answers 429 ``too_many_requests`` in the
-documented envelope itself, forwards nothing, and says so. Each exchange is kept in
-memory, optionally appended to a JSON-lines file, and can be echoed as one line:
-``POST /luma/videos 200 ok``.
+The traffic's dialect is the one given, or else each request's: the dialect whose path
+prefix it is under (`contract.packs.pack_for_path`), the one served at the root
+otherwise; what the contract says of an exchange is that dialect's (its ``verdicts``
+module). Generations cost credits, so a cap on billable requests (each dialect's
+``billable`` calls) can be set: past it the proxy answers 429 ``too_many_requests`` in
+the dialect's error shape itself, forwards nothing, and says so. Each exchange is kept in
+memory, optionally appended to a JSON-lines file, and can be echoed as one line: its
+method, path, status and verdict.
 
 It is a threaded WSGI server on a real socket (werkzeug's, as Flask's tests use): each
 held synchronous call waits on its own thread, and nothing needs gevent's patching.
@@ -35,23 +38,10 @@ from urllib.parse import urlsplit
 import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from ..contract.packs import pack as dialect
-from .verdicts import (
-    BodyVerdict,
-    Exchange,
-    _parse,
-    answer_verdict,
-    detail,
-    dm_answer_verdict,
-    dm_request_verdict,
-    envelope,
-    request_verdict,
-)
+from ..contract.packs import Pack, default_pack, pack, pack_for_path
+from .dialect import verdicts_of
+from .verdicts import BodyVerdict, Exchange, parse
 
-ACEDATA = "acedata"
-
-BILLABLE = ("POST", "/luma/videos")  # generate and extend: each starts a paid task
-# (the Dream Machine dialect's billable calls: `contract.dialects`, every create)
 CAP_HEADER = "X-Luma-Mock-Proxy"
 # Hop-by-hop headers (RFC 9110 §7.6.1) and those the forwarding recomputes.
 _NOT_FORWARDED = frozenset(
@@ -87,15 +77,16 @@ class ValidatingProxy:
         record: str | Path | None = None,
         echo: Callable[[Exchange], None] | None = None,
         timeout: float = 900.0,  # a sync call may be held for the body's timeout (≤ 900 s)
-        dialect: str = ACEDATA,
+        dialect: str | None = None,
     ) -> None:
+        """``dialect``: the API all the traffic speaks; None: each request's, by its path."""
         parts = urlsplit(target)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"the target must be an http(s) URL, not {target!r}")
         if max_billable is not None and max_billable < 0:
             raise ValueError("max_billable must be 0 or more")
         self.target = target.rstrip("/")
-        self.dialect = _dialect(dialect)
+        self.dialect: Pack | None = pack(dialect) if dialect is not None else None
         self.max_billable = max_billable
         self.echo = echo
         self.timeout = timeout
@@ -160,23 +151,27 @@ class ValidatingProxy:
     ) -> Iterable[bytes]:
         started = time.perf_counter()
         method = environ["REQUEST_METHOD"]
-        # Runs of slashes read as one, as the service does: //luma/videos (a client's base
-        # URL ending in a slash) is billable too.
+        # Runs of slashes read as one, as the services do: a client's base URL ending in a
+        # slash makes every path start with two, and its creates are billable too.
         path = re.sub("/{2,}", "/", environ.get("PATH_INFO", "") or "/")
         query = environ.get("QUERY_STRING", "")
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length > 0 else b""
-        request, _ = _parse(raw)
-        billable = self.dialect.is_billable(method, path)
+        request, _ = parse(raw)
+        speaks = self.speaks(path)
+        billable = speaks.is_billable(method, path)
 
         if billable and not self._admit():
-            status, headers, content = self._capped()
+            status, headers, content = self._capped(speaks)
             forwarded, note = False, f"billable cap of {self.max_billable} reached; not forwarded"
         else:
-            status, headers, content, note = self._forward(environ, method, path, query, raw)
+            status, headers, content, note = self._forward(
+                speaks, environ, method, path, query, raw
+            )
             forwarded = True
 
-        answer, is_json = _parse(content)
+        answer, is_json = parse(content)
+        verdicts = verdicts_of(speaks.name)
         # The proxy's own answers (capped, target unreachable) are not the service's.
         own = not forwarded or bool(note)
         exchange = Exchange(
@@ -186,10 +181,10 @@ class ValidatingProxy:
             status=status,
             request=request,
             answer=answer,
-            request_verdict=self._request_verdict(method, path, request),
+            request_verdict=verdicts.request_verdict(method, path, request),
             answer_verdict=BodyVerdict()
             if own
-            else self._answer_verdict(method, path, request, status, answer, is_json, content),
+            else verdicts.answer_verdict(method, path, request, status, answer, is_json, content),
             forwarded=forwarded,
             billable=billable,
             note=note,
@@ -199,23 +194,13 @@ class ValidatingProxy:
         start_response(f"{status} {_reason(status)}", headers)
         return [content]
 
-    def _request_verdict(self, method: str, path: str, request: Any) -> BodyVerdict:
-        if self.dialect.name == ACEDATA:
-            return request_verdict(method, path, request)
-        return dm_request_verdict(method, path, request)
+    def speaks(self, path: str) -> Pack:
+        """The dialect of a request: the proxy's, or the one whose prefix ``path`` is under."""
+        return self.dialect or pack_for_path(path) or default_pack()
 
-    def _answer_verdict(
-        self, method: str, path: str, request: Any, status: int, answer: Any, is_json: bool,
-        raw: bytes,
-    ) -> BodyVerdict:  # fmt: skip
-        if self.dialect.name == ACEDATA:
-            return answer_verdict(path, request, status, answer, is_json)
-        return dm_answer_verdict(method, path, status, answer, is_json, raw)
-
-    def _error(self, code: str, message: str) -> bytes:
+    def _error(self, speaks: Pack, code: str, message: str) -> bytes:
         """The proxy's own error, in the dialect's shape."""
-        body = envelope(code, message) if self.dialect.name == ACEDATA else detail(message)
-        return json.dumps(body).encode()
+        return json.dumps(verdicts_of(speaks.name).error_body(code, message)).encode()
 
     def _admit(self) -> bool:
         with self._lock:
@@ -224,12 +209,12 @@ class ValidatingProxy:
             self.billable_forwarded += 1
             return True
 
-    def _capped(self) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _capped(self, speaks: Pack) -> tuple[int, list[tuple[str, str]], bytes]:
         message = (
             f"luma-mock proxy: the cap of {self.max_billable} billable request(s) is reached; "
             "this request was not forwarded"
         )
-        content = self._error("too_many_requests", message)
+        content = self._error(speaks, "too_many_requests", message)
         headers = [
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(content))),
@@ -238,7 +223,13 @@ class ValidatingProxy:
         return 429, headers, content
 
     def _forward(
-        self, environ: dict[str, Any], method: str, path: str, query: str, raw: bytes
+        self,
+        speaks: Pack,
+        environ: dict[str, Any],
+        method: str,
+        path: str,
+        query: str,
+        raw: bytes,
     ) -> tuple[int, list[tuple[str, str]], bytes, str]:
         headers = {
             name: value
@@ -259,7 +250,7 @@ class ValidatingProxy:
             # The documented envelope, so a client reads it as the error it is; 502
             # because it is the proxy's own answer, not the service's.
             note = f"the target did not answer: {type(error).__name__}"
-            content = self._error("api_error", f"luma-mock proxy: {note}")
+            content = self._error(speaks, "api_error", f"luma-mock proxy: {note}")
             return 502, [("Content-Type", "application/json")], content, note
         content = answer.content
         back = [(k, v) for k, v in answer.headers.items() if k.lower() not in _NOT_FORWARDED]
@@ -274,10 +265,6 @@ class ValidatingProxy:
                 self._record.flush()
         if self.echo is not None:
             self.echo(exchange)
-
-
-def _dialect(name: str) -> Any:
-    return dialect(name)
 
 
 def _request_headers(environ: dict[str, Any]) -> Iterable[tuple[str, str]]:
@@ -310,11 +297,15 @@ class _QuietHandler(WSGIRequestHandler):
 def main(args: argparse.Namespace) -> int:
     """Run until SIGTERM or Ctrl-C; exit 1 if any exchange drifted from the contract."""
     echo = lambda x: print(x.line(), flush=True)  # noqa: E731
-    name = getattr(args, "dialect", ACEDATA)
-    if not args.target and name == ACEDATA:
-        print("luma-mock proxy: --target is required for the acedata dialect", file=sys.stderr)
+    name = getattr(args, "dialect", None)
+    target = args.target or (pack(name).real_service if name else None)
+    if not target:
+        print(
+            "luma-mock proxy: --target is required without --dialect (whose real service "
+            "is the default target)",
+            file=sys.stderr,
+        )
         return 2
-    target = args.target or dialect(name).real_service
     try:
         proxy = ValidatingProxy(
             target,

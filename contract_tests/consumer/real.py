@@ -1,51 +1,44 @@
 """The consumer suite's checks on a client of the real service (opt-in, it costs
-credits): the client talks through a `ValidatingProxy` that caps billable requests, and
-the checks read the proxy's records."""
+credits): the client talks through a `ValidatingProxy` that caps billable requests, the
+calls are the dialect's few (``real_plays``), and the checks read the proxy's records."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from ..checks import CheckFailures
-from .adapters import AdapterFactory, close_adapter
+from ..contract.packs import default_pack, pack
+from .adapters import close_adapter
+from .dialect import AdapterFactory, client_of, consumer_of
 from .proxy import ValidatingProxy
 from .report import CaseResult, ConsumerReport
 from .run import ClientRun
-
-REAL_BASE_URL = "https://api.acedata.cloud"
-REAL_PROMPT = "A paper boat drifts down a rain-soaked street, slow dolly shot"
 
 
 def run_against_real_service(
     factory: AdapterFactory,
     token: str,
     *,
-    target: str = REAL_BASE_URL,
+    dialect: str | None = None,
+    target: str | None = None,
     max_billable: int = 2,
     client_timeout: float = 60.0,
     progress: Callable[[CaseResult], None] | None = None,
 ) -> ConsumerReport:
-    """The checks that need no fake, on the client talking to the real service through
-    a `ValidatingProxy` that forwards at most ``max_billable`` generate/extend requests:
-    one asynchronous generate (one video's credits) and a retrieve of it, a retrieve of
-    an unknown task, and a generate with a wrong token. Fixed inputs: each costs money.
-    Drift in the service's own answers is reported as warnings."""
-    with ValidatingProxy(target, max_billable=max_billable) as proxy:
-        adapter = factory(proxy.url, token)
-        run = ClientRun.through_proxy(adapter, proxy, target, token, client_timeout)
-        plays: list[tuple[str, str, Callable[[], None]]] = [
-            ("generate (async), then retrieve", "generate", lambda: _real_generate(run)),
-            ("retrieve: an unknown task", "retrieve", lambda: _real_unknown_task(run)),
-            (
-                "generate: a wrong token",
-                "generate",
-                lambda: _real_wrong_token(run, factory(proxy.url, "luma-mock-wrong-token")),
-            ),
-        ]
+    """The checks that need no fake, on the client talking to the real service (of
+    ``dialect``, by default the one served at the root; or ``target``) through a
+    `ValidatingProxy` that forwards at most ``max_billable`` billable requests. Fixed
+    inputs: each costs money. Drift in the service's own answers is reported as
+    warnings."""
+    dialect = dialect or default_pack().name
+    speaks, target = consumer_of(dialect), target or pack(dialect).real_service
+    with ValidatingProxy(target, max_billable=max_billable, dialect=dialect) as proxy:
+        base_url = proxy.url + pack(dialect).path_prefix
+        adapter = factory(base_url, token)
+        run = ClientRun.through_proxy(adapter, proxy, target, token, client_timeout, dialect)
         results = []
-        for name, operation, play in plays:
-            result = CaseResult(name, "flow" if operation == "generate" else "error")
+        for name, kind, operation, play in speaks.real_plays(run, factory, base_url):
+            result = CaseResult(name, kind)
             if operation not in run.operations:
                 result.skipped = f"the adapter has no {operation}()"
             else:
@@ -55,6 +48,7 @@ def run_against_real_service(
                     play()
                 except CheckFailures as found:
                     result.failures = found.failures
+                result.weigh("fail")
             results.append(result)
             if progress is not None:
                 progress(result)
@@ -64,25 +58,11 @@ def run_against_real_service(
             for x in proxy.exchanges
             if not x.answer_verdict.ok
         ]
-        return ConsumerReport(f"{target} (through {proxy.url})", "real", results, warnings)
-
-
-def _real_generate(run: ClientRun) -> None:
-    accepted = run.call("generate", {"prompt": REAL_PROMPT, "aspect_ratio": "16:9", "async": True})
-    seen = accepted.last()
-    task_id = seen.answer.get("task_id") if seen and isinstance(seen.answer, dict) else None
-    if task_id and "retrieve" in run.operations:
-        run.call("retrieve", {"task_id": task_id}, expect="running")
-
-
-def _real_unknown_task(run: ClientRun) -> None:
-    run.call("retrieve", {"task_id": "luma-mock-no-such-task"}, expect="error")
-
-
-def _real_wrong_token(run: ClientRun, adapter: Any) -> None:
-    given, run.adapter = run.adapter, adapter
-    try:
-        run.call("generate", {"prompt": REAL_PROMPT, "async": True}, expect="error")
-    finally:
-        run.adapter = given
-        close_adapter(adapter)
+        return ConsumerReport(
+            f"{target} (through {proxy.url})",
+            "real",
+            results,
+            warnings,
+            checks=client_of(dialect).CHECKS,
+            title=f"{pack(dialect).title}: consumer suite",
+        )

@@ -1,87 +1,52 @@
-"""One run of a client's calls: the adapter, where its requests go (the fake, or a
-validating proxy in front of the real service), and where the suite reads what it sent.
-`ClientRun.call` makes one call on a thread of its own, reads the requests it made and
-runs the checks that apply; each example's set-up and steps are kept, so a failure comes
-with a reproduction."""
+"""One run of a client's calls, for every dialect: the adapter, where its requests go
+(the fake, or a validating proxy in front of the real service), and where the suite
+reads what it sent. `ClientRun.call` makes one call on a thread of its own (`bounded`),
+reads the requests it made and runs the checks that apply; each example's set-up and
+steps are kept, so a failure comes with a reproduction."""
 
 from __future__ import annotations
 
 import json
 import shlex
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ..checks import CheckContext, CheckFailures, run_checks
-from ..checks.client import CONSUMER_CHECKS
-from ..checks.client_calls import CLIENT, PROXY_CAP, ClientCall, Seen
-from .adapters import describe_call, operations
+from ..checks.client_calls import CLIENT, PROXY_CAP, ClientCall
+from ..contract.packs import pack
+from .adapters import close_adapter, operations
+from .dialect import ClientRules, ConsumerDialect, client_of, consumer_of
 from .fake import SETUP_SCENARIO, ControlError, FakeControl
+from .journals import SETUP_RULE, FakeJournal, Journal, ProxyJournal
 from .proxy import ValidatingProxy
 from .report import CaseResult
-from .verdicts import Exchange
 
 CASE_RULE = "consumer-case"  # the rule that sets up an example's error, fault or delay
+INSTANT = {"delay": 0, "queue": 0}
 
 
-class FakeJournal:
-    """Where the suite reads what the client sent: the fake's journal."""
+def bounded(
+    method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], bound: float
+) -> tuple[Any, BaseException | None, threading.Thread | None]:
+    """Call on a thread of its own, so a client that never gives up cannot stall the
+    suite: what it returned, what it raised, and — when it was still running after
+    ``bound`` seconds — its thread, which the caller must join before going on."""
+    box: dict[str, Any] = {}
 
-    def __init__(self, fake: FakeControl) -> None:
-        self.fake = fake
-        self.seen = 0
+    def run() -> None:
+        try:
+            box["returned"] = method(*args, **kwargs)
+        except BaseException as error:  # what the client raised is the outcome
+            box["raised"] = error
 
-    def start(self) -> None:
-        self.seen = 0  # the fake was just reset
-
-    def new(self) -> list[Seen]:
-        found = [s for s in self.fake.journal(self.seen) if s.rule != "consumer-setup"]
-        if found:
-            self.seen = max(s.seq for s in found)
-        return found
-
-
-class ProxyJournal:
-    """The same, from a validating proxy's records (in front of the real service)."""
-
-    def __init__(self, proxy: ValidatingProxy) -> None:
-        self.proxy = proxy
-        self.seen = len(proxy.exchanges)
-
-    def start(self) -> None:
-        self.seen = len(self.proxy.exchanges)
-
-    def new(self) -> list[Seen]:
-        exchanges = self.proxy.exchanges
-        found = [_seen_through_proxy(x, i + 1) for i, x in enumerate(exchanges)][self.seen :]
-        self.seen = len(exchanges)
-        return found
-
-
-def _seen_through_proxy(exchange: Exchange, seq: int) -> Seen:
-    checked = exchange.request_verdict
-    verdict = None
-    if checked.schema is not None:
-        verdict = {
-            "schema": checked.schema,
-            "ok": checked.ok,
-            "problems": checked.problems,
-            "unknown_fields": checked.unknown_fields,
-        }
-    rule = None if exchange.forwarded else PROXY_CAP  # the cap's 429 is not the client's doing
-    # A forwarded request with a note got the proxy's own 502: the target did not answer.
-    fault = exchange.note if exchange.forwarded and exchange.note else None
-    return Seen(
-        exchange.method,
-        exchange.path,
-        exchange.request,
-        verdict,
-        exchange.status,
-        exchange.answer,
-        rule,
-        seq,
-        fault,
-    )
+    worker = threading.Thread(target=run, name="luma-consumer-call", daemon=True)
+    worker.start()
+    worker.join(bound)
+    if worker.is_alive():
+        return None, None, worker
+    return box.get("returned"), box.get("raised"), None
 
 
 class ClientRun:
@@ -92,53 +57,70 @@ class ClientRun:
         adapter: Any,
         fake: FakeControl | None,
         *,
+        dialect: str,
         token: str,
         client_timeout: float,
         call_timeout: float,
         callback_url: str = "",
-        journal: FakeJournal | ProxyJournal | None = None,
+        journal: Journal | None = None,
         base_url: str = "",
     ) -> None:
         """``fake``: the fake's control API; None when the client talks to the real
         service through a proxy (``journal`` then reads the proxy's records)."""
         self.adapter = adapter
         self.fake = fake
+        self.dialect = dialect
+        self.speaks: ConsumerDialect = consumer_of(dialect)
+        self.rules: ClientRules = client_of(dialect)
         if journal is None:
             assert fake is not None, "without a fake, say where the requests are seen"
-            journal = FakeJournal(fake)
+            journal = FakeJournal(fake, dialect)
         self.journal = journal
-        self.base_url = base_url or (fake.url if fake else "")
+        self.url = base_url or (fake.url if fake else "")  # the fake's (or target's) root
+        self.prefix = pack(dialect).path_prefix
         self.token = token
         self.client_timeout = client_timeout
         self.grace = max(1.0, client_timeout / 2)
         self.call_timeout = call_timeout
         self.callback_url = callback_url
-        self.operations = operations(adapter)
+        self.operations = operations(adapter, self.speaks.OPERATIONS)
         self.manual = fake.manual_clock() if fake else False
         self.ctx = CheckContext()
         self.warnings: dict[str, None] = {}  # ordered, without repeats
         self.result: CaseResult | None = None
-        self._setup: list[dict[str, Any]] = []
-        self._steps: list[str] = []  # the example's steps so far, for a reproduction
+        self.setup: list[dict[str, Any]] = []
+        self.steps: list[str] = []  # the example's steps so far, for a reproduction
         self._stragglers: list[threading.Thread] = []
+        self._watchers: list[threading.Thread] = []
+        self._stop_watching = threading.Event()
 
     @classmethod
     def through_proxy(
-        cls, adapter: Any, proxy: ValidatingProxy, target: str, token: str, client_timeout: float
+        cls,
+        adapter: Any,
+        proxy: ValidatingProxy,
+        target: str,
+        token: str,
+        client_timeout: float,
+        dialect: str,
     ) -> ClientRun:
         """A client talking to the real service at ``target`` through ``proxy``: no fake
         to control, and what it sent read from the proxy's records."""
-        call_timeout = max(client_timeout, 60.0)
-        journal = ProxyJournal(proxy)
         return cls(
             adapter,
             None,
+            dialect=dialect,
             token=token,
             client_timeout=client_timeout,
-            call_timeout=call_timeout,
-            journal=journal,
+            call_timeout=max(client_timeout, 60.0),
+            journal=ProxyJournal(proxy, dialect),
             base_url=target,
         )
+
+    @property
+    def base_url(self) -> str:
+        """What the adapter is given: the root, and the dialect's prefix."""
+        return self.url + self.prefix
 
     # -- an example's set-up ---------------------------------------------------------
 
@@ -148,35 +130,83 @@ class ClientRun:
             raise ControlError("this run has no fake to control")
         return self.fake
 
-    def prepare(self, rules: list[dict[str, Any]] | None = None) -> None:
-        """Reset the fake, then: the suite's own requests are instant, the example's
-        rules apply to the client's, and anything else is instant too."""
+    def prepare(
+        self, rules: list[dict[str, Any]] | None = None, setup: dict[str, Any] | None = None
+    ) -> None:
+        """Reset the fake, then: the suite's own requests go as ``setup`` says (at once
+        by default), and the example's rules apply to the client's."""
         rules = rules or []
         self.wait_for_stragglers()
         fake = self.control
         fake.reset()
         self.journal.start()
-        instant = {"delay": 0, "queue": 0}
-        fake.add_rule(
-            {"name": "consumer-setup", "match": {"scenario": SETUP_SCENARIO}, "then": instant}
-        )
+        made = {"match": {"scenario": SETUP_SCENARIO}, "then": setup or INSTANT}
+        fake.add_rule({"name": SETUP_RULE, **made})
         for rule in rules:
             fake.add_rule({"name": CASE_RULE, **rule})
-        fake.add_rule(
-            {"name": "consumer-instant", "match": {"endpoint": "videos"}, "then": instant}
+        self.setup = [{"name": CASE_RULE, **rule} for rule in rules]
+        self.steps = []
+
+    def make(self, path: str, body: dict[str, Any], note: str) -> dict[str, Any]:
+        """A request of the suite's own, to ``path`` under the dialect's prefix (to make
+        something the call works on); ``note`` says what, in the reproduction."""
+        made = self.control.api(self.prefix + path, body, self.token)
+        self.steps.append(f"# made first: {note.format(**made)}")
+        return made
+
+    def note(self, step: str) -> None:
+        self.steps.append(f"# {step}")
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake's manual clock (tasks progress on the way)."""
+        self.control.advance(seconds)
+        body = shlex.quote(json.dumps({"seconds": seconds}))
+        self.steps.append(
+            f"curl -s -X POST {self.url}/__admin/clock/advance "
+            f"-H 'content-type: application/json' -d {body}"
         )
-        self._setup = [{"name": CASE_RULE, **rule} for rule in rules]
-        self._steps = []
 
-    def make_video(self) -> dict[str, Any]:
-        video = self.control.api("/luma/videos", {"prompt": "a source video to extend"}, self.token)
-        self._steps.append(f"# made first: a finished video to extend, {video['video_id']}")
-        return video
+    def complete(self, task_id: str) -> None:
+        self.control.complete(task_id)
+        self.steps.append(f"curl -s -X POST {self.url}/__admin/tasks/{task_id}/complete")
 
-    def make_task(self, body: dict[str, Any]) -> str:
-        task_id = self.control.api("/luma/videos", {**body, "async": True}, self.token)["task_id"]
-        self._steps.append(f"# made first: a task to retrieve, {task_id}")
-        return str(task_id)
+    def after_requests(
+        self, method: str, path: str, count: int, then: Callable[[], None], step: str
+    ) -> None:
+        """Once the client's ``count``-th ``method path`` (under the prefix) has been
+        answered, ``then()`` — watched through the journal on a thread of its own,
+        which `call` joins before its checks."""
+        fake, full = self.control, self.prefix + path
+        filters = {"method": method, "path": full, "answered": True}
+
+        def watch() -> None:
+            since = 0
+            for _ in range(count):
+                while not self._stop_watching.is_set():
+                    entry = fake.wait_for(0.5, since=since, **filters)
+                    if entry is not None:
+                        since = int(entry["seq"])
+                        break
+                else:
+                    return
+            then()
+
+        self.steps.append(f"# {step}")
+        self._stop_watching.clear()
+        watcher = threading.Thread(target=watch, name="luma-consumer-watch", daemon=True)
+        self._watchers.append(watcher)
+        watcher.start()
+
+    @contextmanager
+    def adapted(self, adapter: Any) -> Iterator[None]:
+        """Calls go through ``adapter`` for a while (one made with another token), which
+        is closed after."""
+        given, self.adapter = self.adapter, adapter
+        try:
+            yield
+        finally:
+            self.adapter = given
+            close_adapter(adapter)
 
     # -- one call through the adapter ------------------------------------------------
 
@@ -191,39 +221,40 @@ class ClientRun:
     ) -> ClientCall:
         """Make one call through the adapter, read what it sent, and run its checks;
         raises `CheckFailures` when any fails."""
+        shape = self.speaks.shape(operation, fields)
         bound = self.client_timeout + self.grace if fault == "hang" else self.call_timeout
         method = getattr(self.adapter, operation)
-        if operation == "retrieve":
-            outcome = self._bounded(method, (fields["task_id"],), {}, bound)
-        else:
-            outcome = self._bounded(method, (), fields, bound)
+        returned, raised, straggler = bounded(method, shape.args, shape.kwargs, bound)
+        if straggler is not None:
+            self._stragglers.append(straggler)
+        self._stop_watching.set()
+        for watcher in self._watchers:
+            watcher.join()
+        self._watchers = []
         call = ClientCall(
             operation=CLIENT,
-            path="/luma/tasks" if operation == "retrieve" else "/luma/videos",
+            method=shape.method,
+            path=shape.path,
             body=fields,
             label=self.result.name if self.result else operation,
+            dialect=self.dialect,
             call=operation,
             fields=fields,
             expect=expect,
-            returned=outcome[0],
-            raised=outcome[1],
-            in_time=outcome[2],
+            returned=returned,
+            raised=raised,
+            in_time=straggler is None,
             bound=bound,
             error_code=error_code,
             fault=fault,
-            setup=list(self._setup),
-            before=list(self._steps),
+            token=self.token,
+            bills_allowed=shape.bills_allowed,
+            setup=list(self.setup),
+            before=list(self.steps),
         )
         call.sent = self.journal.new()
-        for warning in call.unknown_fields():
-            self.warnings[warning] = None
-        if any(seen.rule == PROXY_CAP for seen in call.sent):
-            warning = (
-                f"{operation}: the proxy's billable cap held a request back, so what the "
-                "service would answer was not checked (raise max_billable)"
-            )
-            self.warnings[warning] = None
-        names = call.checks()
+        self._warn(call)
+        names = self.rules.checks_for(call)
         before = {name: self.ctx.runs[name] for name in names}
         failures = run_checks(self.ctx, call, call.answer(), only=names)
         if self.result is not None:  # the checks that applied (not SKIPPED)
@@ -232,47 +263,20 @@ class ClientRun:
             steps = self.reproduction(call)
             for failure in failures:
                 failure.reproduce = steps
-            raise CheckFailures(sorted(failures, key=lambda f: CONSUMER_CHECKS.index(f.check)))
-        self._steps.append(describe_call(operation, fields))
+            order = self.rules.CHECKS
+            raise CheckFailures(sorted(failures, key=lambda f: order.index(f.check)))
+        self.steps.append(self.speaks.describe(operation, fields))
         return call
 
-    def advance(self, seconds: float) -> None:
-        """Move the fake's manual clock (tasks progress on the way)."""
-        self.control.advance(seconds)
-        body = shlex.quote(json.dumps({"seconds": seconds}))
-        self._steps.append(
-            f"curl -s -X POST {self.base_url}/__admin/clock/advance "
-            f"-H 'content-type: application/json' -d {body}"
-        )
-
-    def complete(self, task_id: str) -> None:
-        self.control.complete(task_id)
-        self._steps.append(f"curl -s -X POST {self.base_url}/__admin/tasks/{task_id}/complete")
-
-    def _bounded(
-        self,
-        method: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        bound: float,
-    ) -> tuple[Any, BaseException | None, bool]:
-        """Call on a thread of its own, so a client that never gives up cannot stall the
-        suite; such a thread is waited for (up to a limit) before the next example."""
-        box: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                box["returned"] = method(*args, **kwargs)
-            except BaseException as error:
-                box["raised"] = error
-
-        worker = threading.Thread(target=run, name="luma-consumer-call", daemon=True)
-        worker.start()
-        worker.join(bound)
-        if worker.is_alive():
-            self._stragglers.append(worker)
-            return None, None, False
-        return box.get("returned"), box.get("raised"), True
+    def _warn(self, call: ClientCall) -> None:
+        for warning in call.unknown_fields():
+            self.warnings[warning] = None
+        if any(seen.rule == PROXY_CAP for seen in call.sent):
+            warning = (
+                f"{call.call}: the proxy's billable cap held a request back, so what the "
+                "service would answer was not checked (raise max_billable)"
+            )
+            self.warnings[warning] = None
 
     def wait_for_stragglers(self) -> None:
         # A hung answer ends when the fake closes it; a client that waited past our
@@ -288,8 +292,13 @@ class ClientRun:
         at the bound), and no longer, so its thread is soon done."""
         return self.client_timeout + self.grace + 0.5
 
+    @property
+    def dribble_seconds(self) -> float:
+        """How long a dribbled answer takes: well within the client's timeout."""
+        return min(1.0, self.client_timeout / 4)
+
     def reproduction(self, call: ClientCall) -> str:
-        url = self.base_url
+        url = self.url
         lines = []
         if self.fake is not None:
             lines += [
@@ -302,6 +311,6 @@ class ClientRun:
                 f"-d {shlex.quote(json.dumps(rule))}"
             )
         lines += call.before
-        lines.append(describe_call(call.call, call.fields))
-        lines += [f"# the client sent: {seen.curl(url)}" for seen in call.sent]
+        lines.append(self.speaks.describe(call.call, call.fields))
+        lines += [f"# the client sent: {seen.curl(url)}  -> {seen.outcome()}" for seen in call.sent]
         return "\n".join(lines)

@@ -1,5 +1,6 @@
-"""Running the consumer suite against the fake: each case under Hypothesis, with the
-profile's example budget, a failure shrunk to a small request, and the report."""
+"""Running the consumer suite against the fake, for any dialect: each of the dialect's
+cases under Hypothesis, with the profile's example budget, a failure shrunk to a small
+request, and the report."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from hypothesis.errors import Flaky, HypothesisException
 
 from ..checks import CheckFailure, CheckFailures
 from ..contract import profiles
-from .adapters import AdapterFactory, close_adapter
-from .cases import ConsumerCase, cases
+from ..contract.packs import default_pack, pack
+from .adapters import close_adapter
+from .dialect import AdapterFactory, ConsumerCase, client_of, consumer_of
 from .fake import ControlError, FakeControl, LiveFake
-from .report import CaseResult, ConsumerReport
+from .report import BILLING_RISK, CaseResult, ConsumerReport
 from .run import ClientRun
 
 TOKEN = "luma-mock-consumer"
@@ -52,7 +54,9 @@ def hypothesis_settings(profile: str, kind: str) -> settings:
 SHRINK_BUDGET = 10  # examples tried after the first failure, to find a smaller one
 
 
-def run_case(run: ClientRun, case: ConsumerCase, profile: str) -> CaseResult:
+def run_case(
+    run: ClientRun, case: ConsumerCase, profile: str, billing_risk: str = "fail"
+) -> CaseResult:
     """Run one case under Hypothesis. Each distinct request is played once and its
     outcome remembered: a replay (Hypothesis replays the failure it reports) costs
     nothing, and a client that fails only sometimes is not called flaky for it. A flow
@@ -103,6 +107,7 @@ def run_case(run: ClientRun, case: ConsumerCase, profile: str) -> CaseResult:
         result.failures = [_suite_failure(case, broken)]
     finally:
         run.result = None
+    result.weigh(billing_risk)
     return result
 
 
@@ -136,31 +141,42 @@ def _fake(fake_url: str | None, control_token: str | None) -> Iterator[FakeContr
 def run_consumer_suite(
     factory: AdapterFactory,
     *,
+    dialect: str | None = None,
     profile: str = "ci",
     fake_url: str | None = None,
     control_token: str | None = None,
     token: str = TOKEN,
     client_timeout: float = 10.0,
     call_timeout: float = 60.0,
+    billing_risk: str = "fail",
     only: Callable[[ConsumerCase], bool] | None = None,
     progress: Callable[[CaseResult], None] | None = None,
 ) -> ConsumerReport:
-    """Run the consumer suite on the client that ``factory(base_url, token)`` adapts.
+    """Run the consumer suite of ``dialect`` (by default the one served at the root,
+    `contract.packs.default_pack`) on the client that ``factory(base_url, token)``
+    adapts (``base_url``: the fake's, with the dialect's path prefix).
 
     ``fake_url``: a running fake (with its control API) instead of starting one.
     ``client_timeout``: how long the client takes to give up on a quick call, retries
     included; a hung answer must make it raise within that (plus some grace).
     ``call_timeout``: how long any call may take before the suite stops waiting.
+    ``billing_risk``: ``fail`` (a blind retry that may pay twice fails the run) or
+    ``warn`` (it is reported apart, and the run may pass).
     """
     from mock_server.harness.receiver import CallbackReceiver
 
+    if billing_risk not in BILLING_RISK:
+        raise ValueError(f"billing_risk is {' or '.join(BILLING_RISK)}, not {billing_risk!r}")
+    dialect = dialect or default_pack().name
+    speaks = consumer_of(dialect)
     with ExitStack() as stack:
         fake = stack.enter_context(_fake(fake_url, control_token))
         receiver = stack.enter_context(CallbackReceiver())
-        adapter = factory(fake.url, token)
+        adapter = factory(fake.url + pack(dialect).path_prefix, token)
         run = ClientRun(
             adapter,
             fake,
+            dialect=dialect,
             token=token,
             client_timeout=client_timeout,
             call_timeout=call_timeout,
@@ -168,14 +184,22 @@ def run_consumer_suite(
         )
         results = []
         try:
-            for case in cases():
+            for case in speaks.cases():
                 if only is not None and not only(case):
                     continue
-                result = run_case(run, case, profile)
+                result = run_case(run, case, profile, billing_risk)
                 results.append(result)
                 if progress is not None:
                     progress(result)
         finally:
             run.wait_for_stragglers()
             close_adapter(adapter)
-        return ConsumerReport(fake.url, profile, results, list(run.warnings))
+        return ConsumerReport(
+            fake.url,
+            profile,
+            results,
+            list(run.warnings),
+            checks=client_of(dialect).CHECKS,
+            title=f"{pack(dialect).title}: consumer suite",
+            billing_risk=billing_risk,
+        )

@@ -262,6 +262,7 @@ class ContractSuites:
             report = run_against_real_service(
                 factory,
                 self.token,
+                dialect=options.get("dialect"),
                 target=self.target,
                 max_billable=2 if self.max_billable is None else self.max_billable,
             )

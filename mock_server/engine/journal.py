@@ -55,6 +55,7 @@ class JournalEntry:
     at: float  # on the fake's clock
     method: str = "POST"
     path: str = ""
+    query: str | None = None  # the query string, if the request had one
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
     verdict: dict[str, Any] | None = None  # the schema's verdict on a request body
@@ -67,6 +68,10 @@ class JournalEntry:
     attempt: int | None = None
     error: str | None = None
     duration_ms: float | None = None  # real time from arrival to answer (or the attempt's)
+    # A request's arrival on the wall clock (comparable across the fake's processes, as
+    # `received` is not): what a client's pacing between retries is read from.
+    arrived: float | None = None
+    answer_headers: dict[str, str] | None = None  # those the answer added (Retry-After...)
     seq: int = 0
     received: float = field(default=0.0, repr=False)  # perf_counter() on arrival, if known
 
@@ -168,14 +173,17 @@ class Journal:
         task_id: str | None,
         rule: str | None,
         fault: str | None,
+        answer_headers: dict[str, str] | None = None,
     ) -> None:
         """Complete a request's entry with how it was answered (`update`, spelled out for
         the one call every request makes)."""
         with self._changed:
             entry.body, entry.verdict, entry.status, entry.answer = body, verdict, status, answer
             entry.task_id, entry.rule, entry.fault = task_id, rule, fault
+            entry.answer_headers = answer_headers
             if entry.received:
-                entry.duration_ms = (_perf_counter() - entry.received) * 1000
+                entry.duration_ms = took = (_perf_counter() - entry.received) * 1000
+                entry.arrived = time.time() - took / 1000
             self._changes.append(entry)  # `_note`, inlined (see `record`)
             self._change_count += 1
             if self._waiting:

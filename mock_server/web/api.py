@@ -104,6 +104,7 @@ class LumaEndpoints:
                 at=now,
                 method=method,
                 path=path,
+                query=environ.get("QUERY_STRING") or None,
                 headers=journal_headers(environ),
                 received=started,
             )
@@ -158,6 +159,7 @@ class LumaEndpoints:
             answer=answer,
             task_id=task_id,
             fault=fault,
+            answer_headers=headers,
         )
         log_request(method, path, status, task_id, started, fault)
         content, length = answer_body(fault, payload)

@@ -105,9 +105,10 @@ def journal_answer(
     answer: Any,
     task_id: str | None,
     fault: Fault | None,
+    answer_headers: list[tuple[str, str]] | None = None,
 ) -> None:
     """Complete a request's journal entry: the body, the schema's verdict (unknown fields
-    included), the scenario rule and fault, and the answer given."""
+    included), the scenario rule and fault, the answer given and the headers it added."""
     verdict = call.verdict if call is not None else None
     journal.answered(
         entry,
@@ -127,6 +128,7 @@ def journal_answer(
         task_id=(call.task_id if call is not None else None) or task_id,
         rule=call.rule if call is not None else None,
         fault=fault.kind if fault is not None else None,
+        answer_headers=dict(answer_headers) if answer_headers else None,
     )
 
 

@@ -158,12 +158,15 @@ class RedisJournal(Journal):
         task_id: str | None,
         rule: str | None,
         fault: str | None,
+        answer_headers: dict[str, str] | None = None,
     ) -> None:
         def change() -> None:
             entry.body, entry.verdict, entry.status, entry.answer = body, verdict, status, answer
             entry.task_id, entry.rule, entry.fault = task_id, rule, fault
+            entry.answer_headers = answer_headers
             if entry.received:
-                entry.duration_ms = (time.perf_counter() - entry.received) * 1000
+                entry.duration_ms = took = (time.perf_counter() - entry.received) * 1000
+                entry.arrived = time.time() - took / 1000
 
         self._write(entry, change)
 

@@ -1,7 +1,9 @@
-"""The checks of a Dream Machine client (operation ``dm-client``, dialect
-``dream-machine``): what one call through the adapter sent — every request as the fake
-heard it, headers and arrival time included (`Heard`) — and what it returned or raised
-(`DmCall`).
+"""The checks of a Dream Machine client (operation ``client``, dialect
+``dream-machine``) beside those every dialect shares (`contract_tests.checks.client`),
+and its judgement for the shared ones said in its words (`request_conforms`,
+`fields_sent`, `raises_on_error`, `answer_returned`): what one call through the adapter
+sent — every request as the fake's journal saw it, headers and arrival time included —
+and what it returned or raised.
 
 **Billing.** A create *may bill* when the service answered it 2xx (a generation was
 made) or its answer never came back whole (the client cannot know). An error answer —
@@ -15,74 +17,76 @@ from __future__ import annotations
 
 from itertools import pairwise
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
+from ..checks.client import CLIENT, as_call, as_json
+from ..checks.client_calls import ClientCall, Seen
+from ..checks.exchanges import Answer, Case, fail
+from ..checks.registry import SKIPPED, check
 from ..contract import schema as contract
-from .dm_client_calls import CREATES, DM_CLIENT, DmCall
-from .exchanges import Answer, Case, fail
-from .registry import SKIPPED, check
+from . import PACK
 
-DREAM_MACHINE = "dream-machine"
-
-DM = (DREAM_MACHINE,)
+DM = (PACK.name,)
+CREATES = {"create_video": "/generations/video", "create_image": "/generations/image"}
+REQUESTS = {
+    "create_video": PACK.schema("video-request"),
+    "create_image": PACK.schema("image-request"),
+}
 RETRYABLE = frozenset({408, 409, 429})  # the 4xx the SDKs retry (and every 5xx)
 MIN_POLL_GAP = 0.1  # seconds: a client polls a generation at most 10 times a second
 EARLY = 0.05  # seconds a retry may come before its retry-after (clocks, rounding)
-REQUESTS = {
-    "create_video": "dream-machine/video-request",
-    "create_image": "dream-machine/image-request",
-}
+CHECKS = (
+    "request-sent", "dm-auth-bearer", "request-conforms", "fields-sent",
+    "one-bill-per-call", "dm-no-retry-on-4xx", "dm-honours-retry-after",
+    "dm-honours-should-retry", "raises-on-error", "raises-on-fault", "answer-returned",
+    "dm-reports-failure", "dm-polls-bounded",
+)  # fmt: skip
 
 
-def _generation_of(value: Any) -> Any:
-    """What an adapter returned, as JSON: a dict, or a model with ``model_dump``."""
-    dump = getattr(value, "model_dump", None)
-    return dump(mode="json") if callable(dump) else value
+def checks_for(call: ClientCall) -> tuple[str, ...]:
+    """Every check runs on every call: each skips what is not its business."""
+    return CHECKS
 
 
-def _call(case: Case) -> DmCall:
-    assert isinstance(case, DmCall)
-    return case
+def may_bill(seen: Seen) -> bool:
+    """A create answered 2xx, or whose answer was lost (the module's docstring)."""
+    if not (seen.method == "POST" and PACK.is_billable(seen.method, seen.path)):
+        return False
+    return seen.lost or 200 <= (seen.status or 0) < 300
 
 
 def _held(title: str, expected: Any, actual: Any) -> None:
-    fail(title, expected=expected, actual=actual)
+    fail(title, expected=str(expected), actual=str(actual))
+
+
+def _bearer(sent: str | None, token: str) -> bool:
+    """Whether ``sent`` is ``Bearer <token>`` — as sent, or as the fake's journal keeps
+    it, redacted to the scheme and the token's last four characters."""
+    if sent is None:
+        return False
+    hint = f"…{token[-4:]}" if len(token) > 8 else "…"
+    return sent in (f"Bearer {token}", f"Bearer {hint}")
 
 
 # -- every call --------------------------------------------------------------------------
 
 
-@check("dm-request-sent", "the client sends its call to the documented endpoint", (DM_CLIENT,), DM)
-def dm_request_sent(ctx: Any, case: Case, answer: Answer) -> bool | None:
-    call = _call(case)
-    if call.last() is None:
-        sent = [f"{s.method} {s.path}" for s in call.heard] or "nothing"
-        _held(f"{call.call} sent no request to its endpoint", call.call, sent)
-
-
-@check(
-    "dm-auth-bearer", "every request carries Authorization: Bearer <the token>", (DM_CLIENT,), DM
-)
+@check("dm-auth-bearer", "every request carries Authorization: Bearer <the token>", (CLIENT,), DM)
 def dm_auth_bearer(ctx: Any, case: Case, answer: Answer) -> bool | None:
-    call = _call(case)
-    for seen in call.heard:
-        if seen.headers.get("authorization") != f"Bearer {call.token}":
-            shown = seen.headers.get("authorization", "none").replace(call.token, "<token>")
+    call = as_call(case)
+    for seen in call.sent:
+        if not seen.headers:
+            continue  # the proxy's records keep no headers
+        sent = seen.headers.get("authorization")
+        if not _bearer(sent, call.token):
+            shown = (sent or "none").replace(call.token, "<token>")
             _held(f"{seen.method} {seen.path} without the bearer token", "Bearer <token>", shown)
 
 
-@check(
-    "dm-request-conforms",
-    "every create body passes its schema and is not refused",
-    (DM_CLIENT,),
-    DM,
-)
-def dm_request_conforms(ctx: Any, case: Case, answer: Answer) -> bool | None:
-    call = _call(case)
+def request_conforms(call: ClientCall, answer: Answer) -> bool | None:
     schema = REQUESTS.get(call.call)
     if schema is None:
         return SKIPPED
-    for seen in call.heard:
+    for seen in call.sent:
         if not call.wanted(seen):
             continue
         verdict = contract.check(schema, seen.body)
@@ -93,9 +97,7 @@ def dm_request_conforms(ctx: Any, case: Case, answer: Answer) -> bool | None:
     return None
 
 
-@check("dm-fields-sent", "every field and argument reaches the service unchanged", (DM_CLIENT,), DM)
-def dm_fields_sent(ctx: Any, case: Case, answer: Answer) -> bool | None:
-    call = _call(case)
+def fields_sent(call: ClientCall, answer: Answer) -> bool | None:
     seen = call.last()
     if seen is None:
         return SKIPPED
@@ -113,32 +115,14 @@ def dm_fields_sent(ctx: Any, case: Case, answer: Answer) -> bool | None:
 
 
 @check(
-    "dm-one-bill-per-create", "one call makes at most one create that may bill", (DM_CLIENT,), DM
-)
-def dm_one_bill(ctx: Any, case: Case, answer: Answer) -> bool | None:
-    call = _call(case)
-    billed = [s for s in call.heard if s.may_bill]
-    allowed = 1 if call.call in CREATES else 0
-    if len(billed) > allowed:
-        came = [
-            f"{s.method} {s.path} → {s.status if s.status is not None else 'lost'}" for s in billed
-        ]
-        _held(
-            f"{call.call} sent {len(billed)} creates that may each cost a generation",
-            f"at most {allowed}",
-            came,
-        )
-
-
-@check(
     "dm-no-retry-on-4xx",
     "no request is repeated after a 4xx that is its own fault",
-    (DM_CLIENT,),
+    (CLIENT,),
     DM,
 )
 def dm_no_retry_on_4xx(ctx: Any, case: Case, answer: Answer) -> bool | None:
-    call = _call(case)
-    for before, after in pairwise(call.heard):
+    call = as_call(case)
+    for before, after in pairwise(call.sent):
         final = (
             before.status is not None
             and 400 <= before.status < 500
@@ -152,17 +136,17 @@ def dm_no_retry_on_4xx(ctx: Any, case: Case, answer: Answer) -> bool | None:
             )
 
 
-@check(
-    "dm-honours-retry-after", "a retry waits as long as retry-after(-ms) asked", (DM_CLIENT,), DM
-)
+@check("dm-honours-retry-after", "a retry waits as long as retry-after(-ms) asked", (CLIENT,), DM)
 def dm_honours_retry_after(ctx: Any, case: Case, answer: Answer) -> bool | None:
-    call = _call(case)
-    pairs = [(b, a) for b, a in pairwise(call.heard) if b.wait_asked() is not None]
+    call = as_call(case)
+    pairs = [(b, a) for b, a in pairwise(call.sent) if b.wait_asked() is not None]
     if not pairs:
         return SKIPPED
     for before, after in pairs:
         asked = before.wait_asked() or 0.0
-        waited = after.at - before.at
+        if before.arrived is None or after.arrived is None:
+            continue  # no arrival times (the proxy's records)
+        waited = after.arrived - before.arrived
         if 0 < asked <= 60 and waited < asked - EARLY:
             _held(
                 f"retried {waited:.2f} s after a {before.status} that asked for {asked:g} s",
@@ -172,20 +156,16 @@ def dm_honours_retry_after(ctx: Any, case: Case, answer: Answer) -> bool | None:
     return None
 
 
-@check(
-    "dm-honours-should-retry", "nothing is retried after x-should-retry: false", (DM_CLIENT,), DM
-)
+@check("dm-honours-should-retry", "nothing is retried after x-should-retry: false", (CLIENT,), DM)
 def dm_honours_should_retry(ctx: Any, case: Case, answer: Answer) -> bool | None:
-    call = _call(case)
-    told = [
-        i for i, s in enumerate(call.heard) if s.answer_headers.get("x-should-retry") == "false"
-    ]
+    call = as_call(case)
+    told = [i for i, s in enumerate(call.sent) if s.answer_headers.get("x-should-retry") == "false"]
     if not told:
         return SKIPPED
     for index in told:
-        before = call.heard[index]
+        before = call.sent[index]
         again = [
-            s for s in call.heard[index + 1 :] if (s.method, s.path) == (before.method, before.path)
+            s for s in call.sent[index + 1 :] if (s.method, s.path) == (before.method, before.path)
         ]
         if again:
             _held(
@@ -199,11 +179,7 @@ def dm_honours_should_retry(ctx: Any, case: Case, answer: Answer) -> bool | None
 # -- what came of the call -----------------------------------------------------------------
 
 
-@check(
-    "dm-raises-on-error", "on an error answer the call raises, never returns it", (DM_CLIENT,), DM
-)
-def dm_raises_on_error(ctx: Any, case: Case, answer: Answer) -> bool | None:
-    call = _call(case)
+def raises_on_error(call: ClientCall, answer: Answer) -> bool | None:
     last = call.last()
     if (
         call.expect == "either"
@@ -220,15 +196,11 @@ def dm_raises_on_error(ctx: Any, case: Case, answer: Answer) -> bool | None:
         _held(
             f"{call.call} returned on a {last.status if last else '?'} answer",
             "an exception",
-            _generation_of(call.returned),
+            as_json(call.returned),
         )
 
 
-@check(
-    "dm-answer-returned", "on success the call returns what the service answered", (DM_CLIENT,), DM
-)
-def dm_answer_returned(ctx: Any, case: Case, answer: Answer) -> bool | None:
-    call = _call(case)
+def answer_returned(call: ClientCall, answer: Answer) -> bool | None:
     last = call.last()
     if (
         call.expect not in ("answer", "either")
@@ -240,7 +212,7 @@ def dm_answer_returned(ctx: Any, case: Case, answer: Answer) -> bool | None:
     if call.raised is not None or not call.in_time:
         what = f"{type(call.raised).__name__}: {call.raised}" if call.raised else "no end"
         _held(f"{call.call} did not return on a {last.status}", "the answer", what)
-    returned = _generation_of(call.returned)
+    returned = as_json(call.returned)
     if call.call == "delete":
         return None
     if call.call == "list":
@@ -259,16 +231,16 @@ def dm_answer_returned(ctx: Any, case: Case, answer: Answer) -> bool | None:
 @check(
     "dm-reports-failure",
     "a failed generation is reported failed, with its failure_reason",
-    (DM_CLIENT,),
+    (CLIENT,),
     DM,
 )
 def dm_reports_failure(ctx: Any, case: Case, answer: Answer) -> bool | None:
-    call = _call(case)
+    call = as_call(case)
     last = call.last()
     if call.expect != "failed" or last is None or not isinstance(last.answer, dict):
         return SKIPPED
     reason = last.answer.get("failure_reason")
-    returned = _generation_of(call.returned)
+    returned = as_json(call.returned)
     if call.raised is not None:
         if reason and reason not in str(call.raised):
             _held(
@@ -288,21 +260,18 @@ def dm_reports_failure(ctx: Any, case: Case, answer: Answer) -> bool | None:
 @check(
     "dm-polls-bounded",
     "a wait polls at most 10 times a second, and stops at the end",
-    (DM_CLIENT,),
+    (CLIENT,),
     DM,
 )
 def dm_polls_bounded(ctx: Any, case: Case, answer: Answer) -> bool | None:
-    call = _call(case)
+    call = as_call(case)
     if call.call != "wait":
         return SKIPPED
-    polls = [s for s in call.heard if call.wanted(s)]
+    polls = [s for s in call.sent if call.wanted(s)]
     for before, after in pairwise(polls):
-        if after.at - before.at < MIN_POLL_GAP:
-            _held(
-                "polled too fast",
-                f">= {MIN_POLL_GAP:g} s between polls",
-                f"{after.at - before.at:.3f} s",
-            )
+        gap = (after.arrived or 0.0) - (before.arrived or 0.0)
+        if before.arrived is not None and after.arrived is not None and gap < MIN_POLL_GAP:
+            _held("polled too fast", f">= {MIN_POLL_GAP:g} s between polls", f"{gap:.3f} s")
         if isinstance(before.answer, dict) and before.answer.get("state") in (
             "completed",
             "failed",
@@ -313,15 +282,3 @@ def dm_polls_bounded(ctx: Any, case: Case, answer: Answer) -> bool | None:
                 before.answer.get("state"),
             )
     return None
-
-
-DM_CLIENT_CHECKS = (
-    "dm-request-sent", "dm-auth-bearer", "dm-request-conforms", "dm-fields-sent",
-    "dm-one-bill-per-create", "dm-no-retry-on-4xx", "dm-honours-retry-after",
-    "dm-honours-should-retry", "dm-raises-on-error", "dm-answer-returned",
-    "dm-reports-failure", "dm-polls-bounded",
-)  # fmt: skip
-
-
-def query_of(url: str) -> dict[str, str]:
-    return dict(parse_qsl(urlsplit(url).query))

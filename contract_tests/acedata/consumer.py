@@ -1,46 +1,63 @@
-"""The consumer suite's cases: each puts the client in one situation — an answer, a
-task held while it is polled, a documented error, a broken answer — with requests drawn
-from the contract (`strategies`), and plays its calls through a `ClientRun`."""
+"""The AceData half of the consumer suite
+(`contract_tests.consumer.dialect.ConsumerDialect`): its cases — each puts the client in
+one situation: an answer, a task held while it is polled, a documented error, a fault
+below HTTP — with requests drawn from the contract (`strategies`), how an
+adapter call is made, the built-in adapter, and the calls made against the real service.
+Its checks are in `client`, the validating proxy's verdicts in `verdicts`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hypothesis import strategies as st
-
-from ..contract.packs import default_pack
-
-if TYPE_CHECKING:
-    from ..acedata import strategies
-else:  # the dialect's half sits above the consumer suite: reached through the registry
-    strategies = default_pack().load("strategies")
+from ..consumer.adapters import describe_call
+from ..consumer.adapters import load_factory as load_module_factory
+from ..consumer.dialect import (
+    FAULTS,
+    AdapterFactory,
+    CallShape,
+    ConsumerCase,
+    fault_expectation,
+)
+from ..consumer.run import INSTANT, ClientRun
 from ..contract.schema import error_codes, given
-from .run import ClientRun
+from . import PACK, strategies
+from .adapters import OPERATIONS as OPERATIONS  # the suite reads it here
+from .adapters import RequestsAdapter
 
 QUEUE, WORK = 2.0, 60.0  # how long a held task waits, then generates (fake seconds)
 ERRORS = ("invalid_token", "forbidden", "used_up", "too_many_requests", "api_error", "timeout")
-FAULTS = ("reset", "empty", "malformed_json", "truncated", "hang")
+REAL_PROMPT = "A paper boat drifts down a rain-soaked street, slow dolly shot"
+BUILT_IN = {"requests": RequestsAdapter.factory}
 
 
-@dataclass(frozen=True)
-class ConsumerCase:
-    """One situation the client is put in; `play` makes its calls (checks included)."""
+def load_factory(spec: str, client_timeout: float) -> AdapterFactory:
+    """``requests`` (the reference client, `RequestsAdapter`), or ``module:callable``."""
+    if spec in BUILT_IN:
+        return BUILT_IN[spec](timeout=client_timeout)
+    return load_module_factory(spec)
 
-    name: str
-    operation: str  # the adapter method it needs
-    kind: str  # flow, error or fault
-    requests: Callable[[ClientRun], st.SearchStrategy[dict[str, Any]]]
-    play: Callable[[ClientRun, dict[str, Any]], None]
+
+def shape(operation: str, fields: dict[str, Any]) -> CallShape:
+    if operation == "retrieve":
+        return CallShape("POST", "/luma/tasks", (fields["task_id"],))
+    return CallShape("POST", "/luma/videos", kwargs=fields, bills_allowed=1)
+
+
+def describe(operation: str, fields: dict[str, Any]) -> str:
+    if operation == "retrieve":
+        return describe_call(operation, (fields.get("task_id"),), {})
+    return describe_call(operation, (), fields)
+
+
+# -- the situations ----------------------------------------------------------------------
+
+# A call gives its client only the fields it sets: a null in a generated body means "not
+# given", which is the client's to spell (left out, or null as the MCP server sends it).
 
 
 def _without_action(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k != "action"}
-
-
-# A call gives its client only the fields it sets: a null in a generated body means "not
-# given", which is the client's to spell (left out, or null as the MCP server sends it).
 
 
 def _generate(mode: strategies.Mode | None) -> Callable[[ClientRun], Any]:
@@ -63,9 +80,22 @@ def _extend(by: str, mode: strategies.Mode | None = None) -> Callable[[ClientRun
     ).map(given)
 
 
+INSTANT_VIDEOS = {"match": {"dialect": PACK.name, "endpoint": "videos"}, "then": INSTANT}
+
+
+def _prepare(run: ClientRun, rules: list[dict[str, Any]] | None = None) -> None:
+    """The example's rules, then: anything else is instant too (a running fake given by
+    URL may have delays of its own)."""
+    run.prepare([*(rules or []), INSTANT_VIDEOS])
+
+
 def _source(run: ClientRun, body: dict[str, Any]) -> dict[str, Any]:
     """The extend body, pointing at a video the fake really made."""
-    video = run.make_video()
+    video = run.make(
+        "/luma/videos",
+        {"prompt": "a source video to extend"},
+        "a finished video to extend, {video_id}",
+    )
     fields = _without_action(body)
     if "video_id" in fields:
         fields["video_id"] = video["video_id"]
@@ -74,9 +104,14 @@ def _source(run: ClientRun, body: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _task(run: ClientRun, body: dict[str, Any]) -> str:
+    made = run.make("/luma/videos", {**body, "async": True}, "a task to retrieve, {task_id}")
+    return str(made["task_id"])
+
+
 def play_answer(operation: str) -> Callable[[ClientRun, dict[str, Any]], None]:
     def play(run: ClientRun, body: dict[str, Any]) -> None:
-        run.prepare()
+        _prepare(run)
         fields = _source(run, body) if operation == "extend" else _without_action(body)
         run.call(operation, fields)
 
@@ -87,7 +122,7 @@ def play_held_task(run: ClientRun, body: dict[str, Any]) -> None:
     """generate with async, then retrieve while the task is pending, processing (on a
     manual clock) and once it is completed."""
     held = {"delay": WORK, "queue": QUEUE} if run.manual else {"delay": 3600, "queue": 3600}
-    run.prepare([{"match": {"endpoint": "videos"}, "then": held}])
+    _prepare(run, [{"match": {"dialect": PACK.name, "endpoint": "videos"}, "then": held}])
     accepted = run.call("generate", _without_action(body))
     seen = accepted.last()
     task_id = seen.answer.get("task_id") if seen and isinstance(seen.answer, dict) else None
@@ -109,19 +144,19 @@ def _target(run: ClientRun, operation: str, body: dict[str, Any]) -> dict[str, A
     if operation == "extend":
         return _source(run, body)
     if operation == "retrieve":
-        return {"task_id": run.make_task(_without_action(body))}
+        return {"task_id": _task(run, _without_action(body))}
     return _without_action(body)
 
 
 def _match(operation: str) -> dict[str, Any]:
     if operation == "retrieve":
-        return {"endpoint": "tasks"}
-    return {"endpoint": "videos", "action": operation}
+        return {"dialect": PACK.name, "endpoint": "tasks"}
+    return {"dialect": PACK.name, "endpoint": "videos", "action": operation}
 
 
 def play_error(operation: str, code: str) -> Callable[[ClientRun, dict[str, Any]], None]:
     def play(run: ClientRun, body: dict[str, Any]) -> None:
-        run.prepare([{"match": _match(operation), "then": {"reject": code}}])
+        _prepare(run, [{"match": _match(operation), "then": {"reject": code}}])
         fields = _target(run, operation, body)
         run.call(operation, fields, expect="error", error_code=code)
 
@@ -130,10 +165,10 @@ def play_error(operation: str, code: str) -> Callable[[ClientRun, dict[str, Any]
 
 def play_fault(operation: str, kind: str) -> Callable[[ClientRun, dict[str, Any]], None]:
     def play(run: ClientRun, body: dict[str, Any]) -> None:
-        then = {"fault": kind, "seconds": run.hang_seconds}
-        run.prepare([{"match": _match(operation), "then": then}])
+        seconds = run.dribble_seconds if kind == "dribble" else run.hang_seconds
+        _prepare(run, [{"match": _match(operation), "then": {"fault": kind, "seconds": seconds}}])
         fields = _target(run, operation, body)
-        run.call(operation, fields, expect="fault", fault=kind)
+        run.call(operation, fields, expect=fault_expectation(kind), fault=kind)
 
     return play
 
@@ -171,7 +206,7 @@ def cases() -> list[ConsumerCase]:
     for operation in ("generate", "extend", "retrieve"):
         codes = ERRORS + (("not_found",) if operation == "retrieve" else ())
         for code in codes:
-            status = error_codes("acedata/error")[code].status
+            status = error_codes(PACK.error)[code].status
             found.append(
                 ConsumerCase(
                     f"{operation}: {status} {code}",
@@ -193,3 +228,34 @@ def cases() -> list[ConsumerCase]:
                 )
             )
     return found
+
+
+# -- against the real service (each call costs credits) -----------------------------------
+
+
+def real_plays(
+    run: ClientRun, factory: AdapterFactory, proxy_url: str
+) -> list[tuple[str, str, str, Callable[[], None]]]:
+    """One asynchronous generate (one video's credits) and a retrieve of it, a retrieve
+    of an unknown task, and a generate with a wrong token. Fixed inputs."""
+
+    def generate() -> None:
+        fields = {"prompt": REAL_PROMPT, "aspect_ratio": "16:9", "async": True}
+        accepted = run.call("generate", fields)
+        seen = accepted.last()
+        task_id = seen.answer.get("task_id") if seen and isinstance(seen.answer, dict) else None
+        if task_id and "retrieve" in run.operations:
+            run.call("retrieve", {"task_id": task_id}, expect="running")
+
+    def unknown_task() -> None:
+        run.call("retrieve", {"task_id": "luma-mock-no-such-task"}, expect="error")
+
+    def wrong_token() -> None:
+        with run.adapted(factory(proxy_url, "luma-mock-wrong-token")):
+            run.call("generate", {"prompt": REAL_PROMPT, "async": True}, expect="error")
+
+    return [
+        ("generate (async), then retrieve", "flow", "generate", generate),
+        ("retrieve: an unknown task", "error", "retrieve", unknown_task),
+        ("generate: a wrong token", "error", "generate", wrong_token),
+    ]

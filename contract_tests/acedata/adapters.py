@@ -1,0 +1,108 @@
+"""How the consumer suite drives a client of the AceData Luma API: an adapter.
+
+A factory ``factory(base_url, token)`` returns an object with up to three methods. Each
+one makes the real calls through the user's own client and returns the parsed JSON
+answer, or raises:
+
+- ``generate(**fields)`` — ``POST /luma/videos`` with these body fields (no ``action``:
+  the method says it), e.g. ``generate(prompt="a cat", aspect_ratio="1:1", async=True)``;
+- ``extend(**fields)`` — the same with ``action: extend`` (``video_id`` or ``video_url``);
+- ``retrieve(task_id)`` — ``POST /luma/tasks`` ``{"action": "retrieve", "id": task_id}``.
+
+A method the adapter does not have skips the checks that need it; an optional
+``close()`` is called when the suite is done. `RequestsAdapter` is the reference: a
+plain `requests` client of the API, written the way the contract asks a client to be
+(the built-in adapter ``requests``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import requests
+
+from ..consumer.dialect import AdapterFactory
+
+OPERATIONS = ("generate", "extend", "retrieve")
+
+
+class ClientAdapter(Protocol):
+    """What the consumer suite calls. Every method is optional."""
+
+    def generate(self, **fields: Any) -> Any: ...
+
+    def extend(self, **fields: Any) -> Any: ...
+
+    def retrieve(self, task_id: str) -> Any: ...
+
+
+class LumaError(Exception):
+    """The API answered an error (or an answer that is not a JSON object)."""
+
+    def __init__(self, status: int, code: str | None, message: str, body: Any = None) -> None:
+        super().__init__(f"{status} {code or 'error'}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.body = body
+
+
+class RequestsAdapter:
+    """The reference client: `requests`, one session, and the contract's rules.
+
+    - every non-2xx answer raises `LumaError` with the envelope's code, and so does a
+      2xx whose body is not a JSON object or says ``success: false``;
+    - a broken answer (reset, empty, cut short, not JSON) raises as `requests` does;
+    - quick calls (retrieve, and generate with ``async`` or ``callback_url``) give up
+      after ``timeout`` seconds; a synchronous generate may be held until the result
+      is ready, so it waits for the body's own ``timeout`` (300 s by default) plus a
+      margin instead.
+    """
+
+    SYNC_MARGIN = 30.0  # seconds beyond the body's timeout: the answer is on its way
+
+    def __init__(self, base_url: str, token: str, *, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers.update(
+            {"authorization": f"Bearer {token}", "accept": "application/json"}
+        )
+
+    @classmethod
+    def factory(cls, *, timeout: float = 10.0) -> AdapterFactory:
+        """A factory with this timeout for quick calls (the suite's ``client_timeout``)."""
+        return lambda base_url, token: cls(base_url, token, timeout=timeout)
+
+    def generate(self, **fields: Any) -> dict[str, Any]:
+        return self._post("/luma/videos", fields, self._videos_timeout(fields))
+
+    def extend(self, **fields: Any) -> dict[str, Any]:
+        body = {"action": "extend", **fields}
+        return self._post("/luma/videos", body, self._videos_timeout(fields))
+
+    def retrieve(self, task_id: str) -> dict[str, Any]:
+        return self._post("/luma/tasks", {"action": "retrieve", "id": task_id}, self.timeout)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _videos_timeout(self, fields: dict[str, Any]) -> float:
+        if fields.get("async") is True or fields.get("callback_url"):
+            return self.timeout
+        return float(fields.get("timeout") or 300) + self.SYNC_MARGIN  # null: not given
+
+    def _post(self, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        answer = self.session.post(self.base_url + path, json=body, timeout=timeout)
+        try:
+            parsed = answer.json()
+        except ValueError:
+            if answer.ok:
+                raise  # a 2xx that is not JSON is a broken answer, not a result
+            parsed = None
+        error = parsed.get("error") if isinstance(parsed, dict) else None
+        if not answer.ok or not isinstance(parsed, dict) or parsed.get("success") is False:
+            code = error.get("code") if isinstance(error, dict) else None
+            message = error.get("message", "") if isinstance(error, dict) else answer.text[:200]
+            raise LumaError(answer.status_code, code, message, parsed)
+        return parsed
