@@ -176,7 +176,7 @@ class Prism(Peer):
         self.version = (
             json.loads(package.read_text()).get("version", "?") if package.exists() else "?"
         )
-        from contract_tests.contract.openapi import document
+        from mock_server.acedata.document import document
 
         spec = folder / "openapi.json"
         spec.write_text(json.dumps(document(), ensure_ascii=False))

@@ -74,9 +74,6 @@ def _parser() -> argparse.ArgumentParser:
 
     add_verify_arguments(commands.add_parser("verify", help="check a server against the contract"))
 
-    from contract_tests.contract.packs import names  # the registry: stdlib only
-
-    dialects = list(names())
     client = commands.add_parser("verify-client", help="check a client against the contract")
     client.add_argument("factory", help="MODULE:FACTORY, factory(base_url, token) -> adapter")
     client.add_argument("--profile", choices=["ci", "dev", "thorough"], default="ci")

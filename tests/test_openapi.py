@@ -15,7 +15,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from contract_tests import contract
-from contract_tests.contract import openapi
+from mock_server.acedata import document as openapi
 from tests.support import refs
 
 DOC_URI = "urn:luma-mock:openapi"

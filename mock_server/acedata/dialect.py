@@ -66,7 +66,7 @@ class AceDataDialect:
 
     def openapi(self) -> dict[str, Any]:
         # Imported when first served: the document's builder is not needed to serve calls.
-        from contract_tests.contract.openapi import document
+        from .document import document
 
         return document()
 

@@ -15,10 +15,10 @@ from http import HTTPStatus
 from importlib import metadata
 from typing import Any
 
-from . import examples
-from . import schema as contract
+from contract_tests.contract import examples
+from contract_tests.contract import schema as contract
 
-DIALECT = "acedata"  # the API this document describes
+DIALECT = "acedata"  # the API this document describes: this package's
 OPENAPI_VERSION = "3.1.0"
 SERVER_URL = "https://api.acedata.cloud"
 JSON = "application/json"
