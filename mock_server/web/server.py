@@ -28,6 +28,7 @@ from ..engine.service import Engine
 from .admin import is_loopback
 from .app import create_app
 from .connection import Connection
+from .limits import Gate, Limits
 from .logs import flush_logs
 from .wire import RefusalBody, refusal_bytes
 from .workers import supervisor_lifeline, worker_socket
@@ -72,13 +73,26 @@ def make_server(
     *,
     max_body: int,
     refusal_body: RefusalBody,
+    limits: Limits = Limits(),  # noqa: B008 - frozen: one shared default is right
+    gate: Gate | None = None,
 ) -> StreamServer:
     """A server for the WSGI ``app`` whose connections can carry out faults below HTTP;
     setting ``stopping`` cuts short the answers that hang, so shutdown stays prompt.
-    ``refusal_body`` renders the requests the server refuses itself."""
+    ``refusal_body`` renders the requests the server refuses itself; ``gate`` counts the
+    open connections and refuses those past its cap."""
     server: StreamServer
+    gate = gate or Gate(limits, refusal_body)
 
     def handle(sock: socket.socket, address: Any) -> None:
+        if not gate.admit():
+            gate.refuse(sock)
+            return
+        try:
+            serve_connection(sock, address)
+        finally:
+            gate.leave()
+
+    def serve_connection(sock: socket.socket, address: Any) -> None:
         # Answers go out as small writes; with Nagle's algorithm on, a kept-alive
         # client's delayed ACK would stall each answer ~40 ms.
         with contextlib.suppress(OSError):
@@ -92,6 +106,7 @@ def make_server(
             max_body=max_body,
             stopping=stopping,
             refusal_body=refusal_body,
+            limits=limits,
         ).serve()
 
     # An unbounded pool, not gevent's default bare spawn: only with a pool does
@@ -151,6 +166,11 @@ def serve_app(
         stopping,
         max_body=settings.max_body_bytes,
         refusal_body=refusal_bytes(luma.dialect.error_body),
+        limits=Limits(
+            settings.request_timeout or None,
+            settings.idle_timeout or None,
+            settings.max_connections or None,
+        ),
     )
     server.start()
     url = base_url(settings.host, server.server_port)
