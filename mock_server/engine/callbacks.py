@@ -327,6 +327,9 @@ class CallbackDispatcher:
         with self._lock:
             if self._deliveries.get(delivery.task_id) is delivery:
                 self._finished[delivery.task_id] = None  # may be forgotten from now on
+                # Now too, not only at the next send: after a burst of retries (every
+                # receiver down) the logs past the cap go as their deliveries end.
+                self._forget_oldest()
 
     @staticmethod
     def _mark(delivery: CallbackDelivery, state: str) -> None:
