@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-connections", type=int, help="connections open at once (10000; 0: no cap)"
     )
+    serve.add_argument(
+        "--grace", type=float, help="seconds a stop waits for held calls and callbacks (2)"
+    )
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI document of the contract")
     openapi.add_argument(
@@ -144,6 +147,7 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
         "request_timeout": args.request_timeout,
         "idle_timeout": args.idle_timeout,
         "max_connections": args.max_connections,
+        "grace": args.grace,
     }
     try:
         settings = load(cli, config=args.config)

@@ -318,6 +318,13 @@ class CallbackDispatcher:
             dropped = [d for d in self._deliveries.values() if not d.finished]
         for delivery in dropped:
             self._end(delivery, "dropped")
+            # In memory nobody else will send it: say what is lost, and where it went.
+            log.warning(
+                "callback task=%s to %s not delivered: the fake stopped after %d attempt(s)",
+                delivery.task_id,
+                delivery.url,
+                len(delivery.attempts),
+            )
         self._executor.shutdown()
         self._sender.close()
         return dropped

@@ -22,6 +22,7 @@ from .admin import admin
 from .api import LumaEndpoints
 from .dashboard import dashboard
 from .exchanges import journal_answer, journal_body, log_request
+from .metrics import install as install_metrics
 from .rendering import render, render_error, service
 
 log = logging.getLogger("luma_mock.requests")
@@ -43,8 +44,15 @@ def _media(task_id: str, kind: str, engine: Engine | None = None) -> Response:
 def health() -> Response:
     luma = service()
     evicted = getattr(luma.store, "evicted", None)
+    gauges = current_app.extensions["luma_metrics"].health()  # `metrics`
     return render(
-        {"status": "ok", "tasks": len(luma.store), "evicted": evicted, "clock": luma.clock.now()}
+        {
+            "status": "ok",
+            "tasks": len(luma.store),
+            "evicted": evicted,
+            "clock": luma.clock.now(),
+            **gauges,
+        }
     )
 
 
@@ -192,6 +200,7 @@ def create_app(luma: Engine) -> Flask:
     for sibling in reversed(luma.siblings):
         wsgi = LumaEndpoints(sibling, wsgi, luma.settings.max_body_bytes)
     app.wsgi_app = LumaEndpoints(luma, wsgi, luma.settings.max_body_bytes)  # type: ignore[method-assign]
+    install_metrics(app, luma)  # counts every answer: outermost
     return app
 
 

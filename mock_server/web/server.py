@@ -30,6 +30,7 @@ from .app import create_app
 from .connection import Connection
 from .limits import Gate, Limits
 from .logs import flush_logs
+from .metrics import finish_in_grace
 from .wire import RefusalBody, refusal_bytes
 from .workers import supervisor_lifeline, worker_socket
 from .wsgi import WSGIApp
@@ -159,18 +160,23 @@ def serve_app(
     lifeline = supervisor_lifeline()
     if lifeline is not None:  # a worker stops with its supervisor, however it dies
         gevent.spawn(_stop_at_end_of_file, lifeline, stopping)
+    limits = Limits(
+        settings.request_timeout or None,
+        settings.idle_timeout or None,
+        settings.max_connections or None,
+    )
+    refusal_body = refusal_bytes(luma.dialect.error_body)
+    gate = Gate(limits, refusal_body)
+    app.extensions["luma_metrics"].gate = gate  # open connections, on /health and metrics
     server = make_server(
         app,
         settings.host,
         settings.port,
         stopping,
         max_body=settings.max_body_bytes,
-        refusal_body=refusal_bytes(luma.dialect.error_body),
-        limits=Limits(
-            settings.request_timeout or None,
-            settings.idle_timeout or None,
-            settings.max_connections or None,
-        ),
+        refusal_body=refusal_body,
+        limits=limits,
+        gate=gate,
     )
     server.start()
     url = base_url(settings.host, server.server_port)
@@ -179,6 +185,8 @@ def serve_app(
         on_ready(url)
     stopping.wait()
 
+    server.close()  # no new connections; those open are served on
+    finish_in_grace(app.extensions["luma_metrics"], settings.grace)
     dropped = luma.close()  # releases held requests first, so stop() need not wait long
     server.stop(timeout=2)
     flush_logs()

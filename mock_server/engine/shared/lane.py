@@ -43,6 +43,7 @@ class Lane:
         self._retry = (redis_py.ConnectionError,)
         self._no_script = redis_py.exceptions.NoScriptError
         self._closed = False
+        self.round_trips = self.errors = 0  # since the start: the fake's /__admin/metrics
 
     def call(self, *args: Any) -> Any:
         """One command's raw reply (bytes, an int, a list: what the parser makes)."""
@@ -65,10 +66,12 @@ class Lane:
             connection = self._idle.pop()
         except IndexError:
             connection = self._pool.make_connection()
+        self.round_trips += 1
         try:
             connection.send_packed_command([self._pack(args)], check_health=False)
             reply = connection.read_response()
         except BaseException:
+            self.errors += 1
             # redis-py has disconnected it if the reply was not read whole; an error
             # reply leaves it usable. Either way it may serve the next command.
             self._give_back(connection)
