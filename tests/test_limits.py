@@ -16,9 +16,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
+import pytest
 import requests
 
+from mock_server.engine.config import Settings, load
 from tests.hardening_support import (
     RawExchange,
     assert_error_envelope,
@@ -223,3 +226,17 @@ def test_past_the_cap_new_connections_get_503_and_the_admitted_ones_are_served()
             if status == 200:
                 break
         assert status == 200
+
+
+def test_the_limits_come_from_the_config_file_and_bad_ones_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "luma-mock.toml"
+    path.write_text(
+        "[luma-mock]\nrequest_timeout = 5\nidle_timeout = 0\nmax_connections = 64\ngrace = 1.5\n",
+        encoding="utf-8",
+    )
+    settings = load(config=path, environ={})
+    assert (settings.request_timeout, settings.idle_timeout) == (5.0, 0.0)
+    assert (settings.max_connections, settings.grace) == (64, 1.5)
+    with pytest.raises(ValueError, match="idle_timeout"):
+        Settings().with_values({"idle_timeout": -1})
+    assert load({"max_connections": 3}, environ={"LUMA_MOCK_GRACE": "4"}).grace == 4.0
