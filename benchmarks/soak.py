@@ -283,14 +283,16 @@ def fake_on(store: str, workers: int, redis_url: str | None) -> Iterator[LiveFak
 
 def settle(fake: LiveFake, load: Load, redis_url: str | None) -> dict[str, float]:
     """A sample once what the load left open has closed (idle timeouts, held calls
-    answered): /health is asked until it says so, for a few idle timeouts at most."""
-    deadline = time.monotonic() + 4 * IDLE
-    while True:
-        health = requests.get(fake.url + "/health", timeout=10).json()
-        quiet = (health.get("connections") or 0) <= 1 and not health.get("held_calls")
-        if quiet or time.monotonic() > deadline:
-            return sample(fake, load, redis_url)
+    answered): /health is asked until it says so several times in a row (with
+    --workers each answer is one worker's), for a few idle timeouts at most."""
+    deadline, quiet = time.monotonic() + 6 * IDLE, 0
+    while quiet < 4 and time.monotonic() < deadline:
+        with requests.Session() as session:  # a connection of its own, closed after
+            health = session.get(fake.url + "/health", timeout=10).json()
+        calm = (health.get("connections") or 0) <= 1 and not health.get("held_calls")
+        quiet = quiet + 1 if calm else 0
         time.sleep(0.2)  # nothing to wait on: the fake closes them on its own clock
+    return sample(fake, load, redis_url)
 
 
 def soak(
