@@ -390,3 +390,6 @@ class Connection:
         self.open = False
         with contextlib.suppress(OSError):
             self.sock.close()
+        # The parser holds this connection's methods: a cycle the collector would free
+        # only at its next full pass. Broken, a closed connection goes at once.
+        self.parser = None  # type: ignore[assignment]
