@@ -344,8 +344,9 @@ def main() -> None:
     parser.add_argument("--store", choices=["memory", "redis"], default="memory")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--every", type=float, default=5.0, help="seconds between samples")
+    parser.add_argument("--redis-url", help="a Redis to use (emptied) instead of starting one")
     args = parser.parse_args()
-    report = soak(args.minutes * 60, args.store, args.workers, args.every)
+    report = soak(args.minutes * 60, args.store, args.workers, args.every, redis_url=args.redis_url)
     print(f"soak: {args.minutes:g} min, store {args.store}, {args.workers} worker(s)")
     print(report.table())
 

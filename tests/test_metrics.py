@@ -152,3 +152,14 @@ def wait_for_health(url: str, condition: object, timeout: float = 10.0) -> dict[
         if condition(health) or time.monotonic() > deadline:  # type: ignore[operator]
             return health
         time.sleep(0.05)
+
+
+def test_on_a_shared_store_round_trips_are_counted_and_tasks_kept(redis_url: str) -> None:
+    with live_server("--store", redis_url, "--delay", "instant") as server:
+        for _ in range(3):
+            server.post("/luma/videos", {"prompt": PROMPT, "async": True})
+        samples = scrape_url(server.url)
+    trips = value(samples, "luma_mock_store_round_trips_total")
+    assert trips >= 3 * 2  # each create: at least the task and its journal entry
+    assert value(samples, "luma_mock_store_errors_total") == 0
+    assert value(samples, "luma_mock_tasks", state="kept") == 3
