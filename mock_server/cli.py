@@ -60,6 +60,18 @@ def _parser() -> argparse.ArgumentParser:
         "--store", help="memory (default) or redis://HOST:PORT/DB: one fake across processes"
     )
     serve.add_argument("--workers", type=int, help="server processes (needs a shared store)")
+    serve.add_argument(
+        "--request-timeout", type=float, help="seconds a request may take to arrive (60; 0: off)"
+    )
+    serve.add_argument(
+        "--idle-timeout", type=float, help="seconds an idle connection is kept (75; 0: off)"
+    )
+    serve.add_argument(
+        "--max-connections", type=int, help="connections open at once (10000; 0: no cap)"
+    )
+    serve.add_argument(
+        "--grace", type=float, help="seconds a stop waits for held calls and callbacks (2)"
+    )
 
     dialects, home = names(), default_pack().name
     openapi = commands.add_parser("openapi", help="print the OpenAPI document of the contract")
@@ -159,6 +171,10 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
         "rate_limit": args.rate_limit,
         "store": args.store,
         "workers": args.workers,
+        "request_timeout": args.request_timeout,
+        "idle_timeout": args.idle_timeout,
+        "max_connections": args.max_connections,
+        "grace": args.grace,
     }
     try:
         settings = load(cli, config=args.config)

@@ -35,6 +35,7 @@ ERROR_CODES: dict[str, ErrorInfo] = {
     # Not answered by the fake itself: for scenario rules (``reject: unprocessable``), so
     # a client's handling of a 422 (the SDKs' UnprocessableEntityError) can be tested.
     "unprocessable": ErrorInfo(422, "Unprocessable entity"),
+    "request_timeout": ErrorInfo(408, "Request timeout"),
     "request_too_large": ErrorInfo(413, "Request body too large"),
     "too_many_requests": ErrorInfo(429, "Rate limit exceeded, please try again later"),
     "api_error": ErrorInfo(500, "Internal server error"),

@@ -318,6 +318,13 @@ class CallbackDispatcher:
             dropped = [d for d in self._deliveries.values() if not d.finished]
         for delivery in dropped:
             self._end(delivery, "dropped")
+            # In memory nobody else will send it: say what is lost, and where it went.
+            log.warning(
+                "callback task=%s to %s not delivered: the fake stopped after %d attempt(s)",
+                delivery.task_id,
+                delivery.url,
+                len(delivery.attempts),
+            )
         self._executor.shutdown()
         self._sender.close()
         return dropped
@@ -327,6 +334,9 @@ class CallbackDispatcher:
         with self._lock:
             if self._deliveries.get(delivery.task_id) is delivery:
                 self._finished[delivery.task_id] = None  # may be forgotten from now on
+                # Now too, not only at the next send: after a burst of retries (every
+                # receiver down) the logs past the cap go as their deliveries end.
+                self._forget_oldest()
 
     @staticmethod
     def _mark(delivery: CallbackDelivery, state: str) -> None:

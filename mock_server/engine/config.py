@@ -47,6 +47,11 @@ class Settings:
     scenarios: tuple[dict[str, Any], ...] = ()  # rules the fake starts (and resets) with
     store: str = "memory"  # or redis://HOST:PORT/DB: one fake across processes
     workers: int = 1  # server processes on one port (needs a shared store)
+    # The server's limits (`mock_server.web.limits`); 0 turns a timeout or the cap off.
+    request_timeout: float = 60.0  # a request's head and body, from its first byte
+    idle_timeout: float = 75.0  # a connection between requests
+    max_connections: int = 10_000  # open at once, per process
+    grace: float = 2.0  # seconds SIGTERM waits for held calls and callbacks under way
     # A dialect's own callback policy, changed: {"dream-machine": {"retries": 0}}.
     dialect_callbacks: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -61,6 +66,8 @@ class Settings:
             raise ValueError(f"log format must be text or json, not {self.log_format!r}")
         if self.callback_retries < 0 or self.max_tasks < 1 or self.max_body_bytes < 1:
             raise ValueError("callback_retries, max_tasks and max_body_bytes must be positive")
+        if min(self.request_timeout, self.idle_timeout, self.max_connections, self.grace) < 0:
+            raise ValueError("request_timeout, idle_timeout, max_connections, grace: >= 0")
         if self.journal_limit < 1:
             raise ValueError("journal_limit must be positive")
         parse_rate_limit(self.rate_limit)
@@ -95,13 +102,22 @@ def _parse(key: str, value: Any) -> Any:
         "max_body_bytes",
         "journal_limit",
         "workers",
+        "max_connections",
     ):
         return int(value)
     if key == "seed":
         return None if value in (None, "") else int(value)
     if key == "credits":
         return None if value in (None, "") else float(value)
-    if key in ("callback_backoff", "callback_timeout", "default_timeout", "video_cost"):
+    if key in (
+        "callback_backoff",
+        "callback_timeout",
+        "default_timeout",
+        "video_cost",
+        "request_timeout",
+        "idle_timeout",
+        "grace",
+    ):
         return float(value)
     if key == "dialect_callbacks":
         return _dialect_callbacks(json.loads(value) if isinstance(value, str) else value)

@@ -97,20 +97,26 @@ class CallbackSender:
         sock.sendall(request)
         answer = _Answer()
         parser = answer.parser
-        while not answer.done:
-            _remaining(sock, deadline)
-            data = sock.recv(65_536)
-            if not data:
-                if parser.get_status_code() and not answer.keep_alive:
-                    break  # an answer whose end is the close: complete now
-                raise AnswerError("the receiver closed the connection without a whole answer")
-            try:
-                parser.feed_data(data)
-            except httptools.HttpParserError as bad:
-                if isinstance(bad.__context__, AnswerError):  # raised by a callback here
-                    raise bad.__context__ from None
-                raise AnswerError(f"the answer is not HTTP: {bad}") from None
-        return parser.get_status_code(), answer.done and answer.keep_alive
+        try:
+            while not answer.done:
+                _remaining(sock, deadline)
+                data = sock.recv(65_536)
+                if not data:
+                    if parser.get_status_code() and not answer.keep_alive:
+                        break  # an answer whose end is the close: complete now
+                    raise AnswerError("the receiver closed the connection without a whole answer")
+                try:
+                    parser.feed_data(data)
+                except httptools.HttpParserError as bad:
+                    if isinstance(bad.__context__, AnswerError):  # raised by a callback here
+                        raise bad.__context__ from None
+                    raise AnswerError(f"the answer is not HTTP: {bad}") from None
+            return parser.get_status_code(), answer.done and answer.keep_alive
+        finally:
+            # The parser holds the answer's methods, the answer its parser: a cycle per
+            # callback that only the collector's next full pass would free (the memory
+            # that grew with every task with a callback). Broken, both go at once.
+            answer.parser = None  # type: ignore[assignment]
 
     def _connect(self, target: Target, deadline: float) -> socket.socket:
         # Not create_connection: it would look the address up again (through a thread,

@@ -25,6 +25,7 @@ from .api import LumaEndpoints
 from .control_document import control_document
 from .dashboard import dashboard
 from .exchanges import journal_answer, journal_body, log_request
+from .metrics import install as install_metrics
 from .rendering import render, render_error, service
 
 log = logging.getLogger("luma_mock.requests")
@@ -43,13 +44,17 @@ def _media(task_id: str, kind: str, engine: Engine) -> Response:
 
 @meta.get("/health")
 def health() -> Response:
-    """Up, with the tasks kept and evicted so far by every dialect, and the clock."""
+    """Up, with the tasks kept and evicted so far by every dialect, the clock, and the
+    gauges a load balancer or a person wants (`metrics`)."""
     fake = service()
     stores = [engine.store for engine in fake.engines.values()]
     counts = [count for store in stores if (count := getattr(store, "evicted", None)) is not None]
     evicted = sum(counts) if counts else None
     tasks = sum(len(store) for store in stores)
-    return render({"status": "ok", "tasks": tasks, "evicted": evicted, "clock": fake.clock.now()})
+    gauges = current_app.extensions["luma_metrics"].health()
+    return render(
+        {"status": "ok", "tasks": tasks, "evicted": evicted, "clock": fake.clock.now(), **gauges}
+    )
 
 
 def _openapi(engine: Engine) -> Response:
@@ -191,6 +196,7 @@ def create_app(fake: Fake | Engine) -> Flask:
     # rest reaches Flask.
     endpoints = LumaEndpoints(fake, app.wsgi_app, fake.settings.max_body_bytes)
     app.wsgi_app = endpoints  # type: ignore[method-assign]
+    install_metrics(app, fake)  # counts every answer: outermost
     return app
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
-import struct
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
@@ -29,6 +28,8 @@ import httptools
 from gevent.event import Event
 
 from ..engine.faults import ENVIRON_KEY, Fault
+from .limits import Limits
+from .socket_faults import break_answer
 from .wire import (
     LINGER_BYTES,
     LINGER_SECONDS,
@@ -48,10 +49,6 @@ from .wsgi import WSGIApp, add_header, request_environ
 
 log = logging.getLogger("luma_mock.connection")
 
-# SO_LINGER on with a zero timeout: close() discards the connection with a TCP RST
-# instead of the FIN handshake, so the client's next read fails with ECONNRESET.
-_RESET_ON_CLOSE = struct.pack("ii", 1, 0)
-
 
 class Connection:
     """Reads, answers and finally closes one accepted socket (``serve`` does it all)."""
@@ -67,6 +64,7 @@ class Connection:
         max_body: int,
         stopping: Event,
         refusal_body: RefusalBody,
+        limits: Limits = Limits(),  # noqa: B008 - frozen: one shared default is right
     ) -> None:
         self.sock = sock
         self.app = app
@@ -87,12 +85,15 @@ class Connection:
         self.in_head = False
         self.refusal: Refusal | None = None
         self.open = True
+        self.limits = limits
+        self.deadline = limits.deadline(in_request=False)  # of the wait for input
 
     # -- llhttp's callbacks ---------------------------------------------------------
 
     def on_message_begin(self) -> None:
         self.current = Request()
         self.in_message = self.in_head = True
+        self.deadline = self.limits.deadline(in_request=True)
         self.body_bytes = self.head_size = 0
 
     def on_url(self, url: bytes) -> None:
@@ -146,7 +147,9 @@ class Connection:
     def serve(self) -> None:
         try:
             while self.open:
-                data = self.sock.recv(READ_SIZE)
+                data = self._receive()
+                if data is None:  # timed out, and dealt with
+                    return
                 if not data:
                     self._end_of_input()
                     return
@@ -155,6 +158,21 @@ class Connection:
             pass
         finally:
             self._close()
+
+    def _receive(self) -> bytes | None:
+        """The next read, or None when the request (or the idle connection) ran out of
+        time: a request cut short is told so (408), an idle connection just closed."""
+        self.sock.settimeout(self.limits.until(self.deadline))
+        try:
+            return self.sock.recv(READ_SIZE)
+        except TimeoutError:
+            if self.in_message:
+                seconds = self.limits.request_timeout
+                message = f"the request did not arrive within {seconds:g} s"
+                self._refuse_and_close(Refusal(408, "request_timeout", message))
+            return None
+        finally:  # writes: a client that stops reading for that long is gone
+            self.sock.settimeout(self.limits.request_timeout)
 
     def _feed(self, data: bytes) -> None:
         if self.in_head or not self.in_message:
@@ -176,6 +194,8 @@ class Connection:
         batch = len(self.complete)
         while self.complete and self.open:
             self._answer(self.complete.pop(0))
+        if batch:  # the wait for input starts again now, however long the answers took
+            self.deadline = self.limits.deadline(in_request=self.in_message)
         if refusal is not None:
             self._refuse_and_close(refusal)
         elif upgrade and self.open:
@@ -221,7 +241,10 @@ class Connection:
         status = int(status_line[:3])
         # HEAD, 1xx, 204 and 304 answers have no body, whatever the app returned.
         head_only = request.method == "HEAD" or status < 200 or status in (204, 304)
-        if fault is not None and self._break(fault, status_line, headers, body, head_only):
+        broken = fault is not None and break_answer(
+            self.sock, fault, status_line, headers, body, self.stopping
+        )
+        if broken:
             self.open = False
             return
         # One pass over the app's headers: the head as text, and what framing they ask.
@@ -295,36 +318,6 @@ class Connection:
         if sent < len(data):
             self.sock.sendall(memoryview(data)[sent:])
 
-    # -- faults below HTTP ------------------------------------------------------------
-
-    def _break(
-        self,
-        fault: Fault,
-        status_line: str,
-        headers: list[tuple[str, str]],
-        body: Iterable[bytes],
-        head_only: bool,
-    ) -> bool:
-        """Carry out a fault that needs the socket; False for the kinds that are still
-        well-formed HTTP (malformed JSON, a dribble), which the app rendered itself."""
-        if fault.kind not in ("reset", "empty", "truncated", "hang"):
-            return False
-        try:
-            if fault.kind == "reset":
-                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
-            elif fault.kind == "truncated":
-                payload = b"".join(body)
-                kept = [(k, v) for k, v in headers if k.lower() != "content-length"]
-                kept.append(("Content-Length", str(len(payload))))  # the whole length...
-                head = [f"HTTP/1.1 {status_line}\r\n".encode("latin-1")]
-                head += [f"{k}: {v}\r\n".encode("latin-1") for k, v in kept]
-                self.sock.sendall(b"".join([*head, b"\r\n", payload[: len(payload) // 2]]))
-            elif fault.kind == "hang" and self.stopping.wait(fault.seconds):
-                log.info("a hanging answer was cut short by the shutdown")
-        finally:
-            close_body(body)
-        return True
-
     # -- closing ----------------------------------------------------------------------
 
     def _refuse_and_close(self, refusal: Refusal) -> None:
@@ -355,3 +348,6 @@ class Connection:
         self.open = False
         with contextlib.suppress(OSError):
             self.sock.close()
+        # The parser holds this connection's methods: a cycle the collector would free
+        # only at its next full pass. Broken, a closed connection goes at once.
+        self.parser = None  # type: ignore[assignment]

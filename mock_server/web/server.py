@@ -29,7 +29,9 @@ from ..engine.service import Engine
 from .admin import is_loopback
 from .app import create_app
 from .connection import Connection
+from .limits import Gate, Limits
 from .logs import flush_logs
+from .metrics import finish_in_grace
 from .wire import RefusalBody, refusal_bytes
 from .workers import supervisor_lifeline, worker_socket
 from .wsgi import WSGIApp
@@ -73,13 +75,26 @@ def make_server(
     *,
     max_body: int,
     refusal_body: RefusalBody,
+    limits: Limits = Limits(),  # noqa: B008 - frozen: one shared default is right
+    gate: Gate | None = None,
 ) -> StreamServer:
     """A server for the WSGI ``app`` whose connections can carry out faults below HTTP;
     setting ``stopping`` cuts short the answers that hang, so shutdown stays prompt.
-    ``refusal_body`` renders the requests the server refuses itself."""
+    ``refusal_body`` renders the requests the server refuses itself; ``gate`` counts the
+    open connections and refuses those past its cap."""
     server: StreamServer
+    gate = gate or Gate(limits, refusal_body)
 
     def handle(sock: socket.socket, address: Any) -> None:
+        if not gate.admit():
+            gate.refuse(sock)
+            return
+        try:
+            serve_connection(sock, address)
+        finally:
+            gate.leave()
+
+    def serve_connection(sock: socket.socket, address: Any) -> None:
         # Answers go out as small writes; with Nagle's algorithm on, a kept-alive
         # client's delayed ACK would stall each answer ~40 ms.
         with contextlib.suppress(OSError):
@@ -93,6 +108,7 @@ def make_server(
             max_body=max_body,
             stopping=stopping,
             refusal_body=refusal_body,
+            limits=limits,
         ).serve()
 
     # An unbounded pool, not gevent's default bare spawn: only with a pool does
@@ -149,13 +165,23 @@ def serve_app(
     lifeline = supervisor_lifeline()
     if lifeline is not None:  # a worker stops with its supervisor, however it dies
         gevent.spawn(_stop_at_end_of_file, lifeline, stopping)
+    limits = Limits(
+        settings.request_timeout or None,
+        settings.idle_timeout or None,
+        settings.max_connections or None,
+    )
+    refusal_body = refusal_bytes(home.error_body)
+    gate = Gate(limits, refusal_body)
+    app.extensions["luma_metrics"].gate = gate  # open connections, on /health and metrics
     server = make_server(
         app,
         settings.host,
         settings.port,
         stopping,
         max_body=settings.max_body_bytes,
-        refusal_body=refusal_bytes(home.error_body),
+        refusal_body=refusal_body,
+        limits=limits,
+        gate=gate,
     )
     server.start()
     url = base_url(settings.host, server.server_port)
@@ -164,6 +190,8 @@ def serve_app(
         on_ready(url)
     stopping.wait()
 
+    server.close()  # no new connections; those open are served on
+    finish_in_grace(app.extensions["luma_metrics"], settings.grace)
     dropped = fake.close()  # releases held requests first, so stop() need not wait long
     server.stop(timeout=2)
     flush_logs()

@@ -41,8 +41,10 @@ class Lane:
         self._idle: list[Any] = []
         self._pid = os.getpid()
         self._retry = (redis_py.ConnectionError,)
+        self._outage = (redis_py.ConnectionError, redis_py.TimeoutError, OSError)
         self._no_script = redis_py.exceptions.NoScriptError
         self._closed = False
+        self.round_trips = self.errors = 0  # since the start (/__admin/metrics); errors: no answer
 
     def call(self, *args: Any) -> Any:
         """One command's raw reply (bytes, an int, a list: what the parser makes)."""
@@ -65,10 +67,13 @@ class Lane:
             connection = self._idle.pop()
         except IndexError:
             connection = self._pool.make_connection()
+        self.round_trips += 1
         try:
             connection.send_packed_command([self._pack(args)], check_health=False)
             reply = connection.read_response()
-        except BaseException:
+        except BaseException as failed:
+            if isinstance(failed, self._outage):  # not an error reply (a script to load)
+                self.errors += 1
             # redis-py has disconnected it if the reply was not read whole; an error
             # reply leaves it usable. Either way it may serve the next command.
             self._give_back(connection)
