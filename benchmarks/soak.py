@@ -49,9 +49,11 @@ RULES = [  # socket faults, picked per request with X-Luma-Mock-Scenario
 ]
 # Rows: what /proc, /health and Redis say, and how much change is noise.
 NOISE = {"rss_kib": 0.05, "fds": 8, "threads": 2, "connections": 16, "held": 16}
-# What fills up to a cap by design: the tasks of a dialect; on Redis a key per task and
-# two per delivery log kept, per dialect (two), and a handful of the fake's own.
-CAPS = {"tasks": MAX_TASKS, "redis_keys": 2 * (MAX_TASKS + 2 * MAX_TASKS) + 50}
+# What fills up to a cap by design: each dialect's tasks (the load speaks two, and
+# /health counts every dialect's); on Redis a key per task and two per delivery log
+# kept, per dialect, and a handful of the fake's own.
+DIALECTS = 2
+CAPS = {"tasks": DIALECTS * MAX_TASKS, "redis_keys": DIALECTS * (MAX_TASKS + 2 * MAX_TASKS) + 50}
 # Descriptors a settled fake may hold beyond its start: each dialect's callback sender
 # keeps up to 32 idle connections to a receiver (`engine.sender`), per worker.
 KEPT = 2 * 32 * 2 + 8

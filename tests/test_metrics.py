@@ -38,7 +38,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 @pytest.fixture
 def luma() -> Iterator[LumaService]:
     service = manual_service()
-    service.sibling(DREAM_MACHINE)
+    service.fake.add(DREAM_MACHINE)
     yield service
     service.close()
 
