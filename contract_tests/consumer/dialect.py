@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 # Faults below HTTP, as the fake's server plays them (`mock_server.engine.faults`): a
 # dribble still delivers the whole answer (slowly), every other kind loses it.
 FAULTS = ("reset", "empty", "malformed_json", "truncated", "dribble", "hang")
-KINDS = ("flow", "error", "fault")
 
 
 def fault_expectation(kind: str) -> str:
