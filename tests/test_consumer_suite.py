@@ -18,14 +18,14 @@ import pytest
 from contract_tests.acedata.adapters import RequestsAdapter
 from contract_tests.acedata.client import CHECKS as CONSUMER_CHECKS
 from contract_tests.acedata.client import finished_signs, problem
-from contract_tests.acedata.consumer import OPERATIONS, describe
+from contract_tests.acedata.consumer import OPERATIONS, shape
 from contract_tests.checks.client_calls import BillingRisk
 from contract_tests.consumer import (
     FakeControl,
     run_against_real_service,
     run_consumer_suite,
 )
-from contract_tests.consumer.adapters import load_factory, operations
+from contract_tests.consumer.adapters import describe_call, load_factory, operations
 from tests import broken_clients
 from tests.broken_clients import TIMEOUT, suite
 from tests.support import TOKEN, live_server
@@ -232,6 +232,10 @@ def test_finished_signs_read_records_and_results() -> None:
 
 
 def test_describe_call_reads_as_python() -> None:
+    def describe(operation: str, fields: dict[str, Any]) -> str:  # as a report shows a call
+        made = shape(operation, fields)
+        return describe_call(operation, made.args, made.kwargs)
+
     call = describe("generate", {"prompt": "a cat", "async": True})
     assert call == "adapter.generate(prompt='a cat', **{'async': True})"
     assert describe("retrieve", {"task_id": "abc"}) == "adapter.retrieve('abc')"

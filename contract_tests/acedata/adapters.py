@@ -17,23 +17,13 @@ plain `requests` client of the API, written the way the contract asks a client t
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import requests
 
 from ..consumer.dialect import AdapterFactory
 
 OPERATIONS = ("generate", "extend", "retrieve")
-
-
-class ClientAdapter(Protocol):
-    """What the consumer suite calls. Every method is optional."""
-
-    def generate(self, **fields: Any) -> Any: ...
-
-    def extend(self, **fields: Any) -> Any: ...
-
-    def retrieve(self, task_id: str) -> Any: ...
 
 
 class LumaError(Exception):

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..consumer.adapters import describe_call
 from ..consumer.adapters import load_factory as load_module_factory
 from ..consumer.dialect import (
     FAULTS,
@@ -42,12 +41,6 @@ def shape(operation: str, fields: dict[str, Any]) -> CallShape:
     if operation == "retrieve":
         return CallShape("POST", "/luma/tasks", (fields["task_id"],))
     return CallShape("POST", "/luma/videos", kwargs=fields, bills_allowed=1)
-
-
-def describe(operation: str, fields: dict[str, Any]) -> str:
-    if operation == "retrieve":
-        return describe_call(operation, (fields.get("task_id"),), {})
-    return describe_call(operation, (), fields)
 
 
 # -- the situations ----------------------------------------------------------------------

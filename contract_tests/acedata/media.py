@@ -1,11 +1,11 @@
 """The media check: every finished result's ``video_url`` and ``thumbnail_url`` serve an
-MP4 and a JPEG of the stated size, each URL fetched once a run (`CheckContext.fetch`;
+MP4 and a JPEG of the stated size, each URL fetched once a run (`CheckContext.media_size`;
 no fetch, no check) and read by `media_probe`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from ..checks import SKIPPED, Answer, Case, CheckContext, check, fail, jpeg_size, mp4_size
@@ -41,25 +41,13 @@ def media_size(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
             url = result.get(url_key)
             if not isinstance(url, str):
                 continue
-            found = ctx.media_seen.get(url)
-            if found is None:
-                found = ctx.media_seen[url] = _probe(ctx.fetch, url, kind)
+            found = ctx.media_size(url, mp4_size if kind == "mp4" else jpeg_size)
             if found != size:
                 fail(
                     f"{url_key} does not serve a {kind} of the stated size",
                     expected=f"{size[0]}x{size[1]} {kind}",
                     actual=_size_text(found, url),
                 )
-
-
-def _probe(fetch: Callable[[str], Answer], url: str, kind: str) -> tuple[int, int] | str:
-    answer = fetch(url)
-    if answer.status != 200:
-        return f"HTTP {answer.status}"
-    try:
-        return mp4_size(answer.content) if kind == "mp4" else jpeg_size(answer.content)
-    except ValueError as bad:
-        return str(bad)
 
 
 def _size_text(found: tuple[int, int] | str, url: str) -> str:

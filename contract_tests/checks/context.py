@@ -58,3 +58,18 @@ class CheckContext:
     runs: Counter[str] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
     media_seen: dict[str, tuple[int, int] | str] = field(default_factory=dict)
+
+    def media_size(
+        self, url: str, read: Callable[[bytes], tuple[int, int]]
+    ) -> tuple[int, int] | str:
+        """The pixel size ``read`` (`media_probe`) finds at ``url``, or why there is none;
+        each URL is fetched once a run."""
+        if url not in self.media_seen:
+            assert self.fetch is not None, "media is checked only with a fetch"
+            answer = self.fetch(url)
+            try:
+                found = read(answer.content) if answer.status == 200 else f"HTTP {answer.status}"
+            except ValueError as bad:
+                found = str(bad)
+            self.media_seen[url] = found
+        return self.media_seen[url]

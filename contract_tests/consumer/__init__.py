@@ -53,27 +53,17 @@ from .dialect import (
     consumer_of,
     verdicts_of,
 )
-from .fake import SETUP_SCENARIO, ControlError, FakeControl, LiveFake
+from .fake import ControlError, FakeControl, LiveFake
 from .journals import FakeJournal, ProxyJournal
 from .real import run_against_real_service
 from .report import BILLING_RISK, CaseResult, ConsumerReport
-from .run import CASE_RULE, ClientRun, bounded
-from .suite import (
-    EXAMPLES,
-    SHRINK_BUDGET,
-    TOKEN,
-    hypothesis_settings,
-    run_case,
-    run_consumer_suite,
-)
+from .run import ClientRun, bounded
+from .suite import EXAMPLES, TOKEN, run_consumer_suite
 
 __all__ = [
     "BILLING_RISK",
-    "CASE_RULE",
     "EXAMPLES",
     "FAULTS",
-    "SETUP_SCENARIO",
-    "SHRINK_BUDGET",
     "TOKEN",
     "CallShape",
     "CaseResult",
@@ -91,10 +81,8 @@ __all__ = [
     "bounded",
     "client_of",
     "consumer_of",
-    "hypothesis_settings",
     "main",
     "run_against_real_service",
-    "run_case",
     "run_consumer_suite",
     "verdicts_of",
 ]

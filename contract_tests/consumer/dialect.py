@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 # Faults below HTTP, as the fake's server plays them (`mock_server.engine.faults`): a
 # dribble still delivers the whole answer (slowly), every other kind loses it.
 FAULTS = ("reset", "empty", "malformed_json", "truncated", "dribble", "hang")
-KINDS = ("flow", "error", "fault")
 
 
 def fault_expectation(kind: str) -> str:
@@ -78,8 +77,8 @@ class ConsumerDialect(Protocol):
     - ``load_factory(spec, client_timeout)``: an adapter factory by name — a built-in
       adapter's (``lumaai``) or ``module:callable`` (`adapters.load_factory`);
     - ``cases()``: its situations, in the order they run;
-    - ``shape(operation, fields)``: how a call is made (`CallShape`);
-    - ``describe(operation, fields)``: the call as a line of Python, for a reproduction;
+    - ``shape(operation, fields)``: how a call is made (`CallShape`; a report shows the
+      call as a line of Python from its arguments);
     - ``real_plays(run, factory, base_url)``: the few calls made against the real
       service (they cost credits), as (name, kind, operation, play).
     """
@@ -91,8 +90,6 @@ class ConsumerDialect(Protocol):
     def cases(self) -> list[ConsumerCase]: ...
 
     def shape(self, operation: str, fields: dict[str, Any]) -> CallShape: ...
-
-    def describe(self, operation: str, fields: dict[str, Any]) -> str: ...
 
     def real_plays(
         self, run: ClientRun, factory: AdapterFactory, base_url: str

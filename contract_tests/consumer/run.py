@@ -16,7 +16,7 @@ from typing import Any
 from ..checks import CheckContext, CheckFailures, run_checks
 from ..checks.client_calls import CLIENT, PROXY_CAP, ClientCall
 from ..contract.packs import pack
-from .adapters import close_adapter, operations
+from .adapters import close_adapter, describe_call, operations
 from .dialect import ClientRules, ConsumerDialect, client_of, consumer_of
 from .fake import SETUP_SCENARIO, ControlError, FakeControl
 from .journals import SETUP_RULE, FakeJournal, Journal, ProxyJournal
@@ -265,7 +265,7 @@ class ClientRun:
                 failure.reproduce = steps
             order = self.rules.CHECKS
             raise CheckFailures(sorted(failures, key=lambda f: order.index(f.check)))
-        self.steps.append(self.speaks.describe(operation, fields))
+        self.steps.append(describe_call(operation, shape.args, shape.kwargs))
         return call
 
     def _warn(self, call: ClientCall) -> None:
@@ -311,6 +311,7 @@ class ClientRun:
                 f"-d {shlex.quote(json.dumps(rule))}"
             )
         lines += call.before
-        lines.append(self.speaks.describe(call.call, call.fields))
+        shape = self.speaks.shape(call.call, call.fields)
+        lines.append(describe_call(call.call, shape.args, shape.kwargs))
         lines += [f"# the client sent: {seen.curl(url)}  -> {seen.outcome()}" for seen in call.sent]
         return "\n".join(lines)

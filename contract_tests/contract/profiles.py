@@ -11,8 +11,6 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-PROFILES = ("ci", "dev", "thorough")
-
 
 def register(prefix: str = "") -> None:
     """Register the profiles; the pytest plugin uses ``prefix="luma-"`` so that they sit

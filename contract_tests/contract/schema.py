@@ -32,10 +32,6 @@ def schema_dir() -> Path:
     return data_dir("schemas")
 
 
-def fixtures_dir() -> Path:
-    return data_dir("fixtures")
-
-
 @cache
 def schema_names() -> tuple[str, ...]:
     """Every registered dialect's schemas, each named ``<dialect>/<file stem>``."""

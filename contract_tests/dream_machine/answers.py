@@ -25,6 +25,7 @@ from .records import (
     INVALID,
     OPERATIONS,
     REASON,
+    SDK_STATUSES,
     STATES,
     UNAUTHORIZED,
     _came,
@@ -40,9 +41,6 @@ from .records import (
 __all__ = ["INVALID", "OPERATIONS", "REASON", "STATES", "UNAUTHORIZED"]
 __all__ += ["observe", "reason", "records_in", "state_of"]
 
-# The statuses the SDKs raise a named exception for (BadRequestError … InternalServerError);
-# any other 4xx is a bare APIStatusError a client cannot tell apart.
-SDK_STATUSES = frozenset({400, 401, 403, 404, 409, 422, 429})
 SUCCESS = {"create": 201, "delete": 204}  # the rest: 200
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from ..consumer.adapters import describe_call
 from ..consumer.adapters import load_factory as load_module_factory
 from ..consumer.dialect import (
     FAULTS,
@@ -35,7 +34,6 @@ QUEUE, WORK = 2.0, 60.0  # how long a generation the suite makes waits, then dre
 HELD = {"delay": WORK, "queue": QUEUE}  # the suite's own generations stay queued
 POLLS_BEFORE_END = 3  # the generation a wait() polls ends after its third poll
 REAL_PROMPT = "A paper boat drifts down a rain-soaked street, slow dolly shot"
-ONE = ("get", "delete", "wait")  # the operations on one generation, by its id
 
 
 def load_factory(spec: str, client_timeout: float) -> AdapterFactory:
@@ -53,12 +51,6 @@ def shape(operation: str, fields: dict[str, Any]) -> CallShape:
     generation = fields["generation_id"]
     method = "DELETE" if operation == "delete" else "GET"
     return CallShape(method, f"/generations/{generation}", (generation,))
-
-
-def describe(operation: str, fields: dict[str, Any]) -> str:
-    if operation in ONE:
-        return describe_call(operation, (fields.get("generation_id"),), {})
-    return describe_call(operation, (), fields)
 
 
 # -- the situations ----------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The Dream Machine media check: a completed generation's assets are what they say —
 ``assets.video`` an MP4, ``assets.image`` a JPEG or PNG as ``format`` asked (JPEG by
 default) — and their picture has the ``aspect_ratio`` asked for (16:9 by default), each
-URL fetched once a run (`CheckContext.fetch`; no fetch, no check). Pixel sizes per
+URL fetched once a run (`CheckContext.media_size`; no fetch, no check). Pixel sizes per
 resolution are the fake's choice, so only the ratio is the contract's."""
 
 from __future__ import annotations
@@ -68,9 +68,7 @@ def dm_media(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
             if not isinstance(url, str) or kind not in READERS:
                 continue
             checked = True
-            found = ctx.media_seen.get(url)
-            if found is None:
-                found = ctx.media_seen[url] = _probe(ctx.fetch, url, kind)  # type: ignore[arg-type]
+            found = ctx.media_size(url, READERS[kind])
             if isinstance(found, str):
                 fail(f"assets.{key} is not a {kind}", expected=f"a {kind} at {url}", actual=found)
             width, height = found  # type: ignore[misc]
@@ -81,13 +79,3 @@ def dm_media(ctx: CheckContext, case: Case, answer: Answer) -> bool | None:
                     actual=f"{width}x{height} at {url}",
                 )
     return None if checked else SKIPPED
-
-
-def _probe(fetch: Callable[[str], Answer], url: str, kind: str) -> tuple[int, int] | str:
-    answer = fetch(url)
-    if answer.status != 200:
-        return f"HTTP {answer.status}"
-    try:
-        return READERS[kind](answer.content)
-    except ValueError as bad:
-        return str(bad)

@@ -17,6 +17,9 @@ ANSWERS = OPERATIONS = ("create", "get", "list", "delete", "derive", "ping", "cr
 STATES = {"queued": 0, "dreaming": 1, "completed": 2, "failed": 2}
 ENDED = ("completed", "failed")
 SET_ONCE = ("id", "created_at", "model", "generation_type")
+# The statuses the SDKs raise a named exception for (BadRequestError … InternalServerError);
+# any other 4xx is a bare APIStatusError a client cannot tell apart.
+SDK_STATUSES = frozenset({400, 401, 403, 404, 409, 422, 429})
 
 
 def state_of(generation: Mapping[str, Any]) -> str:

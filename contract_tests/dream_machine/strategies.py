@@ -32,7 +32,6 @@ URL = st.sampled_from(
         "https://example.com/luma/end.jpg",
     )
 )
-ENDPOINTS = ("video", "image")
 
 
 @cache

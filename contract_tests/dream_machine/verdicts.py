@@ -7,6 +7,7 @@ from typing import Any
 
 from ..consumer.verdicts import BodyVerdict, check_answer, check_body
 from . import PACK
+from .records import SDK_STATUSES
 
 REQUESTS = {
     "/generations": PACK.schema("video-request"),  # the create path before SDK 1.12
@@ -14,8 +15,6 @@ REQUESTS = {
     "/generations/image": PACK.schema("image-request"),
 }
 READS = {"/ping": PACK.schema("ping"), "/credits": PACK.schema("credits")}
-# The statuses the SDKs raise a named exception for; 5xx are InternalServerError.
-SDK_STATUSES = frozenset({400, 401, 403, 404, 409, 422, 429})
 
 
 def request_verdict(method: str, path: str, body: Any) -> BodyVerdict:

@@ -145,10 +145,6 @@ class LumaServer:
         """The base URL of ``dialect``'s API on this server (`url_for`)."""
         return url_for(self.url, dialect)
 
-    @property
-    def is_fake(self) -> bool:
-        return self.control is not None
-
     def prepare(self, per_test: dict[str, Any]) -> LumaServer:
         """Reset, then apply this test's marker settings through the control API."""
         control = self.require_control()

@@ -38,57 +38,34 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # what __getattr__ hands out, for type checkers and readers
     from .dialect import ProviderDialect, provider_of
     from .outcome import Budget, BudgetSpent, Verification
-    from .plans import Plan, shared_out, stateful_reserve
+    from .plans import Plan, shared_out
     from .progress import Recorder
-    from .runner import (
-        ADMIN_TIMEOUT,
-        ANSWER_TIMEOUT,
-        CALLBACK_WAIT,
-        INSTANT,
-        SCENARIO_HEADER,
-        SILENCE_LIMIT,
-        Provider,
-    )
-    from .suite import DEFAULT_CAP_WITH_CONTROL, REAL_SERVICE, iter_exchanges, verify
+    from .runner import ANSWER_TIMEOUT, INSTANT, SCENARIO_HEADER, SILENCE_LIMIT, Provider
+    from .suite import REAL_SERVICE, iter_exchanges, verify
     from .targets import LOOPBACK, HttpTransport, Target, Transport, WsgiTransport
-    from .waits import FAKE_TIME_LIMIT, POLL_DEADLINE, POLL_FIRST, POLL_MAX, TASK_WAIT
+    from .waits import FAKE_TIME_LIMIT
 
 # Where each public name lives (the same names as the block above).
 _HOMES = {
     "outcome": ("Budget", "BudgetSpent", "Verification"),
     "dialect": ("ProviderDialect", "provider_of"),
-    "plans": ("Plan", "shared_out", "stateful_reserve"),
+    "plans": ("Plan", "shared_out"),
     "progress": ("Recorder",),
-    "runner": (
-        "ADMIN_TIMEOUT",
-        "ANSWER_TIMEOUT",
-        "CALLBACK_WAIT",
-        "INSTANT",
-        "SCENARIO_HEADER",
-        "SILENCE_LIMIT",
-        "Provider",
-    ),
-    "suite": ("DEFAULT_CAP_WITH_CONTROL", "REAL_SERVICE", "iter_exchanges", "verify"),
+    "runner": ("ANSWER_TIMEOUT", "INSTANT", "SCENARIO_HEADER", "SILENCE_LIMIT", "Provider"),
+    "suite": ("REAL_SERVICE", "iter_exchanges", "verify"),
     "targets": ("LOOPBACK", "HttpTransport", "Target", "Transport", "WsgiTransport"),
-    "waits": ("FAKE_TIME_LIMIT", "POLL_DEADLINE", "POLL_FIRST", "POLL_MAX", "TASK_WAIT"),
+    "waits": ("FAKE_TIME_LIMIT",),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
-    "ADMIN_TIMEOUT",
     "ANSWER_TIMEOUT",
-    "CALLBACK_WAIT",
-    "DEFAULT_CAP_WITH_CONTROL",
     "FAKE_TIME_LIMIT",
     "INSTANT",
     "LOOPBACK",
-    "POLL_DEADLINE",
-    "POLL_FIRST",
-    "POLL_MAX",
     "REAL_SERVICE",
     "SCENARIO_HEADER",
     "SILENCE_LIMIT",
-    "TASK_WAIT",
     "Budget",
     "BudgetSpent",
     "HttpTransport",
@@ -103,7 +80,6 @@ __all__ = [
     "iter_exchanges",
     "provider_of",
     "shared_out",
-    "stateful_reserve",
     "verify",
 ]
 

@@ -1,8 +1,8 @@
 """Hypothesis strategies for the AceDataCloud Luma API's requests (the dialect's
 ``strategies``), derived from ``schemas/acedata/``: valid requests of every shape and
-mode (`requests`), and invalid ones that each break one contract rule (`invalid`). Both
-sets of names are imported here, so ``from contract_tests.acedata import strategies``
-gives all of them.
+mode (`requests`), and invalid ones that each break one contract rule (`invalid`). Their
+strategies and the names they take are imported here, so ``from contract_tests.acedata
+import strategies`` gives all of them (the modules' own helpers stay in the modules).
 
 The modules may import the standard library, Hypothesis, `hypothesis_jsonschema`,
 `jsonschema` and `contract_tests.contract`; nothing above the contract.
@@ -32,24 +32,18 @@ from .requests import (
     DEFAULT_CALLBACK_URL,
     FRAMES,
     MODES,
-    PROMPT_MAX,
-    SAFE_HOSTS,
-    SYNC_TIMEOUT,
     TASKS,
     VIDEOS,
-    Frames,
     Mode,
     aspect_ratios,
     callback_urls,
     enum_values,
     extend_requests,
     field_schema,
-    field_values,
     generate_requests,
     identifiers,
     image_urls,
     is_valid_field,
-    nullable,
     prompts,
     retrieve_batch_requests,
     retrieve_requests,
@@ -64,14 +58,10 @@ __all__ = [
     "DEFAULT_CALLBACK_URL",
     "FRAMES",
     "MODES",
-    "PROMPT_MAX",
     "RULES",
-    "SAFE_HOSTS",
-    "SYNC_TIMEOUT",
     "TASKS",
     "VIDEOS",
     "Change",
-    "Frames",
     "Invalid",
     "Mode",
     "aspect_ratios",
@@ -80,7 +70,6 @@ __all__ = [
     "enum_values",
     "extend_requests",
     "field_schema",
-    "field_values",
     "generate_requests",
     "identifiers",
     "image_urls",
@@ -89,7 +78,6 @@ __all__ = [
     "invalid_video_requests",
     "is_valid_field",
     "malformed_bodies",
-    "nullable",
     "prompts",
     "retrieve_batch_requests",
     "retrieve_requests",

@@ -10,7 +10,6 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from contract_tests.consumer.adapters import describe_call
 from contract_tests.consumer.adapters import load_factory as load_module_factory
 from contract_tests.consumer.dialect import (
     FAULTS,
@@ -40,12 +39,6 @@ def shape(operation: str, fields: dict[str, Any]) -> CallShape:
     if operation == "create":
         return CallShape("POST", "/jobs", kwargs=fields, bills_allowed=1)
     return CallShape("GET", f"/jobs/{fields['job_id']}", (fields["job_id"],))
-
-
-def describe(operation: str, fields: dict[str, Any]) -> str:
-    if operation == "get":
-        return describe_call(operation, (fields["job_id"],), {})
-    return describe_call(operation, (), fields)
 
 
 def _rule(endpoint: str, then: dict[str, Any]) -> dict[str, Any]:
