@@ -327,3 +327,20 @@ def test_beyond_loopback_without_a_token_the_banner_says_the_dashboard_is_off() 
     assert "dashboard: off" in banner("http://[::]:8000", Settings(host="::"), example)
     with_token = banner("http://[::]:8000", Settings(host="::", control_token="t"), example)
     assert "dashboard: http://[::]:8000/__admin/" in with_token
+
+
+def test_the_headers_gauges_count_the_dashboards_own_stream_and_stay_out_of_the_journal() -> None:
+    """The page's header reads /health's gauges from /__admin/gauges every few seconds:
+    the same numbers, with none of those polls in the journal (a poll of /health is)."""
+    with live_server("--clock", "manual") as server:
+        stream = open_events(server.url)
+        read_events(stream, 1)  # the stream is open: its connection counts
+        gauges = requests.get(server.url + "/__admin/gauges", timeout=10).json()
+        health = requests.get(server.url + "/health", timeout=10).json()
+        assert set(gauges) == {*health} - {"status", "tasks", "evicted", "clock"}
+        for steady in ("held_calls", "callbacks_under_way", "max_connections"):
+            assert gauges[steady] == health[steady], steady
+        assert gauges["connections"] >= 2 and gauges["max_connections"] >= gauges["connections"]
+        journal = requests.get(server.url + "/__admin/journal", timeout=10).json()
+        paths = [entry["path"] for entry in journal["entries"]]
+        assert paths == ["/health"]

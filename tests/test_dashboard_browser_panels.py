@@ -187,6 +187,34 @@ def test_credits_rate_limit_and_reset(page: Any, server: LiveServer) -> None:
     assert control(server, "GET", "/tasks")["total"] == 0
 
 
+# -- health -------------------------------------------------------------------------------------
+
+
+def test_the_header_shows_the_health_gauges_as_they_change(page: Any, server: LiveServer) -> None:
+    """/health's gauges, read again every few seconds with no notice to prompt it: a
+    call held, then answered; a callback to a closed port, under way until it gives up."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#health-uptime")).to_have_text(re.compile(r"^up \d+ "))
+    connections = re.compile(r"^\d+ connections? of [\d,]+$")
+    expect(page.locator("#health-connections")).to_have_text(connections)
+    expect(page.locator("#health-held")).to_have_text("0 calls held")
+    held = threading.Thread(  # no async: the call waits for its task
+        target=requests.post,
+        args=(server.url + "/luma/videos",),
+        kwargs={"json": {"prompt": "held"}, "headers": {"Authorization": f"Bearer {TOKEN}"}},
+    )
+    held.start()
+    expect(page.locator("#health-held")).to_have_text("1 call held")
+    start(server, "called back", callback_url=CLOSED)
+    advance(server, 12)  # both end: the call is answered, the callback is attempted
+    held.join(30)
+    expect(page.locator("#health-held")).to_have_text("0 calls held")
+    expect(page.locator("#health-callbacks")).to_have_text("1 callback under way")
+    advance(server, 60)  # past every retry: the delivery has failed
+    expect(page.locator("#health-callbacks")).to_have_text("0 callbacks under way")
+
+
 # -- safety -------------------------------------------------------------------------------------
 
 
@@ -316,6 +344,7 @@ def test_a_screenshot_of_a_busy_dashboard_for_the_readme(
     expect(page.locator("#journal-table tbody tr")).to_have_count(CALLS_SHOWN)
     row(page, called).get_by_role("cell").nth(3).click()
     expect(page.locator("#detail table.attempts tbody tr")).to_have_count(ATTEMPTS_SHOWN)
+    expect(page.locator("#health-callbacks")).to_have_text("1 callback under way")
     # The whole video loaded (no loading spinner over its first frame).
     page.wait_for_function(
         "() => { const v = document.querySelector('#detail video');"

@@ -212,6 +212,21 @@ def _paths() -> dict[str, dict[str, Any]]:
         "/__admin/state": {
             "get": _op("the dashboard's glance: clock, dialects, credits, rate limit")
         },
+        "/__admin/gauges": {
+            "get": _op(
+                "/health's gauges (uptime, held calls, callbacks under way, connections"
+                " and their cap), for the dashboard: kept out of the journal"
+            )
+        },
+        "/__admin/metrics": {
+            "get": _op(
+                "the fake's own metrics, in Prometheus's text format",
+                response={
+                    "description": "Prometheus's text exposition format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+            )
+        },
         "/__admin/tasks": {
             "get": _op(
                 "tasks newest first, a page at a time, of every dialect (or one)",

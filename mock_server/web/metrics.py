@@ -25,6 +25,7 @@ from ..engine.fake import Fake
 from ..engine.service import Engine
 from .admin import _guard
 from .limits import Gate
+from .rendering import render
 from .routing import compile_templates
 
 metrics = Blueprint("metrics", __name__, url_prefix="/__admin")
@@ -206,6 +207,14 @@ def task_states(engines: list[Engine]) -> dict[str, int]:
 def scrape() -> Response:
     owner: FakeMetrics = current_app.extensions["luma_metrics"]
     return Response(generate_latest(owner.registry), content_type=CONTENT_TYPE_LATEST)
+
+
+@metrics.get("/gauges")
+def gauges() -> Response:
+    """``/health``'s gauges for the dashboard, which reads them every few seconds: here,
+    under the control API, its polls stay out of the journal."""
+    owner: FakeMetrics = current_app.extensions["luma_metrics"]
+    return render(owner.health())
 
 
 def install(app: Flask, fake: Fake) -> FakeMetrics:

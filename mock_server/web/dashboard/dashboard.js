@@ -629,8 +629,8 @@ function refreshSoon() {
 
 const handlers = {
   hello: (data) => { setClock(data.now, data.manual); refreshSoon(); },
-  task: taskChanged,
-  journal: journalChanged,
+  task: (data) => { taskChanged(data); healthSoon(); },
+  journal: (data) => { journalChanged(data); healthSoon(); },
   clock: (data) => { setClock(data.now, data.manual); tick(); },
   rules: () => loadRules().catch(() => {}),
   reset: () => { view.offset = 0; view.detailId = null; view.entrySeq = null; $("detail").hidden = true; $("entry").hidden = true; refreshSoon(); },
@@ -685,7 +685,49 @@ async function listen() {
   }
 }
 
+// -- health -----------------------------------------------------------------------------------
+
+// /health's gauges change with no notice (a connection opened, a call held), so they are
+// read every few seconds, after a change told, and with every reload: from /__admin/gauges, the same numbers
+// kept out of the journal (a poll of /health would fill it).
+const HEALTH_EVERY = 2000;
+
+function duration(seconds) {
+  const s = Math.floor(seconds);
+  const [d, h, m] = [Math.floor(s / 86400), Math.floor(s / 3600) % 24, Math.floor(s / 60) % 60];
+  if (d) return `${d} d ${h} h`;
+  if (h) return `${h} h ${m} min`;
+  return m ? `${m} min ${s % 60} s` : `${s % 60} s`;
+}
+
+function counted(n, one, many) {
+  return n.toLocaleString("en") + " " + (n === 1 ? one : many);
+}
+
+async function loadHealth() {
+  const health = await api("GET", "/gauges");
+  $("health-uptime").textContent = "up " + duration(health.uptime);
+  $("health-held").textContent = counted(health.held_calls, "call held", "calls held");
+  $("health-callbacks").textContent = counted(health.callbacks_under_way, "callback", "callbacks") + " under way";
+  // In process there is no server, so no connections to count (null).
+  const open = health.connections === null ? "" : counted(health.connections, "connection", "connections");
+  const cap = health.max_connections === null ? "" : " of " + health.max_connections.toLocaleString("en");
+  $("health-connections").textContent = open && open + cap;
+}
+
+let healthDue = null;
+
+function healthSoon() {
+  // A task or a call changed: the gauges likely did too (one read for a burst).
+  if (healthDue) return;
+  healthDue = setTimeout(() => {
+    healthDue = null;
+    loadHealth().catch(() => {});
+  }, 250);
+}
+
 async function loadAll() {
+  loadHealth().catch(() => {});
   await loadState();
   await Promise.all([loadTasks(), loadJournal(), loadRules()]);
   if (view.detailId) await openDetail(view.detailId).catch(() => {});
@@ -710,4 +752,5 @@ async function start() {
 }
 
 setInterval(() => { if (!view.clock.manual) tick(); }, 500);
+setInterval(() => { if (!$("panels").hidden) loadHealth().catch(() => {}); }, HEALTH_EVERY);
 start();
