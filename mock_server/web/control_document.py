@@ -245,16 +245,6 @@ def _paths() -> dict[str, dict[str, Any]]:
                 },
             )
         },
-        "/__admin/metrics": {
-            "get": _op(
-                "the fake's own health in Prometheus's text format (requests, tasks, "
-                "callbacks, held calls, connections, store round trips)",
-                response={
-                    "description": "Prometheus text exposition",
-                    "content": {"text/plain": {"schema": {"type": "string"}}},
-                },
-            )
-        },
         "/__admin/": {
             "get": _op(
                 "the dashboard page",
