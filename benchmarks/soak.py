@@ -358,10 +358,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--every", type=float, default=5.0, help="seconds between samples")
     parser.add_argument("--redis-url", help="a Redis to use (emptied) instead of starting one")
+    parser.add_argument("--series", help="write every sample here, a JSON line each (the curve)")
     args = parser.parse_args()
     report = soak(args.minutes * 60, args.store, args.workers, args.every, redis_url=args.redis_url)
     print(f"soak: {args.minutes:g} min, store {args.store}, {args.workers} worker(s)")
     print(report.table())
+    if args.series:
+        with open(args.series, "w", encoding="utf-8") as out:
+            for at, values in report.samples:
+                out.write(json.dumps({"at": round(at, 1), **values}) + "\n")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ however many processes; the journal keeps its limit in Redis too."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -138,3 +139,23 @@ def test_two_processes_with_max_tasks_keep_five_tasks_and_a_bounded_store(redis_
         assert log.status_code == 200 and log.json()["state"] == "delivered"
         forgotten = b.session.get(f"{b.url}/__admin/tasks/{gone}/callback", timeout=10)
         assert forgotten.status_code == 404
+
+
+def test_waiting_on_a_task_that_has_ended_leaves_no_watcher_behind(redis_url: str) -> None:
+    # A sync call whose task ended before it began to wait (or a wait on a task already
+    # gone) hears no end note later: its watcher must not stay in the process for good.
+    settings = Settings(clock="manual", seed=7).with_values({"store": redis_url})
+    luma = LumaService(settings)
+    try:
+        body = {"prompt": PROMPT, "async": True}
+        task_id = luma.videos(body, token=TOKEN, base_url="http://fake.test")["task_id"]
+        luma.complete(task_id)
+        task = luma.store.get(task_id)
+        assert task is not None and task.finished
+        for _ in range(50):
+            wake = threading.Event()
+            luma.store.watch(task, wake)
+            assert wake.is_set()  # the waiter looks again at once
+        assert luma.store._watchers == {}
+    finally:
+        luma.close()

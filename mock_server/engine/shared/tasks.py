@@ -185,7 +185,16 @@ class RedisTaskStore:
             self._watchers.setdefault(task.id, []).append(event)
         kept = self.get(task.id)
         if kept is None or kept.finished or kept.epoch != task.epoch:
-            event.set()  # ended already, or gone: the waiter looks again
+            # Ended already, or gone: no note of its end will come to take the watcher
+            # off, so it goes now (else one entry stays for good per such wait), and the
+            # waiter looks again.
+            with self._lock:
+                waiting = self._watchers.get(task.id, [])
+                if event in waiting:
+                    waiting.remove(event)
+                if not waiting:
+                    self._watchers.pop(task.id, None)
+            event.set()
 
     def current(self, task: Task) -> Task | None:
         kept = self.get(task.id)
