@@ -4,12 +4,15 @@ mid-reply and an error reply each leave the next command its own, right answer."
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
 import redis
 
-from mock_server.engine.shared.lane import Lane
+from mock_server.engine.shared.lane import KEEP_IDLE, Lane
 from tests.redis_server import RedisServer, start_redis
 
 COUNT = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
@@ -74,4 +77,31 @@ def test_an_error_reply_is_raised_and_the_connection_serves_on(redis_url: str) -
     assert lane.call("HMGET", "nothing", "a", "b") == [None, None]
     assert lane.call("INCRBY", "n", 4) == 4
     assert lane.call("CLIENT", "ID") == connection  # kept, not dropped and made again
+    lane.close()
+
+
+def test_a_burst_leaves_at_most_keep_idle_connections_open(own_redis: RedisServer) -> None:
+    """A burst of concurrent commands opens a connection each; once it is over, the lane
+    keeps `KEEP_IDLE` of them and closes the rest (a fake's sockets stay bounded)."""
+    client = redis.Redis.from_url(own_redis.url())
+    lane = Lane(client)
+    burst = KEEP_IDLE + 12
+    key = f"burst-{uuid.uuid4().hex}"
+    # Each thread blocks in Redis on a connection of its own until the list is filled.
+    threads = [threading.Thread(target=lane.call, args=("BLPOP", key, 30)) for _ in range(burst)]
+    for thread in threads:
+        thread.start()
+    while int(client.info("clients")["blocked_clients"]) < burst:
+        client.ping()  # wait on Redis's own count of the blocked commands
+    client.rpush(key, *range(burst))
+    for thread in threads:
+        thread.join()
+    assert len(lane._idle) == KEEP_IDLE
+    # The server's own count: the kept ones and this test's client, once it has read
+    # the others' closes (they reach it a moment after the lane has let them go).
+    deadline = time.monotonic() + 10
+    while (connected := int(client.info("clients")["connected_clients"])) > KEEP_IDLE + 1:
+        if time.monotonic() > deadline:
+            break
+    assert connected == KEEP_IDLE + 1
     lane.close()

@@ -28,6 +28,12 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+# Idle connections a lane keeps for the next commands. A burst of concurrent calls opens
+# as many connections as it has calls at once; kept all, they would stay open for the
+# life of the process (a fake that runs for weeks holds its busiest minute's sockets).
+# Past this many the one given back is closed: the next burst opens what it needs again.
+KEEP_IDLE = 16
+
 
 class Lane:
     """Commands over ``redis``'s pool's connection settings (see the module)."""
@@ -82,7 +88,7 @@ class Lane:
         return reply
 
     def _give_back(self, connection: Any) -> None:
-        if self._closed:
+        if self._closed or len(self._idle) >= KEEP_IDLE:
             connection.disconnect()
         else:
             self._idle.append(connection)
