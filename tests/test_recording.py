@@ -31,6 +31,7 @@ from mock_server.harness.process import cli_command
 from mock_server.harness.receiver import CallbackReceiver
 from mock_server.harness.remote import RemoteFake
 from tests.support import LiveServer, live_server
+from tests.toy_support import toy_env
 
 SECRET = "sk-" + secrets.token_urlsafe(24)  # the provider's token: never on disk
 AUTH = {"Authorization": f"Bearer {SECRET}"}
@@ -265,9 +266,13 @@ def test_a_gzip_answer_is_stored_decoded_and_binary_is_kept_exactly(tmp_path: Pa
 
 
 @contextmanager
-def proxy_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def proxy_process(
+    *args: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
     command = [*cli_command(), "proxy", "--port", "0", *args]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     try:
         assert process.stdout is not None
         banner = process.stdout.readline()
@@ -328,3 +333,34 @@ def test_the_scan_finds_a_secret_the_rules_missed_raw_and_in_base64(
     assert "<token-1>" in err and "nothing was deleted" in out
     assert SECRET in cassette.read_text()  # reported, not deleted
     assert check_report(cassette).ok
+
+
+def test_a_dialect_from_outside_is_recorded_by_its_own_rules(tmp_path: Path) -> None:
+    cassette, env = tmp_path / "toy.jsonl", toy_env()
+    args = ("--clock", "manual", "--delay", "10", "--token", SECRET, "--log-level", "warning")
+    with (
+        live_server(*args, env=env) as toy,
+        CallbackReceiver() as receiver,
+        proxy_process("--target", toy.url, "--cassette", str(cassette), env=env) as (process, url),
+    ):
+        made = requests.post(
+            url + "/toy/v1/jobs",
+            json={"prompt": "a square", "callback_url": receiver.url},
+            headers=AUTH,
+            timeout=10,
+        )
+        job = made.json()["id"]
+        RemoteFake(toy.url).advance(20)
+        receiver.wait_count(1)
+        done = requests.get(f"{url}/toy/v1/jobs/{job}", headers=AUTH, timeout=10)
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert process.returncode == 0 and done.json()["status"] == "done"
+    create, poll = events(cassette, "exchange")
+    assert (create["role"], create["task"], create["state"]) == ("create", job, "processing")
+    assert (poll["role"], poll["task"], poll["state"]) == ("poll", job, "completed")
+    (callback,) = events(cassette, "callback")
+    assert (callback["task"], callback["forwarded_to"]) == (job, receiver.url)
+    (media,) = events(cassette, "media")
+    assert (media["url"], media["content_type"]) == (done.json()["output"], "image/png")
+    assert check(cassette) == []
