@@ -174,8 +174,13 @@ def test_a_balance_of_zero_refuses_every_payer_through_the_sdk(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("ACEDATACLOUD_API_TOKEN", raising=False)
-    with live_server("--x402", "--x402-balance", "0", "--x402-price", "0.25") as fake:
+    prices = {"LUMA_MOCK_X402_PRICES": '{"extend": "0.75"}'}  # per action, over the price
+    args = ("--x402", "--x402-balance", "0", "--x402-price", "0.25")
+    with live_server(*args, env=prices) as fake:
+        assert "x402: 0.25 USDC a paid call" in fake.banner[1]
         assert offer(fake.url)["amount"] == "250000"
+        extend = {"action": "extend", "prompt": PROMPT, "video_id": "a-video"}
+        assert offer(fake.url, body=extend)["amount"] == "750000"
         sdk = AceDataCloud(base_url=fake.url, payment_handler=Payer().handler("skale"))
         with sdk, pytest.raises(APIError) as refused:
             sdk.luma.generate(prompt=PROMPT)
