@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -180,6 +181,25 @@ def test_malformed_bodies_are_bad_requests_that_say_what_is_wrong(
 ) -> None:
     response = client.post("/luma/videos", data=data, content_type=content_type, headers=AUTH)
     assert_envelope(response, 400, "bad_request", mentions)
+
+
+def test_depth_is_refused_whatever_the_recursion_limit(client: FlaskClient) -> None:
+    """A library may raise the interpreter's recursion limit (py_ecc, under eth-account,
+    sets 100,000 when `serve --x402` loads it): a deep body is still a 400, measured
+    before the decoder could recurse into it, valid JSON or not."""
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(before, 100_000))
+    try:
+        for body in ("[" * 60_000, "[" * 40 + "]" * 40, '{"a":' * 40 + "1" + "}" * 40):
+            response = client.post(
+                "/luma/videos", data=body, content_type="application/json", headers=AUTH
+            )
+            assert_envelope(response, 400, "bad_request", "nested too deeply")
+        # Brackets inside strings are not nesting.
+        fine = {"prompt": "[" * 100 + '\\"{' * 50}
+        assert post(client, "/luma/videos", fine).status_code != 400
+    finally:
+        sys.setrecursionlimit(before)
 
 
 def test_bad_task_requests(client: FlaskClient) -> None:

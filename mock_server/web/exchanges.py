@@ -9,6 +9,7 @@ import functools
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -41,19 +42,21 @@ def parse_json(content_type: str | None, raw: bytes) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as bad:
         raise ApiError("bad_request", f"body is not UTF-8 (byte {bad.start})") from None
+    # Depth is measured before decoding, not left to the decoder's recursion: how deep
+    # that goes is the interpreter's recursion limit, which a library may raise (py_ecc,
+    # under eth-account, sets 100,000 on import: deep enough to overflow the C stack).
+    # Nesting deeper than the cap needs more brackets than it: count them first (fast).
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _deeper_than(text, MAX_JSON_DEPTH):
+        raise ApiError(
+            "bad_request", f"body is nested too deeply (more than {MAX_JSON_DEPTH} levels)"
+        )
     try:
         body = _DECODER.decode(text)
     except json.JSONDecodeError as bad:
         where = f"line {bad.lineno} column {bad.colno}"
         raise ApiError("bad_request", f"body is not valid JSON: {bad.msg} at {where}") from None
-    except RecursionError:
-        raise ApiError("bad_request", "body is not valid JSON: nested too deeply") from None
     except ValueError as bad:
         raise ApiError("bad_request", f"body is not valid JSON: {bad}") from None
-    # Nesting deeper than the cap needs more brackets than it: count them first (fast),
-    # and walk the document only when there are that many.
-    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _deeper_than(body, MAX_JSON_DEPTH):
-        raise ApiError("bad_request", f"body is nested deeper than {MAX_JSON_DEPTH} levels")
     return body
 
 
@@ -71,16 +74,23 @@ def _reject_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_reject_constant)
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, (dict, list)):
+def _deeper_than(text: str, limit: int) -> bool:
+    """Whether brackets outside strings nest deeper than ``limit`` in ``text`` (JSON or
+    not: what is not JSON is the decoder's to refuse)."""
+    depth = 0
+    for token in _STRUCTURE.finditer(text):
+        bracket = token.group()
+        if bracket in "[{":
+            depth += 1
             if depth > limit:
                 return True
-            children = node.values() if isinstance(node, dict) else node
-            stack.extend((child, depth + 1) for child in children)
+        elif bracket in "]}":
+            depth -= 1
     return False
+
+
+# A string (skipped whole, escapes and all) or a bracket.
+_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.S)
 
 
 def journal_body(body: Any, raw: bytes | None) -> Any:
