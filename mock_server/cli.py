@@ -235,12 +235,10 @@ def _replay(args: argparse.Namespace) -> int:
     monkey.patch_all()  # held answers wait as greenlets (see `_serve`)
 
     dialects = _dialects()
-    from pathlib import Path
-
     from .engine.config import load
     from .engine.fake import Fake
     from .replay import Player
-    from .replay.cassette import read_cassette
+    from .replay.loading import open_cassette
     from .web.logs import configure_logging
     from .web.server import serve
 
@@ -254,10 +252,9 @@ def _replay(args: argparse.Namespace) -> int:
     }
     try:
         settings = load(cli)
-        cassette = read_cassette(args.cassette)
+        cassette = open_cassette(args.cassette)
         fake = Fake(dialects, settings)
-        media = Path(f"{args.cassette}.media")
-        player = Player(fake, cassette, media, speed=args.speed, ignore=args.match_ignore)
+        player = Player(fake, cassette, speed=args.speed, ignore=args.match_ignore)
     except (ValueError, OSError) as bad:
         print(f"luma-mock: {bad}", file=sys.stderr)
         return 2

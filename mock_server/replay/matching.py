@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .cassette import decode_body
+from ..cassettes.format import decode_body
 
 VOLATILE_BODY_FIELDS = ("timeout",)
 CALLBACK_FIELD = "callback_url"

@@ -21,15 +21,14 @@ import math
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from ..cassettes.format import Cassette, decode_body
 from ..engine.changes import RESET, Change
 from ..engine.errors import ApiError
 from ..engine.fake import Fake
 from ..engine.service import Engine
 from ..engine.tasks import Task
-from .cassette import Cassette, decode_body
 from .matching import Asked, Fields, Matcher, differences, nearest
 from .media import Media
 from .timeline import TaskRecording, pick, task_recordings
@@ -96,7 +95,6 @@ class Player:
         self,
         fake: Fake,
         cassette: Cassette,
-        media_dir: Path,
         *,
         speed: float = 1.0,
         ignore: Iterable[str] = (),
@@ -114,7 +112,7 @@ class Player:
             if e.get("type") == "exchange" and not e.get("own")
         ]
         self.tasks: dict[str, TaskRecording] = task_recordings(events)
-        self.media = Media((e for e in events if e.get("type") == "media"), media_dir)
+        self.media = Media(cassette.of_type("media"), cassette.media)
         self._lock = threading.Lock()
         self.run = _Run(fake.clock.now())
         fake.changes.subscribe(self._heard)
