@@ -8,7 +8,8 @@ Volatile by default, so never compared: the body's ``timeout`` (a client's patie
 its question), and the scheme, host and port of ``callback_url`` (the replaying client
 listens somewhere else than the recording one did; the path still counts, since it is
 the client's own choice; a recording whose callback_url is the recording proxy's own
-receiver matches any). Headers other than the content type never count: tokens are
+receiver matches any). Headers other than the content type (of a request with a body)
+never count: tokens are
 aliases in a cassette, and user agents change with every release. ``--match-ignore``
 relaxes more: a dotted body path, ``query:NAME`` or ``header:NAME``.
 """
@@ -118,7 +119,7 @@ class Matcher:
         fields: Fields = {"method": method.upper(), "path": path}
         for name, item in parse_qsl(query or "", keep_blank_values=True):
             fields.setdefault(f"query:{name}", []).append(item)
-        for name in HEADERS_COMPARED:
+        for name in HEADERS_COMPARED if raw or value is not _NO_JSON else ():
             if name in headers:
                 fields[f"header:{name}"] = headers[name].split(";", 1)[0].strip().lower()
         if value is not _NO_JSON:
