@@ -126,7 +126,34 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="forward at most N billable calls (generate/extend; creates)",
     )
-    proxy.add_argument("--record", help="append every exchange to this JSON-lines file")
+    proxy.add_argument("--record", help="append every exchange's verdict to this JSON-lines file")
+    proxy.add_argument(
+        "--cassette",
+        help="record the session (exchanges, callbacks, media) into this cassette file",
+    )
+    proxy.add_argument(
+        "--redact",
+        metavar="RULES.toml",
+        help="redaction rules: the headers, body keys and query parameters that hold "
+        "tokens, the keys that hold account ids (default: the built-in rules)",
+    )
+    proxy.add_argument(
+        "--media-cap",
+        type=int,
+        metavar="BYTES",
+        help="largest media file downloaded into the cassette's folder (default 200 MB)",
+    )
+    proxy.add_argument(
+        "--public-url",
+        help="the proxy's URL as the provider reaches it, for its callbacks "
+        "(default: the proxy's own address)",
+    )
+
+    # One group for the cassette tools; each tool is one subparser here.
+    cassette = commands.add_parser("cassette", help="tools for recorded cassettes")
+    tools = cassette.add_subparsers(dest="cassette_command", required=True)
+    check = tools.add_parser("check", help="validate a cassette against its JSON Schema")
+    check.add_argument("file", help="the cassette (JSON Lines)")
 
     replay = commands.add_parser(
         "replay", help="serve a recorded cassette as the provider, the target never contacted"
@@ -308,6 +335,10 @@ def main(argv: list[str] | None = None) -> int:
         from contract_tests.consumer import proxy
 
         return proxy.main(args)
+    if args.command == "cassette" and args.cassette_command == "check":
+        from .cassettes import check
+
+        return check.main(args.file)
     if args.command == "openapi":
         dialects = {dialect.name: dialect for dialect in _dialects()}
         try:
