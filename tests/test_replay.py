@@ -76,6 +76,7 @@ def test_a_create_is_answered_once_volatile_fields_ignored(replay: LiveServer) -
 def test_identical_requests_in_recorded_order(replay: LiveServer) -> None:
     answers = [call(replay, "/dream-machine/v1/credits", method="GET") for _ in range(3)]
     assert [a.json()["credit_balance"] for a in answers] == [100, 90, 90]  # then the last
+    assert all("Content-Encoding" not in a.headers for a in answers)  # sent as stored
 
 
 def test_polls_follow_the_timeline_never_early_never_stuck(replay: LiveServer) -> None:
