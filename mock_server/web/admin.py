@@ -12,7 +12,7 @@ import ipaddress
 import math
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 from ..engine.accounts import parse_rate_limit
 from ..engine.errors import ApiError
@@ -267,6 +267,19 @@ def set_delays() -> Response:
         raise ApiError("bad_request", "delay is required: a preset, seconds or a table")
     _attempt(_luma().set_delays, body["delay"])
     return _render({"delay": body["delay"]})
+
+
+# -- a replay ---------------------------------------------------------------------------
+
+
+@admin.get("/replay")
+def replay() -> Response:
+    """A replay's progress (`luma-mock replay`): the recorded creates not replayed yet and
+    the requests refused as unrecorded, since the start or the last reset."""
+    player = current_app.extensions.get("luma_replay")
+    if player is None:
+        raise ApiError("not_found", "this fake replays no cassette (see luma-mock replay)")
+    return _render(player.progress())
 
 
 # -- reset ----------------------------------------------------------------------------
