@@ -199,6 +199,7 @@ def relaxed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     path = tmp_path_factory.mktemp("relaxed") / "killed.jsonl"
     cassette = session().write(path, torn='{"type": "exchange", "seq": 11, "at": 1')
     args = ("--clock", "manual", "--speed", "2", "--match-ignore", "prompt")
+    args += ("--public-url", "http://replay.example.test")
     with serving(ServedFake.replay(cassette, *args)) as server:
         yield server
 
@@ -211,7 +212,9 @@ def test_speed_scales_the_timeline(relaxed: LiveServer) -> None:
     advance(relaxed, 0.1)
     assert state_of(relaxed) == "processing"
     advance(relaxed, 10)
-    assert state_of(relaxed) == "completed"
+    done = call(relaxed, "/luma/tasks", poll(T1)).json()["response"]
+    assert done["state"] == "completed"
+    assert done["video_url"].startswith("http://replay.example.test/__cassette/media/")
 
 
 def test_a_torn_last_line_is_a_warning(relaxed: LiveServer) -> None:

@@ -115,6 +115,11 @@ class Player:
             for i, e in enumerate(events)
             if e.get("type") == "exchange" and not e.get("own")
         ]
+        # By method and path: a request is compared with those of its own endpoint only.
+        self.by_endpoint: dict[tuple[str, str], list[_Exchange]] = {}
+        for exchange in self.exchanges:
+            endpoint = (exchange.fields["method"], exchange.fields["path"])
+            self.by_endpoint.setdefault(endpoint, []).append(exchange)
         self.tasks: dict[str, TaskRecording] = task_recordings(events)
         self.media = Media(cassette.of_type("media"), cassette.media)
         self._lock = threading.Lock()
@@ -148,7 +153,8 @@ class Player:
         return self._render(chosen, base_url, run.urls.get(chosen.task or "", {}))
 
     def _choose(self, fields: Fields, run: _Run) -> _Exchange:
-        matching = [e for e in self.exchanges if not differences(e.fields, fields)]
+        endpoint = self.by_endpoint.get((fields["method"], fields["path"]), [])
+        matching = [e for e in endpoint if not differences(e.fields, fields)]
         if not matching:
             raise self._unmatched(fields)
         first = matching[0]
