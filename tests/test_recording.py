@@ -25,6 +25,7 @@ from werkzeug.serving import make_server
 
 from contract_tests.consumer.proxy import ValidatingProxy
 from contract_tests.consumer.recorder import Recorder
+from mock_server import cli
 from mock_server.cassettes import decode_body, read_cassette
 from mock_server.cassettes.check import check, check_report
 from mock_server.harness.process import cli_command
@@ -364,3 +365,29 @@ def test_a_dialect_from_outside_is_recorded_by_its_own_rules(tmp_path: Path) -> 
     (media,) = events(cassette, "media")
     assert (media["url"], media["content_type"]) == (done.json()["output"], "image/png")
     assert check(cassette) == []
+
+
+def test_the_proxys_own_answers_are_marked_and_name_no_task(
+    provider: LiveServer, tmp_path: Path
+) -> None:
+    cassette = tmp_path / "own.jsonl"
+    recorder = Recorder(cassette, provider.url)
+    with ValidatingProxy(provider.url, max_billable=0, recorder=recorder) as proxy:
+        capped = requests.post(
+            proxy.url + "/luma/videos", json={"prompt": "a"}, headers=AUTH, timeout=10
+        )
+    assert recorder.close() == [] and capped.status_code == 429
+    (line,) = events(cassette, "exchange")
+    assert (line["own"], line["role"], line["task"]) == (True, "create", None)
+    assert line["response"]["headers"]["x-luma-mock-proxy"] == "capped"
+
+
+def test_a_bad_rules_file_is_refused_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules, cassette = tmp_path / "rules.toml", tmp_path / "never.jsonl"
+    rules.write_text("[tokens]\nheaders = 'authorization'\n")
+    args = ["proxy", "--target", "http://127.0.0.1:9", "--cassette", str(cassette)]
+    assert cli.main([*args, "--redact", str(rules)]) == 2
+    assert "tokens.headers must be a list of strings" in capsys.readouterr().err
+    assert not cassette.exists()
