@@ -306,6 +306,19 @@ def script_refusals() -> Response:
     return _render({"reason": reason, "count": count})
 
 
+# -- a replay ---------------------------------------------------------------------------
+
+
+@admin.get("/replay")
+def replay() -> Response:
+    """A replay's progress (`luma-mock replay`): the recorded creates not replayed yet and
+    the requests refused as unrecorded, since the start or the last reset."""
+    player = current_app.extensions.get("luma_replay")
+    if player is None:
+        raise ApiError("not_found", "this fake replays no cassette (see luma-mock replay)")
+    return _render(player.progress())
+
+
 # -- reset ----------------------------------------------------------------------------
 
 

@@ -238,6 +238,12 @@ def _paths() -> dict[str, dict[str, Any]]:
             )
         },
         "/__admin/reset": {"post": _op("back to the fake as it started: {reset: true}")},
+        "/__admin/replay": {
+            "get": _op(
+                "a replay's progress: {cassette, unreplayed_creates (seqs), unmatched "
+                "(method, path, nearest seq, differing fields, message)}; 404 on no replay"
+            )
+        },
         "/__admin/state": {
             "get": _op("the dashboard's glance: clock, dialects, credits, rate limit")
         },
