@@ -127,6 +127,14 @@ def _parser() -> argparse.ArgumentParser:
         help="forward at most N billable calls (generate/extend; creates)",
     )
     proxy.add_argument("--record", help="append every exchange to this JSON-lines file")
+
+    cassette = commands.add_parser("cassette", help="tools for recorded cassettes")
+    cassette_tools = cassette.add_subparsers(dest="cassette_command", required=True)
+    scenarios = cassette_tools.add_parser(
+        "scenarios", help="turn a cassette into a serve --config of scenario rules"
+    )
+    scenarios.add_argument("file", help="the cassette (JSON Lines)")
+    scenarios.add_argument("-o", "--output", help="write the TOML here (default: stdout)")
     return parser
 
 
@@ -224,6 +232,25 @@ def _supervise(settings: Any, argv: list[str]) -> int:
     return supervisor.run(announce)
 
 
+def _cassette(args: argparse.Namespace) -> int:
+    if args.cassette_command == "scenarios":
+        _dialects()  # their error codes: a refusal keeps the provider's documented code
+        from .cassettes.scenarios import convert
+
+        try:
+            toml = convert(args.file)
+        except (ValueError, OSError) as bad:
+            print(f"luma-mock: {bad}", file=sys.stderr)
+            return 2
+        if args.output:
+            with open(args.output, "w", encoding="utf-8") as out:
+                out.write(toml)
+        else:
+            sys.stdout.write(toml)
+        return 0
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
@@ -240,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         from contract_tests.consumer import proxy
 
         return proxy.main(args)
+    if args.command == "cassette":
+        return _cassette(args)
     if args.command == "openapi":
         dialects = {dialect.name: dialect for dialect in _dialects()}
         try:
