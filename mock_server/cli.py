@@ -135,6 +135,36 @@ def _parser() -> argparse.ArgumentParser:
     )
     scenarios.add_argument("file", help="the cassette (JSON Lines)")
     scenarios.add_argument("-o", "--output", help="write the TOML here (default: stdout)")
+
+    replay = commands.add_parser(
+        "replay", help="serve a recorded cassette as the provider, the target never contacted"
+    )
+    replay.add_argument("cassette", metavar="FILE", help="the cassette (JSON lines) to replay")
+    replay.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    replay.add_argument("--port", type=int, help="port (default 8000; 0 picks a free one)")
+    replay.add_argument(
+        "--speed", type=float, default=1.0, help="scale recorded times (2: twice as fast)"
+    )
+    replay.add_argument(
+        "--clock", choices=["real", "manual"], help="default real; manual: /__admin/clock/advance"
+    )
+    replay.add_argument(
+        "--match-ignore",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="also ignore this when matching: a dotted body path, query:NAME or header:NAME "
+        "(repeatable)",
+    )
+    replay.add_argument(
+        "--control-token", help="require this token on /__admin/ (needed beyond loopback)"
+    )
+    replay.add_argument("--public-url", help="base of the media URLs handed out")
+    replay.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="default info (one line per request); warning keeps only problems",
+    )
     return parser
 
 
@@ -206,6 +236,42 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
     return serve(fake)
 
 
+def _replay(args: argparse.Namespace) -> int:
+    """``luma-mock replay FILE``: serve's banner and control API, the cassette's answers."""
+    from gevent import monkey
+
+    monkey.patch_all()  # held answers wait as greenlets (see `_serve`)
+
+    dialects = _dialects()
+    from .engine.config import load
+    from .engine.fake import Fake
+    from .replay import Player
+    from .replay.loading import open_cassette
+    from .web.logs import configure_logging
+    from .web.server import serve
+
+    cli = {
+        "host": args.host,
+        "port": args.port,
+        "clock": args.clock,
+        "control_token": args.control_token,
+        "public_url": args.public_url,
+        "log_level": args.log_level,
+    }
+    try:
+        settings = load(cli)
+        cassette = open_cassette(args.cassette)
+        fake = Fake(dialects, settings)
+        player = Player(fake, cassette, speed=args.speed, ignore=args.match_ignore)
+    except (ValueError, OSError) as bad:
+        print(f"luma-mock: {bad}", file=sys.stderr)
+        return 2
+    for warning in cassette.warnings:
+        print(f"luma-mock: warning: {args.cassette}: {warning}", file=sys.stderr, flush=True)
+    configure_logging(settings.log_format, level=settings.log_level)
+    return serve(fake, replay=player)
+
+
 def _supervise(settings: Any, argv: list[str]) -> int:
     """``--workers N`` (N > 1, on a shared store): the supervisor of N workers."""
     from .engine.dialect import answering
@@ -255,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args, list(sys.argv[1:] if argv is None else argv))
+    if args.command == "replay":
+        return _replay(args)
     if args.command == "verify":
         from contract_tests.provider.report import run_verify
 

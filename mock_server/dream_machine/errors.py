@@ -40,6 +40,8 @@ ERROR_CODES: dict[str, ErrorInfo] = {
     "too_many_requests": ErrorInfo(429, "Rate limit exceeded, please try again later"),
     "api_error": ErrorInfo(500, "Internal server error"),
     "timeout": ErrorInfo(504, "Generation timed out"),
+    # `luma-mock replay`'s answer to a request its cassette holds no recording of.
+    "not_recorded": ErrorInfo(501, "This request was not recorded in the cassette"),
 }
 
 

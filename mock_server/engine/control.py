@@ -56,6 +56,7 @@ class Control:
     _waiting: int
     _sync_waits: set[threading.Event]
     _closed: bool
+    _views: dict[str, Callable[[Task], dict[str, Any]]]
 
     def _end(self, task: Task, error: ApiError | None) -> bool:
         """End ``task`` now (the engine's; False if it had ended or was reset away)."""
@@ -194,6 +195,7 @@ class Control:
             waits = list(self._sync_waits)
             self.callbacks.clear()
             self.store.clear()
+            self._views.clear()
             self._changed.notify_all()
         return waits
 

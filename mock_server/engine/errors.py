@@ -24,6 +24,8 @@ ENGINE_CODES = (
     "too_many_requests",
     "api_error",
     "timeout",
+    # A replay's answer to a request its cassette has no recording of (`mock_server.replay`).
+    "not_recorded",
 )
 
 

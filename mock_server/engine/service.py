@@ -88,6 +88,9 @@ class Engine(Control):
         self._changed = threading.Condition(self._lock)  # any task created or moved
         self._waiting = 0  # callers in wait_until: with none, a change need wake no one
         self._sync_waits: set[threading.Event] = set()
+        # Tasks made elsewhere and kept here (`adopt`: a replayed recording's), each with
+        # what it shows instead of the dialect's rendering of it.
+        self._views: dict[str, Callable[[Task], dict[str, Any]]] = {}
         # Bound once: every task's end event shares it (a bound method made per event is
         # one more object per pending event for the garbage collector to scan).
         self._on_end = self._end
@@ -290,7 +293,28 @@ class Engine(Control):
 
     def record(self, task: Task) -> dict[str, Any]:
         with self._lock:
-            return self.dialect.record(task)
+            view = self._views.get(task.id) if self._views else None
+            return view(task) if view is not None else self.dialect.record(task)
+
+    def adopt(
+        self,
+        task: Task,
+        view: Callable[[Task], dict[str, Any]],
+        error: ApiError | None = None,
+    ) -> Task:
+        """Keep ``task``, made elsewhere with its id and times planned (a replayed
+        recording's, `mock_server.replay`): it moves on the fake's clock like any other —
+        waits, the journal's task ids, the dashboard, reset — ends at ``ends_at``
+        (failed with ``error``, if given), and shows ``view(task)`` where the dialect
+        would render it. No credit is spent and no callback is sent for it."""
+        with self._lock:
+            self._views[task.id] = view
+            self.backing.add_task(self.store, task, error)
+            self._note_change()
+            if self.changes.listening:
+                self.changes.publish(TASK, task.id, self.dialect.name)
+        self.backing.schedule_end(self, task, error)
+        return task
 
     # -- the task's life ----------------------------------------------------------
 
@@ -306,7 +330,8 @@ class Engine(Control):
             now = self.clock.now()
             result = None
             if error is None:
-                result = self.dialect.result(task)
+                view = self._views.get(task.id) if self._views else None
+                result = view(task) if view is not None else self.dialect.result(task)
             state = TaskState.COMPLETED if error is None else TaskState.FAILED
             # On a shared store, with its callback's delivery in one script (`shared.handle`).
             if not self.backing.end(self, task, state, now, result, error):

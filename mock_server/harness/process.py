@@ -44,6 +44,13 @@ def serve_command(*args: str, command: Sequence[str] | None = None) -> list[str]
     return [*(command or cli_command()), "serve", "--port", "0", *args]
 
 
+def replay_command(
+    cassette: str | Path, *args: str, command: Sequence[str] | None = None
+) -> list[str]:
+    """``luma-mock replay CASSETTE --port 0 *args``, run by ``command`` (as `serve_command`)."""
+    return [*(command or cli_command()), "replay", str(cassette), "--port", "0", *args]
+
+
 def child_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """This process's environment without ``LUMA_MOCK_*``, then ``env`` on top."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("LUMA_MOCK_")}
@@ -103,6 +110,23 @@ class ServedFake:
             serve_command(*args, command=command),
             env=env,
             output_file=output_file,
+            ready_timeout=ready_timeout,
+        )
+
+    @classmethod
+    def replay(
+        cls,
+        cassette: str | Path,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        command: Sequence[str] | None = None,
+        ready_timeout: float = 30.0,
+    ) -> ServedFake:
+        """``luma-mock replay CASSETTE --port 0 *args``: a cassette played back, with the
+        same banner, control API and stop as a served fake."""
+        return cls(
+            replay_command(cassette, *args, command=command),
+            env=env,
             ready_timeout=ready_timeout,
         )
 

@@ -10,7 +10,7 @@ import functools
 import json
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request, send_file
 from werkzeug.exceptions import HTTPException
@@ -27,6 +27,10 @@ from .dashboard import dashboard
 from .exchanges import journal_answer, journal_body, log_request
 from .metrics import install as install_metrics
 from .rendering import render, render_error, service
+from .replay import MEDIA_ROUTE, ReplayEndpoints
+
+if TYPE_CHECKING:
+    from ..replay import Player
 
 log = logging.getLogger("luma_mock.requests")
 
@@ -170,9 +174,19 @@ def _after(response: Response) -> Response:
     return response
 
 
-def create_app(fake: Fake | Engine) -> Flask:
+def _cassette_media(name: str, player: Player) -> Response:
+    """A recorded media file of the cassette being replayed, Range requests and all."""
+    found = player.media.file(name)
+    if found is None:
+        raise ApiError("not_found", f"the cassette has no media file {name!r}")
+    return send_file(found.path, mimetype=found.content_type, conditional=True, max_age=3600)
+
+
+def create_app(fake: Fake | Engine, *, replay: Player | None = None) -> Flask:
     """The app serving ``fake``: every engine's routes, media and OpenAPI document, in
-    the fake's order. Given one engine, the app serves that engine's whole fake."""
+    the fake's order. Given one engine, the app serves that engine's whole fake. With
+    ``replay``, the dialects' paths are answered from its cassette instead (`replay`),
+    and its media under /__cassette/media/."""
     if isinstance(fake, Engine):
         fake = fake.fake
     app = Flask("luma_mock")
@@ -194,8 +208,13 @@ def create_app(fake: Fake | Engine) -> Flask:
     app.after_request(_after)
     # The dialects' endpoints go first, outside Flask, in one table (see `api`); the
     # rest reaches Flask.
-    endpoints = LumaEndpoints(fake, app.wsgi_app, fake.settings.max_body_bytes)
-    app.wsgi_app = endpoints  # type: ignore[method-assign]
+    limit = fake.settings.max_body_bytes
+    if replay is not None:
+        view = functools.partial(_cassette_media, player=replay)
+        app.add_url_rule(f"{MEDIA_ROUTE}<name>", "cassette_media", view, methods=["GET"])
+        app.wsgi_app = ReplayEndpoints(fake, replay, app.wsgi_app, limit)  # type: ignore[method-assign]
+    else:
+        app.wsgi_app = LumaEndpoints(fake, app.wsgi_app, limit)  # type: ignore[method-assign]
     install_metrics(app, fake)  # counts every answer: outermost
     return app
 

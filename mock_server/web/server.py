@@ -14,7 +14,7 @@ import gc
 import signal
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gevent
 import gevent.os
@@ -35,6 +35,9 @@ from .metrics import finish_in_grace
 from .wire import RefusalBody, refusal_bytes
 from .workers import supervisor_lifeline, worker_socket
 from .wsgi import WSGIApp
+
+if TYPE_CHECKING:
+    from ..replay import Player
 
 
 def base_url(host: str, port: int) -> str:
@@ -122,10 +125,15 @@ def make_server(
     return server
 
 
-def serve(fake: Fake | Engine, *, on_ready: Callable[[str], None] | None = None) -> int:
+def serve(
+    fake: Fake | Engine,
+    *,
+    on_ready: Callable[[str], None] | None = None,
+    replay: Player | None = None,
+) -> int:
     """Serve ``fake`` (made by the caller; given one engine, its whole fake) on the host
-    and port of its settings."""
-    app = create_app(fake)
+    and port of its settings; with ``replay``, its cassette's answers (`luma-mock replay`)."""
+    app = create_app(fake, replay=replay)
     return serve_app(app, app.extensions["luma"].settings, on_ready=on_ready)
 
 

@@ -43,6 +43,7 @@ CODES: dict[str, Code] = {
     "too_many_requests": Code(429, "slow down"),
     "api_error": Code(500, "the toy broke"),
     "timeout": Code(504, "too slow"),
+    "not_recorded": Code(501, "not in the cassette"),
 }
 assert set(ENGINE_CODES) <= set(CODES)
 _NO_BODY = Verdict("")

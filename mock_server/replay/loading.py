@@ -1,0 +1,24 @@
+"""A cassette opened for replay: read with the format's reader (`cassettes.format`), and
+refused — naming the line — if replay could not trust it; a torn last line (a recording
+killed mid-write) is only a warning."""
+
+from __future__ import annotations
+
+import os
+
+from ..cassettes.format import CASSETTE_VERSION, Cassette, read_cassette
+
+
+def open_cassette(path: str | os.PathLike[str]) -> Cassette:
+    """The cassette at ``path``, or ValueError saying what is wrong with it."""
+    cassette = read_cassette(path)
+    if cassette.header is None:
+        raise ValueError(f"{path}: line 1 is not a cassette header")
+    version = cassette.header.get("version")
+    if version != CASSETTE_VERSION:
+        raise ValueError(
+            f"{path}: cassette version {version!r}; this replay reads {CASSETTE_VERSION}"
+        )
+    if cassette.broken:
+        raise ValueError(f"{path}: {cassette.broken[0][1]}")
+    return cassette
