@@ -209,6 +209,12 @@ def _paths() -> dict[str, dict[str, Any]]:
             )
         },
         "/__admin/reset": {"post": _op("back to the fake as it started: {reset: true}")},
+        "/__admin/replay": {
+            "get": _op(
+                "a replay's requests with no recording (unmatched) and recorded creates not "
+                "replayed yet (unused_creates); 404 when the fake replays no cassette"
+            )
+        },
         "/__admin/state": {
             "get": _op("the dashboard's glance: clock, dialects, credits, rate limit")
         },
