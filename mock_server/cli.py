@@ -126,11 +126,35 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         help="forward at most N billable calls (generate/extend; creates)",
     )
-    proxy.add_argument("--record", help="append every exchange to this JSON-lines file")
+    proxy.add_argument("--record", help="append every exchange's verdict to this JSON-lines file")
+    proxy.add_argument(
+        "--cassette",
+        help="record the session (exchanges, callbacks, media) into this cassette file",
+    )
+    proxy.add_argument(
+        "--redact",
+        metavar="RULES.toml",
+        help="redaction rules: the headers, body keys and query parameters that hold "
+        "tokens, the keys that hold account ids (default: the built-in rules)",
+    )
+    proxy.add_argument(
+        "--media-cap",
+        type=int,
+        metavar="BYTES",
+        help="largest media file downloaded into the cassette's folder (default 200 MB)",
+    )
+    proxy.add_argument(
+        "--public-url",
+        help="the proxy's URL as the provider reaches it, for its callbacks "
+        "(default: the proxy's own address)",
+    )
 
+    # One group for the cassette tools; each tool is one subparser here.
     cassette = commands.add_parser("cassette", help="tools for recorded cassettes")
-    cassette_tools = cassette.add_subparsers(dest="cassette_command", required=True)
-    scenarios = cassette_tools.add_parser(
+    tools = cassette.add_subparsers(dest="cassette_command", required=True)
+    check = tools.add_parser("check", help="validate a cassette against its JSON Schema")
+    check.add_argument("file", help="the cassette (JSON Lines)")
+    scenarios = tools.add_parser(
         "scenarios", help="turn a cassette into a serve --config of scenario rules"
     )
     scenarios.add_argument("file", help="the cassette (JSON Lines)")
@@ -299,6 +323,10 @@ def _supervise(settings: Any, argv: list[str]) -> int:
 
 
 def _cassette(args: argparse.Namespace) -> int:
+    if args.cassette_command == "check":
+        from .cassettes import check
+
+        return check.main(args.file)
     if args.cassette_command == "scenarios":
         _dialects()  # their error codes: a refusal keeps the provider's documented code
         from .cassettes.scenarios import convert

@@ -5,7 +5,9 @@ A dialect's half of the consumer suite is three modules of its pack's suite pack
 (`ConsumerDialect`: its cases, its adapters, how a call is made; `consumer_of`),
 ``client`` (`ClientRules`: its client checks, registered as it loads, and its billing
 rule; `client_of`) and ``verdicts`` (`ProxyVerdicts`: what the validating proxy says of
-an exchange; `verdicts_of`). Everything else — the stage (`fake`), the runs (`run`), the
+an exchange; `verdicts_of`); the recording proxy also reads ``recording``
+(`RecordingRules`: tasks, states, callback URLs and media in its traffic; `recording_of`).
+Everything else — the stage (`fake`), the runs (`run`), the
 suite under Hypothesis (`suite`), the report, the proxy — is the same for every dialect
 and never names one.
 
@@ -136,6 +138,37 @@ class ProxyVerdicts(Protocol):
     ) -> BodyVerdict: ...
 
     def error_body(self, code: str, message: str) -> dict[str, Any]: ...
+
+
+class RecordingRules(Protocol):
+    """The module ``contract_tests/<dialect>/recording.py``: what the recording proxy
+    (`recorder`) reads of the dialect's traffic to write a cassette. States are the
+    cassette's: ``pending``, ``processing``, ``completed``, ``failed`` (None: unknown).
+
+    - ``task_of(method, path, request, status, answer)``: the task an exchange made or
+      asked about, and its state as the answer shows it;
+    - ``callback_key(method, path)``: the request body's key that holds the client's
+      callback URL on that call (None: the call takes none);
+    - ``callback_task(body)``: the task a callback body is about, and its state;
+    - ``media_of(answer)``: (task, URL) of each media file of a finished task an answer
+      or a callback body shows.
+    """
+
+    def task_of(
+        self, method: str, path: str, request: Any, status: int, answer: Any
+    ) -> tuple[str | None, str | None]: ...
+
+    def callback_key(self, method: str, path: str) -> str | None: ...
+
+    def callback_task(self, body: Any) -> tuple[str | None, str | None]: ...
+
+    def media_of(self, answer: Any) -> list[tuple[str, str]]: ...
+
+
+def recording_of(dialect: str) -> RecordingRules:
+    """What the recording proxy reads of the dialect's traffic."""
+    module: RecordingRules = pack(dialect).load("recording")
+    return module
 
 
 def consumer_of(dialect: str) -> ConsumerDialect:

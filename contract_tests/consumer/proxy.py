@@ -13,8 +13,10 @@ otherwise; what the contract says of an exchange is that dialect's (its ``verdic
 module). Generations cost credits, so a cap on billable requests (each dialect's
 ``billable`` calls) can be set: past it the proxy answers 429 ``too_many_requests`` in
 the dialect's error shape itself, forwards nothing, and says so. Each exchange is kept in
-memory, optionally appended to a JSON-lines file, and can be echoed as one line: its
-method, path, status and verdict.
+memory, optionally appended to a JSON-lines file (``--record``: the verdict lines), and
+can be echoed as one line: its method, path, status and verdict. With a `Recorder`
+(``--cassette``) it also writes a cassette of the session: headers, bodies, timing,
+the provider's callbacks through a receiver of its own, and the media of finished tasks.
 
 It is a threaded WSGI server on a real socket (werkzeug's, as Flask's tests use): each
 held synchronous call waits on its own thread, and nothing needs gevent's patching.
@@ -40,6 +42,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from ..contract.packs import Pack, default_pack, pack, pack_for_path
 from .dialect import verdicts_of
+from .recorder import ACCEPT_ENCODING, Recorder, finish, recorder_from_args
 from .verdicts import BodyVerdict, Exchange, parse
 
 CAP_HEADER = "X-Luma-Mock-Proxy"
@@ -78,8 +81,10 @@ class ValidatingProxy:
         echo: Callable[[Exchange], None] | None = None,
         timeout: float = 900.0,  # a sync call may be held for the body's timeout (≤ 900 s)
         dialect: str | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
-        """``dialect``: the API all the traffic speaks; None: each request's, by its path."""
+        """``dialect``: the API all the traffic speaks; None: each request's, by its path.
+        ``recorder``: writes a cassette of the session (`recorder`)."""
         parts = urlsplit(target)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"the target must be an http(s) URL, not {target!r}")
@@ -90,6 +95,7 @@ class ValidatingProxy:
         self.max_billable = max_billable
         self.echo = echo
         self.timeout = timeout
+        self.recorder = recorder
         self.billable_forwarded = 0
         self._exchanges: list[Exchange] = []
         self._lock = threading.Lock()
@@ -117,6 +123,8 @@ class ValidatingProxy:
         return [x for x in self.exchanges if not x.ok]
 
     def start(self) -> ValidatingProxy:
+        if self.recorder is not None and not self.recorder.base:
+            self.recorder.base = self.url  # the provider calls back here
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -150,6 +158,7 @@ class ValidatingProxy:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         started = time.perf_counter()
+        at = self.recorder.clock() if self.recorder is not None else 0.0
         method = environ["REQUEST_METHOD"]
         # Runs of slashes read as one, as the services do: a client's base URL ending in a
         # slash makes every path start with two, and its creates are billable too.
@@ -157,15 +166,21 @@ class ValidatingProxy:
         query = environ.get("QUERY_STRING", "")
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length > 0 else b""
+        if self.recorder is not None and self.recorder.is_callback(path):
+            lowered = {k.lower(): v for k, v in _request_headers(environ)}
+            status, headers, content = self.recorder.callback(path, lowered, raw)
+            start_response(f"{status} {_reason(status)}", headers)
+            return [content]
         request, _ = parse(raw)
         speaks = self.speaks(path)
         billable = speaks.is_billable(method, path)
 
+        received: dict[str, str] = {}
         if billable and not self._admit():
             status, headers, content = self._capped(speaks)
             forwarded, note = False, f"billable cap of {self.max_billable} reached; not forwarded"
         else:
-            status, headers, content, note = self._forward(
+            status, headers, content, note, received = self._forward(
                 speaks, environ, method, path, query, raw
             )
             forwarded = True
@@ -191,6 +206,21 @@ class ValidatingProxy:
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
         self._keep(exchange)
+        if self.recorder is not None:
+            self.recorder.exchange(
+                speaks,
+                method=method,
+                path=path,
+                query=query,
+                request_headers=dict(_request_headers(environ)),
+                request=raw,
+                status=status,
+                response_headers=received or dict(headers),
+                content=content,
+                at=at,
+                duration=time.perf_counter() - started,
+                own=own,
+            )
         start_response(f"{status} {_reason(status)}", headers)
         return [content]
 
@@ -230,12 +260,19 @@ class ValidatingProxy:
         path: str,
         query: str,
         raw: bytes,
-    ) -> tuple[int, list[tuple[str, str]], bytes, str]:
+    ) -> tuple[int, list[tuple[str, str]], bytes, str, dict[str, str]]:
+        """The answer (its body decoded), the proxy's note if it is its own, and the
+        headers as the target sent them."""
         headers = {
             name: value
             for name, value in _request_headers(environ)
             if name.lower() not in _NOT_FORWARDED
         }
+        # Only encodings requests decodes: the body is passed on decoded (and recorded).
+        headers = {k: v for k, v in headers.items() if k.lower() != "accept-encoding"}
+        headers["Accept-Encoding"] = ACCEPT_ENCODING
+        if self.recorder is not None:
+            raw = self.recorder.outgoing(speaks, method, path, raw)
         url = self.target + path + (f"?{query}" if query else "")
         try:
             answer = self._session.request(
@@ -251,11 +288,13 @@ class ValidatingProxy:
             # because it is the proxy's own answer, not the service's.
             note = f"the target did not answer: {type(error).__name__}"
             content = self._error(speaks, "api_error", f"luma-mock proxy: {note}")
-            return 502, [("Content-Type", "application/json")], content, note
+            return 502, [("Content-Type", "application/json")], content, note, {}
         content = answer.content
+        if self.recorder is not None:
+            content = self.recorder.incoming(content)
         back = [(k, v) for k, v in answer.headers.items() if k.lower() not in _NOT_FORWARDED]
         back.append(("Content-Length", str(len(content))))
-        return answer.status_code, back, content, ""
+        return answer.status_code, back, content, "", dict(answer.headers)
 
     def _keep(self, exchange: Exchange) -> None:
         with self._lock:
@@ -295,7 +334,8 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run until SIGTERM or Ctrl-C; exit 1 if any exchange drifted from the contract."""
+    """Run until SIGTERM or Ctrl-C; exit 3 if the cassette's scan found a secret on
+    disk, else 1 if any exchange drifted from the contract."""
     echo = lambda x: print(x.line(), flush=True)  # noqa: E731
     name = getattr(args, "dialect", None)
     target = args.target or (pack(name).real_service if name else None)
@@ -307,6 +347,7 @@ def main(args: argparse.Namespace) -> int:
         )
         return 2
     try:
+        recorder = recorder_from_args(args, target)
         proxy = ValidatingProxy(
             target,
             host=args.host,
@@ -315,6 +356,7 @@ def main(args: argparse.Namespace) -> int:
             record=args.record,
             echo=echo,
             dialect=name,
+            recorder=recorder,
         )
     except (ValueError, OSError) as bad:
         print(f"luma-mock proxy: {bad}", file=sys.stderr)
@@ -336,4 +378,5 @@ def main(args: argparse.Namespace) -> int:
         f"{capped} capped",
         flush=True,
     )
-    return 1 if drifted else 0
+    leaked = finish(recorder) if recorder is not None else 0  # 3: a secret is on disk
+    return leaked or (1 if drifted else 0)

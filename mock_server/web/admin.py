@@ -290,11 +290,11 @@ def replay() -> Response:
     player: Player | None = current_app.extensions.get("luma_replay")
     if player is None:
         raise ApiError("not_found", "this fake replays no cassette (luma-mock replay FILE)")
-    name, value = UNMATCHED_HEADER
+    marked = (UNMATCHED_HEADER[0].lower(), UNMATCHED_HEADER[1])
     unmatched = [
         {"seq": e.seq, "method": e.method, "path": e.path, "answer": e.answer}
         for e in _luma().journal.entries(kind="request", status=501)
-        if any(k.lower() == name.lower() and v == value for k, v in (e.answer_headers or {}).items())
+        if marked in {(k.lower(), v) for k, v in (e.answer_headers or {}).items()}
     ]
     unused = set(player.unused_creates())
     creates = [
