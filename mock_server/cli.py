@@ -189,6 +189,14 @@ def _parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="default info (one line per request); warning keeps only problems",
     )
+    replay.add_argument(
+        "--record-mode",
+        choices=["none", "once", "new", "all"],
+        default="none",
+        help="none: replay only (default); once: record FILE from --target if it does not "
+        "exist; new: replay, and record what FILE has not into it; all: record, replacing it",
+    )
+    replay.add_argument("--target", help="the service a recording forwards to (record modes)")
     return parser
 
 
@@ -262,6 +270,11 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     """``luma-mock replay FILE``: serve's banner and control API, the cassette's answers."""
+    if args.record_mode != "none":  # a recording (or part of one): before gevent patches
+        from contract_tests.consumer import record_modes
+
+        if record_modes.decide(args.record_mode, os.path.exists(args.cassette)) != "replay":
+            return record_modes.main(args)
     from gevent import monkey
 
     monkey.patch_all()  # held answers wait as greenlets (see `_serve`)

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
+from mock_server.harness.process import ServedFake, cli_command
 from tests.support import LiveServer, live_server
 
 # The users' sessions need no other plugin (Hypothesis' alone costs seconds a run).
@@ -152,3 +154,28 @@ def test_no_cassette_on_ci_names_the_command_that_records_one(
         ]
     )
     assert not (pytester.path / CASSETTE).exists()
+
+
+def test_replay_records_on_the_command_line_once_then_new(
+    stand_in: LiveServer, tmp_path: Path
+) -> None:
+    cassette = tmp_path / "session.jsonl"
+    flags = ("--log-level", "warning", "--target", stand_in.url)
+
+    def replay(mode: str, *prompts: str) -> list[str]:
+        command = [*cli_command(), "replay", str(cassette), "--port", "0", "--record-mode", mode]
+        served = ServedFake([*command, *flags])
+        made = [
+            requests.post(served.url + "/luma/videos", json={"prompt": p},
+                          headers={"Authorization": "Bearer t"}, timeout=10).json()["task_id"]
+            for p in prompts
+        ]  # fmt: skip
+        served.stop()
+        assert served.process.returncode == 0, served.output
+        return made
+
+    (cat,) = replay("once", "a cat")  # no cassette: recorded from the target
+    assert creates(cassette) == ["a cat"]
+    again, dog = replay("new", "a cat", "a dog")
+    assert again == cat and dog != cat  # the cat replayed, the dog recorded
+    assert creates(cassette) == ["a cat", "a dog"]

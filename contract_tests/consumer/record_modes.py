@@ -17,8 +17,11 @@ pytest plugin (``luma_cassette``) and ``luma-mock replay --record-mode`` both us
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
+import signal
+import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -149,8 +152,13 @@ class CassetteSession:
         target: str | None,
         *,
         replay_args: Sequence[str] = (),
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
+        """``host`` and ``port``: where the client's server listens (the proxy, or the
+        front of ``new``); a replay behind them listens on a free loopback port."""
         self.path = Path(path)
+        self.host, self.port = host, port
         self.action = decide(mode, self.path.exists())
         if self.action != "replay" and not target:
             raise ValueError(f"recording {self.path} needs a target URL")
@@ -172,9 +180,16 @@ class CassetteSession:
                 folder = Path(tempfile.mkdtemp(prefix="luma-cassette-"))
                 into = self._fresh = folder / self.path.name
             self.recorder = Recorder(into, self.target)
-            self.proxy = ValidatingProxy(self.target, recorder=self.recorder).start()
+            outer = self.action == "record"
+            self.proxy = ValidatingProxy(
+                self.target,
+                host=self.host if outer else "127.0.0.1",
+                port=self.port if outer else 0,
+                recorder=self.recorder,
+            ).start()
         if self.replay is not None and self.proxy is not None:
-            self.front = Fallthrough(self.replay.url, self.proxy.url).start()
+            self.front = Fallthrough(self.replay.url, self.proxy.url, self.host, self.port)
+            self.front.start()
         return self
 
     @property
@@ -213,3 +228,54 @@ class CassetteSession:
         if self._fresh is not None and not hits:
             append_cassette(self.path, self._fresh)
         return hits
+
+
+# -- luma-mock replay FILE --record-mode MODE --target URL (arguments in mock_server.cli) --
+
+
+def _replay_args(args: argparse.Namespace) -> list[str]:
+    """The replay's own flags, passed on to the replay behind ``new``'s front."""
+    passed = ["--speed", str(args.speed)]
+    for flag, value in (("--clock", args.clock), ("--log-level", args.log_level)):
+        if value is not None:
+            passed += [flag, value]
+    for field in args.match_ignore:
+        passed += ["--match-ignore", field]
+    return passed
+
+
+def main(args: argparse.Namespace) -> int:
+    """A recording (``once`` with no cassette, ``all``) or ``new``: serve until SIGTERM or
+    Ctrl-C, then finish the cassette. Exit 3 if its scan found a secret on disk (then
+    ``new`` appends nothing), 2 on bad arguments."""
+    if not args.target:
+        print(f"luma-mock replay: --record-mode {args.record_mode} needs --target URL "
+              f"to record {args.cassette} from", file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        session = CassetteSession(
+            args.cassette,
+            args.record_mode,
+            args.target,
+            replay_args=_replay_args(args),
+            host=args.host or "127.0.0.1",
+            port=8000 if args.port is None else args.port,
+        ).start()
+    except (ValueError, OSError, RuntimeError) as bad:
+        print(f"luma-mock replay: {bad}", file=sys.stderr)
+        return 2
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    doing = {"record": "recording", "new": "replaying, and recording what it lacks,"}
+    # Four lines, as serve's banner: the harness (`ServedFake`) reads the first.
+    print(f"luma-mock listening on {session.url}", flush=True)
+    print(f"  record mode {args.record_mode}: {doing[session.action]} {session.path}")
+    print(f"  target {session.target}")
+    print("  stop with Ctrl-C (or SIGTERM): the cassette is finished and scanned", flush=True)
+    while not stopping.wait(0.5):  # a timed wait keeps the main thread able to take signals
+        pass
+    hits = session.close()
+    for hit in hits:
+        print(f"luma-mock replay: secret on disk: {hit}", file=sys.stderr, flush=True)
+    return 3 if hits else 0
