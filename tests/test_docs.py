@@ -72,6 +72,9 @@ def test_the_cli_reference_has_every_subcommand_and_flag() -> None:
                 continue  # every subcommand has -h; the page says the rest
             for flag in action.option_strings:
                 assert f"`{flag}" in page or f", {flag}" in page, (name, flag)
+            if isinstance(action, argparse._SubParsersAction):  # a group: each tool has its own
+                for tool in action.choices:
+                    assert f"### `luma-mock {name} {tool}`" in page, (name, tool)
 
 
 def test_the_config_reference_has_every_setting_with_its_variable() -> None:

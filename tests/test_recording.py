@@ -25,12 +25,14 @@ from werkzeug.serving import make_server
 
 from contract_tests.consumer.proxy import ValidatingProxy
 from contract_tests.consumer.recorder import Recorder
+from mock_server import cli
 from mock_server.cassettes import decode_body, read_cassette
 from mock_server.cassettes.check import check, check_report
 from mock_server.harness.process import cli_command
 from mock_server.harness.receiver import CallbackReceiver
 from mock_server.harness.remote import RemoteFake
 from tests.support import LiveServer, live_server
+from tests.toy_support import toy_env
 
 SECRET = "sk-" + secrets.token_urlsafe(24)  # the provider's token: never on disk
 AUTH = {"Authorization": f"Bearer {SECRET}"}
@@ -265,9 +267,13 @@ def test_a_gzip_answer_is_stored_decoded_and_binary_is_kept_exactly(tmp_path: Pa
 
 
 @contextmanager
-def proxy_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def proxy_process(
+    *args: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
     command = [*cli_command(), "proxy", "--port", "0", *args]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     try:
         assert process.stdout is not None
         banner = process.stdout.readline()
@@ -328,3 +334,60 @@ def test_the_scan_finds_a_secret_the_rules_missed_raw_and_in_base64(
     assert "<token-1>" in err and "nothing was deleted" in out
     assert SECRET in cassette.read_text()  # reported, not deleted
     assert check_report(cassette).ok
+
+
+def test_a_dialect_from_outside_is_recorded_by_its_own_rules(tmp_path: Path) -> None:
+    cassette, env = tmp_path / "toy.jsonl", toy_env()
+    args = ("--clock", "manual", "--delay", "10", "--token", SECRET, "--log-level", "warning")
+    with (
+        live_server(*args, env=env) as toy,
+        CallbackReceiver() as receiver,
+        proxy_process("--target", toy.url, "--cassette", str(cassette), env=env) as (process, url),
+    ):
+        made = requests.post(
+            url + "/toy/v1/jobs",
+            json={"prompt": "a square", "callback_url": receiver.url},
+            headers=AUTH,
+            timeout=10,
+        )
+        job = made.json()["id"]
+        RemoteFake(toy.url).advance(20)
+        receiver.wait_count(1)
+        done = requests.get(f"{url}/toy/v1/jobs/{job}", headers=AUTH, timeout=10)
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert process.returncode == 0 and done.json()["status"] == "done"
+    create, poll = events(cassette, "exchange")
+    assert (create["role"], create["task"], create["state"]) == ("create", job, "processing")
+    assert (poll["role"], poll["task"], poll["state"]) == ("poll", job, "completed")
+    (callback,) = events(cassette, "callback")
+    assert (callback["task"], callback["forwarded_to"]) == (job, receiver.url)
+    (media,) = events(cassette, "media")
+    assert (media["url"], media["content_type"]) == (done.json()["output"], "image/png")
+    assert check(cassette) == []
+
+
+def test_the_proxys_own_answers_are_marked_and_name_no_task(
+    provider: LiveServer, tmp_path: Path
+) -> None:
+    cassette = tmp_path / "own.jsonl"
+    recorder = Recorder(cassette, provider.url)
+    with ValidatingProxy(provider.url, max_billable=0, recorder=recorder) as proxy:
+        capped = requests.post(
+            proxy.url + "/luma/videos", json={"prompt": "a"}, headers=AUTH, timeout=10
+        )
+    assert recorder.close() == [] and capped.status_code == 429
+    (line,) = events(cassette, "exchange")
+    assert (line["own"], line["role"], line["task"]) == (True, "create", None)
+    assert line["response"]["headers"]["x-luma-mock-proxy"] == "capped"
+
+
+def test_a_bad_rules_file_is_refused_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules, cassette = tmp_path / "rules.toml", tmp_path / "never.jsonl"
+    rules.write_text("[tokens]\nheaders = 'authorization'\n")
+    args = ["proxy", "--target", "http://127.0.0.1:9", "--cassette", str(cassette)]
+    assert cli.main([*args, "--redact", str(rules)]) == 2
+    assert "tokens.headers must be a list of strings" in capsys.readouterr().err
+    assert not cassette.exists()

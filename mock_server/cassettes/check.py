@@ -96,7 +96,7 @@ def check_report(path: str | os.PathLike[str]) -> Report:
         report.problems.append("the cassette is empty: line 1 must be its header")
         return report
     folder = media_folder(path)
-    next_seq = 0
+    next_seq: int | None = 0  # None after a broken line: whatever seq it had is lost
     created: set[str] = set()
     for number, raw in enumerate(lines, start=1):
         try:
@@ -106,6 +106,7 @@ def check_report(path: str | os.PathLike[str]) -> Report:
                 report.warnings.append(f"truncated last line {number}")
             else:
                 report.problems.append(f"line {number}: not JSON: {bad}")
+                next_seq = None
             continue
         if not isinstance(line, dict):
             report.problems.append(f"line {number}: not a JSON object")
@@ -119,9 +120,9 @@ def check_report(path: str | os.PathLike[str]) -> Report:
         if number == 1:
             report.problems.append("line 1: the header must come first")
         seq = line.get("seq")
-        if seq != next_seq:
+        if next_seq is not None and seq != next_seq:
             report.problems.append(f"line {number}: seq {seq!r} where {next_seq} was due")
-        next_seq = (seq if isinstance(seq, int) else next_seq) + 1
+        next_seq = seq + 1 if isinstance(seq, int) else next_seq
         task = line.get("task")
         if kind == "exchange" and line.get("role") == "create" and isinstance(task, str):
             created.add(task)

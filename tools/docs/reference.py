@@ -92,6 +92,16 @@ def cli_page() -> str:
             _arguments_table(sub),
             "\n",
         ]
+        # A command group (`luma-mock cassette`): each of its tools under it.
+        tool_helps = _help_of(sub)
+        for tool, tool_parser in _subcommands(sub).items():
+            out += [
+                f"### `luma-mock {name} {tool}`\n\n",
+                f"{tool_helps.get(tool, '')}\n\n",
+                "```text\n" + tool_parser.format_usage().replace("usage: ", "") + "```\n\n",
+                _arguments_table(tool_parser),
+                "\n",
+            ]
     return "".join(out)
 
 
