@@ -101,6 +101,8 @@ def test_the_task_lives_in_the_engine_waits_and_the_journal(replay: LiveServer) 
     done = waiting.join().json()
     assert done["state"] == "completed"
     assert done["record"]["response"]["video_url"].endswith(".mp4")
+    detail = replay.session.get(f"{replay.url}/__admin/tasks/{T1}/detail")  # the dashboard's
+    assert detail.status_code == 200 and detail.json()["record"] == done["record"]
     journal = replay.session.get(f"{replay.url}/__admin/journal", params={"task_id": T1}).json()
     # The create, and the recorded callback's attempt at its (unreachable) URL.
     assert [(e["kind"], e["path"]) for e in journal["entries"]] == [
@@ -216,3 +218,26 @@ def test_bad_match_ignore_and_cassette_are_refused(tmp_path: Path) -> None:
     broken.write_text("not json\n{}\n")
     with pytest.raises(RuntimeError, match="line 1"):
         ServedFake.replay(broken, ready_timeout=20)
+
+
+# -- the engine's hook, in process ----------------------------------------------------
+
+
+def test_an_adopted_task_moves_on_the_clock_shows_its_view_and_goes_with_reset() -> None:
+    from mock_server.engine.tasks import Task
+    from tests.support import manual_service
+
+    engine = manual_service()
+    now = engine.clock.now()
+    task = Task(id="adopted", output_id="adopted", action="replay", request={}, token="t",
+                trace_id="adopted", variant="", public_url="http://x", created_at=now,
+                clock=engine.clock, starts_at=now + 2, ends_at=now + 5)  # fmt: skip
+    engine.adopt(task, lambda t: {"shown": t.state.value})
+    assert engine.record(engine.task("adopted")) == {"shown": "pending"}
+    engine.advance(2)
+    assert engine.task("adopted").state.value == "processing"
+    engine.advance(3)
+    assert engine.task("adopted").result == {"shown": "processing"}  # its view at its end
+    assert engine.record(task) == {"shown": "completed"} and engine.adopted(task)
+    engine.reset()
+    assert engine.store.get("adopted") is None and not engine.adopted(task)

@@ -296,6 +296,11 @@ class Engine(Control):
             view = self._views.get(task.id) if self._views else None
             return view(task) if view is not None else self.dialect.record(task)
 
+    def adopted(self, task: Task) -> bool:
+        """Whether ``task`` was made elsewhere (`adopt`): the dialect renders nothing of it,
+        its media included."""
+        return task.id in self._views
+
     def adopt(
         self,
         task: Task,
@@ -376,6 +381,6 @@ class Engine(Control):
     def media_for(self, task_id: str) -> Task:
         """The finished task behind a media URL (media URLs are public, as on a CDN)."""
         task = self.store.get(task_id)
-        if task is None or task.state is not TaskState.COMPLETED:
+        if task is None or task.state is not TaskState.COMPLETED or self.adopted(task):
             raise ApiError("not_found", f"no media for task {task_id!r}")
         return task

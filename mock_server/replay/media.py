@@ -33,8 +33,6 @@ class Media:
             self.urls[url] = name
             kind = str(event.get("content_type") or "application/octet-stream")
             self.files[name] = MediaFile(media_dir / name, kind)
-        # Longest first: a URL that is a prefix of another must not eat its tail.
-        self._order = sorted(self.urls, key=len, reverse=True)
 
     def file(self, name: str) -> MediaFile | None:
         """The recorded file ``name`` (None if the cassette has none by that name, or it
@@ -42,19 +40,27 @@ class Media:
         found = self.files.get(name)
         return found if found is not None and found.path.is_file() else None
 
-    def rewrite(self, value: Any, base_url: str) -> Any:
+    def rewrite(self, value: Any, base_url: str, also: Mapping[str, str] | None = None) -> Any:
         """``value`` (a JSON value) with each recorded media URL in its strings pointing
-        at the replay at ``base_url``."""
-        if not self.urls:
+        at the replay at ``base_url``, and each string of ``also`` replaced by its value
+        (the recording client's callback URL by the replaying one's)."""
+        served = base_url.rstrip("/") + MEDIA_ROUTE
+        swaps = {url: served + name for url, name in self.urls.items()}
+        swaps.update(also or {})
+        if not swaps:
             return value
-        if isinstance(value, str):
-            served = base_url.rstrip("/") + MEDIA_ROUTE
-            for url in self._order:
-                if url in value:
-                    value = value.replace(url, served + self.urls[url])
-            return value
-        if isinstance(value, list):
-            return [self.rewrite(item, base_url) for item in value]
-        if isinstance(value, dict):
-            return {key: self.rewrite(item, base_url) for key, item in value.items()}
+        # Longest first: a URL that is a prefix of another must not eat its tail.
+        return _swap(value, sorted(swaps.items(), key=lambda kv: len(kv[0]), reverse=True))
+
+
+def _swap(value: Any, swaps: list[tuple[str, str]]) -> Any:
+    if isinstance(value, str):
+        for old, new in swaps:
+            if old in value:
+                value = value.replace(old, new)
         return value
+    if isinstance(value, list):
+        return [_swap(item, swaps) for item in value]
+    if isinstance(value, dict):
+        return {key: _swap(item, swaps) for key, item in value.items()}
+    return value

@@ -87,6 +87,9 @@ class _Run:
     start: float
     used: set[int] = field(default_factory=set)
     created: dict[str, float] = field(default_factory=dict)  # task -> when answered
+    # task -> {the recording client's callback URL: the replaying client's}, for the
+    # places the provider echoes it (a task record, a callback body).
+    urls: dict[str, dict[str, str]] = field(default_factory=dict)
     held: set[threading.Event] = field(default_factory=set)
 
 
@@ -134,7 +137,7 @@ class Player:
             self._hold(run, arrived + duration / self.speed)
         if chosen.role == "create" and chosen.task:
             self._created(chosen, asked, run, base_url, token)
-        return self._render(chosen, base_url)
+        return self._render(chosen, base_url, run.urls.get(chosen.task or "", {}))
 
     def _choose(self, fields: Fields, run: _Run) -> _Exchange:
         matching = [e for e in self.exchanges if not differences(e.fields, fields)]
@@ -210,14 +213,23 @@ class Player:
         assert task_id is not None
         recording = self.tasks[task_id]
         now = self.fake.clock.now()
+        body = _json_of(asked.body)
+        client_url = body.get("callback_url") if isinstance(body, dict) else None
+        recorded = _json_of(
+            decode_body(((recording.create or {}).get("request") or {}).get("body"))
+        )
+        recorded_url = recorded.get("callback_url") if isinstance(recorded, dict) else None
+        urls: dict[str, str] = {}
+        if isinstance(client_url, str) and isinstance(recorded_url, str):
+            urls = {recorded_url: client_url} if recorded_url != client_url else {}
         with self._lock:
             if self.run is not run:
                 return
             run.created[task_id] = now
+            run.urls[task_id] = urls
         engine = self._engine(chosen)
         scale = 1.0 / self.speed
         ends, failed = recording.ended()
-        body = _json_of(asked.body)
         task = Task(
             id=task_id,
             output_id=task_id,
@@ -235,12 +247,11 @@ class Player:
 
         def view(task: Task) -> dict[str, Any]:
             shown = recording.shown((self.fake.clock.now() - now) * self.speed)
-            shown = self.media.rewrite(shown, base_url)
+            shown = self.media.rewrite(shown, base_url, urls)
             return shown if isinstance(shown, dict) else {"answer": shown}
 
         failure = ApiError("api_error", "the task failed, as recorded") if failed else None
         engine.adopt(task, view, failure)
-        client_url = body.get("callback_url") if isinstance(body, dict) else None
         if not isinstance(client_url, str) or not recording.callbacks:
             return
         last = len(recording.callbacks) - 1
@@ -249,7 +260,7 @@ class Player:
             # those before it (progress) under id:N.
             key = task_id if number == last else f"{task_id}:{number + 1}"
             due = now + recording.offset(at) * scale
-            payload = self.media.rewrite(sent, base_url)
+            payload = self.media.rewrite(sent, base_url, urls)
             self.fake.scheduler.at(
                 due, self._deliver, engine, run, key, client_url, payload, now=False
             )
@@ -267,7 +278,7 @@ class Player:
 
     # -- the answer --------------------------------------------------------------------
 
-    def _render(self, chosen: _Exchange, base_url: str) -> Answer:
+    def _render(self, chosen: _Exchange, base_url: str, urls: dict[str, str]) -> Answer:
         response = chosen.event.get("response") or {}
         headers = [
             (name, str(value))
@@ -276,10 +287,10 @@ class Player:
         ]
         stored = response.get("body")
         if isinstance(stored, Mapping) and "json" in stored:
-            value = self.media.rewrite(stored["json"], base_url)
+            value = self.media.rewrite(stored["json"], base_url, urls)
             payload = json.dumps(value, ensure_ascii=False).encode("utf-8")
         elif isinstance(stored, Mapping) and "text" in stored:
-            payload = self.media.rewrite(str(stored["text"]), base_url).encode("utf-8")
+            payload = self.media.rewrite(str(stored["text"]), base_url, urls).encode("utf-8")
         else:
             payload = decode_body(stored)
         status = int(response.get("status") or 200)

@@ -96,8 +96,8 @@ def owner(engines: Sequence[Engine], task_id: str) -> tuple[Engine, Task] | None
 
 def media(engine: Engine, task: Task) -> list[dict[str, str]]:
     """A completed task's media, by the dialect's routes (relative URLs: same origin)."""
-    if task.state.value != "completed":
-        return []
+    if task.state.value != "completed" or engine.adopted(task):
+        return []  # an adopted task's media are its recording's (in its record)
     found = []
     for rule, kind in engine.dialect.media_routes.items():
         mimetype = engine.dialect.media_file(task, kind)[1]
