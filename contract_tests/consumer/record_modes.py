@@ -43,8 +43,10 @@ UNMATCHED = ("x-luma-mock-replay", "unmatched")
 # Never forwarded by the front: the connection's own, and the length (the body is re-framed).
 _HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
-     "proxy-connection", "content-length", "host", "content-encoding"}
+     "proxy-connection", "content-length", "host"}
 )  # fmt: skip
+# Nor, on an answer, its encoding: requests hands the body over decoded.
+_ANSWER_DROPPED = _HOP | {"content-encoding"}
 
 
 def default_mode(environ: Mapping[str, str] | None = None) -> str:
@@ -120,7 +122,7 @@ class Fallthrough:
             with self._lock:
                 self.forwarded += 1
             answer = self._send(method, self.record_url + target, headers, body)
-        out = [(k, v) for k, v in answer.headers.items() if k.lower() not in _HOP]
+        out = [(k, v) for k, v in answer.headers.items() if k.lower() not in _ANSWER_DROPPED]
         start_response(f"{answer.status_code} {answer.reason}", out)
         return [answer.content]
 
