@@ -148,6 +148,9 @@ def session() -> Tape:
     tape.exchange(40.0, "POST", "/luma/videos", {"prompt": "slow"}, 200, slow, duration=60.0,
                   task=T2, role="create", state="completed")  # fmt: skip
     for at, credits in ((101.0, 100), (102.0, 90)):
-        tape.exchange(at, "GET", "/dream-machine/v1/credits", None, 200,
-                      {"credit_balance": credits}, dialect="dream-machine")  # fmt: skip
+        # Sent gzipped by the provider, kept decoded: replayed plain, never re-compressed.
+        asked = tape.exchange(at, "GET", "/dream-machine/v1/credits", None, 200,
+                              {"credit_balance": credits}, dialect="dream-machine",
+                              headers={"content-encoding": "gzip"})  # fmt: skip
+        asked["response"]["body"]["decoded_from"] = "gzip"
     return tape

@@ -140,4 +140,4 @@ def test_a_replayed_session_gives_the_client_what_the_recording_did(
         state = requests.get(f"{replay.url}/__admin/replay", timeout=10).json()
     assert again == got  # ids, states, sizes and the media bytes, field by field
     assert name != "lumaai" or got["states"] == ["dreaming", "completed"]  # polled, in order
-    assert state["unmatched"] == [] and state["unused_creates"] == []
+    assert state["unmatched"] == [] and state["unreplayed_creates"] == []

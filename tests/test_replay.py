@@ -76,6 +76,7 @@ def test_a_create_is_answered_once_volatile_fields_ignored(replay: LiveServer) -
 def test_identical_requests_in_recorded_order(replay: LiveServer) -> None:
     answers = [call(replay, "/dream-machine/v1/credits", method="GET") for _ in range(3)]
     assert [a.json()["credit_balance"] for a in answers] == [100, 90, 90]  # then the last
+    assert all("Content-Encoding" not in a.headers for a in answers)  # sent as stored
 
 
 def test_polls_follow_the_timeline_never_early_never_stuck(replay: LiveServer) -> None:
@@ -162,6 +163,7 @@ def test_reset_rewinds(replay: LiveServer) -> None:
     replay.session.post(replay.url + "/__admin/reset").raise_for_status()
     assert replay.session.get(f"{replay.url}/__admin/journal").json()["entries"] == []
     assert call(replay, "/luma/videos", CREATE).status_code == 200  # not consumed any more
+    assert replay.session.get(f"{replay.url}/__admin/replay").json()["unreplayed_creates"] == [8]
     assert state_of(replay) == "pending"  # the clock is back at its start
 
 
@@ -180,6 +182,13 @@ def test_an_unrecorded_request_names_the_nearest_and_the_fields(replay: LiveServ
     assert unknown.status_code == 501 and unknown.headers["X-Luma-Mock-Replay"] == "unmatched"
     assert set(unknown.json()) == {"detail"}
     assert "(seq 9), differing: path" in unknown.json()["detail"]
+    progress = replay.session.get(f"{replay.url}/__admin/replay").json()
+    assert [(u["path"], u["nearest"]) for u in progress["unmatched"]] == [
+        ("/luma/videos", 8),
+        ("/dream-machine/v1/generations/nope", 9),
+    ]
+    assert progress["unmatched"][0]["differing"] == ["body.prompt"]
+    assert progress["unreplayed_creates"] == [0, 8]  # none replayed in this play
 
 
 # -- another play: faster, relaxed, from a cassette whose recording was killed --------
@@ -190,6 +199,7 @@ def relaxed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     path = tmp_path_factory.mktemp("relaxed") / "killed.jsonl"
     cassette = session().write(path, torn='{"type": "exchange", "seq": 11, "at": 1')
     args = ("--clock", "manual", "--speed", "2", "--match-ignore", "prompt")
+    args += ("--public-url", "http://replay.example.test")
     with serving(ServedFake.replay(cassette, *args)) as server:
         yield server
 
@@ -202,7 +212,9 @@ def test_speed_scales_the_timeline(relaxed: LiveServer) -> None:
     advance(relaxed, 0.1)
     assert state_of(relaxed) == "processing"
     advance(relaxed, 10)
-    assert state_of(relaxed) == "completed"
+    done = call(relaxed, "/luma/tasks", poll(T1)).json()["response"]
+    assert done["state"] == "completed"
+    assert done["video_url"].startswith("http://replay.example.test/__cassette/media/")
 
 
 def test_a_torn_last_line_is_a_warning(relaxed: LiveServer) -> None:
@@ -241,3 +253,11 @@ def test_an_adopted_task_moves_on_the_clock_shows_its_view_and_goes_with_reset()
     assert engine.record(task) == {"shown": "completed"} and engine.adopted(task)
     engine.reset()
     assert engine.store.get("adopted") is None and not engine.adopted(task)
+
+
+def test_a_fake_that_replays_nothing_has_no_replay_progress() -> None:
+    from mock_server.web.app import create_app
+    from tests.support import manual_service
+
+    answer = create_app(manual_service()).test_client().get("/__admin/replay")
+    assert answer.status_code == 404 and "replays no cassette" in answer.get_data(as_text=True)

@@ -32,6 +32,7 @@ import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from mock_server.cassettes.append import append_cassette
+from mock_server.cassettes.format import read_cassette
 from mock_server.harness.process import ServedFake
 
 from .proxy import ValidatingProxy
@@ -207,12 +208,16 @@ class CassetteSession:
         if self.replay is None:
             return []
         found: list[str] = []
-        state = requests.get(f"{self.replay.url}/__admin/replay", timeout=10).json()
-        if self.front is None:
-            for entry in state.get("unmatched", []):
-                found.append(f"unmatched request: {entry}")
-        for create in state.get("unused_creates", []):
-            found.append(f"recorded create never replayed: {create}")
+        progress = requests.get(f"{self.replay.url}/__admin/replay", timeout=10).json()
+        if self.front is None:  # in `new`, what the replay had not was recorded
+            found += [f"unmatched request: {u['message']}" for u in progress["unmatched"]]
+        recorded = {e.get("seq"): e for e in read_cassette(self.path).events}
+        for seq in progress["unreplayed_creates"]:
+            asked = recorded.get(seq, {}).get("request", {})
+            found.append(
+                f"recorded create never replayed: {asked.get('method')} {asked.get('path')} "
+                f"(seq {seq})"
+            )
         return found
 
     def close(self) -> list[str]:

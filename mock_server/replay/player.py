@@ -91,6 +91,7 @@ class _Run:
     # places the provider echoes it (a task record, a callback body).
     urls: dict[str, dict[str, str]] = field(default_factory=dict)
     held: set[threading.Event] = field(default_factory=set)
+    unmatched: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Player:
@@ -114,6 +115,11 @@ class Player:
             for i, e in enumerate(events)
             if e.get("type") == "exchange" and not e.get("own")
         ]
+        # By method and path: a request is compared with those of its own endpoint only.
+        self.by_endpoint: dict[tuple[str, str], list[_Exchange]] = {}
+        for exchange in self.exchanges:
+            endpoint = (exchange.fields["method"], exchange.fields["path"])
+            self.by_endpoint.setdefault(endpoint, []).append(exchange)
         self.tasks: dict[str, TaskRecording] = task_recordings(events)
         self.media = Media(cassette.of_type("media"), cassette.media)
         self._lock = threading.Lock()
@@ -127,7 +133,14 @@ class Player:
         fields = self.matcher.asked(asked)
         with self._lock:
             run = self.run
-            chosen = self._choose(fields, run)
+            try:
+                chosen = self._choose(fields, run)
+            except NotRecorded as refused:
+                run.unmatched.append(
+                    {"method": asked.method, "path": asked.path, "nearest": refused.seq,
+                     "differing": refused.differing, "message": refused.message}
+                )  # fmt: skip
+                raise
             if chosen.role == "create" and chosen.task:
                 run.used.add(chosen.seq)
         event = chosen.event
@@ -140,7 +153,8 @@ class Player:
         return self._render(chosen, base_url, run.urls.get(chosen.task or "", {}))
 
     def _choose(self, fields: Fields, run: _Run) -> _Exchange:
-        matching = [e for e in self.exchanges if not differences(e.fields, fields)]
+        endpoint = self.by_endpoint.get((fields["method"], fields["path"]), [])
+        matching = [e for e in endpoint if not differences(e.fields, fields)]
         if not matching:
             raise self._unmatched(fields)
         first = matching[0]
@@ -311,11 +325,18 @@ class Player:
         if change.kind == RESET:  # the fake was reset (and its clock put back): rewind
             self.rewind()
 
-    def unused_creates(self) -> list[int]:
-        """The seqs of recorded creates this play has not replayed (yet)."""
+    def progress(self) -> dict[str, Any]:
+        """This play so far (`GET /__admin/replay`): the recorded creates not replayed
+        yet, by seq, and each request refused as unrecorded — what a test's teardown
+        checks."""
         with self._lock:
-            used = set(self.run.used)
-        return [e.seq for e in self.exchanges if e.role == "create" and e.seq not in used]
+            used, unmatched = set(self.run.used), list(self.run.unmatched)
+        creates = [e.seq for e in self.exchanges if e.role == "create" and e.task]
+        return {
+            "cassette": str(self.cassette.path),
+            "unreplayed_creates": [seq for seq in creates if seq not in used],
+            "unmatched": unmatched,
+        }
 
 
 def _json_of(raw: bytes) -> Any:

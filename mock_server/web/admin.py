@@ -19,7 +19,6 @@ from ..engine.errors import ApiError
 from ..engine.fake import Fake
 from ..engine.journal import FILTER_KEYS, redact
 from ..engine.service import Engine
-from ..replay import UNMATCHED_HEADER, Player
 from .rendering import json_body, render, service
 
 admin = Blueprint("admin", __name__, url_prefix="/__admin")
@@ -270,6 +269,19 @@ def set_delays() -> Response:
     return _render({"delay": body["delay"]})
 
 
+# -- a replay ---------------------------------------------------------------------------
+
+
+@admin.get("/replay")
+def replay() -> Response:
+    """A replay's progress (`luma-mock replay`): the recorded creates not replayed yet and
+    the requests refused as unrecorded, since the start or the last reset."""
+    player = current_app.extensions.get("luma_replay")
+    if player is None:
+        raise ApiError("not_found", "this fake replays no cassette (see luma-mock replay)")
+    return _render(player.progress())
+
+
 # -- reset ----------------------------------------------------------------------------
 
 
@@ -277,31 +289,3 @@ def set_delays() -> Response:
 def reset() -> Response:
     _luma().reset()
     return _render({"reset": True})
-
-
-# -- a replay ---------------------------------------------------------------------------
-
-
-@admin.get("/replay")
-def replay() -> Response:
-    """What a replay (`luma-mock replay`) has seen since it started or was rewound: the
-    requests it had no recording of, and the recorded creates not replayed yet — what a
-    test's teardown fails on (the pytest plugin's ``luma_cassette``)."""
-    player: Player | None = current_app.extensions.get("luma_replay")
-    if player is None:
-        raise ApiError("not_found", "this fake replays no cassette (luma-mock replay FILE)")
-    marked = (UNMATCHED_HEADER[0].lower(), UNMATCHED_HEADER[1])
-    unmatched = [
-        {"seq": e.seq, "method": e.method, "path": e.path, "answer": e.answer}
-        for e in _luma().journal.entries(kind="request", status=501)
-        if marked in {(k.lower(), v) for k, v in (e.answer_headers or {}).items()}
-    ]
-    unused = set(player.unused_creates())
-    creates = [
-        {"seq": x.seq, "method": x.fields.get("method"), "path": x.fields.get("path"),
-         "task": x.task}
-        for x in player.exchanges
-        if x.seq in unused
-    ]  # fmt: skip
-    return _render({"cassette": str(player.cassette.path), "unmatched": unmatched,
-                    "unused_creates": creates})  # fmt: skip

@@ -210,7 +210,7 @@ def create_app(fake: Fake | Engine, *, replay: Player | None = None) -> Flask:
     # rest reaches Flask.
     limit = fake.settings.max_body_bytes
     if replay is not None:
-        app.extensions["luma_replay"] = replay  # its state at /__admin/replay
+        app.extensions["luma_replay"] = replay
         view = functools.partial(_cassette_media, player=replay)
         app.add_url_rule(f"{MEDIA_ROUTE}<name>", "cassette_media", view, methods=["GET"])
         app.wsgi_app = ReplayEndpoints(fake, replay, app.wsgi_app, limit)  # type: ignore[method-assign]

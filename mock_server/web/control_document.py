@@ -211,8 +211,8 @@ def _paths() -> dict[str, dict[str, Any]]:
         "/__admin/reset": {"post": _op("back to the fake as it started: {reset: true}")},
         "/__admin/replay": {
             "get": _op(
-                "a replay's requests with no recording (unmatched) and recorded creates not "
-                "replayed yet (unused_creates); 404 when the fake replays no cassette"
+                "a replay's progress: {cassette, unreplayed_creates (seqs), unmatched "
+                "(method, path, nearest seq, differing fields, message)}; 404 on no replay"
             )
         },
         "/__admin/state": {

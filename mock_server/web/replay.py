@@ -74,7 +74,9 @@ class ReplayEndpoints:
             raw = self._read(environ)
             asked = Asked(method, path, query, _lower_headers(environ), raw)
             token = _bearer(environ.get("HTTP_AUTHORIZATION"))
-            answer: Answer = self.player.answer(asked, base_url(environ), token)
+            # Media and echoed URLs point here: --public-url's base if given.
+            base = self.fake.settings.public_url or base_url(environ)
+            answer: Answer = self.player.answer(asked, base, token)
             status, payload, headers, task_id = (
                 answer.status, answer.body, answer.headers, answer.task_id
             )  # fmt: skip
@@ -100,9 +102,11 @@ class ReplayEndpoints:
             answer_headers=headers,
         )
         log_request(method, path, status, task_id, started, None)
+        if status in (204, 304):  # no content, by definition, whatever was recorded
+            payload = b""
         framed = [*headers, ("Content-Length", str(len(payload)))]
         start_response(status_line(status), framed)
-        body: Iterable[bytes] = [payload] if status not in (204, 304) else []
+        body: Iterable[bytes] = [payload]
         if not self.engine.scheduler.manual:
             return body
         # Callbacks due at once go after the answer, as the provider answers first.
