@@ -30,6 +30,8 @@ from contract_tests.consumer.recorder import Recorder
 from mock_server.cassettes import read_cassette
 from mock_server.cassettes.check import check
 from mock_server.cassettes.format import media_folder
+from mock_server.cassettes.scenarios import rules_from
+from mock_server.engine.config import Settings
 from mock_server.harness.process import ServedFake
 from tests.support import live_server, serving
 from tests.test_real_clients import luma_cli
@@ -134,6 +136,10 @@ def test_a_replayed_session_gives_the_client_what_the_recording_did(
     on_disk = [path, *media_folder(path).iterdir()]
     assert all(SECRET.encode() not in file.read_bytes() for file in on_disk)
     assert read_cassette(path).of_type("media")  # the finished task's media came along
+    # The session as the fake's rules: one create, never seen done before its 0.5 s.
+    (rule,) = rules_from(read_cassette(path))
+    assert rule["then"]["queue"] + rule["then"]["delay"] >= 0.5
+    assert len(Settings(scenarios=(rule,)).scenarios) == 1  # a rule serve --config takes
 
     with serving(ServedFake.replay(path, "--log-level", "warning")) as replay:
         again = CLIENTS[name](replay.url)
