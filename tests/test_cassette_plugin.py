@@ -27,16 +27,19 @@ CASSETTE = Path("cassettes/test_user/test_make_videos.jsonl")
 NOWHERE = "http://127.0.0.1:9"  # a replay never goes there; a recording would fail
 
 USER_TEST = """
+import pytest
 import requests
 
 PROMPTS = {prompts!r}
 
+@pytest.mark.luma_cassette(clock="manual")  # a replay's clock; a recording's is the target's
 def test_make_videos(luma_cassette):
     for prompt in PROMPTS:
         answer = requests.post(luma_cassette.url + "/luma/videos", json={{"prompt": prompt}},
                                headers=luma_cassette.headers, timeout=10)
         assert answer.status_code == 200, answer.text
         print(f"TASK|{{prompt}}|{{answer.json()['task_id']}}|{{luma_cassette.action}}|")
+    luma_cassette.advance(5)  # moves a replay's manual clock; nothing while recording
 """
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import signal
 import sys
 import tempfile
@@ -222,7 +223,8 @@ class CassetteSession:
 
     def close(self) -> list[str]:
         """Stop everything; the recording's secret-scan hits (and, for ``new``, append
-        what was recorded to the cassette)."""
+        what was recorded to the cassette — unless the scan found a secret in it: then
+        it is left where it was recorded, named in the hits, for a look)."""
         hits: list[str] = []
         if self.front is not None:
             self.front.stop()
@@ -234,6 +236,7 @@ class CassetteSession:
             self.replay.stop()
         if self._fresh is not None and not hits:
             append_cassette(self.path, self._fresh)
+            shutil.rmtree(self._fresh.parent, ignore_errors=True)
         return hits
 
 

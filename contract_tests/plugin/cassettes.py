@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from ..consumer.record_modes import CassetteSession, NoCassette, decide, record_command
 from ..contract.packs import Pack, default_pack, pack
@@ -75,9 +76,19 @@ class LumaCassette:
     def url_for(self, dialect: str) -> str:
         return self.url + pack(dialect).path_prefix
 
+    def advance(self, seconds: float) -> None:
+        """Move a replay's manual clock (the marker's ``clock="manual"``). A recording
+        runs on the provider's own time: nothing to move then."""
+        replay = self.session.replay
+        if replay is not None:
+            moved = requests.post(
+                f"{replay.url}/__admin/clock/advance", json={"seconds": seconds}, timeout=30
+            )
+            moved.raise_for_status()
+
 
 def _replay_args(values: dict[str, Any]) -> list[str]:
-    args = []
+    args: list[str] = []
     if values.get("speed") is not None:
         args += ["--speed", str(values["speed"])]
     if values.get("clock") is not None:
