@@ -10,6 +10,7 @@ from typing import Any
 
 T1 = "11111111-1111-4111-8111-111111111111"  # created with a callback, polled
 T2 = "22222222-2222-4222-8222-222222222222"  # a synchronous create
+T3 = "33333333-3333-4333-8333-333333333333"  # created on a retry after a 429
 CDN = f"https://cdn.example.test/videos/{T1}.mp4"
 VIDEO = bytes(range(256)) * 40  # not UTF-8: kept byte for byte
 JSON = {"content-type": "application/json"}
@@ -153,4 +154,11 @@ def session() -> Tape:
                               {"credit_balance": credits}, dialect="dream-machine",
                               headers={"content-encoding": "gzip"})  # fmt: skip
         asked["response"]["body"]["decoded_from"] = "gzip"
+    # A create refused for the rate, then retried and accepted.
+    busy = {"success": False, "error": {"code": "too_many_requests", "message": "slow"}}
+    tape.exchange(110.0, "POST", "/luma/videos", {"prompt": "busy"}, 429, busy, role="create",
+                  headers={"retry-after": "3"})  # fmt: skip
+    accepted = {"task_id": T3, "state": "pending"}
+    tape.exchange(113.0, "POST", "/luma/videos", {"prompt": "busy"}, 200, accepted, task=T3,
+                  role="create", state="pending")  # fmt: skip
     return tape

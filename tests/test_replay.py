@@ -17,7 +17,7 @@ import requests
 
 from mock_server.harness.process import ServedFake
 from mock_server.harness.receiver import CallbackReceiver
-from tests.replay_cassettes import CDN, T1, T2, VIDEO, poll, session
+from tests.replay_cassettes import CDN, T1, T2, T3, VIDEO, poll, session
 from tests.support import InThread, LiveServer, serving
 
 AUTH = {"Authorization": "Bearer a-token-of-the-replaying-client"}
@@ -71,6 +71,13 @@ def test_a_create_is_answered_once_volatile_fields_ignored(replay: LiveServer) -
     assert again.status_code == 501
     assert again.headers["X-Luma-Mock-Replay"] == "unmatched"
     assert "answered once" in again.json()["error"]["message"]
+
+
+def test_a_refused_create_then_its_retry_in_recorded_order(replay: LiveServer) -> None:
+    answers = [call(replay, "/luma/videos", {"prompt": "busy"}) for _ in range(3)]
+    assert [a.status_code for a in answers] == [429, 200, 501]
+    assert answers[0].headers["Retry-After"] == "3"
+    assert answers[1].json()["task_id"] == T3
 
 
 def test_identical_requests_in_recorded_order(replay: LiveServer) -> None:
@@ -163,7 +170,10 @@ def test_reset_rewinds(replay: LiveServer) -> None:
     replay.session.post(replay.url + "/__admin/reset").raise_for_status()
     assert replay.session.get(f"{replay.url}/__admin/journal").json()["entries"] == []
     assert call(replay, "/luma/videos", CREATE).status_code == 200  # not consumed any more
-    assert replay.session.get(f"{replay.url}/__admin/replay").json()["unreplayed_creates"] == [8]
+    assert replay.session.get(f"{replay.url}/__admin/replay").json()["unreplayed_creates"] == [
+        8,
+        12,
+    ]
     assert state_of(replay) == "pending"  # the clock is back at its start
 
 
@@ -188,7 +198,7 @@ def test_an_unrecorded_request_names_the_nearest_and_the_fields(replay: LiveServ
         ("/dream-machine/v1/generations/nope", 9),
     ]
     assert progress["unmatched"][0]["differing"] == ["body.prompt"]
-    assert progress["unreplayed_creates"] == [0, 8]  # none replayed in this play
+    assert progress["unreplayed_creates"] == [0, 8, 12]  # none replayed in this play
 
 
 # -- another play: faster, relaxed, from a cassette whose recording was killed --------
@@ -218,7 +228,7 @@ def test_speed_scales_the_timeline(relaxed: LiveServer) -> None:
 
 
 def test_a_torn_last_line_is_a_warning(relaxed: LiveServer) -> None:
-    assert "warning" in relaxed.fake.output and "truncated last line 13" in relaxed.fake.output
+    assert "warning" in relaxed.fake.output and "truncated last line 15" in relaxed.fake.output
 
 
 def test_bad_match_ignore_and_cassette_are_refused(tmp_path: Path) -> None:

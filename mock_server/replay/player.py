@@ -141,7 +141,7 @@ class Player:
                      "differing": refused.differing, "message": refused.message}
                 )  # fmt: skip
                 raise
-            if chosen.role == "create" and chosen.task:
+            if chosen.role == "create":  # a refused one too: the retry gets the next
                 run.used.add(chosen.seq)
         event = chosen.event
         arrived = self.fake.clock.now()
