@@ -168,6 +168,11 @@ def _parser() -> argparse.ArgumentParser:
     tools = cassette.add_subparsers(dest="cassette_command", required=True)
     check = tools.add_parser("check", help="validate a cassette against its JSON Schema")
     check.add_argument("file", help="the cassette (JSON Lines)")
+    scenarios = tools.add_parser(
+        "scenarios", help="turn a cassette into a serve --config of scenario rules"
+    )
+    scenarios.add_argument("file", help="the cassette (JSON Lines)")
+    scenarios.add_argument("-o", "--output", help="write the TOML here (default: stdout)")
 
     replay = commands.add_parser(
         "replay", help="serve a recorded cassette as the provider, the target never contacted"
@@ -198,6 +203,14 @@ def _parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="default info (one line per request); warning keeps only problems",
     )
+    replay.add_argument(
+        "--record-mode",
+        choices=["none", "once", "new", "all"],
+        default="none",
+        help="none: replay only (default); once: record FILE from --target if it does not "
+        "exist; new: replay, and record what FILE has not into it; all: record, replacing it",
+    )
+    replay.add_argument("--target", help="the service a recording forwards to (record modes)")
     return parser
 
 
@@ -288,6 +301,11 @@ def _x402_missing() -> str | None:
 
 def _replay(args: argparse.Namespace) -> int:
     """``luma-mock replay FILE``: serve's banner and control API, the cassette's answers."""
+    if args.record_mode != "none":  # a recording (or part of one): before gevent patches
+        from contract_tests.consumer import record_modes
+
+        if record_modes.decide(args.record_mode, os.path.exists(args.cassette)) != "replay":
+            return record_modes.main(args)
     from gevent import monkey
 
     monkey.patch_all()  # held answers wait as greenlets (see `_serve`)
@@ -348,6 +366,29 @@ def _supervise(settings: Any, argv: list[str]) -> int:
     return supervisor.run(announce)
 
 
+def _cassette(args: argparse.Namespace) -> int:
+    if args.cassette_command == "check":
+        from .cassettes import check
+
+        return check.main(args.file)
+    if args.cassette_command == "scenarios":
+        _dialects()  # their error codes: a refusal keeps the provider's documented code
+        from .cassettes.scenarios import convert
+
+        try:
+            toml = convert(args.file)
+        except (ValueError, OSError) as bad:
+            print(f"luma-mock: {bad}", file=sys.stderr)
+            return 2
+        if args.output:
+            with open(args.output, "w", encoding="utf-8") as out:
+                out.write(toml)
+        else:
+            sys.stdout.write(toml)
+        return 0
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
@@ -366,10 +407,8 @@ def main(argv: list[str] | None = None) -> int:
         from contract_tests.consumer import proxy
 
         return proxy.main(args)
-    if args.command == "cassette" and args.cassette_command == "check":
-        from .cassettes import check
-
-        return check.main(args.file)
+    if args.command == "cassette":
+        return _cassette(args)
     if args.command == "openapi":
         dialects = {dialect.name: dialect for dialect in _dialects()}
         try:

@@ -90,9 +90,10 @@ def test_the_plugin_reference_has_every_fixture_marker_key_and_option() -> None:
     import contract_tests.plugin as plugin
 
     page = generators().plugin_page()
-    for name in ("luma_fake", "luma_server", "luma_clock", "luma_responses"):
+    for name in ("luma_fake", "luma_server", "luma_clock", "luma_responses", "luma_cassette"):
         assert f"| `{name}` |" in page
-    for key in (*plugin.PER_TEST_KEYS, *plugin.STARTUP_KEYS):
+    for key in (*plugin.PER_TEST_KEYS, *plugin.STARTUP_KEYS, *plugin.CASSETTE_KEYS):
         assert f"| `{key}` |" in page
-    for option in ("--luma-target", "--luma-token", "--luma-max-billable", "--luma-store"):
+    options = ("--luma-target", "--luma-token", "--luma-max-billable", "--luma-store")
+    for option in (*options, "--luma-record-mode"):
         assert f"`{option}`" in page

@@ -18,6 +18,10 @@ The marker ``@pytest.mark.luma(...)`` configures one test's fake; the options
 ``--luma-target``, ``--luma-token`` and ``--luma-max-billable`` point ``luma_server`` (and
 the contract suites) at another server or the real service, and ``--luma-store`` runs
 ``luma_server``'s fakes on a shared store (a Redis URL).
+``luma_cassette`` replays the test's recorded cassette (``cassettes/<module>/<test>.jsonl``
+beside the test file), or records it through the recording proxy, per
+``--luma-record-mode`` (``none``, ``once``, ``new``, ``all``) and
+``@pytest.mark.luma_cassette(...)``.
 """
 
 from __future__ import annotations
@@ -52,6 +56,21 @@ STARTUP_KEYS = (
     "store",  # memory, or a Redis URL: the fake on a shared store (`--luma-store`)
 )
 STORE_ENV = "LUMA_MOCK_STORE"
+RECORD_MODE_ENV = "LUMA_MOCK_RECORD_MODE"
+# The record modes (contract_tests.consumer.record_modes.MODES; not imported here: the
+# plugin loads nothing heavy until a fixture asks).
+RECORD_MODES = ("none", "once", "new", "all")
+# The keys of @pytest.mark.luma_cassette(...), and what each says.
+CASSETTE_KEYS = {
+    "path": "the cassette, relative to the test file (default cassettes/<module>/<test>.jsonl); "
+    "also the marker's one positional argument",
+    "mode": "the record mode, when --luma-record-mode is not given",
+    "dialect": "whose API: its real service and token variables for a recording (default: "
+    "the one served at the root)",
+    "target": "where a recording goes (default --luma-target, else the dialect's real service)",
+    "speed": "a replay's --speed (2: recorded times halved)",
+    "clock": "a replay's --clock: real, or manual (moved by POST /__admin/clock/advance)",
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -79,6 +98,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="most generate/extend requests a run may send to --luma-target",
     )
+    group.addoption(
+        "--luma-record-mode",
+        choices=RECORD_MODES,
+        default=os.environ.get(RECORD_MODE_ENV) or None,
+        help=f"luma_cassette's record mode: none (replay only; the default when CI is set), "
+        f"once (record a missing cassette; the default otherwise), new (replay, and record "
+        f"what is not in the cassette), all (record, replacing it) ({RECORD_MODE_ENV}; "
+        f"over the marker's mode)",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -87,6 +115,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "luma(**settings): configure this test's fake — delay, clock, scenarios, tokens, "
         "credits, rate_limit, seed, callback_retries, …",
+    )
+    config.addinivalue_line(
+        "markers",
+        "luma_cassette(path=None, *, mode, dialect, target, speed, clock): the test's "
+        "cassette for luma_cassette — where it is, its record mode, whose API, where a "
+        "recording goes, how a replay plays",
     )
     # Hypothesis' own plugin loads --hypothesis-profile in its pytest_configure: ours must
     # exist by then, but only cost an import of Hypothesis when one of them is asked for.
@@ -212,6 +246,23 @@ def luma_server(
         startup["store"] = store
     per_test = {k: v for k, v in values.items() if k in PER_TEST_KEYS}
     return luma_server_pool.server(startup).prepare(per_test)
+
+
+# -- record and replay ------------------------------------------------------------------
+
+
+@pytest.fixture
+def luma_cassette(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The test's cassette as a base URL (``url``, ``url_for(dialect)``, ``token``,
+    ``headers``): replayed, or recorded through the recording proxy, per the record mode.
+    Teardown fails on a request the cassette has no recording of, on a recorded create
+    the test never made, and on a secret the recording left on disk."""
+    from ..consumer.record_modes import default_mode
+    from .cassettes import close_cassette, open_cassette
+
+    cassette = open_cassette(request, default_mode())
+    yield cassette
+    close_cassette(cassette)
 
 
 # -- the contract suites -----------------------------------------------------------------

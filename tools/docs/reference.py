@@ -276,6 +276,10 @@ def plugin_page() -> str:
         out.append(f"| `{key}` | per test, through the control API |\n")
     for key in plugin.STARTUP_KEYS:
         out.append(f"| `{key}` | at start: one server per distinct set of these |\n")
+    out.append("\n## Marker keys: `@pytest.mark.luma_cassette(...)`\n\n")
+    out.append("| key | what it says |\n|---|---|\n")
+    for key, meaning in plugin.CASSETTE_KEYS.items():
+        out.append(f"| `{key}` | {_cell(meaning)} |\n")
     parser = Parser(_ispytest=True)
     plugin.pytest_addoption(parser)
     out.append("\n## Options\n\n| option | what it does |\n|---|---|\n")
