@@ -108,6 +108,18 @@ def _parser() -> argparse.ArgumentParser:
         default="fail",
         help="a blind retry that may pay twice: fails the run (default), or is reported only",
     )
+    client.add_argument(
+        "--x402",
+        action="store_true",
+        help="also the situations of a client that pays per call, on a fake that plays the "
+        "gateway: the factory is called factory(base_url, '', payer=PAYER)",
+    )
+    client.add_argument(
+        "--x402-network",
+        choices=["base", "skale"],
+        default="base",
+        help="the network the payers given to the client pay on (with --x402)",
+    )
 
     proxy = commands.add_parser("proxy", help="forward to a target, checking every exchange")
     proxy.add_argument(

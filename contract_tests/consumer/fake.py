@@ -78,6 +78,23 @@ class FakeControl:
     def fail(self, task_id: str, code: str, message: str | None = None) -> None:
         self._control("POST", f"/tasks/{task_id}/fail", {"code": code, "message": message})
 
+    def is_gateway(self) -> bool:
+        """Whether the fake plays the x402 gateway (``serve --x402``)."""
+        try:
+            self._control("GET", "/x402/payments")
+        except ControlError:
+            return False
+        return True
+
+    def refuse_payments(self, reason: str, count: int) -> None:
+        """The gateway refuses the next ``count`` payments with ``reason``."""
+        self._control("POST", "/x402/refusals", {"reason": reason, "count": count})
+
+    def payments(self) -> list[dict[str, Any]]:
+        """The gateway's record of every payment since the last reset."""
+        found = self._control("GET", "/x402/payments")
+        return list(found["payments"] if isinstance(found, dict) else found)
+
     def close(self) -> None:
         self.session.close()
 
