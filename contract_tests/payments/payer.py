@@ -76,6 +76,10 @@ class Payer:
         """A throwaway key, made from the OS's randomness: it holds nothing anywhere."""
         return cls.from_key("0x" + os.urandom(32).hex(), network)
 
+    def on(self, network: str) -> Payer:
+        """The same key, paying on another network (its own record of what it signs)."""
+        return Payer(self.key, self.address, network)
+
     @property
     def network_id(self) -> str:
         return network_id(self.network)
