@@ -102,11 +102,24 @@ class RequestsAdapter:
         return float(fields.get("timeout") or 300) + self.SYNC_MARGIN  # null: not given
 
     def _post(self, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
-        answer = self.session.post(self.base_url + path, json=body, timeout=timeout)
-        if answer.status_code == 402 and self.payer is not None:  # once: a second 402 raises
-            paid = self.payer.headers(answer)
-            answer = self.session.post(self.base_url + path, json=body, headers=paid,
-                                       timeout=timeout)  # fmt: skip
+        answer = self._send(path, body, timeout)
+        if answer.status_code == 402 and self.payer is not None:
+            answer = self._pay(path, body, timeout, answer)
+        return self._read(answer)
+
+    def _send(
+        self, path: str, body: dict[str, Any], timeout: float, headers: dict[str, str] | None = None
+    ) -> requests.Response:
+        return self.session.post(self.base_url + path, json=body, headers=headers, timeout=timeout)
+
+    def _pay(
+        self, path: str, body: dict[str, Any], timeout: float, challenge: requests.Response
+    ) -> requests.Response:
+        """The paid retry, once: a second 402 is the answer (and raises)."""
+        assert self.payer is not None
+        return self._send(path, body, timeout, self.payer.headers(challenge))
+
+    def _read(self, answer: requests.Response) -> dict[str, Any]:
         try:
             parsed = answer.json()
         except ValueError:
