@@ -102,6 +102,8 @@ class ClientRun:
         self.paying_now = False  # calls go through a paying adapter (checked as such)
         self.refusal: str | None = None  # the reason its payments are refused, if told
         self.cannot_pay = ""  # why the x402 situations are skipped, when they are
+        self.payer: Any = None  # the paying adapter's payer, once made
+        self._paying: Any = None  # the adapter that pays (x402), made on first use
 
     @classmethod
     def through_proxy(
@@ -219,14 +221,17 @@ class ClientRun:
 
     @contextmanager
     def paying(self, refusal: str | None = None) -> Iterator[Any]:
-        """For a while, calls go through an adapter with a fresh payer and no token, and
-        are checked as a paying client's (`checks.payments`); yields the payer.
+        """For a while, calls go through the run's paying adapter — made on first use
+        with a fresh payer and no token, kept for the run as a client keeps its wallet —
+        and are checked as a paying client's (`checks.payments`); yields the payer.
         ``refusal``: the gateway refuses its next payments so (scripted here)."""
-        from ..payments import Payer
-
         if self.pays is None:
             raise ControlError("this run has no paying adapter (x402 is off)")
-        payer = Payer.fresh(self.network)
+        if self._paying is None:
+            from ..payments import Payer
+
+            self.payer = Payer.fresh(self.network)
+            self._paying = self.pays(self.payer)
         if refusal is not None:
             self.control.refuse_payments(refusal, 2)  # a second payment is refused too
             body = shlex.quote(json.dumps({"reason": refusal, "count": 2}))
@@ -235,12 +240,18 @@ class ClientRun:
                 f"-H 'content-type: application/json' -d {body}"
             )
         self.steps.append(f"# the adapter: factory(base_url, '', payer=<payer on {self.network}>)")
-        with self.adapted(self.pays(payer)):
-            self.paying_now, self.refusal = True, refusal
-            try:
-                yield payer
-            finally:
-                self.paying_now, self.refusal = False, None
+        given, self.adapter = self.adapter, self._paying
+        self.paying_now, self.refusal = True, refusal
+        try:
+            yield self.payer
+        finally:
+            self.adapter, self.paying_now, self.refusal = given, False, None
+
+    def close_paying(self) -> None:
+        """Close the paying adapter, if one was made."""
+        if self._paying is not None:
+            close_adapter(self._paying)
+            self._paying = None
 
     # -- one call through the adapter ------------------------------------------------
 

@@ -230,6 +230,7 @@ def run_consumer_suite(
         finally:
             run.wait_for_stragglers()
             close_adapter(adapter)
+            run.close_paying()
         return ConsumerReport(
             fake.url,
             profile,
