@@ -56,8 +56,8 @@ def cheap_plans(provider: Provider, n: int) -> list[Plan]:
             "action": "retrieve", "id": "auth-probe"}  # fmt: skip
         if kind == "wrong" and endpoint == "videos":
             return  # a wrong token is probed on /luma/tasks only: nothing to bill
-        if provider.x402 is not None and endpoint == "videos":
-            return  # a gateway asks to be paid instead (the x402 plan's business)
+        if provider.x402 is not None and (endpoint == "videos" or kind == "missing"):
+            return  # a gateway asks to be paid, and polls free (the x402 plan's business)
         provider.exchange(luma_case(endpoint, body, auth=kind, label=f"token-{kind}"))
 
     def invalid(item: S.Invalid) -> None:

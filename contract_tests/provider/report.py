@@ -227,7 +227,11 @@ def _gateway(args: Any) -> Any:
             raise ValueError(needs) from None
         except Exception:  # eth-account's own errors for a key that is no key
             raise ValueError("--x402-key is not an EVM private key (64 hex digits)") from None
-    return Gateway(key, None if cap is None else atomic(cap), getattr(args, "x402_network", "base"))
+    try:
+        spend = None if cap is None else atomic(cap)
+    except ValueError as bad:
+        raise ValueError(f"--max-spend: {bad}") from None
+    return Gateway(key, spend, getattr(args, "x402_network", "base"))
 
 
 def run_verify(args: Any, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
