@@ -268,8 +268,10 @@ def run_verify(args: Any, out: IO[str] | None = None, err: IO[str] | None = None
         if reached.status == 0:
             print(f"luma-mock verify: cannot reach {args.target}: {reached.text}", file=err)
             return 2
-    else:
-        target = Target.in_process(token or "verify-token")
+    else:  # the fake itself; with --x402, as the gateway
+        target = Target.in_process(token or "verify-token", **({"x402": True} if gateway else {}))
+        if gateway:
+            target.hint = target.hint.replace("--clock manual", "--clock manual --x402")
     try:
         result = verify(
             target,
