@@ -138,9 +138,15 @@ def test_a_refused_payment_is_scripted_and_costs_nothing(gateway_url: str) -> No
     assert payments[0]["task_id"] is None and payments[0]["network"] == "eip155:8453"
 
 
-def test_an_old_style_factory_skips_the_x402_situations(gateway_url: str) -> None:
+def test_an_old_style_factory_or_a_fake_that_is_no_gateway_skips_them(
+    gateway_url: str, fake_url: str
+) -> None:
     report = suite(broken_payers.WithoutAPayer, gateway_url)
-
     assert report.ok
     skipped = {r.skipped for r in report.results}
     assert skipped == {"the adapter factory takes no payer: factory(base_url, token, payer=None)"}
+
+    report = suite(broken_payers.Paying, fake_url)  # a plain `luma-mock serve`
+    assert report.ok
+    skipped = {r.skipped for r in report.results}
+    assert skipped == {f"the fake at {fake_url} does not play the gateway (serve --x402)"}

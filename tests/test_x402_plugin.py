@@ -41,7 +41,7 @@ def test_luma_payer_pays_the_gateway_the_marker_starts(pytester: pytest.Pytester
                 asked = client.post("/luma/videos", json={"prompt": "a cat"})
                 assert asked.status_code == 402 and "PAYMENT-REQUIRED" in asked.headers
                 paid = client.post("/luma/videos", json={"prompt": "a cat"},
-                                   headers=luma_payer.headers(asked.get_json()))
+                                   headers=luma_payer.headers(asked))
                 assert paid.status_code == 200
 
             def test_without_the_marker_no_one_is_asked_to_pay(luma_fake):

@@ -142,6 +142,12 @@ def takes_payer(factory: AdapterFactory) -> bool:
     return any(p.name == "payer" or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
+def _paid_call(dialect: str) -> tuple[str, str]:
+    """A call of the dialect's that a gateway asks to be paid: method and full path."""
+    method, _, template = pack(dialect).billable[0].partition(" ")
+    return method, pack(dialect).path_prefix + template
+
+
 @contextmanager
 def _fake(
     fake_url: str | None, control_token: str | None, x402: bool = False
@@ -202,7 +208,7 @@ def run_consumer_suite(
         pays, cannot_pay = None, ""
         if x402 and not takes_payer(factory):
             cannot_pay = "the adapter factory takes no payer: factory(base_url, token, payer=None)"
-        elif x402 and not fake.is_gateway():
+        elif x402 and not fake.is_gateway(*_paid_call(dialect)):
             cannot_pay = f"the fake at {fake.url} does not play the gateway (serve --x402)"
         elif x402:
             pays = lambda payer: factory(base_url, "", payer=payer)  # noqa: E731

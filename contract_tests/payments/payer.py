@@ -145,13 +145,14 @@ class Payer:
         return envelope
 
     def headers(self, challenge: Any) -> dict[str, str]:
-        """``{"PAYMENT-SIGNATURE": ...}`` paying a challenge: a 402 response (``requests``
-        or ``httpx``: its header, else its body), the challenge as a dict, or the
-        ``PAYMENT-REQUIRED`` header's value."""
+        """``{"PAYMENT-SIGNATURE": ...}`` paying a challenge: a 402 response (``requests``,
+        ``httpx`` or a Flask test client's: its header, else its body), the challenge as
+        a dict, or the ``PAYMENT-REQUIRED`` header's value."""
         if isinstance(challenge, str):
             challenge = challenge_of({"PAYMENT-REQUIRED": challenge}, None)
-        elif not isinstance(challenge, dict):
-            challenge = challenge_of(dict(challenge.headers), challenge.content)
+        elif not isinstance(challenge, dict):  # requests/httpx (.content), Flask/werkzeug (.data)
+            body = getattr(challenge, "content", None) or getattr(challenge, "data", b"")
+            challenge = challenge_of(dict(challenge.headers), body)
         return {PAYMENT_SIGNATURE: encode(self.sign(self.choose(challenge.get("accepts") or [])))}
 
     def handler(self) -> Callable[[dict[str, Any]], dict[str, dict[str, str]]]:
