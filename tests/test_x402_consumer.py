@@ -125,6 +125,8 @@ def test_a_client_that_pays_wrong_fails_the_check_that_names_it(
     # The reproduction says how the payer was given, and what the client sent.
     assert "payer=<payer on base>" in found[0].reproduce, found[0].reproduce
     assert "# the client sent: curl" in found[0].reproduce
+    if client != "NeverPays":  # the payment, as it was sent
+        assert "-H 'PAYMENT-SIGNATURE: ey" in found[0].reproduce, found[0].reproduce
 
 
 def test_a_refused_payment_is_scripted_and_costs_nothing(gateway_url: str) -> None:

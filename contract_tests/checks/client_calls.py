@@ -148,7 +148,11 @@ class Seen:
         query = "&".join(f"{k}={v}" for k, v in self.query.items())
         url = base_url + self.path + (f"?{query}" if query else "")
         parts = ["curl -s", "-X", self.method, shlex.quote(url)]
-        parts += ["-H", shlex.quote("authorization: Bearer $TOKEN")]
+        if not self.paid or "authorization" in self.headers:  # a paying client may send none
+            parts += ["-H", shlex.quote("authorization: Bearer $TOKEN")]
+        if self.paid:
+            payment = f"{PAYMENT_SIGNATURE}: {self.headers[PAYMENT_HEADER]}"
+            parts += ["-H", shlex.quote(payment)]
         if self.body is not None:
             body = self.body if isinstance(self.body, str) else json.dumps(self.body)
             parts += ["-H", "'content-type: application/json'", "-d", shlex.quote(body)]

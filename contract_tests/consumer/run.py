@@ -225,13 +225,7 @@ class ClientRun:
         with a fresh payer and no token, kept for the run as a client keeps its wallet —
         and are checked as a paying client's (`checks.payments`); yields the payer.
         ``refusal``: the gateway refuses its next payments so (scripted here)."""
-        if self.pays is None:
-            raise ControlError("this run has no paying adapter (x402 is off)")
-        if self._paying is None:
-            from ..payments import Payer
-
-            self.payer = Payer.fresh(self.network)
-            self._paying = self.pays(self.payer)
+        self.open_paying()
         if refusal is not None:
             self.control.refuse_payments(refusal, 2)  # a second payment is refused too
             body = shlex.quote(json.dumps({"reason": refusal, "count": 2}))
@@ -246,6 +240,18 @@ class ClientRun:
             yield self.payer
         finally:
             self.adapter, self.paying_now, self.refusal = given, False, None
+
+    def open_paying(self) -> None:
+        """Make the paying adapter and its payer, if not yet made. The suite calls it
+        before the first case: eth-account raises the recursion limit as it loads, which
+        Hypothesis warns about when it happens inside an example."""
+        if self.pays is None:
+            raise ControlError("this run has no paying adapter (x402 is off)")
+        if self._paying is None:
+            from ..payments import Payer
+
+            self.payer = Payer.fresh(self.network)
+            self._paying = self.pays(self.payer)
 
     def close_paying(self) -> None:
         """Close the paying adapter, if one was made."""

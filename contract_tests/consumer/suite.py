@@ -226,6 +226,8 @@ def run_consumer_suite(
         run.cannot_pay = cannot_pay
         results = []
         try:
+            if pays is not None:
+                run.open_paying()
             for case in speaks.cases():
                 if (only is not None and not only(case)) or (case.x402 and not x402):
                     continue

@@ -51,11 +51,15 @@ class Gateway:
     def note(self) -> str:
         """What the run signed, for the report's notes."""
         if not self.pays:
-            return "x402: the 402 contract checked without paying (a paid run needs " \
-                "--x402-key and --max-spend)"  # fmt: skip
+            return (
+                "x402: the 402 contract checked without paying "
+                "(a paid run needs --x402-key and --max-spend)"
+            )
         payer, cap = self.signer(), usdc(self.max_spend or 0)
-        said = f"x402: {len(payer.signed)} payment(s) signed by {payer.address}, " \
-            f"{usdc(payer.spent())} of --max-spend {cap} USDC"  # fmt: skip
+        said = (
+            f"x402: {len(payer.signed)} payment(s) signed by {payer.address}, "
+            f"{usdc(payer.spent())} of --max-spend {cap} USDC"
+        )
         return said + (f" ({self.stopped})" if self.stopped else "")
 
 
