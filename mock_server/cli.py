@@ -233,11 +233,17 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
 
 def _x402_missing() -> str | None:
     """What of the x402 extra cannot be imported (it is installed by need), or None."""
+    limit = sys.getrecursionlimit()
     try:
         import eth_account  # noqa: F401 - the gateway verifies EVM payments with it
         import solders  # noqa: F401 - and Solana ones with this
     except ImportError as missing:
         return str(missing)
+    finally:
+        # py_ecc (under eth-account) raises the limit to 100000 as it loads: a deeply
+        # nested JSON body would then overflow the C stack and kill the server, instead
+        # of being refused as "nested too deeply". It is put back (mock_server.x402 too).
+        sys.setrecursionlimit(limit)
     return None
 
 

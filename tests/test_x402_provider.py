@@ -14,6 +14,7 @@ from contract_tests.provider import Target, Verification, verify
 from contract_tests.provider.gateway import Gateway
 from contract_tests.provider.report import add_verify_arguments, render, run_verify
 from tests.broken_gateways import BROKEN, TOKEN, gateway
+from tests.support import AUTH, live_server
 
 CHEAP = {"profile": "ci", "max_examples": 2, "out": None, "max_billable": 0, "stateful": False}
 GATEWAY_CHECKS = {"x402-challenge", "x402-header-equals-body", "x402-free-polls"}
@@ -88,3 +89,14 @@ def _verify_cli(*argv: str) -> tuple[int, str]:
 def test_a_paid_run_is_opt_in_with_a_key_and_a_cap(argv: list[str], words: str) -> None:
     code, said = _verify_cli(*argv)
     assert code == 2 and words in said, said
+
+
+def test_the_gateway_refuses_a_deeply_nested_body_instead_of_dying() -> None:
+    # eth-account's py_ecc raises the recursion limit to 100000 as it loads; with that
+    # limit this body overflowed the C stack and killed `serve --x402` (no answer at all).
+    with live_server("--delay", "instant", "--x402") as server:
+        deep = "[" * 90_000 + "]" * 90_000
+        answer = server.post("/luma/videos", headers={**AUTH, "content-type": "application/json"},
+                             data=deep)  # fmt: skip
+        assert answer.status_code == 400 and "nested too deeply" in answer.text, answer.text
+        assert server.process.poll() is None

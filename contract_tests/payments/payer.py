@@ -14,6 +14,7 @@ payment that is wrong in one way (another amount, an old nonce, an expired windo
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,20 @@ _AUTHORIZATION_TYPES = {
 }
 
 
+def _eth_account() -> Any:
+    """eth-account, loaded with the interpreter's recursion limit kept: py_ecc, under it,
+    raises the limit to 100000 as it loads, which lets a deeply nested JSON document
+    overflow the C stack (in a test process, or a fake served beside it) instead of
+    being refused."""
+    limit = sys.getrecursionlimit()
+    try:
+        import eth_account
+        import eth_account.messages
+    finally:
+        sys.setrecursionlimit(limit)
+    return eth_account
+
+
 class NothingToPay(ValueError):
     """The challenge offers no entry this payer can sign (its network is not there)."""
 
@@ -66,10 +81,8 @@ class Payer:
 
     @classmethod
     def from_key(cls, key: str, network: str = "base") -> Payer:
-        from eth_account import Account
-
         key = key if key.startswith("0x") else "0x" + key
-        return cls(key, Account.from_key(key).address, network)
+        return cls(key, _eth_account().Account.from_key(key).address, network)
 
     @classmethod
     def fresh(cls, network: str = "base") -> Payer:
@@ -104,9 +117,7 @@ class Payer:
     ) -> dict[str, Any]:
         """The envelope paying ``entry``: its amount to its payTo, valid from now for its
         ``maxTimeoutSeconds``, a fresh random nonce — unless told otherwise."""
-        from eth_account import Account
-        from eth_account.messages import encode_typed_data
-
+        eth_account = _eth_account()
         at = int(time.time() if now is None else now)
         timeout = int(entry.get("maxTimeoutSeconds") or DEFAULT_TIMEOUT)
         amount = entry.get("amount") or entry.get("maxAmountRequired") or "0"
@@ -131,7 +142,8 @@ class Payer:
             "domain": domain,
             "message": authorization,
         }
-        signature = Account.sign_message(encode_typed_data(full_message=typed), self.key)
+        signable = eth_account.messages.encode_typed_data(full_message=typed)
+        signature = eth_account.Account.sign_message(signable, self.key)
         hex_signature = signature.signature.hex()  # 0x-less in recent hexbytes
         envelope = {
             "x402Version": 2,
