@@ -124,6 +124,18 @@ def _parser() -> argparse.ArgumentParser:
         default="fail",
         help="a blind retry that may pay twice: fails the run (default), or is reported only",
     )
+    client.add_argument(
+        "--x402",
+        action="store_true",
+        help="also the situations of a client that pays per call, on a fake that plays the "
+        "gateway: the factory is called factory(base_url, '', payer=PAYER)",
+    )
+    client.add_argument(
+        "--x402-network",
+        choices=["base", "skale"],
+        default="base",
+        help="the network the payers given to the client pay on (with --x402)",
+    )
 
     proxy = commands.add_parser("proxy", help="forward to a target, checking every exchange")
     proxy.add_argument(
@@ -224,11 +236,17 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
 
 def _x402_missing() -> str | None:
     """What of the x402 extra cannot be imported (it is installed by need), or None."""
+    limit = sys.getrecursionlimit()
     try:
         import eth_account  # noqa: F401 - the gateway verifies EVM payments with it
         import solders  # noqa: F401 - and Solana ones with this
     except ImportError as missing:
         return str(missing)
+    finally:
+        # py_ecc (under eth-account) raises the limit to 100000 as it loads: a deeply
+        # nested JSON body would then overflow the C stack and kill the server, instead
+        # of being refused as "nested too deeply". It is put back (mock_server.x402 too).
+        sys.setrecursionlimit(limit)
     return None
 
 

@@ -11,10 +11,17 @@ from collections.abc import Mapping
 from typing import Any
 
 import requests
+
+# isort: off
+# First: it loads eth-account keeping the interpreter's recursion limit (py_ecc raises
+# it to 100000, and every later test of a deep JSON body would see that).
+import mock_server.x402  # noqa: F401
 from acedatacloud_x402 import create_x402_payment_handler
 from acedatacloud_x402.signing.evm import EVMAccountSigner
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+
+# isort: on
 
 BASE = "eip155:8453"
 SKALE = "eip155:1187947933"

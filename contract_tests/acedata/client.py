@@ -30,6 +30,7 @@ from ..checks.client import (
 from ..checks.client_calls import ClientCall, Seen
 from ..checks.context import CheckContext
 from ..checks.exchanges import Answer, Case, fail
+from ..checks.payments import X402_CHECKS as X402_CHECKS  # registered on the way
 from ..checks.registry import SKIPPED, check
 from . import PACK
 from .records import state_of
@@ -62,7 +63,8 @@ CHECKS: tuple[str, ...] = (
 def checks_for(call: ClientCall) -> tuple[str, ...]:
     """The checks that apply to this call, in the order they run."""
     callback = ("callback-url-sent",) if "callback_url" in call.fields else ()
-    return SHARED_CHECKS + callback + CHECKS_BY_EXPECTATION[call.expect]
+    paying = X402_CHECKS if call.x402 else ()
+    return SHARED_CHECKS + callback + CHECKS_BY_EXPECTATION[call.expect] + paying
 
 
 def may_bill(seen: Seen) -> bool:
@@ -89,6 +91,8 @@ def problem(seen: Seen, refusal_expected: bool = False) -> str | None:
         return f"the service has no {seen.method} {seen.path} ({_error_text(seen.answer)})"
     if not api or seen.status is None:
         return None
+    if seen.status == 402 and seen.verdict is None:
+        return None  # the gateway's challenge, or its refusal of a payment: not the body's
     if seen.verdict is None:
         return f"refused before it could be read: {seen.status} {_error_text(seen.answer)}"
     if not seen.verdict.get("ok"):

@@ -166,8 +166,60 @@ def play_fault(operation: str, kind: str) -> Callable[[ClientRun, dict[str, Any]
     return play
 
 
+# -- paying per call (x402): a payer and no token, on the fake that plays the gateway ---
+
+# Refusals a well-behaved client raises at once: the gateway says why, nothing was made.
+REFUSALS = ("insufficient_funds", "invalid_exact_evm_payload_signature")
+
+
+def play_paid(operation: str) -> Callable[[ClientRun, dict[str, Any]], None]:
+    """The call, paid: one 402, one paid retry; a generate (async) is then retrieved —
+    free — until its task is completed."""
+
+    def play(run: ClientRun, body: dict[str, Any]) -> None:
+        _prepare(run)
+        fields = _source(run, body) if operation == "extend" else _without_action(body)
+        with run.paying():
+            accepted = run.call(operation, fields)
+            seen = accepted.last()
+            answer = seen.answer if seen is not None and isinstance(seen.answer, dict) else {}
+            task_id = answer.get("task_id")
+            if fields.get("async") is True and task_id and "retrieve" in run.operations:
+                run.call("retrieve", {"task_id": task_id})
+
+    return play
+
+
+def play_refused(reason: str) -> Callable[[ClientRun, dict[str, Any]], None]:
+    def play(run: ClientRun, body: dict[str, Any]) -> None:
+        _prepare(run)
+        with run.paying(refusal=reason):
+            run.call("generate", _without_action(body), expect="error", error_code=reason)
+
+    return play
+
+
+def x402_cases() -> list[ConsumerCase]:
+    """The situations of a client that pays per call (``verify-client --x402``)."""
+    found = [
+        ConsumerCase("x402: generate (sync), paid", "generate", "flow", _generate("sync"),
+                     play_paid("generate"), x402=True),
+        ConsumerCase("x402: generate (async), paid, then retrieve (free)", "generate", "flow",
+                     _generate("async"), play_paid("generate"), x402=True),
+        ConsumerCase("x402: extend by video_id, paid", "extend", "flow", _extend("id", "async"),
+                     play_paid("extend"), x402=True),
+    ]  # fmt: skip
+    for reason in REFUSALS:
+        name = f"x402: generate, payment refused ({reason})"
+        refused = ConsumerCase(name, "generate", "error", _generate("async"),
+                               play_refused(reason), x402=True)  # fmt: skip
+        found.append(refused)
+    return found
+
+
 def cases() -> list[ConsumerCase]:
-    """Every case of the suite, in the order they run."""
+    """Every case of the suite, in the order they run (the x402 ones last: the suite
+    plays them only when asked)."""
     found = [
         ConsumerCase(
             "generate (sync)", "generate", "flow", _generate("sync"), play_answer("generate")
@@ -220,7 +272,7 @@ def cases() -> list[ConsumerCase]:
                     play_fault(operation, kind),
                 )
             )
-    return found
+    return found + x402_cases()
 
 
 # -- against the real service (each call costs credits) -----------------------------------

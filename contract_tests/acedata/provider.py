@@ -14,6 +14,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from ..checks import Answer, Case
+from ..checks.gateway import CHALLENGE, POLL
+from ..provider.gateway import gateway_plans
 from ..provider.plans import Plan, shared_out
 from ..provider.runner import Provider
 from ..provider.targets import Transport
@@ -54,6 +56,8 @@ def cheap_plans(provider: Provider, n: int) -> list[Plan]:
             "action": "retrieve", "id": "auth-probe"}  # fmt: skip
         if kind == "wrong" and endpoint == "videos":
             return  # a wrong token is probed on /luma/tasks only: nothing to bill
+        if provider.x402 is not None and (endpoint == "videos" or kind == "missing"):
+            return  # a gateway asks to be paid, and polls free (the x402 plan's business)
         provider.exchange(luma_case(endpoint, body, auth=kind, label=f"token-{kind}"))
 
     def invalid(item: S.Invalid) -> None:
@@ -69,13 +73,37 @@ def cheap_plans(provider: Provider, n: int) -> list[Plan]:
     unknown_ids = S.identifiers().map(lambda i: f"luma-mock-verify-unknown-{i}")
     auth_kinds = st.tuples(st.sampled_from(("missing", "malformed", "wrong")),
                            st.sampled_from(("videos", "tasks")))  # fmt: skip
+    gateway = gateway_plans(provider, _unpaid, [_poll], _task_of) if provider.x402 else []
     return [
+        *gateway,
         Plan("auth", "auth", auth_kinds, auth, 6),
         Plan("invalid", "invalid videos", S.invalid_video_requests(), invalid, n),
         Plan("invalid", "invalid tasks", S.invalid_task_requests(), invalid, max(1, n // 2)),
         Plan("invalid", "malformed", S.malformed_bodies(), invalid, max(1, n // 4)),
         Plan("invalid", "unknown ids", S.task_requests(unknown_ids), unknown, max(1, n // 4)),
     ]
+
+
+# -- a pay-per-call gateway (verify --x402) ---------------------------------------------
+
+
+def _unpaid() -> Case:
+    """A paid call (an async generate) with neither a token nor a payment."""
+    body = {"prompt": "x402 probe: a paper boat on a pond", "async": True}
+    return luma_case(CHALLENGE, body, path="/luma/videos", auth="missing", label="x402-unpaid")
+
+
+def _poll(task_id: str | None) -> Case:
+    """Reading a task (an unknown one without an id) without a token: free."""
+    wanted = task_id or "luma-mock-verify-unknown-x402"
+    label = "x402-poll" if task_id else "x402-poll-unknown"
+    body = {"action": "retrieve", "id": wanted}
+    return luma_case(POLL, body, path="/luma/tasks", auth="missing", label=label)
+
+
+def _task_of(body: Any) -> str | None:
+    task_id = body.get("task_id") if isinstance(body, dict) else None
+    return str(task_id) if task_id else None
 
 
 # Every shape in every mode; the order is the order of value when the budget is small.

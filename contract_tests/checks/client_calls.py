@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..contract.packs import default_pack, pack, pack_for_path
+from ..payments.challenge import PAYMENT_SIGNATURE, decode
 from .exchanges import Answer, Case, CheckFailure
 
 CLIENT = "client"  # the registry's operation for the checks of a client
 PROXY_CAP = "proxy-cap"  # the rule of a request the proxy held back (never forwarded)
 DELIVERED = frozenset({"dribble"})  # faults whose answer still arrives whole (slowly)
+PAYMENT_HEADER = PAYMENT_SIGNATURE.lower()
 
 
 class BillingRisk(CheckFailure):
@@ -57,6 +59,7 @@ class Seen:
     arrived: float | None = None
     answer_headers: dict[str, str] = field(default_factory=dict)  # names in lower case
     dialect: str = ""
+    payment: dict[str, Any] | None = None  # the gateway's record of its payment (x402)
 
     @classmethod
     def from_journal(cls, entry: dict[str, Any], dialect: str = "") -> Seen:
@@ -77,6 +80,7 @@ class Seen:
             entry.get("arrived"),
             _lower(entry.get("answer_headers")),
             dialect,
+            entry.get("payment"),
         )
 
     @property
@@ -104,6 +108,21 @@ class Seen:
         rule: Any = pack(self.speaks).load("client").may_bill
         return bool(rule(self))
 
+    @property
+    def paid(self) -> bool:
+        """Whether it carried a payment (an x402 ``PAYMENT-SIGNATURE`` header)."""
+        return PAYMENT_HEADER in self.headers
+
+    def envelope(self) -> dict[str, Any] | None:
+        """The payment it carried, decoded (None: none, or not base64 JSON of an object)."""
+        if not self.paid:
+            return None
+        try:
+            found = decode(self.headers[PAYMENT_HEADER])
+        except ValueError:
+            return None
+        return found if isinstance(found, dict) else None
+
     def wait_asked(self) -> float | None:
         """Seconds the answer asked the client to wait before retrying, if it did."""
         for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
@@ -129,7 +148,11 @@ class Seen:
         query = "&".join(f"{k}={v}" for k, v in self.query.items())
         url = base_url + self.path + (f"?{query}" if query else "")
         parts = ["curl -s", "-X", self.method, shlex.quote(url)]
-        parts += ["-H", shlex.quote("authorization: Bearer $TOKEN")]
+        if not self.paid or "authorization" in self.headers:  # a paying client may send none
+            parts += ["-H", shlex.quote("authorization: Bearer $TOKEN")]
+        if self.paid:
+            payment = f"{PAYMENT_SIGNATURE}: {self.headers[PAYMENT_HEADER]}"
+            parts += ["-H", shlex.quote(payment)]
         if self.body is not None:
             body = self.body if isinstance(self.body, str) else json.dumps(self.body)
             parts += ["-H", "'content-type: application/json'", "-d", shlex.quote(body)]
@@ -167,6 +190,8 @@ class ClientCall(Case):
     bills_allowed: int = 0
     setup: list[dict[str, Any]] = field(default_factory=list)  # rules of the example
     before: list[str] = field(default_factory=list)  # the example's steps before this call
+    x402: bool = False  # made with a payer and no token, against a gateway: it must pay
+    refusal: str | None = None  # the reason the gateway was told to refuse its payment
 
     def wanted(self, seen: Seen) -> bool:
         """Whether ``seen`` is a request to this call's endpoint."""

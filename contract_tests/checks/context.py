@@ -58,6 +58,7 @@ class CheckContext:
     runs: Counter[str] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
     media_seen: dict[str, tuple[int, int] | str] = field(default_factory=dict)
+    nonces: dict[str, str] = field(default_factory=dict)  # x402 nonces paid with, and where
 
     def media_size(
         self, url: str, read: Callable[[bytes], tuple[int, int]]

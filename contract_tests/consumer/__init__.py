@@ -129,6 +129,8 @@ def main(args: Any) -> int:
             billing_risk=getattr(args, "billing_risk", "fail"),
             only=(lambda case: args.only in case.name) if args.only else None,
             progress=_show,
+            x402=getattr(args, "x402", False),
+            x402_network=getattr(args, "x402_network", "base"),
         )
     except (RuntimeError, ControlError, OSError) as broken:
         print(f"luma-mock verify-client: the suite could not run: {broken}", file=sys.stderr)

@@ -43,20 +43,24 @@ def fault_expectation(kind: str) -> str:
     return "answer" if kind == "dribble" else "fault"
 
 
-AdapterFactory = Callable[[str, str], Any]  # factory(base_url, token) -> adapter
+# factory(base_url, token) -> adapter; one that also takes ``payer=`` is given a payer
+# (`contract_tests.payments.Payer`) and no token for the x402 situations.
+AdapterFactory = Callable[..., Any]
 
 
 @dataclass(frozen=True)
 class ConsumerCase:
     """One situation the client is put in; ``play`` makes its calls (checks included).
     ``operation``: the adapter method it needs (the case is skipped without it);
-    ``kind``: flow, error or fault (its example budget)."""
+    ``kind``: flow, error or fault (its example budget); ``x402``: a situation of a
+    client that pays per call (run with ``x402=True``, on a gateway)."""
 
     name: str
     operation: str
     kind: str
     requests: Callable[[ClientRun], st.SearchStrategy[dict[str, Any]]]
     play: Callable[[ClientRun, dict[str, Any]], None]
+    x402: bool = False
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,21 @@ class FakeControl:
     def fail(self, task_id: str, code: str, message: str | None = None) -> None:
         self._control("POST", f"/tasks/{task_id}/fail", {"code": code, "message": message})
 
+    def is_gateway(self, method: str, path: str) -> bool:
+        """Whether the fake plays the x402 gateway (``serve --x402``): a paid call with
+        neither a token nor a payment is asked to pay (402), whatever its body."""
+        answer = self.session.request(method, self.url + path, json={}, timeout=30)
+        return answer.status_code == 402
+
+    def refuse_payments(self, reason: str, count: int) -> None:
+        """The gateway refuses the next ``count`` payments with ``reason``."""
+        self._control("POST", "/x402/refusals", {"reason": reason, "count": count})
+
+    def payments(self) -> list[dict[str, Any]]:
+        """The gateway's record of every payment since the last reset."""
+        found = self._control("GET", "/x402/payments")
+        return list(found["payments"] if isinstance(found, dict) else found)
+
     def close(self) -> None:
         self.session.close()
 

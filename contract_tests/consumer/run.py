@@ -64,9 +64,13 @@ class ClientRun:
         callback_url: str = "",
         journal: Journal | None = None,
         base_url: str = "",
+        pays: Callable[[Any], Any] | None = None,
+        network: str = "base",
     ) -> None:
         """``fake``: the fake's control API; None when the client talks to the real
-        service through a proxy (``journal`` then reads the proxy's records)."""
+        service through a proxy (``journal`` then reads the proxy's records).
+        ``pays``: makes an adapter that pays with the payer it is given (and has no
+        token), for the x402 situations; ``network``: where its payers pay."""
         self.adapter = adapter
         self.fake = fake
         self.dialect = dialect
@@ -93,6 +97,13 @@ class ClientRun:
         self._stragglers: list[threading.Thread] = []
         self._watchers: list[threading.Thread] = []
         self._stop_watching = threading.Event()
+        self.pays = pays
+        self.network = network
+        self.paying_now = False  # calls go through a paying adapter (checked as such)
+        self.refusal: str | None = None  # the reason its payments are refused, if told
+        self.cannot_pay = ""  # why the x402 situations are skipped, when they are
+        self.payer: Any = None  # the paying adapter's payer, once made
+        self._paying: Any = None  # the adapter that pays (x402), made on first use
 
     @classmethod
     def through_proxy(
@@ -208,6 +219,46 @@ class ClientRun:
             self.adapter = given
             close_adapter(adapter)
 
+    @contextmanager
+    def paying(self, refusal: str | None = None) -> Iterator[Any]:
+        """For a while, calls go through the run's paying adapter — made on first use
+        with a fresh payer and no token, kept for the run as a client keeps its wallet —
+        and are checked as a paying client's (`checks.payments`); yields the payer.
+        ``refusal``: the gateway refuses its next payments so (scripted here)."""
+        self.open_paying()
+        if refusal is not None:
+            self.control.refuse_payments(refusal, 2)  # a second payment is refused too
+            body = shlex.quote(json.dumps({"reason": refusal, "count": 2}))
+            self.steps.append(
+                f"curl -s -X POST {self.url}/__admin/x402/refusals "
+                f"-H 'content-type: application/json' -d {body}"
+            )
+        self.steps.append(f"# the adapter: factory(base_url, '', payer=<payer on {self.network}>)")
+        given, self.adapter = self.adapter, self._paying
+        self.paying_now, self.refusal = True, refusal
+        try:
+            yield self.payer
+        finally:
+            self.adapter, self.paying_now, self.refusal = given, False, None
+
+    def open_paying(self) -> None:
+        """Make the paying adapter and its payer, if not yet made. The suite calls it
+        before the first case: eth-account raises the recursion limit as it loads, which
+        Hypothesis warns about when it happens inside an example."""
+        if self.pays is None:
+            raise ControlError("this run has no paying adapter (x402 is off)")
+        if self._paying is None:
+            from ..payments import Payer
+
+            self.payer = Payer.fresh(self.network)
+            self._paying = self.pays(self.payer)
+
+    def close_paying(self) -> None:
+        """Close the paying adapter, if one was made."""
+        if self._paying is not None:
+            close_adapter(self._paying)
+            self._paying = None
+
     # -- one call through the adapter ------------------------------------------------
 
     def call(
@@ -247,10 +298,12 @@ class ClientRun:
             bound=bound,
             error_code=error_code,
             fault=fault,
-            token=self.token,
+            token="" if self.paying_now else self.token,
             bills_allowed=shape.bills_allowed,
             setup=list(self.setup),
             before=list(self.steps),
+            x402=self.paying_now,
+            refusal=self.refusal,
         )
         call.sent = self.journal.new()
         self._warn(call)
@@ -263,10 +316,16 @@ class ClientRun:
             steps = self.reproduction(call)
             for failure in failures:
                 failure.reproduce = steps
-            order = self.rules.CHECKS
+            order = self.checks
             raise CheckFailures(sorted(failures, key=lambda f: order.index(f.check)))
         self.steps.append(describe_call(operation, shape.args, shape.kwargs))
         return call
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        """The dialect's client checks, in a report's order; a paying client's too."""
+        paying = getattr(self.rules, "X402_CHECKS", ()) if self.pays is not None else ()
+        return tuple(self.rules.CHECKS) + tuple(paying)
 
     def _warn(self, call: ClientCall) -> None:
         for warning in call.unknown_fields():

@@ -4,6 +4,7 @@ request, and the report."""
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -22,6 +23,9 @@ from .report import BILLING_RISK, CaseResult, ConsumerReport
 from .run import ClientRun
 
 TOKEN = "luma-mock-consumer"
+# What the fake the suite starts charges per paid call (USDC) in the x402 situations: not
+# the gateway's default, so a client that assumes a price is found out.
+X402_PRICE = "0.37"
 
 # Examples per case, by profile and kind of case. Errors and faults do not depend on
 # the request much, so one is enough for CI; flows explore the request space.
@@ -65,6 +69,9 @@ def run_case(
     result = CaseResult(case.name, case.kind)
     if case.operation not in run.operations:
         result.skipped = f"the adapter has no {case.operation}()"
+        return result
+    if case.x402 and run.pays is None:
+        result.skipped = run.cannot_pay or "x402 is off"
         return result
     run.result = result
     shrink = case.kind == "flow"
@@ -126,9 +133,27 @@ def _suite_failure(case: ConsumerCase, error: BaseException) -> CheckFailure:
     return CheckFailure(title, check="suite")
 
 
+def takes_payer(factory: AdapterFactory) -> bool:
+    """Whether ``factory`` takes a ``payer`` keyword (or any keyword)."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "payer" or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def _paid_call(dialect: str) -> tuple[str, str]:
+    """A call of the dialect's that a gateway asks to be paid: method and full path."""
+    method, _, template = pack(dialect).billable[0].partition(" ")
+    return method, pack(dialect).path_prefix + template
+
+
 @contextmanager
-def _fake(fake_url: str | None, control_token: str | None) -> Iterator[FakeControl]:
-    live = LiveFake() if fake_url is None else None
+def _fake(
+    fake_url: str | None, control_token: str | None, x402: bool = False
+) -> Iterator[FakeControl]:
+    gateway = ("--x402", "--x402-price", X402_PRICE) if x402 else ()
+    live = LiveFake(*gateway) if fake_url is None else None
     control = FakeControl(live.url if live is not None else str(fake_url), control_token)
     try:
         yield control
@@ -151,6 +176,8 @@ def run_consumer_suite(
     billing_risk: str = "fail",
     only: Callable[[ConsumerCase], bool] | None = None,
     progress: Callable[[CaseResult], None] | None = None,
+    x402: bool = False,
+    x402_network: str = "base",
 ) -> ConsumerReport:
     """Run the consumer suite of ``dialect`` (by default the one served at the root,
     `contract.packs.default_pack`) on the client that ``factory(base_url, token)``
@@ -162,6 +189,10 @@ def run_consumer_suite(
     ``call_timeout``: how long any call may take before the suite stops waiting.
     ``billing_risk``: ``fail`` (a blind retry that may pay twice fails the run) or
     ``warn`` (it is reported apart, and the run may pass).
+    ``x402``: the situations of a client that pays per call too, on a fake that plays
+    the gateway (``serve --x402``, started so; a running one must be): the factory is
+    called ``factory(base_url, "", payer=payer)`` with a fresh payer
+    (`contract_tests.payments.Payer`) on ``x402_network`` (``base`` or ``skale``).
     """
     from mock_server.harness.receiver import CallbackReceiver
 
@@ -170,9 +201,17 @@ def run_consumer_suite(
     dialect = dialect or default_pack().name
     speaks = consumer_of(dialect)
     with ExitStack() as stack:
-        fake = stack.enter_context(_fake(fake_url, control_token))
+        fake = stack.enter_context(_fake(fake_url, control_token, x402))
         receiver = stack.enter_context(CallbackReceiver())
-        adapter = factory(fake.url + pack(dialect).path_prefix, token)
+        base_url = fake.url + pack(dialect).path_prefix
+        adapter = factory(base_url, token)
+        pays, cannot_pay = None, ""
+        if x402 and not takes_payer(factory):
+            cannot_pay = "the adapter factory takes no payer: factory(base_url, token, payer=None)"
+        elif x402 and not fake.is_gateway(*_paid_call(dialect)):
+            cannot_pay = f"the fake at {fake.url} does not play the gateway (serve --x402)"
+        elif x402:
+            pays = lambda payer: factory(base_url, "", payer=payer)  # noqa: E731
         run = ClientRun(
             adapter,
             fake,
@@ -181,11 +220,16 @@ def run_consumer_suite(
             client_timeout=client_timeout,
             call_timeout=call_timeout,
             callback_url=receiver.url,
+            pays=pays,
+            network=x402_network,
         )
+        run.cannot_pay = cannot_pay
         results = []
         try:
+            if pays is not None:
+                run.open_paying()
             for case in speaks.cases():
-                if only is not None and not only(case):
+                if (only is not None and not only(case)) or (case.x402 and not x402):
                     continue
                 result = run_case(run, case, profile, billing_risk)
                 results.append(result)
@@ -194,12 +238,13 @@ def run_consumer_suite(
         finally:
             run.wait_for_stragglers()
             close_adapter(adapter)
+            run.close_paying()
         return ConsumerReport(
             fake.url,
             profile,
             results,
             list(run.warnings),
-            checks=client_of(dialect).CHECKS,
+            checks=run.checks if x402 else client_of(dialect).CHECKS,
             title=f"{pack(dialect).title}: consumer suite",
             billing_risk=billing_risk,
         )

@@ -11,7 +11,9 @@ Fixtures: ``luma_fake`` (the fake in process), ``luma_clock`` (its manual clock)
 ``luma_responses`` (``requests`` answered in process), ``luma_httpx_transport`` and
 ``luma_httpx_async_transport`` (httpx transports answered in process), ``luma_server``
 (a real server on a loopback port, one per session and configuration, reset before each
-test), ``luma_callback_receiver``. Every fake serves every registered dialect, each at
+test), ``luma_callback_receiver``, ``luma_payer`` (a throwaway x402 payer: its key, a
+``payment_handler`` for the provider's SDK, headers for a raw client). Every fake serves
+every registered dialect, each at
 ``url_for(name)`` (``url`` plus the dialect's path prefix: what its SDK takes as its
 base URL).
 The marker ``@pytest.mark.luma(...)`` configures one test's fake; the options
@@ -54,6 +56,11 @@ STARTUP_KEYS = (
     "video_cost",
     "dialect_callbacks",
     "store",  # memory, or a Redis URL: the fake on a shared store (`--luma-store`)
+    # The pay-per-call gateway (x402=True), its price(s) and each payer's starting balance.
+    "x402",
+    "x402_price",
+    "x402_prices",
+    "x402_balance",
 )
 STORE_ENV = "LUMA_MOCK_STORE"
 RECORD_MODE_ENV = "LUMA_MOCK_RECORD_MODE"
@@ -114,7 +121,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "luma(**settings): configure this test's fake — delay, clock, scenarios, tokens, "
-        "credits, rate_limit, seed, callback_retries, …",
+        "credits, rate_limit, seed, callback_retries, x402 (the pay-per-call gateway), …",
     )
     config.addinivalue_line(
         "markers",
@@ -213,6 +220,19 @@ def luma_callback_receiver() -> Iterator[Any]:
 
     with CallbackReceiver() as receiver:
         yield receiver
+
+
+@pytest.fixture
+def luma_payer() -> Any:
+    """A throwaway x402 payer (`contract_tests.payments.Payer`, a fresh EVM key that holds
+    nothing anywhere) for a fake that plays the gateway (``@pytest.mark.luma(x402=True)``):
+    ``key``, ``address``, ``handler()`` — the provider's SDK's ``payment_handler`` —
+    ``headers(response_or_challenge)`` for a raw client's paid retry, ``signed`` (every
+    envelope it made), ``on("skale")`` (the same key on another network)."""
+    pytest.importorskip("eth_account", reason="luma_payer needs luma-mock[x402]")
+    from ..payments import Payer
+
+    return Payer.fresh()
 
 
 # -- over a socket ---------------------------------------------------------------------

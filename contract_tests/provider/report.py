@@ -176,12 +176,62 @@ def add_verify_arguments(parser: Any) -> None:
     parser.add_argument("--image-url", help="a real image for first/last-frame requests")
     parser.add_argument("--no-stateful", action="store_true", help="skip the state machine")
     parser.add_argument(
+        "--x402",
+        action="store_true",
+        help="the target is a pay-per-call gateway: check its 402 contract (without paying)",
+    )
+    parser.add_argument(
+        "--x402-key",
+        metavar="HEX",
+        help="an EVM private key to pay with (with --x402 and --max-spend; costs money on "
+        "a real gateway)",
+    )
+    parser.add_argument(
+        "--max-spend",
+        metavar="USDC",
+        help="the most a paid x402 run may sign for, in USDC (e.g. 1.50)",
+    )
+    parser.add_argument(
+        "--x402-network",
+        choices=["base", "skale"],
+        default="base",
+        help="the network a paid x402 run pays on",
+    )
+    parser.add_argument(
         "--dialect",
         choices=[p.name for p in packs()],
         default=default_pack().name,
         help="the API to verify: "
         + "; ".join(f"{p.name}, {p.title} ({p.path_prefix or '/'}...)" for p in packs()),
     )
+
+
+def _gateway(args: Any) -> Any:
+    """``--x402``'s `gateway.Gateway`, or None; ValueError for options that do not go
+    together (a key without a cap, a cap that is no amount, either without --x402)."""
+    key, cap = getattr(args, "x402_key", None), getattr(args, "max_spend", None)
+    if not getattr(args, "x402", False):
+        if key or cap:
+            raise ValueError("--x402-key and --max-spend go with --x402")
+        return None
+    if bool(key) != (cap is not None):
+        raise ValueError("a paid x402 run needs both --x402-key and --max-spend")
+    from ..payments import Payer, atomic
+    from .gateway import Gateway
+
+    if key:
+        try:
+            Payer.from_key(key)
+        except ImportError:
+            needs = "a paid x402 run needs eth-account: pip install 'luma-mock[x402]'"
+            raise ValueError(needs) from None
+        except Exception:  # eth-account's own errors for a key that is no key
+            raise ValueError("--x402-key is not an EVM private key (64 hex digits)") from None
+    try:
+        spend = None if cap is None else atomic(cap)
+    except ValueError as bad:
+        raise ValueError(f"--max-spend: {bad}") from None
+    return Gateway(key, spend, getattr(args, "x402_network", "base"))
 
 
 def run_verify(args: Any, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
@@ -201,6 +251,11 @@ def run_verify(args: Any, out: IO[str] | None = None, err: IO[str] | None = None
     if args.max_billable is not None and args.max_billable < 0:
         print("luma-mock verify: --max-billable must be >= 0", file=err)
         return 2
+    try:
+        gateway = _gateway(args)
+    except ValueError as bad:
+        print(f"luma-mock verify: {bad}", file=err)
+        return 2
     if args.target:
         target = Target.url(
             args.target,
@@ -213,8 +268,10 @@ def run_verify(args: Any, out: IO[str] | None = None, err: IO[str] | None = None
         if reached.status == 0:
             print(f"luma-mock verify: cannot reach {args.target}: {reached.text}", file=err)
             return 2
-    else:
-        target = Target.in_process(token or "verify-token")
+    else:  # the fake itself; with --x402, as the gateway
+        target = Target.in_process(token or "verify-token", **({"x402": True} if gateway else {}))
+        if gateway:
+            target.hint = target.hint.replace("--clock manual", "--clock manual --x402")
     try:
         result = verify(
             target,
@@ -227,6 +284,7 @@ def run_verify(args: Any, out: IO[str] | None = None, err: IO[str] | None = None
             image_url=args.image_url,
             out=err,
             dialect=dialect,
+            x402=gateway,
         )
     finally:
         target.close()

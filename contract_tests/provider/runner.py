@@ -83,6 +83,7 @@ class Provider:
         self.pack = pack(self.dialect)
         self.api = provider_of(self.dialect)
         self.memory: Any = None  # the dialect's, for the run (its `prepare` sets it)
+        self.x402: Any = None  # with verify --x402: what it may pay (`gateway.Gateway`)
         self.target = target
         self.budget = budget
         self.recorder = recorder or Recorder()

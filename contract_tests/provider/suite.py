@@ -46,6 +46,7 @@ def verify(
     image_url: str | None = None,
     out: IO[str] | None = sys.stderr,
     dialect: str | None = None,
+    x402: Any = None,
 ) -> Verification:
     """Verify ``target`` against the contract and return what was found.
 
@@ -54,7 +55,9 @@ def verify(
     property (default: the profile's). ``record``: a JSON-lines file of every exchange.
     ``dialect``: the name of a registered pack (`contract.packs.names`; default: the
     one served at the root). A base URL given as the dialect's SDKs take it, with the
-    pack's prefix (``…/dream-machine/v1``), is the service at its host.
+    pack's prefix (``…/dream-machine/v1``), is the service at its host. ``x402``: a
+    `gateway.Gateway` — the target is a pay-per-call gateway: its 402 contract is
+    checked, and paid for only with the gateway's key and cap.
     """
     started = time.monotonic()
     dialect = dialect or default_pack().name
@@ -68,6 +71,7 @@ def verify(
     budget = Budget(0)
     progress = Progress(out, budget)
     provider = Provider(target, budget, recorder, progress, dialect)
+    provider.x402 = x402
     try:
         provider.probe_control()
         if max_billable is None:
@@ -96,6 +100,8 @@ def verify(
     finally:
         provider.cleanup()
         recorder.close()
+    if x402 is not None:
+        provider.notes.append(x402.note())
     return Verification(
         target=target.name,
         failures=provider.failures,

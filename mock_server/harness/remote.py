@@ -94,6 +94,21 @@ class RemoteAccounts(_Part):
         self._fake.call("POST", "/rate-limit", {"limit": limit})
 
 
+class RemotePayments(_Part):
+    """The gateway's side (``serve --x402``): its record of payments, payers' balances
+    (USDC as decimals), refusals scripted for the next payments."""
+
+    def list(self) -> list[dict[str, Any]]:
+        return self._fake.call("GET", "/x402/payments")["payments"]
+
+    def set_balance(self, payer: str, usdc: str) -> None:
+        self._fake.call("PUT", f"/x402/balances/{payer}", {"usdc": usdc})
+
+    def refuse(self, reason: str, count: int = 1) -> None:
+        """The next ``count`` payments are refused with ``reason`` (a protocol code)."""
+        self._fake.call("POST", "/x402/refusals", {"reason": reason, "count": count})
+
+
 # How a control call is sent: (method, path under /__admin, JSON body, query) -> (status, JSON)
 Send = Callable[[str, str, Any, dict[str, Any] | None], tuple[int, Any]]
 
@@ -107,6 +122,7 @@ class ControlClient:
         self.scenarios = RemoteScenarios(self)
         self.journal = RemoteJournal(self)
         self.accounts = RemoteAccounts(self)
+        self.payments = RemotePayments(self)
 
     def call(
         self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None
