@@ -72,6 +72,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--grace", type=float, help="seconds a stop waits for held calls and callbacks (2)"
     )
+    serve.add_argument(
+        "--x402",
+        action="store_const",
+        const=True,
+        help="be the pay-per-call gateway too: paid calls without a token get a 402 challenge "
+        "and are served for a valid x402 payment (needs luma-mock[x402])",
+    )
+    serve.add_argument(
+        "--x402-price", help="USDC a paid call costs (default 0.50, the fake's own choice)"
+    )
+    serve.add_argument(
+        "--x402-balance",
+        help="USDC each new payer starts with (default unlimited; 0 refuses every payer)",
+    )
 
     dialects, home = names(), default_pack().name
     openapi = commands.add_parser("openapi", help="print the OpenAPI document of the contract")
@@ -175,11 +189,18 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
         "idle_timeout": args.idle_timeout,
         "max_connections": args.max_connections,
         "grace": args.grace,
+        "x402": args.x402,
+        "x402_price": args.x402_price,
+        "x402_balance": args.x402_balance,
     }
     try:
         settings = load(cli, config=args.config)
     except (ValueError, OSError) as bad:
         print(f"luma-mock: {bad}", file=sys.stderr)
+        return 2
+    if settings.x402 and (missing := _x402_missing()):
+        print(f"luma-mock: --x402 needs eth-account and solders ({missing}):", file=sys.stderr)
+        print("luma-mock: pip install 'luma-mock[x402]'", file=sys.stderr)
         return 2
     if worker:  # one of a supervisor's workers: a full server, on the socket it was given
         settings = settings.with_values({"workers": 1})
@@ -196,6 +217,16 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
         return 2
     configure_logging(settings.log_format, level=settings.log_level)
     return serve(fake)
+
+
+def _x402_missing() -> str | None:
+    """What of the x402 extra cannot be imported (it is installed by need), or None."""
+    try:
+        import eth_account  # noqa: F401 - the gateway verifies EVM payments with it
+        import solders  # noqa: F401 - and Solana ones with this
+    except ImportError as missing:
+        return str(missing)
+    return None
 
 
 def _supervise(settings: Any, argv: list[str]) -> int:

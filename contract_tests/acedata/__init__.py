@@ -21,4 +21,5 @@ PACK = Pack(
     token_env=("LUMA_TOKEN", "ACEDATACLOUD_API_TOKEN"),
     fake="mock_server.acedata:DIALECT",
     suite=__name__,
+    x402=True,  # the provider's x402 gateway sells these calls per call
 )

@@ -66,6 +66,7 @@ class Pack:
     whose call may start a paid generation. ``token_env``: environment variables that
     may hold a token for the real service, the first found wins. ``fake``:
     ``module:attribute`` of the fake's half; ``suite``: the package of the suites' half.
+    ``x402``: its billable calls may be paid per call (x402) when the fake is so started.
     """
 
     name: str
@@ -80,6 +81,9 @@ class Pack:
     token_env: tuple[str, ...]
     fake: str
     suite: str
+    # Whether ``serve --x402`` puts the pay-per-call gateway in front of its `billable`
+    # calls (the provider sells this API per call in USDC; `mock_server.x402`).
+    x402: bool = False
     _billable: tuple[tuple[str, re.Pattern[str]], ...] = field(
         init=False, repr=False, compare=False
     )

@@ -24,6 +24,13 @@ def parse_rate_limit(spec: str | None) -> tuple[int, float] | None:
     return limit
 
 
+class PaidToken(str):
+    """The token of a call paid per call (``--x402``): the payment pays for its task, so it
+    spends no credits (the token, given or not, still owns the task and is rate-limited)."""
+
+    __slots__ = ()
+
+
 class Accounts:
     """What each token may still do: credits that each task created spends, and a
     sliding-window request rate. Tokens with no balance set start with ``credits``
@@ -62,6 +69,8 @@ class Accounts:
         ``used_up`` when the balance cannot cover it; the credits spent (0: unlimited)."""
         if self.default_credits is None and not self._balances:
             return 0.0  # unlimited for everyone (the default): nothing to count
+        if isinstance(token, PaidToken):
+            return 0.0
         with self._lock:
             credits = self._balances.get(token, self.default_credits)
             if credits is None:

@@ -13,12 +13,19 @@ from urllib.parse import urlsplit
 
 from .accounts import parse_rate_limit
 from .delays import PRESETS, DelayModel, parse_delays
+from .payments import usdc_units
 from .scenarios import Scenarios
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
+
+
+# Where payments go by default: the provider's own EVM address (seen in its live runs),
+# and on Solana an address of the fake's own (the provider's is not known; documented).
+X402_PAY_TO = "0x4F0E2D3477a1B94CF33d16E442CEe4733dadCeE7"
+X402_PAY_TO_SOLANA = "F8Qdadh9utmicyxmQmuhMnk1gKdyzKstUEFE62PvQDK8"
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,13 @@ class Settings:
     grace: float = 2.0  # seconds SIGTERM waits for held calls and callbacks under way
     # A dialect's own callback policy, changed: {"dream-machine": {"retries": 0}}.
     dialect_callbacks: dict[str, dict[str, float]] = field(default_factory=dict)
+    # The pay-per-call gateway (``--x402``, `mock_server.x402`); amounts are USDC decimals.
+    x402: bool = False
+    x402_price: str = "0.50"  # the fake's own choice: the provider's Luma price is unpublished
+    x402_prices: dict[str, str] = field(default_factory=dict)  # per action: {"extend": "0.75"}
+    x402_balance: str | None = None  # each new payer's; None: unlimited, "0": all refused
+    x402_pay_to: str = X402_PAY_TO
+    x402_pay_to_solana: str = X402_PAY_TO_SOLANA
 
     def __post_init__(self) -> None:
         if self.clock not in ("real", "manual"):
@@ -71,6 +85,7 @@ class Settings:
         if self.journal_limit < 1:
             raise ValueError("journal_limit must be positive")
         parse_rate_limit(self.rate_limit)
+        _check_x402(self)
         _check_store(self.store, self.workers)
         scenarios = Scenarios()
         for rule in self.scenarios:  # refuse a bad rule at start, not at the first request
@@ -119,6 +134,17 @@ def _parse(key: str, value: Any) -> Any:
         "grace",
     ):
         return float(value)
+    if key == "x402":
+        return _truth(key, value)
+    if key in ("x402_price", "x402_pay_to", "x402_pay_to_solana"):
+        return str(value)
+    if key == "x402_balance":
+        return None if value in (None, "", "unlimited") else str(value)
+    if key == "x402_prices":
+        value = json.loads(value) if isinstance(value, str) else value
+        if not isinstance(value, dict):
+            raise ValueError("x402_prices is a table: action -> USDC price")
+        return {str(action): str(price) for action, price in value.items()}
     if key == "dialect_callbacks":
         return _dialect_callbacks(json.loads(value) if isinstance(value, str) else value)
     if key == "scenarios":
@@ -126,6 +152,29 @@ def _parse(key: str, value: Any) -> Any:
             value = json.loads(value)
         return tuple(dict(rule) for rule in value)
     return value
+
+
+def _check_x402(settings: Settings) -> None:
+    """Prices and the starting balance are USDC amounts; a price is above 0."""
+    prices = {"x402_price": settings.x402_price}
+    prices.update({f"x402_prices.{a}": p for a, p in settings.x402_prices.items()})
+    for name, price in prices.items():
+        if usdc_units(price, name) <= 0:
+            raise ValueError(f"{name} must be above 0 USDC, not {price!r}")
+    if settings.x402_balance is not None:
+        usdc_units(settings.x402_balance, "x402_balance")
+
+
+def _truth(key: str, value: Any) -> bool:
+    """A switch from TOML (a boolean) or the environment (1/0, true/false, yes/no, on/off)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{key} is true or false, not {value!r}")
 
 
 STORE_SCHEMES = ("redis", "rediss", "unix")

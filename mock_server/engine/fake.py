@@ -1,6 +1,6 @@
 """`Fake`: one process's fake — an engine per dialect it serves, as equals, and what they
 share: the settings, the store (`store`), the clock and scheduler, the seeded source,
-the rule book, the journal, the accounts and the delays.
+the rule book, the journal, the accounts, the payments' ledger and the delays.
 
 Why an engine per dialect rather than one engine holding several: what a task *is* (its
 record, its media, its callback body) is its dialect's, and the engine renders a task
@@ -26,6 +26,7 @@ from .clock import Clock, ManualClock
 from .config import Settings
 from .delays import DelayModel, parse_delays
 from .dialect import Dialect, answering
+from .payments import usdc_units
 from .scheduler import Scheduler
 from .service import Engine
 from .store import open_store
@@ -65,6 +66,10 @@ class Fake:
             video_cost=settings.video_cost,
             rate_limit=parse_rate_limit(settings.rate_limit),
         )
+        # Pay-per-call payments (``--x402``): made whether or not the gateway is on (a
+        # ledger nobody claims from costs nothing), so a reset always finds one to clear.
+        balance = settings.x402_balance
+        self.ledger = self.backing.ledger(None if balance is None else usdc_units(balance))
         self.delays: DelayModel = settings.delays  # a control call may change them
         self.configured_rules = settings.scenarios
         self.engines: dict[str, Engine] = {}  # by dialect name, in the order made
@@ -143,15 +148,16 @@ class Fake:
             engine.delays = delays
 
     def reset(self) -> None:
-        """Back to the fake as it started: no tasks, callbacks or journal, the configured
-        rules, balances and rate limit only, the clock at its start, the same seed. Calls
-        held at the time are answered with an error."""
+        """Back to the fake as it started: no tasks, callbacks, journal or payments, the
+        configured rules, balances and rate limit only, the clock at its start, the same
+        seed. Calls held at the time are answered with an error."""
         with self._lock:
             self.scheduler.clear()
             waits = [wake for engine in self.engines.values() for wake in engine.clear()]
             self.journal.clear()
             self.accounts.clear()
             self.accounts.set_rate_limit(parse_rate_limit(self.settings.rate_limit))
+            self.ledger.clear()
             self.load_rules()
             self.rng.seed(self.rng_seed)
             self._use_delays(self.settings.delays)

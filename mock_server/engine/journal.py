@@ -72,6 +72,8 @@ class JournalEntry:
     # `received` is not): what a client's pacing between retries is read from.
     arrived: float | None = None
     answer_headers: dict[str, str] | None = None  # those the answer added (Retry-After...)
+    # A paid call's payment (``--x402``): payer, network, amount, nonce, outcome, task.
+    payment: dict[str, Any] | None = None
     seq: int = 0
     received: float = field(default=0.0, repr=False)  # perf_counter() on arrival, if known
 
@@ -174,6 +176,7 @@ class Journal:
         rule: str | None,
         fault: str | None,
         answer_headers: dict[str, str] | None = None,
+        payment: dict[str, Any] | None = None,
     ) -> None:
         """Complete a request's entry with how it was answered (`update`, spelled out for
         the one call every request makes)."""
@@ -181,6 +184,8 @@ class Journal:
             entry.body, entry.verdict, entry.status, entry.answer = body, verdict, status, answer
             entry.task_id, entry.rule, entry.fault = task_id, rule, fault
             entry.answer_headers = answer_headers
+            if payment is not None:
+                entry.payment = payment
             if entry.received:
                 entry.duration_ms = took = (_perf_counter() - entry.received) * 1000
                 entry.arrived = time.time() - took / 1000

@@ -11,6 +11,7 @@ from .callbacks import CallbackDispatcher
 from .clock import Clock
 from .errors import ApiError
 from .journal import Journal
+from .payments import MemoryLedger
 from .scenarios import Scenarios
 from .scheduler import Scheduler
 from .tasks import InMemoryTaskStore, Task, TaskState, TaskStore
@@ -48,6 +49,9 @@ class MemoryStore:
 
     def accounts(self, clock: Clock, **values: Any) -> Accounts:
         return Accounts(clock, **values)
+
+    def ledger(self, starting: int | None) -> MemoryLedger:
+        return MemoryLedger(starting)
 
     def seed(self, settings: Any) -> Any:
         return settings.seed

@@ -3,10 +3,10 @@ store the settings name (``--store``) — in memory (`memory.MemoryStore`, the d
 or shared by every process on one Redis (`shared.Shared`, ``--store redis://…``).
 
 A store makes the parts that hold state (each dialect's tasks and callback deliveries,
-the process's rule book, journal and accounts, its seed and its clock) and decides the
-few steps whose *how* differs: keeping a task, planning its end and its start, ending
-it, and what a reset, a close, a wait or an unreachable store mean. The engine calls
-these unconditionally; a step that is nothing in memory is an empty method there.
+the process's rule book, journal, accounts and payments' ledger, its seed and its clock)
+and decides the few steps whose *how* differs: keeping a task, planning its end and its
+start, ending it, and what a reset, a close, a wait or an unreachable store mean. The
+engine calls these unconditionally; a step that is nothing in memory is an empty method there.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from .clock import Clock, ManualClock, RealClock
 from .errors import ApiError
 from .journal import Journal
 from .memory import MemoryStore
+from .payments import Ledger
 from .scenarios import Scenarios
 from .scheduler import Scheduler
 from .tasks import Task, TaskState, TaskStore
@@ -62,6 +63,11 @@ class Store(Protocol):
     def journal(self, limit: int) -> Journal: ...
 
     def accounts(self, clock: Clock, **values: Any) -> Accounts: ...
+
+    def ledger(self, starting: int | None) -> Ledger:
+        """The pay-per-call payments' nonces and balances (``serve --x402``), each new
+        payer starting with ``starting`` atomic units (None: unlimited)."""
+        ...
 
     def seed(self, settings: Any) -> Any:
         """The seed of the process's one random source."""

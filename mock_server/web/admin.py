@@ -12,12 +12,13 @@ import ipaddress
 import math
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 from ..engine.accounts import parse_rate_limit
 from ..engine.errors import ApiError
 from ..engine.fake import Fake
 from ..engine.journal import FILTER_KEYS, redact
+from ..engine.payments import usdc_text, usdc_units
 from ..engine.service import Engine
 from .rendering import json_body, render, service
 
@@ -267,6 +268,42 @@ def set_delays() -> Response:
         raise ApiError("bad_request", "delay is required: a preset, seconds or a table")
     _attempt(_luma().set_delays, body["delay"])
     return _render({"delay": body["delay"]})
+
+
+# -- pay-per-call payments (--x402) ---------------------------------------------------
+
+
+@admin.get("/x402/payments")
+def payments() -> Response:
+    """Every payment the gateway saw, oldest first, and the payers' balances (USDC)."""
+    ledger = _luma().ledger
+    shown = ledger.payments()
+    known = {payer: usdc_text(units) for payer, units in ledger.balances().items()}
+    return _render({"payments": shown, "count": len(shown), "balances": known})
+
+
+@admin.put("/x402/balances/<payer>")
+def set_payer_balance(payer: str) -> Response:
+    body = _body()
+    if "usdc" not in body:
+        raise ApiError("bad_request", "usdc is required: a USDC amount such as 1.25, or null")
+    units = None if body["usdc"] is None else _attempt(usdc_units, body["usdc"], "usdc")
+    gateway = current_app.extensions.get("luma_x402")
+    payer = gateway.payer(payer) if gateway is not None else payer
+    _luma().ledger.set_balance(payer, units)
+    return _render({"payer": payer, "usdc": usdc_text(units)})
+
+
+@admin.post("/x402/refusals")
+def script_refusals() -> Response:
+    body = _body()
+    reason, count = body.get("reason"), body.get("count", 1)
+    if not isinstance(reason, str) or not reason:
+        raise ApiError("bad_request", "reason is required: the protocol's code to refuse with")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ApiError("bad_request", "count must be a whole number >= 0")
+    _luma().ledger.script_refusals(reason, count)
+    return _render({"reason": reason, "count": count})
 
 
 # -- reset ----------------------------------------------------------------------------

@@ -13,10 +13,11 @@ request is handled alike on either side.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..engine.dialect import Call, Route
 from ..engine.errors import ApiError, ErrorInfo
@@ -36,6 +37,7 @@ from .exchanges import (
     log_request,
     parse_json,
 )
+from .payment_gate import Gate, PaymentRequired, required_header
 from .routing import (
     NO_BODY,
     compile_templates,
@@ -46,15 +48,21 @@ from .routing import (
 )
 from .wsgi import WSGIApp
 
+if TYPE_CHECKING:
+    from ..x402.gateway import Gateway, Payment
+
+log = logging.getLogger("luma_mock.x402")
+
 _SCENARIO_KEY = "HTTP_" + SCENARIO_HEADER.upper().replace("-", "_")
 
 
 # -- the endpoints ---------------------------------------------------------------------
 
 
-# A path's route, the engine it goes to, and that dialect's error body and codes: looked
-# up once, since none of them changes.
-Served = tuple[Route, Engine, Callable[..., dict[str, Any]], Mapping[str, ErrorInfo]]
+# A path's route, the engine it goes to, that dialect's error body and codes, and its x402
+# gate (None unless the fake is the pay-per-call gateway for it): looked up once, since
+# none of them changes.
+Served = tuple[Route, Engine, Callable[..., dict[str, Any]], Mapping[str, ErrorInfo], "Gate | None"]
 
 
 class LumaEndpoints:
@@ -62,7 +70,9 @@ class LumaEndpoints:
     app). One table for all the fake's dialects, in their order: exact paths first, then
     templates, so the hot path stays one dict lookup whichever dialect serves it."""
 
-    def __init__(self, fake: Fake, fallback: WSGIApp, max_body: int) -> None:
+    def __init__(
+        self, fake: Fake, fallback: WSGIApp, max_body: int, gateway: Gateway | None = None
+    ) -> None:
         self.fallback = fallback
         self.max_body = max_body
         self.routes: dict[str, Served] = {}
@@ -73,9 +83,19 @@ class LumaEndpoints:
             for path, route in dialect.routes.items():
                 if path in self.routes:
                     raise ValueError(f"two dialects route {path}")
-                self.routes[path] = (route, engine, *speaks)
-            templates = dialect.route_templates.items()
-            self.templates += compile_templates({t: (r, engine, *speaks) for t, r in templates})
+                gate = _gate(gateway, dialect.name, path, route)
+                self.routes[path] = (route, engine, *speaks, gate)
+            self.templates += compile_templates(
+                {
+                    template: (
+                        route,
+                        engine,
+                        *speaks,
+                        _gate(gateway, dialect.name, template, route),
+                    )
+                    for template, route in dialect.route_templates.items()
+                }
+            )
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
@@ -90,7 +110,7 @@ class LumaEndpoints:
             served, params = match_template(self.templates, path)
             if served is None:
                 return self.fallback(environ, start_response)
-        route, luma, error_body, error_codes = served
+        route, luma, error_body, error_codes, gate = served
         started = time.perf_counter()
         method = environ["REQUEST_METHOD"]
         try:
@@ -114,6 +134,8 @@ class LumaEndpoints:
         raw: bytes | None = None
         fault: Fault | None = None
         headers: list[tuple[str, str]] = []
+        payment: Payment | None = None
+        required: PaymentRequired | None = None
         try:
             if method not in route.methods:
                 headers.append(("Allow", route.allow))
@@ -121,11 +143,15 @@ class LumaEndpoints:
             if method == "OPTIONS":
                 return self._options(luma, entry, path, route.allow, started, start_response)
             endpoint, success = route.dispatch[method]
-            token = luma.authenticate(environ.get("HTTP_AUTHORIZATION"))
+            if gate is None:  # the one check a call pays for the gateway when it is off
+                token = luma.authenticate(environ.get("HTTP_AUTHORIZATION"))
+            else:
+                token, payment, raw = gate.admit(environ, luma, endpoint, method, path, self._read)
             if method in NO_BODY:
                 params = with_query(params or {}, environ.get("QUERY_STRING"))
             else:
-                raw = self._read(environ)
+                if raw is None:
+                    raw = self._read(environ)
                 body = parse_json(environ.get("CONTENT_TYPE"), raw)
             call = Call(endpoint, body, token, base_url(environ), environ.get(_SCENARIO_KEY), path)
             if params:
@@ -136,6 +162,8 @@ class LumaEndpoints:
             answer = error_body(error.code, error.in_words_of(error_codes))
             status = error.status
             headers += error.headers.items()
+        except PaymentRequired as challenge:
+            required, answer, status = challenge, challenge.body, challenge.status
         except ConnectionFault as broken:
             fault, answer, status = broken.fault, broken.answer, broken.status
             environ[ENVIRON_KEY] = fault  # the server carries out the socket-level kinds
@@ -150,6 +178,9 @@ class LumaEndpoints:
         # The task a call made or asked about: the engine tells it (`Call.task_id`), so
         # no answer's shape is read for it here.
         task_id = call.task_id if call is not None else None
+        paid = None
+        if gate is not None:
+            paid = self._paid(gate, luma, payment, required, status, task_id, payload, headers)
         journal_answer(
             luma.journal,
             entry,
@@ -160,12 +191,39 @@ class LumaEndpoints:
             task_id=task_id,
             fault=fault,
             answer_headers=headers,
+            payment=paid,
         )
         log_request(method, path, status, task_id, started, fault)
         content, length = answer_body(fault, payload)
         typed = [("Content-Type", "application/json")] if status != 204 else []
         start_response(status_line(status), [*typed, ("Content-Length", str(length)), *headers])
         return self._then_catch_up(luma, content)
+
+    def _paid(
+        self,
+        gate: Gate,
+        luma: Engine,
+        payment: Payment | None,
+        required: PaymentRequired | None,
+        status: int,
+        task_id: str | None,
+        payload: bytes,
+        headers: list[tuple[str, str]],
+    ) -> dict[str, Any] | None:
+        """A gated call's end: the challenge's header (the body's own bytes), or its
+        payment settled or released; the payment as the journal shows it."""
+        if required is not None:
+            headers.append(required_header(payload))
+            return required.record
+        if payment is None:
+            return None
+        try:
+            record, more = gate.finish(luma, payment, status, task_id)
+        except Exception:  # the store out of reach: the nonce stays held, never spent twice
+            log.exception("the payment of task %s could not be settled", task_id)
+            return None
+        headers += more
+        return record
 
     def _unavailable(
         self,
@@ -177,7 +235,7 @@ class LumaEndpoints:
         start_response: Callable[..., Any],
     ) -> Any:
         """A shared store out of reach before the call could even be journaled: its 503."""
-        _, luma, error_body, error_codes = served
+        _, luma, error_body, error_codes, _ = served
         error = luma.unavailable(unexpected)
         if error is None:
             raise unexpected
@@ -225,6 +283,14 @@ class LumaEndpoints:
         if not luma.scheduler.manual:
             return body
         return _ClosingBody(body, luma.catch_up)
+
+
+def _gate(gateway: Gateway | None, dialect: str, path: str, route: Route) -> Gate | None:
+    """The route's x402 gate: None unless the fake is the gateway for its dialect."""
+    if gateway is None:
+        return None
+    paid = gateway.paid_methods(dialect, path, route.methods)
+    return None if paid is None else Gate(gateway, paid)
 
 
 class _ClosingBody:

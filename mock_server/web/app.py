@@ -194,7 +194,12 @@ def create_app(fake: Fake | Engine) -> Flask:
     app.after_request(_after)
     # The dialects' endpoints go first, outside Flask, in one table (see `api`); the
     # rest reaches Flask.
-    endpoints = LumaEndpoints(fake, app.wsgi_app, fake.settings.max_body_bytes)
+    gateway = None
+    if fake.settings.x402:  # the pay-per-call gateway: its libraries are an extra, by need
+        from ..x402.gateway import Gateway
+
+        gateway = app.extensions["luma_x402"] = Gateway(fake)
+    endpoints = LumaEndpoints(fake, app.wsgi_app, fake.settings.max_body_bytes, gateway)
     app.wsgi_app = endpoints  # type: ignore[method-assign]
     install_metrics(app, fake)  # counts every answer: outermost
     return app

@@ -208,6 +208,35 @@ def _paths() -> dict[str, dict[str, Any]]:
                 requestBody=_body({"delay": {}}, ("delay",)),
             )
         },
+        "/__admin/x402/payments": {
+            "get": _op(
+                "every payment (--x402), oldest first: payer, network, asset, amount (USDC), "
+                "nonce, outcome (settled, released, refused:<reason>), task_id, at; and the "
+                "payers' balances: {payments, count, balances}"
+            )
+        },
+        "/__admin/x402/balances/{payer}": {
+            "parameters": [
+                {"name": "payer", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "put": _op(
+                "set a payer's USDC balance (null: unlimited; 0: refused insufficient_funds)",
+                requestBody=_body({"usdc": {"type": ["string", "number", "null"]}}, ("usdc",)),
+            ),
+        },
+        "/__admin/x402/refusals": {
+            "post": _op(
+                "refuse the next count payments that would be served with reason (a code of "
+                "the protocol's, e.g. insufficient_funds): {reason, count}",
+                requestBody=_body(
+                    {
+                        "reason": {"type": "string"},
+                        "count": {"type": "integer", "minimum": 0, "default": 1},
+                    },
+                    ("reason",),
+                ),
+            )
+        },
         "/__admin/reset": {"post": _op("back to the fake as it started: {reset: true}")},
         "/__admin/state": {
             "get": _op("the dashboard's glance: clock, dialects, credits, rate limit")

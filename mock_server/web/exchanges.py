@@ -106,9 +106,11 @@ def journal_answer(
     task_id: str | None,
     fault: Fault | None,
     answer_headers: list[tuple[str, str]] | None = None,
+    payment: dict[str, Any] | None = None,
 ) -> None:
     """Complete a request's journal entry: the body, the schema's verdict (unknown fields
-    included), the scenario rule and fault, the answer given and the headers it added."""
+    included), the scenario rule and fault, the answer given and the headers it added,
+    and a paid call's payment."""
     verdict = call.verdict if call is not None else None
     journal.answered(
         entry,
@@ -129,6 +131,7 @@ def journal_answer(
         rule=call.rule if call is not None else None,
         fault=fault.kind if fault is not None else None,
         answer_headers=dict(answer_headers) if answer_headers else None,
+        payment=payment,
     )
 
 

@@ -20,6 +20,7 @@ from .due import DueEvent, DueQueue
 from .journal import RedisJournal
 from .lane import Lane
 from .listener import OUTAGE_RETRY, Listener
+from .payments import RedisLedger
 from .rules import SharedAccounts, SharedScenarios
 from .tasks import CHANNEL, LISTENING, PREFIX, RedisTaskStore
 
@@ -156,6 +157,10 @@ class Shared:
             self.redis, PREFIX, clock, self.check, lane=self.lane, **values
         )
         return self._accounts
+
+    def ledger(self, starting: int | None) -> RedisLedger:
+        """The payments' nonces and balances of every process on the store."""
+        return RedisLedger(self.redis, PREFIX, starting, self.lane)
 
     def check(self) -> None:
         """Before each call: if the rules or the rate limit changed (through any

@@ -159,11 +159,14 @@ class RedisJournal(Journal):
         rule: str | None,
         fault: str | None,
         answer_headers: dict[str, str] | None = None,
+        payment: dict[str, Any] | None = None,
     ) -> None:
         def change() -> None:
             entry.body, entry.verdict, entry.status, entry.answer = body, verdict, status, answer
             entry.task_id, entry.rule, entry.fault = task_id, rule, fault
             entry.answer_headers = answer_headers
+            if payment is not None:
+                entry.payment = payment
             if entry.received:
                 entry.duration_ms = took = (time.perf_counter() - entry.received) * 1000
                 entry.arrived = time.time() - took / 1000

@@ -23,7 +23,7 @@ import math
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from ..accounts import Accounts
+from ..accounts import Accounts, PaidToken
 from ..errors import ApiError
 from ..scenarios import Outcome, Rule, ScenarioRequest, Scenarios
 from .lane import Lane
@@ -212,6 +212,8 @@ class SharedAccounts(Accounts):
     def spend(self, token: str) -> float:
         if self.default_credits is None and not self._any:
             return 0.0  # unlimited for everyone (the default): nothing to count
+        if isinstance(token, PaidToken):
+            return 0.0  # paid per call (x402)
         args = [token, self._default(), repr(self.video_cost)]
         spent = float(self._lane.script(self._spend, [self._balance_key], args))
         if spent < 0:
