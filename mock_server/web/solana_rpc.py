@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 
+from ..engine.config import Settings
 from ..engine.errors import ApiError
 from .exchanges import parse_json
 from .rendering import render, service
@@ -16,19 +17,19 @@ from .rendering import render, service
 if TYPE_CHECKING:  # the node needs solders (luma-mock[x402]): loaded with the gateway only
     from ..x402.solana_rpc import SolanaRpc
 
-PATH = "/__x402/solana"
 EXTENSION = "luma_x402_solana"  # the app's `SolanaRpc`
 
-solana_rpc = Blueprint("solana_rpc", __name__)
+
+def install(app: Flask, settings: Settings) -> None:
+    """Serve the node of the gateway ``settings`` describe on ``app`` (a fake that is no
+    gateway has no node: the path is then unknown)."""
+    from ..x402.offers import FEE_PAYER, SOLANA_RPC_PATH
+    from ..x402.solana_rpc import SolanaRpc
+
+    app.extensions[EXTENSION] = SolanaRpc(settings.x402_pay_to_solana, FEE_PAYER)
+    app.add_url_rule(SOLANA_RPC_PATH, "solana_rpc", answer, methods=["POST"])
 
 
-def install(app: Flask, node: SolanaRpc) -> None:
-    """Serve ``node`` at `PATH` on ``app`` (a fake that is no gateway has no node)."""
-    app.extensions[EXTENSION] = node
-    app.register_blueprint(solana_rpc)
-
-
-@solana_rpc.post(PATH)
 def answer() -> Response:
     """One JSON-RPC request or a batch: the node's answer, HTTP 200 (as a node's)."""
     node: SolanaRpc = current_app.extensions[EXTENSION]

@@ -22,7 +22,6 @@ from typing import Any
 
 from solders.hash import Hash
 from solders.instruction import CompiledInstruction
-from solders.keypair import Keypair
 from solders.message import to_bytes_versioned
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
@@ -32,9 +31,6 @@ from .verify import Authorized, Refused
 NETWORK = "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp"  # mainnet-beta, as CAIP-2
 USDC_MINT = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 DECIMALS = 6  # USDC's, which TransferChecked repeats
-# The fake's own pay-to wallet (the provider's Solana one is not known): the public key
-# of the ed25519 seed sha256("luma-mock x402 solana pay-to"), so anyone can re-derive it.
-PAY_TO = "7bQ5Xzya2XRSNu6of7wdoWeXe21LTu7pTtTVKe6E5YY6"
 
 TOKEN_PROGRAM = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
 TOKEN_2022_PROGRAM = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")
@@ -77,14 +73,7 @@ AMOUNT_OVER = "invalid_payload"
 SIMULATION_FAILED = "transaction_simulation_failed"
 
 
-# -- the fake's own accounts and chain ----------------------------------------------------
-
-
-def fee_payer(seed: int | None) -> Keypair:
-    """The fake's fee payer: the one ``extra.feePayer`` names. Made from the fake's seed,
-    so every process of one fake (and every run with one seed) names the same one."""
-    words = f"luma-mock x402 solana fee payer {'' if seed is None else seed}"
-    return Keypair.from_seed(hashlib.sha256(words.encode()).digest())
+# -- the fake's chain ----------------------------------------------------
 
 
 def associated_token_account(
@@ -115,13 +104,6 @@ def blockhash_slot(blockhash: Hash) -> int | None:
     return slot if blockhash_of(slot) == blockhash else None
 
 
-def offer_extra(fee_payer_key: str, rpc_url: str) -> dict[str, Any]:
-    """The ``extra`` of the fake's Solana offer: its fee payer, the RPC endpoint the
-    payer's handler asks while signing (the fake's own: nothing reaches a chain), and the
-    mint's decimals."""
-    return {"feePayer": fee_payer_key, "rpcUrl": rpc_url, "decimals": DECIMALS}
-
-
 # -- verifying a payment ------------------------------------------------------------------
 
 
@@ -131,6 +113,14 @@ def verify_solana(
     """The payment of ``envelope`` against the fake's ``offered`` entry, checked as the
     protocol's facilitator checks it (and what its simulation would find, offline), or
     `Refused` with the protocol's reason code. The nonce is the payer's signature."""
+    try:
+        return _verify(envelope, offered, now)
+    except Refused as refused:
+        refused.network = refused.network or str(offered["network"])
+        raise
+
+
+def _verify(envelope: Mapping[str, Any], offered: Mapping[str, Any], now: float) -> Authorized:
     accepted = envelope.get("accepted")
     accepted = accepted if isinstance(accepted, Mapping) else {}
     if offered.get("scheme") != "exact" or accepted.get("scheme", "exact") != "exact":
@@ -142,6 +132,22 @@ def verify_solana(
         raise Refused(FEE_PAYER_MISSING, "the offer names no extra.feePayer")
     sponsor = Pubkey.from_string(extra["feePayer"])
     tx = _decode(envelope.get("payload"))
+    signers = list(tx.message.account_keys)[: tx.message.header.num_required_signatures]
+    try:
+        return _check_layout(tx, offered, now, sponsor)
+    except Refused as refused:
+        # The payer it claims to be: the transfer's authority, once that is read; before,
+        # the signer the gateway would not be.
+        if refused.payer is None and len(signers) > 1:
+            refused.payer = str(signers[1])
+        raise
+
+
+def _check_layout(
+    tx: VersionedTransaction, offered: Mapping[str, Any], now: float, sponsor: Pubkey
+) -> Authorized:
+    """The instructions are the exact scheme's, sponsored by the gateway's fee payer."""
+    extra = offered["extra"]
     message = tx.message
     keys = list(message.account_keys)
     if not keys or keys[0] != sponsor:
@@ -169,6 +175,30 @@ def verify_solana(
     if len(data) != 10 or data[0] != TRANSFER_CHECKED or len(accounts) < 4:
         raise Refused(NO_TRANSFER, "the third instruction is not an SPL TransferChecked")
     source, mint, destination, authority = (keys[index] for index in accounts[:4])
+    del source  # the payer's own token account: the chain, not the gateway, knows its funds
+    try:
+        return _check_transfer(tx, offered, now, sponsor, mint, destination, authority)
+    except Refused as refused:
+        refused.payer = str(authority)
+        raise
+
+
+def _check_transfer(
+    tx: VersionedTransaction,
+    offered: Mapping[str, Any],
+    now: float,
+    sponsor: Pubkey,
+    mint: Pubkey,
+    destination: Pubkey,
+    authority: Pubkey,
+) -> Authorized:
+    """The transfer pays the price to ``payTo`` in the offered mint, signed by its
+    authority, on a fresh blockhash of the fake's."""
+    message = tx.message
+    keys = list(message.account_keys)
+    instructions = list(message.instructions)
+    program = keys[instructions[2].program_id_index]
+    data = bytes(instructions[2].data)
     if any(keys[index] == sponsor for ix in instructions for index in ix.accounts):
         raise Refused(
             FEE_PAYER_TRANSFERRING,
@@ -196,7 +226,6 @@ def verify_solana(
         )
     signature = _check_signatures(tx, keys, authority)
     _check_blockhash(message.recent_blockhash, now)
-    del source  # the payer's own token account: the chain, not the gateway, knows its funds
     return Authorized(
         payer=str(authority),
         network=str(offered["network"]),

@@ -48,10 +48,16 @@ class SolanaRpc:
     """The node's answers, for a fake whose pay-to wallet and fee payer are these."""
 
     def __init__(self, pay_to: str, fee_payer: str, mint: str = USDC_MINT) -> None:
+        try:
+            wallet = Pubkey.from_string(pay_to)
+        except ValueError:
+            raise ValueError(
+                f"x402_pay_to_solana must be a Solana address (base58 of 32 bytes), not {pay_to!r}"
+            ) from None
         self.mint = Pubkey.from_string(mint)
-        self.wallets = {Pubkey.from_string(pay_to), Pubkey.from_string(fee_payer)}
+        self.wallets = {wallet, Pubkey.from_string(fee_payer)}
         # The pay-to wallet's token account is the one address whose owner the fake knows.
-        self.owners = {associated_token_account(Pubkey.from_string(pay_to), self.mint): pay_to}
+        self.owners = {associated_token_account(wallet, self.mint): wallet}
         self.methods = {
             "getLatestBlockhash": self._latest_blockhash,
             "getAccountInfo": self._account_info,
@@ -127,7 +133,7 @@ class SolanaRpc:
         elif key in self.wallets:
             owner, data = SYSTEM_PROGRAM, b""
         else:
-            holder = Pubkey.from_string(self.owners[key]) if key in self.owners else SYSTEM_PROGRAM
+            holder = self.owners.get(key, SYSTEM_PROGRAM)
             owner, data = TOKEN_PROGRAM, _token_account_data(self.mint, holder)
         lamports = RENT_EXEMPT[len(data)] + (1_000_000_000 if not data else 0)
         return {
