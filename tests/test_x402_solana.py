@@ -9,7 +9,7 @@ clock (a blockhash's age is read on it)."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ import requests
 from acedatacloud import AceDataCloud
 from acedatacloud_x402 import create_x402_payment_handler
 from acedatacloud_x402.signing.solana import SolanaKeypairSigner, sign_solana_payment
+from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
 from solders.hash import Hash
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
@@ -29,7 +30,12 @@ from solders.transaction import VersionedTransaction
 from mock_server.acedata.service import LumaService
 from mock_server.engine.config import Settings
 from mock_server.web.app import create_app
-from mock_server.x402.solana import TOKEN_PROGRAM, associated_token_account
+from mock_server.x402.solana import (
+    MEMO_PROGRAM,
+    TOKEN_2022_PROGRAM,
+    TOKEN_PROGRAM,
+    associated_token_account,
+)
 from tests.support import PROMPT, LiveServer, live_server
 from tests.x402_support import SOLANA, offer, pay
 
@@ -192,61 +198,82 @@ def test_a_replayed_transaction_is_served_once(gateway: LiveServer) -> None:
     assert [e["task_id"] for e in made].count(first.json()["task_id"]) == 1
 
 
-def test_instructions_a_gateway_never_sponsors_are_refused(gateway: LiveServer) -> None:
-    """Built by hand (the handler never makes them): the fee payer as the transfer's
-    authority, an unknown fourth instruction, a transfer that is not the third."""
+def test_hand_built_transactions_pay_only_as_the_scheme_says(gateway: LiveServer) -> None:
+    """What the handler never makes, built by hand: the same builder's plain transfer
+    pays, then each case changes one thing of it."""
     asked = offer(gateway.url, SOLANA)
     sponsor = Pubkey.from_string(asked["extra"]["feePayer"])
-    blockhash = Hash.from_string(
-        rpc(gateway, {"jsonrpc": "2.0", "id": 1, "method": "getLatestBlockhash"})["result"][
-            "value"
-        ]["blockhash"]
-    )
-    envelope = signed(asked, Keypair())
-    budget = list(transaction(envelope).message.instructions)[:2]
-    keys = list(transaction(envelope).message.account_keys)
-    limit, price = (Instruction(keys[ix.program_id_index], bytes(ix.data), []) for ix in budget)
-    cases = {
-        "invalid_exact_svm_payload_transaction_fee_payer_transferring_funds": (
-            Keypair(),
+    latest = {"jsonrpc": "2.0", "id": 1, "method": "getLatestBlockhash"}
+    blockhash = Hash.from_string(rpc(gateway, latest)["result"]["value"]["blockhash"])
+    limit, price = set_compute_unit_limit(20_000), set_compute_unit_price(1)
+    memo = Instruction(MEMO_PROGRAM, b"0123456789abcdef", [])
+    other = Instruction(Pubkey.default(), b"\x02", [])
+    cases: list[tuple[int, str, Callable[[Pubkey], list[Instruction]]]] = [
+        (200, "", lambda payer: [limit, price, _transfer(asked, payer), memo]),
+        (
+            402,
+            "invalid_exact_svm_payload_transaction_fee_payer_transferring_funds",
             lambda payer: [limit, price, _transfer(asked, sponsor)],
         ),
-        "invalid_exact_svm_payload_unknown_fourth_instruction": (
-            Keypair(),
-            lambda payer: [
-                limit,
-                price,
-                _transfer(asked, payer.pubkey()),
-                Instruction(Pubkey.default(), b"\x02", []),
-            ],
+        (
+            402,
+            "invalid_exact_svm_payload_unknown_fourth_instruction",
+            lambda payer: [limit, price, _transfer(asked, payer), other],
         ),
-        "invalid_exact_svm_payload_no_transfer_instruction": (
-            Keypair(),
-            lambda payer: [limit, price, Instruction(Pubkey.default(), b"", []), limit],
+        (
+            402,
+            "invalid_exact_svm_payload_no_transfer_instruction",
+            lambda payer: [limit, price, other, memo],
         ),
-    }
-    for reason, (payer, instructions) in cases.items():
-        message = MessageV0.try_compile(sponsor, instructions(payer), [], blockhash)
-        signers = [NullSigner(sponsor)]
-        if any(bytes(payer.pubkey()) == bytes(key) for key in message.account_keys):
+        (
+            402,
+            "invalid_exact_svm_payload_transaction_instructions_length",
+            lambda payer: [limit, _transfer(asked, payer)],
+        ),
+        (
+            402,
+            "transaction_simulation_failed",  # USDC is no Token-2022 mint
+            lambda payer: [limit, price, _transfer(asked, payer, program=TOKEN_2022_PROGRAM)],
+        ),
+        (
+            402,
+            "transaction_simulation_failed",  # USDC has 6 decimals
+            lambda payer: [limit, price, _transfer(asked, payer, decimals=2)],
+        ),
+    ]
+    for status, reason, instructions in cases:
+        payer = Keypair()
+        message = MessageV0.try_compile(sponsor, instructions(payer.pubkey()), [], blockhash)
+        signers: list[Any] = [NullSigner(sponsor)]
+        if payer.pubkey() in message.account_keys:
             signers.append(payer)
         tx = VersionedTransaction(message, signers)
-        answer = pay(gateway.url, with_transaction(envelope, tx))
-        assert answer.status_code == 402 and answer.json()["error"] == reason, answer.text
-        assert "task_id" not in answer.json()
+        answer = pay(
+            gateway.url,
+            {
+                "x402Version": 2,
+                "accepted": asked,
+                "payload": {"transaction": base64.b64encode(bytes(tx)).decode()},
+            },
+        )
+        assert answer.status_code == status, (reason, answer.text)
+        if status == 402:
+            assert answer.json()["error"] == reason and "task_id" not in answer.json()
 
 
-def _transfer(asked: dict[str, Any], authority: Pubkey) -> Instruction:
+def _transfer(
+    asked: dict[str, Any], authority: Pubkey, program: Pubkey = TOKEN_PROGRAM, decimals: int = 6
+) -> Instruction:
     """TransferChecked of the price to ``payTo``'s account, by ``authority``."""
     mint, pay_to = Pubkey.from_string(asked["asset"]), Pubkey.from_string(asked["payTo"])
-    data = bytes([12]) + int(asked["amount"]).to_bytes(8, "little") + bytes([6])
+    data = bytes([12]) + int(asked["amount"]).to_bytes(8, "little") + bytes([decimals])
     accounts = [
-        AccountMeta(associated_token_account(authority, mint), False, True),
+        AccountMeta(associated_token_account(authority, mint, program), False, True),
         AccountMeta(mint, False, False),
-        AccountMeta(associated_token_account(pay_to, mint), False, True),
+        AccountMeta(associated_token_account(pay_to, mint, program), False, True),
         AccountMeta(authority, True, False),
     ]
-    return Instruction(TOKEN_PROGRAM, data, accounts)
+    return Instruction(program, data, accounts)
 
 
 def test_a_payload_that_is_no_transaction_is_refused_naming_it(gateway: LiveServer) -> None:

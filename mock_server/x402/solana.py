@@ -220,6 +220,10 @@ def _check_transfer(
         raise Refused(
             AMOUNT_OVER, f"the transfer is {amount}: the exact scheme pays the price, {price}"
         )
+    # What the chain would refuse when it ran the transfer: USDC is a mint of the Token
+    # program, with 6 decimals.
+    if str(mint) == USDC_MINT and program != TOKEN_PROGRAM:
+        raise Refused(SIMULATION_FAILED, f"USDC's mint belongs to {TOKEN_PROGRAM}, not {program}")
     if data[9] != DECIMALS:
         raise Refused(
             SIMULATION_FAILED, f"TransferChecked says {data[9]} decimals; the mint has {DECIMALS}"
