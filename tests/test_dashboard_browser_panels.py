@@ -366,3 +366,25 @@ def test_a_screenshot_of_a_busy_dashboard_for_the_readme(
         animations="disabled",
     )
     assert shot.stat().st_size > 10_000
+
+
+# -- payments (serve --x402) -------------------------------------------------------------------
+
+
+def test_a_paid_call_shows_its_payment_in_the_journal(browser: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    from tests.x402_support import Payer, offer, pay
+
+    config = config_file(tmp_path / "luma-mock.toml", "x402 = true")
+    with live_server("--config", config) as gateway:
+        context = browser.new_context(viewport={"width": 1400, "height": 1100})
+        page = context.new_page()
+        page.goto(gateway.url + "/__admin/")
+        expect(page.locator("#live-state")).to_have_text("live")
+        payer = Payer()
+        now = control(gateway, "GET", "/clock")["now"]
+        assert pay(gateway.url, payer.envelope(offer(gateway.url), now=now)).status_code == 200
+        paid = page.locator("#journal-table tbody tr").first
+        expect(paid).to_contain_text(f"0.5 USDC settled by {payer.address[:6]}")
+        context.close()

@@ -292,3 +292,20 @@ def test_a_reset_forgets_payments_balances_and_nonces(gateway: LiveServer) -> No
 def test_header_carries_exactly_the_envelope() -> None:
     decoded = json.loads(base64.b64decode(header({"a": 1})["PAYMENT-SIGNATURE"]))
     assert decoded == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "words"),
+    [
+        ("PUT", "/x402/balances/0xabc", {}, "usdc is required"),
+        ("PUT", "/x402/balances/0xabc", {"usdc": "lots"}, "usdc is a USDC amount"),
+        ("PUT", "/x402/balances/0xabc", {"usdc": "0.0000001"}, "at most 6 decimals"),
+        ("POST", "/x402/refusals", {"count": 1}, "reason is required"),
+        ("POST", "/x402/refusals", {"reason": "insufficient_funds", "count": -1}, "count"),
+    ],
+)
+def test_control_calls_with_bad_values_are_400s_naming_the_field(
+    gateway: LiveServer, method: str, path: str, body: dict[str, Any], words: str
+) -> None:
+    answer = gateway.session.request(method, gateway.url + "/__admin" + path, json=body, timeout=10)
+    assert answer.status_code == 400 and words in answer.text, answer.text

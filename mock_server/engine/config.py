@@ -67,8 +67,8 @@ class Settings:
     x402_price: str = "0.50"  # the fake's own choice: the provider's Luma price is unpublished
     x402_prices: dict[str, str] = field(default_factory=dict)  # per action: {"extend": "0.75"}
     x402_balance: str | None = None  # each new payer's; None: unlimited, "0": all refused
-    x402_pay_to: str = X402_PAY_TO
-    x402_pay_to_solana: str = X402_PAY_TO_SOLANA
+    x402_pay_to: str = X402_PAY_TO  # the EVM address paid (Base, SKALE): the provider's
+    x402_pay_to_solana: str = X402_PAY_TO_SOLANA  # the Solana address paid: the fake's own
 
     def __post_init__(self) -> None:
         if self.clock not in ("real", "manual"):

@@ -139,6 +139,7 @@ def entry_summary(entry: JournalEntry) -> dict[str, Any]:
         "verdict": None
         if entry.verdict is None
         else {"ok": verdict.get("ok"), "unknown_fields": list(verdict.get("unknown_fields", ()))},
+        "payment": entry.payment,  # a paid call's (``--x402``): small, and the row shows it
     }
 
 

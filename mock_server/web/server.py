@@ -47,9 +47,12 @@ def banner(url: str, settings: Settings, example: str) -> str:
     settings, its dashboard, and a call to try (the dialect's)."""
     off = settings.control_token is None and not is_loopback(settings.host)
     dashboard = "off (beyond loopback without a control token)" if off else f"{url}/__admin/"
+    # The gateway, if on: what a paid call costs without a token (`mock_server.x402`).
+    paid = f"; x402: {settings.x402_price} USDC a paid call" if settings.x402 else ""
     return (
         f"luma-mock listening on {url}\n"
-        f"  clock {settings.clock}; tokens: {'any' if not settings.tokens else 'restricted'}\n"
+        f"  clock {settings.clock}; tokens: {'any' if not settings.tokens else 'restricted'}"
+        f"{paid}\n"
         f"  dashboard: {dashboard}\n"
         f"  try: {example}"
     )

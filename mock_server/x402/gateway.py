@@ -68,6 +68,9 @@ class Gateway:
             for action, price in settings.x402_prices.items()
         }
         self.pay_to, self.pay_to_solana = settings.x402_pay_to, settings.x402_pay_to_solana
+        # Where the offers say the gateway is: the public URL if one is set (processes
+        # behind one address offer the same resource), else the URL the client called.
+        self.public_url = (settings.public_url or "").rstrip("/") or None
 
     @staticmethod
     def payer(address: str) -> str:
@@ -103,6 +106,7 @@ class Gateway:
         return self.prices.get(action or "", self.price)
 
     def offers(self, price: int, base_url: str, path: str) -> list[dict[str, Any]]:
+        base_url = self.public_url or base_url
         resource = base_url + path
         return offers.offers(
             price, resource, base_url, self.pay_to, self.pay_to_solana, _description(path)

@@ -133,6 +133,8 @@ MORE_WORDS = {
     "default_timeout": "seconds a synchronous call is held when its body names no timeout",
     "journal_limit": "journal entries kept; past it the oldest go",
     "scenarios": "`[[luma-mock.scenarios]]` tables: rules the fake starts (and resets) with",
+    "x402_prices": "`[luma-mock.x402_prices]`: USDC per action (`generate`, `extend`), "
+    "over `x402_price`",
 }
 
 

@@ -467,9 +467,20 @@ function journalRow(entry) {
     el("td", {}, entry.seq), el("td", {}, entry.kind), el("td", {}, entry.kind === "callback" ? "POST" : entry.method),
     el("td", {}, entry.path), el("td", {}, entry.status ?? (entry.error ? "error" : "held")),
     el("td", {}, entry.duration_ms === null || entry.duration_ms === undefined ? "" : entry.duration_ms + " ms"),
-    el("td", {}, entry.rule || ""), el("td", {}, entry.fault || ""), el("td", {}, schema));
+    el("td", {}, entry.rule || ""), el("td", {}, entry.fault || ""), el("td", {}, schema),
+    el("td", {}, paymentText(entry.payment)));
   tr.addEventListener("click", () => openEntry(entry.seq));
   return tr;
+}
+
+// A paid call's payment (serve --x402): amount, outcome, payer, e.g.
+// "0.5 USDC settled by 0xAbC…1234 on eip155:8453".
+function paymentText(payment) {
+  if (!payment) return "";
+  const payer = payment.payer ? String(payment.payer) : "";
+  const short = payer.length > 12 ? payer.slice(0, 6) + "\u2026" + payer.slice(-4) : payer;
+  const amount = payment.amount === null || payment.amount === undefined ? "" : payment.amount + " USDC ";
+  return `${amount}${payment.outcome}${short ? " by " + short : ""}${payment.network ? " on " + payment.network : ""}`;
 }
 
 function drawJournal() {
@@ -537,7 +548,8 @@ async function openEntry(seq) {
     el("h3", {}, "Headers"), pretty(entry.headers),
     el("h3", {}, "Body"), pretty(entry.body),
     el("h3", {}, "Answer"), pretty(entry.answer),
-    el("h3", {}, "Schema verdict"), pretty(entry.verdict));
+    el("h3", {}, "Schema verdict"), pretty(entry.verdict),
+    ...(entry.payment ? [el("h3", {}, "Payment"), pretty(entry.payment)] : []));
   $("entry").hidden = false;
   drawJournal();
 }
