@@ -1,6 +1,6 @@
-"""x402's ``exact`` scheme on Solana, offline: the offer's Solana half, the fake's fee
-payer and recent blockhashes, and `verify_solana`, which checks a payer's partially
-signed transaction as the protocol's facilitator would before sponsoring it
+"""x402's ``exact`` scheme on Solana, offline: the fake chain's slots and blockhashes,
+associated token accounts, and `verify_solana`, which checks a payer's partially signed
+transaction as the protocol's facilitator would before sponsoring it
 (coinbase/x402 ``specs/schemes/exact/scheme_exact_svm.md``, and its reference
 facilitator for the reason codes).
 
@@ -28,7 +28,6 @@ from solders.transaction import VersionedTransaction
 
 from .verify import Authorized, Refused
 
-NETWORK = "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp"  # mainnet-beta, as CAIP-2
 USDC_MINT = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 DECIMALS = 6  # USDC's, which TransferChecked repeats
 
