@@ -358,6 +358,7 @@ def served_paths() -> dict[str, set[str]]:
     read from the app's own routes so a new route is covered without a test change."""
     app = create_app(LumaService(Settings(clock="manual")))
     samples = {"task_id": "some-task", "rule_id": "1", "seq": "1", "name": "dashboard.js"}
+    samples["payer"] = "0x" + "ab" * 20  # an x402 payer's balance (/__admin/x402/balances/…)
     paths: dict[str, set[str]] = {}
     for route, methods in served_routes(app).items():
         path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: samples[m.group(1)], route)

@@ -83,6 +83,7 @@ def control_calls() -> list[tuple[str, str]]:
     """Every control route and method, read from the app's URL map."""
     app = create_app(LumaService(Settings(clock="manual")))
     samples = {"task_id": "some-task", "rule_id": "1", "seq": "1", "name": "dashboard.js"}
+    samples["payer"] = "0x" + "ab" * 20  # an x402 payer's balance (/__admin/x402/balances/…)
     calls = []
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/__admin"):
