@@ -36,7 +36,7 @@ from mock_server.x402.solana import (
     TOKEN_PROGRAM,
     associated_token_account,
 )
-from tests.support import PROMPT, LiveServer, live_server
+from tests.support import AUTH, PROMPT, LiveServer, live_server
 from tests.x402_support import SOLANA, offer, pay
 
 RPC = "/__x402/solana"
@@ -326,3 +326,17 @@ def test_a_fake_that_is_no_gateway_has_no_node() -> None:
         assert answer.status_code == 404
     finally:
         luma.close()
+
+
+def test_bodies_nested_past_any_decoder_are_refused_not_crashed_on(gateway: LiveServer) -> None:
+    """eth-account, which the gateway loads, raises Python's recursion limit (py_ecc sets
+    100,000), so the decoder no longer stops itself: a deep body once killed the process."""
+    deep = b"[" * 200_000
+    typed = {"Content-Type": "application/json"}
+    unpaid = requests.post(gateway.url + "/luma/videos", data=deep, headers=typed, timeout=30)
+    assert unpaid.status_code == 402  # priced at the default: no payment, a challenge
+    with_token = gateway.post("/luma/videos", headers={**typed, **AUTH}, data=deep)
+    assert with_token.status_code == 400 and "nested" in with_token.json()["error"]["message"]
+    node = gateway.session.post(gateway.url + RPC, data=deep, headers=typed, timeout=30)
+    assert node.status_code == 200 and node.json()["error"]["code"] == -32700
+    assert gateway.session.get(gateway.url + "/health", timeout=10).status_code == 200

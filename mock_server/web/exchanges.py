@@ -9,8 +9,10 @@ import functools
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import Iterable, Iterator
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -27,6 +29,11 @@ log = logging.getLogger("luma_mock.requests")
 # No message of the contract nests more than a few levels; a cap keeps every later
 # walk of a body (rendering records, the journal) far from Python's recursion limit.
 MAX_JSON_DEPTH = 32
+# The decoder recurses once a level, in C, as deep as the interpreter's recursion limit
+# lets it, and that limit is no guard: a library may raise it (py_ecc, loaded with
+# eth-account by the x402 gateway, sets 100,000: deep enough to overflow the C stack and
+# kill the process). So a body nesting deeper than this is refused before it is decoded.
+MAX_DECODE_DEPTH = 512
 JOURNAL_BODY_LIMIT = 65_536  # bytes of an unparsed body kept in the journal
 
 
@@ -41,6 +48,8 @@ def parse_json(content_type: str | None, raw: bytes) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as bad:
         raise ApiError("bad_request", f"body is not UTF-8 (byte {bad.start})") from None
+    if nests_deeper_than(raw, MAX_DECODE_DEPTH):
+        raise ApiError("bad_request", "body is not valid JSON: nested too deeply")
     try:
         body = _DECODER.decode(text)
     except json.JSONDecodeError as bad:
@@ -55,6 +64,22 @@ def parse_json(content_type: str | None, raw: bytes) -> Any:
     if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _deeper_than(body, MAX_JSON_DEPTH):
         raise ApiError("bad_request", f"body is nested deeper than {MAX_JSON_DEPTH} levels")
     return body
+
+
+_ESCAPE = re.compile(rb"\\.", re.S)  # a backslash and what it escapes
+_STRING = re.compile(rb'"[^"]*"')  # once escapes are gone, a string has no quote inside
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def nests_deeper_than(raw: bytes, limit: int) -> bool:
+    """Whether the JSON text ``raw`` nests deeper than ``limit``, read without decoding
+    it: strings taken out (escapes first), then the brackets counted in order. Linear,
+    and free for a body with fewer brackets than ``limit`` (every body of the contract)."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    brackets = _STRING.sub(b"", _ESCAPE.sub(b"", raw)).translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > limit
 
 
 def _finite(text: str) -> float:
