@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -163,6 +164,15 @@ def _check_x402(settings: Settings) -> None:
             raise ValueError(f"{name} must be above 0 USDC, not {price!r}")
     if settings.x402_balance is not None:
         usdc_units(settings.x402_balance, "x402_balance")
+    if not _SOLANA_ADDRESS.fullmatch(settings.x402_pay_to_solana):
+        raise ValueError(
+            "x402_pay_to_solana must be a Solana address (base58, 32 to 44 characters), "
+            f"not {settings.x402_pay_to_solana!r}"
+        )
+
+
+# A Solana address as the protocol's reference checks it (its SVM_ADDRESS_REGEX).
+_SOLANA_ADDRESS = re.compile(r"[1-9A-HJ-NP-Za-km-z]{32,44}")
 
 
 def _truth(key: str, value: Any) -> bool:

@@ -20,6 +20,7 @@ from ..engine.errors import ApiError
 from ..engine.fake import Fake
 from ..engine.journal import JournalEntry, redact_headers
 from ..engine.service import Engine
+from . import solana_rpc
 from .admin import admin
 from .api import LumaEndpoints
 from .control_document import control_document
@@ -220,6 +221,7 @@ def create_app(fake: Fake | Engine, *, replay: Player | None = None) -> Flask:
             from ..x402.gateway import Gateway
 
             gateway = app.extensions["luma_x402"] = Gateway(fake)
+            solana_rpc.install(app, fake.settings)  # the node its Solana offer names
         endpoints = LumaEndpoints(fake, app.wsgi_app, limit, gateway)
         app.wsgi_app = endpoints  # type: ignore[method-assign]
     install_metrics(app, fake)  # counts every answer: outermost

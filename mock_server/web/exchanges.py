@@ -12,6 +12,7 @@ import math
 import re
 import time
 from collections.abc import Iterable, Iterator
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -25,8 +26,9 @@ from . import logs
 
 log = logging.getLogger("luma_mock.requests")
 
-# No message of the contract nests more than a few levels; a cap keeps every later
-# walk of a body (rendering records, the journal) far from Python's recursion limit.
+# No message of the contract nests more than a few levels; a cap, checked before a body
+# is decoded (`nests_deeper_than`), keeps the decoder and every later walk of a body
+# (rendering records, the journal) far from Python's recursion limit.
 MAX_JSON_DEPTH = 32
 JOURNAL_BODY_LIMIT = 65_536  # bytes of an unparsed body kept in the journal
 
@@ -43,10 +45,10 @@ def parse_json(content_type: str | None, raw: bytes) -> Any:
     except UnicodeDecodeError as bad:
         raise ApiError("bad_request", f"body is not UTF-8 (byte {bad.start})") from None
     # Depth is measured before decoding, not left to the decoder's recursion: how deep
-    # that goes is the interpreter's recursion limit, which a library may raise (py_ecc,
-    # under eth-account, sets 100,000 on import: deep enough to overflow the C stack).
-    # Nesting deeper than the cap needs more brackets than it: count them first (fast).
-    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _deeper_than(text, MAX_JSON_DEPTH):
+    # that goes is the interpreter's recursion limit, and a library may raise it (py_ecc,
+    # loaded with eth-account by the x402 gateway, sets 100,000: deep enough to overflow
+    # the C stack and kill the process).
+    if nests_deeper_than(raw, MAX_JSON_DEPTH):
         raise ApiError(
             "bad_request", f"body is nested too deeply (more than {MAX_JSON_DEPTH} levels)"
         )
@@ -58,6 +60,22 @@ def parse_json(content_type: str | None, raw: bytes) -> Any:
     except ValueError as bad:
         raise ApiError("bad_request", f"body is not valid JSON: {bad}") from None
     return body
+
+
+_ESCAPE = re.compile(rb"\\.", re.S)  # a backslash and what it escapes
+_STRING = re.compile(rb'"[^"]*"')  # once escapes are gone, a string has no quote inside
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def nests_deeper_than(raw: bytes, limit: int) -> bool:
+    """Whether the JSON text ``raw`` nests deeper than ``limit``, read without decoding
+    it: strings taken out (escapes first), then the brackets counted in order. Linear,
+    and free for a body with fewer brackets than ``limit`` (every body of the contract)."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    brackets = _STRING.sub(b"", _ESCAPE.sub(b"", raw)).translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > limit
 
 
 def _finite(text: str) -> float:
@@ -72,25 +90,6 @@ def _reject_constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_reject_constant)
-
-
-def _deeper_than(text: str, limit: int) -> bool:
-    """Whether brackets outside strings nest deeper than ``limit`` in ``text`` (JSON or
-    not: what is not JSON is the decoder's to refuse)."""
-    depth = 0
-    for token in _STRUCTURE.finditer(text):
-        bracket = token.group()
-        if bracket in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif bracket in "]}":
-            depth -= 1
-    return False
-
-
-# A string (skipped whole, escapes and all) or a bracket.
-_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.S)
 
 
 def journal_body(body: Any, raw: bytes | None) -> Any:

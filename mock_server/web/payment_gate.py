@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine.accounts import PaidToken
 from ..engine.errors import ApiError
 from ..engine.service import Engine
-from .exchanges import base_url
+from .exchanges import MAX_JSON_DEPTH, base_url, nests_deeper_than
 
 if TYPE_CHECKING:
     from ..x402.gateway import Gateway, Payment
@@ -119,6 +119,8 @@ def _token(luma: Engine, authorization: str | None) -> str | None:
 def _json(raw: bytes) -> Any:
     """The body for pricing (an unreadable one is priced at the default; the engine
     answers it 400 afterwards, and a payment for it is released)."""
+    if nests_deeper_than(raw, MAX_JSON_DEPTH):  # never decoded: see `MAX_JSON_DEPTH`
+        return None
     try:
         return json.loads(raw)
     except ValueError:
