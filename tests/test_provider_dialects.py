@@ -34,7 +34,10 @@ def test_the_fake_served_with_delays_passes_on_a_fresh_seed(dialect: str) -> Non
         target = Target.url(server.url, TOKEN)
         result = _run(target, dialect=dialect, profile="dev", max_examples=None, seed=seed)
     assert result.ok, render(result, server.url, TOKEN)
-    assert result.spent == result.cap > 0
+    # Billable calls were made, never past the cap. Not "all of it": the stateful run
+    # spends what its examples draw, and some seeds end it a call or two short (seed
+    # 3725256996 spent 35 of 36 on acedata).
+    assert 0 < result.spent <= result.cap, (result.spent, result.cap, seed)
 
 
 @pytest.mark.parametrize("dialect", names())
