@@ -12,6 +12,8 @@ from typing import Any
 
 import requests
 
+from contract_tests.contract.x402 import transfer_authorization
+
 # isort: off
 # First: it loads eth-account keeping the interpreter's recursion limit (py_ecc raises
 # it to 100000, and every later test of a deep JSON body would see that).
@@ -74,40 +76,20 @@ class Payer:
 def sign(offer: Mapping[str, Any], authorization: Mapping[str, str], key: str) -> str:
     """EIP-712 ``TransferWithAuthorization`` over ``authorization`` in ``offer``'s domain."""
     extra = offer["extra"]
-    typed = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "TransferWithAuthorization": [
-                {"name": n, "type": t}
-                for n, t in (
-                    ("from", "address"),
-                    ("to", "address"),
-                    ("value", "uint256"),
-                    ("validAfter", "uint256"),
-                    ("validBefore", "uint256"),
-                    ("nonce", "bytes32"),
-                )
-            ],
-        },
-        "primaryType": "TransferWithAuthorization",
-        "domain": {
+    typed = transfer_authorization(
+        {
             "name": extra["name"],
             "version": extra["version"],
             "chainId": extra["chainId"],
             "verifyingContract": extra["verifyingContract"],
         },
-        "message": {
+        {
             **authorization,
             "value": int(authorization["value"]),
             "validAfter": int(authorization["validAfter"]),
             "validBefore": int(authorization["validBefore"]),
         },
-    }
+    )
     signed = Account.sign_message(encode_typed_data(full_message=typed), private_key=key)
     return "0x" + signed.signature.hex().removeprefix("0x")
 

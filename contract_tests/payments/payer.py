@@ -20,26 +20,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..contract.x402 import transfer_authorization
 from .challenge import NETWORKS, PAYMENT_SIGNATURE, challenge_of, encode, network_id
 
 DEFAULT_TIMEOUT = 3600  # seconds an authorization stays valid when the entry does not say
-
-_AUTHORIZATION_TYPES = {
-    "EIP712Domain": [
-        {"name": "name", "type": "string"},
-        {"name": "version", "type": "string"},
-        {"name": "chainId", "type": "uint256"},
-        {"name": "verifyingContract", "type": "address"},
-    ],
-    "TransferWithAuthorization": [
-        {"name": "from", "type": "address"},
-        {"name": "to", "type": "address"},
-        {"name": "value", "type": "uint256"},
-        {"name": "validAfter", "type": "uint256"},
-        {"name": "validBefore", "type": "uint256"},
-        {"name": "nonce", "type": "bytes32"},
-    ],
-}
 
 
 def _eth_account() -> Any:
@@ -136,12 +120,7 @@ class Payer:
             "chainId": chain_id(entry),
             "verifyingContract": extra.get("verifyingContract") or entry.get("asset"),
         }
-        typed = {
-            "types": _AUTHORIZATION_TYPES,
-            "primaryType": "TransferWithAuthorization",
-            "domain": domain,
-            "message": authorization,
-        }
+        typed = transfer_authorization(domain, authorization)
         signable = eth_account.messages.encode_typed_data(full_message=typed)
         signature = eth_account.Account.sign_message(signable, self.key)
         hex_signature = signature.signature.hex()  # 0x-less in recent hexbytes

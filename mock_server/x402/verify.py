@@ -21,6 +21,8 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import to_checksum_address  # eth-account's own: one spelling per payer
 
+from contract_tests.contract.x402 import transfer_authorization
+
 # Seconds of validity an authorization must still have (the protocol's facilitator asks
 # for a few: the transfer must land before it lapses).
 VALID_BEFORE_MARGIN = 6
@@ -153,31 +155,14 @@ def _signer(
     """Who signed the authorization, as the token contract would recover it (None if the
     signature cannot be read at all)."""
     extra = offered.get("extra") or {}
-    typed = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "TransferWithAuthorization": [
-                {"name": "from", "type": "address"},
-                {"name": "to", "type": "address"},
-                {"name": "value", "type": "uint256"},
-                {"name": "validAfter", "type": "uint256"},
-                {"name": "validBefore", "type": "uint256"},
-                {"name": "nonce", "type": "bytes32"},
-            ],
-        },
-        "primaryType": "TransferWithAuthorization",
-        "domain": {
+    typed = transfer_authorization(
+        {
             "name": extra["name"],
             "version": extra["version"],
             "chainId": int(str(offered["network"]).removeprefix("eip155:")),
             "verifyingContract": extra.get("verifyingContract") or offered["asset"],
         },
-        "message": {
+        {
             "from": auth["from"],
             "to": auth["to"],
             "value": value,
@@ -185,7 +170,7 @@ def _signer(
             "validBefore": before,
             "nonce": bytes.fromhex(str(auth["nonce"])[2:]),
         },
-    }
+    )
     try:
         return str(
             Account.recover_message(encode_typed_data(full_message=typed), signature=signature)
