@@ -19,11 +19,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from mock_server.cassettes.format import encode_body
 from mock_server.engine.callbacks import RetryPolicy, TargetPolicy, TargetRefused
-from mock_server.engine.sender import CallbackSender, Target
+from mock_server.engine.sender import CallbackSender
 
 from .dialect import recording_of
 
@@ -149,17 +148,7 @@ class CallbackRelay:
     def _forward(self, url: str, body: bytes) -> tuple[int | None, str | None]:
         """The client's status, or None and why it was not reached."""
         try:
-            address = self.policy.check_resolved(url)
-            parts = urlsplit(url)
-            https = parts.scheme == "https"
-            target = Target(
-                address,
-                parts.port or (443 if https else 80),
-                https,
-                parts.netloc,
-                parts.hostname or address,
-            )
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            target, path = self.policy.connect_to(url)
             return self._sender.post(target, path, body, self.timeout), None
         except TargetRefused as refusal:
             return None, f"refused: {refusal}"

@@ -86,6 +86,17 @@ class TargetPolicy:
             self._check_address(ipaddress.ip_address(address))
         return addresses[0]
 
+    def connect_to(self, url: str) -> tuple[Target, str]:
+        """Where a POST to ``url`` goes once checked (`check_resolved`): the checked
+        address with the host named in the Host header (and, for https, in SNI and the
+        certificate check), and the request path with its query."""
+        address = self.check_resolved(url)
+        parts = urlsplit(url)
+        https = parts.scheme == "https"
+        port = parts.port or (443 if https else 80)
+        target = Target(address, port, https, parts.netloc, parts.hostname or address)
+        return target, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
     @staticmethod
     def _check_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
         mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:169.254.169.254 and kin
@@ -356,17 +367,7 @@ class CallbackDispatcher:
     def _post(self, delivery: CallbackDelivery) -> int:
         """POST the body to the address that was checked, naming the host in the Host
         header (and, for https, in SNI and the certificate check); the answer's status."""
-        address = self.targets.check_resolved(delivery.url)
-        parts = urlsplit(delivery.url)
-        https = parts.scheme == "https"
-        target = Target(
-            address,
-            parts.port or (443 if https else 80),
-            https,
-            parts.netloc,
-            parts.hostname or address,
-        )
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        target, path = self.targets.connect_to(delivery.url)
         return self._sender.post(
             target, path, json.dumps(delivery.body).encode(), self.retry.timeout
         )
