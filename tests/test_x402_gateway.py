@@ -302,6 +302,8 @@ def test_header_carries_exactly_the_envelope() -> None:
         ("PUT", "/x402/balances/0xabc", {"usdc": "0.0000001"}, "at most 6 decimals"),
         ("PUT", "/x402/balances/0xabc", {"usdc": "1e400"}, "at most 9007199254.740991"),
         ("POST", "/x402/refusals", {"count": 1}, "reason is required"),
+        ("POST", "/x402/refusals", {"reason": "x" * 101}, "at most 100 characters"),
+        ("POST", "/x402/refusals", {"reason": "no\nnewline"}, "reason is a code"),
         ("POST", "/x402/refusals", {"reason": "insufficient_funds", "count": -1}, "count"),
     ],
 )
