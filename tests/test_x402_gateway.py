@@ -232,6 +232,15 @@ def test_an_evm_signature_that_cannot_be_read_is_refused(gateway: LiveServer) ->
     refused(pay(gateway.url, envelope), "invalid_exact_evm_payload_signature")
 
 
+def test_a_refusal_past_the_offer_is_logged_on_its_network(gateway: LiveServer) -> None:
+    envelope = Payer().envelope(offer(gateway.url, SKALE), now=now(gateway))
+    envelope["payload"]["authorization"]["from"] = "0xnot-an-address"
+    refused(pay(gateway.url, envelope), "invalid_payload")
+    shown = gateway.session.get(gateway.url + "/__admin/x402/payments", timeout=10).json()
+    last = shown["payments"][-1]
+    assert (last["outcome"], last["network"]) == ("refused:invalid_payload", SKALE), last
+
+
 # -- funds, scripted refusals, settlement -------------------------------------------------
 
 
