@@ -232,6 +232,15 @@ def test_an_evm_signature_that_cannot_be_read_is_refused(gateway: LiveServer) ->
     refused(pay(gateway.url, envelope), "invalid_exact_evm_payload_signature")
 
 
+def test_a_refusal_past_the_offer_is_logged_on_its_network(gateway: LiveServer) -> None:
+    envelope = Payer().envelope(offer(gateway.url, SKALE), now=now(gateway))
+    envelope["payload"]["authorization"]["from"] = "0xnot-an-address"
+    refused(pay(gateway.url, envelope), "invalid_payload")
+    shown = gateway.session.get(gateway.url + "/__admin/x402/payments", timeout=10).json()
+    last = shown["payments"][-1]
+    assert (last["outcome"], last["network"]) == ("refused:invalid_payload", SKALE), last
+
+
 # -- funds, scripted refusals, settlement -------------------------------------------------
 
 
@@ -300,7 +309,10 @@ def test_header_carries_exactly_the_envelope() -> None:
         ("PUT", "/x402/balances/0xabc", {}, "usdc is required"),
         ("PUT", "/x402/balances/0xabc", {"usdc": "lots"}, "usdc is a USDC amount"),
         ("PUT", "/x402/balances/0xabc", {"usdc": "0.0000001"}, "at most 6 decimals"),
+        ("PUT", "/x402/balances/0xabc", {"usdc": "1e400"}, "at most 9007199254.740991"),
         ("POST", "/x402/refusals", {"count": 1}, "reason is required"),
+        ("POST", "/x402/refusals", {"reason": "x" * 101}, "at most 100 characters"),
+        ("POST", "/x402/refusals", {"reason": "no\nnewline"}, "reason is a code"),
         ("POST", "/x402/refusals", {"reason": "insufficient_funds", "count": -1}, "count"),
     ],
 )

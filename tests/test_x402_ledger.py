@@ -20,6 +20,7 @@ from acedatacloud import AceDataCloud, APIError
 from mock_server.engine.config import Settings
 from mock_server.engine.payments import (
     INSUFFICIENT,
+    MAX_UNITS,
     NONCE_HELD,
     NONCE_SPENT,
     Claim,
@@ -102,6 +103,18 @@ def test_scripted_refusals_count_down_and_a_clear_forgets_everything(ledger: Any
     ledger.claim(claim("n1"))
 
 
+def test_the_largest_balance_counts_exactly_on_every_ledger(ledger: Any) -> None:
+    # Redis's Lua counts in doubles: exact up to MAX_UNITS, which usdc_units enforces.
+    assert usdc_units(usdc_text(MAX_UNITS)) == MAX_UNITS
+    with pytest.raises(ValueError, match=r"usdc is a USDC amount of at most 9007199254\.740991"):
+        usdc_units(MAX_UNITS + 1, "usdc")
+    ledger.set_balance("0xRich", MAX_UNITS)
+    ledger.claim(claim("n1", amount=1, payer="0xRich"))
+    assert ledger.balance("0xRich") == MAX_UNITS - 1
+    ledger.release(claim("n1", amount=1, payer="0xRich"))
+    assert ledger.balance("0xRich") == MAX_UNITS
+
+
 @pytest.mark.parametrize(
     ("text", "units"), [("0.50", 500_000), ("2", 2_000_000), ("0.000001", 1), (0, 0)]
 )
@@ -117,6 +130,8 @@ def test_usdc_amounts_are_atomic_units(text: Any, units: int) -> None:
         {"x402_price": "0.0000001"},
         {"x402_price": "cheap"},
         {"x402_balance": "-1"},
+        {"x402_balance": "1e400"},  # past what a shared ledger counts exactly
+        {"x402_price": "9007199254.740992"},
         {"x402_prices": {"extend": "free"}},
         {"x402": "maybe"},
     ],

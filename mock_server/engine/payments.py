@@ -22,6 +22,10 @@ from typing import Any, Protocol
 
 USDC_DECIMALS = 6
 PAYMENTS_KEPT = 1_000  # the log's length: the newest payments
+# The most atomic units an amount may be (about 9 billion USDC): a shared ledger counts
+# in Redis's Lua, whose numbers are doubles, exact up to 2**53 only (past it a balance
+# rounds, and past 2**63 it turns negative).
+MAX_UNITS = 2**53 - 1
 
 # Why a claim was refused (`LedgerRefusal.kind`): the gateway names each in its protocol.
 NONCE_HELD = "nonce_held"  # a call paid with it is under way
@@ -31,7 +35,8 @@ INSUFFICIENT = "insufficient_funds"
 
 def usdc_units(text: Any, name: str = "amount") -> int:
     """A USDC amount given as a decimal (``"0.50"``, ``2``) in atomic units (``500000``);
-    ValueError naming ``name`` if it is no amount >= 0 with at most 6 decimals."""
+    ValueError naming ``name`` if it is no amount >= 0 with at most 6 decimals (and at
+    most `MAX_UNITS`)."""
     try:
         value = Decimal(str(text).strip())
     except InvalidOperation:
@@ -41,6 +46,9 @@ def usdc_units(text: Any, name: str = "amount") -> int:
     units = value.scaleb(USDC_DECIMALS)
     if units != units.to_integral_value():
         raise ValueError(f"{name} has at most {USDC_DECIMALS} decimals (USDC's): {text!r}")
+    if units > MAX_UNITS:
+        most = usdc_text(MAX_UNITS)
+        raise ValueError(f"{name} is a USDC amount of at most {most}, not {text!r}")
     return int(units)
 
 

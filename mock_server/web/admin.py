@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import math
+import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
@@ -272,6 +273,9 @@ def set_delays() -> Response:
 
 # -- pay-per-call payments (--x402) ---------------------------------------------------
 
+MAX_REASON = 100  # the protocol's longest codes are under 90 characters
+REFUSAL_REASON = re.compile(rf"[A-Za-z0-9_.:-]{{1,{MAX_REASON}}}")
+
 
 @admin.get("/x402/payments")
 def payments() -> Response:
@@ -300,6 +304,15 @@ def script_refusals() -> Response:
     reason, count = body.get("reason"), body.get("count", 1)
     if not isinstance(reason, str) or not reason:
         raise ApiError("bad_request", "reason is required: the protocol's code to refuse with")
+    # The reason is sent back in each refused payment's 402, in its body and its base64
+    # PAYMENT-REQUIRED header: a long one makes a header clients cannot read (http.client
+    # refuses a line over 64 KiB), so a reason is a code's characters, and short.
+    if not REFUSAL_REASON.fullmatch(reason):
+        raise ApiError(
+            "bad_request",
+            "reason is a code such as insufficient_funds: letters, digits and _ . : -, "
+            f"at most {MAX_REASON} characters",
+        )
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise ApiError("bad_request", "count must be a whole number >= 0")
     _luma().ledger.script_refusals(reason, count)

@@ -230,7 +230,10 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "the protocol's, e.g. insufficient_funds): {reason, count}",
                 requestBody=_body(
                     {
-                        "reason": {"type": "string"},
+                        "reason": {
+                            "type": "string",
+                            "pattern": "^[A-Za-z0-9_.:-]{1,100}$",
+                        },
                         "count": {"type": "integer", "minimum": 0, "default": 1},
                     },
                     ("reason",),

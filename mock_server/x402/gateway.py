@@ -134,12 +134,18 @@ class Gateway:
         if offered is None:
             raise _not_offered(accepted, accepts)
         network = str(offered["network"])
-        if network.startswith("eip155:"):
-            authorized = verify_evm(envelope, offered, now)
-        elif network.startswith("solana:"):
-            authorized = _solana()(envelope, offered, now)
-        else:  # pragma: no cover - only networks of `offers.CHAINS` are offered
-            raise Refused("invalid_network", f"no verifier for {network}")
+        try:
+            if network.startswith("eip155:"):
+                authorized = verify_evm(envelope, offered, now)
+            elif network.startswith("solana:"):
+                authorized = _solana()(envelope, offered, now)
+            else:  # pragma: no cover - only networks of `offers.CHAINS` are offered
+                raise Refused("invalid_network", f"no verifier for {network}")
+        except Refused as refused:
+            # Past the offer, the network is known: the log names it for every refusal
+            # (a verifier's shape checks raise before they know it).
+            refused.network = refused.network or network
+            raise
         scripted = self.ledger.scripted_refusal()
         if scripted is not None:
             raise Refused(
