@@ -118,7 +118,7 @@ def test_an_acedata_session_is_recorded_in_order_with_no_secret_on_disk(
     assert polled[0]["user_id"].startswith("account-")
 
     (callback,) = events(cassette, "callback")
-    assert (callback["task"], callback["attempt"]) == (task, 1)
+    assert (callback["task"], callback["attempt"], callback["state"]) == (task, 1, "completed")
     assert callback["forwarded_to"] == receiver.url and callback["response"] == {"status": 200}
     assert callback["request"]["body"]["json"]["video_url"] == record["response"]["video_url"]
     media = events(cassette, "media")
