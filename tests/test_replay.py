@@ -271,3 +271,28 @@ def test_a_fake_that_replays_nothing_has_no_replay_progress() -> None:
 
     answer = create_app(manual_service()).test_client().get("/__admin/replay")
     assert answer.status_code == 404 and "replays no cassette" in answer.get_data(as_text=True)
+
+
+def test_a_task_whose_failure_only_a_callback_showed_fails_in_the_replay(tmp_path: Path) -> None:
+    import json
+
+    from mock_server.replay import Asked, Player
+    from mock_server.replay.loading import open_cassette
+    from tests.replay_cassettes import Tape
+    from tests.support import manual_service
+
+    tape = Tape()  # a client that waits on its callback: it polled nothing
+    create = {"prompt": "a storm", "callback_url": "http://127.0.0.1:1/cb"}
+    tape.exchange(1.0, "POST", "/luma/videos", create, 200, {"task_id": T1}, task=T1,
+                  role="create", state="pending", duration=0.0)  # fmt: skip
+    failed = {"success": False, "error": {"code": "forbidden", "message": "no"}, "task_id": T1}
+    tape.callback(9.0, T1, 1, failed, 200, state="failed")
+    engine = manual_service()
+    player = Player(engine.fake, open_cassette(tape.write(tmp_path / "storm.jsonl")))
+    asked = Asked("POST", "/luma/videos", None, {"content-type": "application/json"},
+                  json.dumps(create).encode())  # fmt: skip
+    assert player.answer(asked, "http://replay.test", "t").status == 200
+    engine.advance(7.9)
+    assert not engine.task(T1).finished
+    engine.advance(0.1)
+    assert engine.task(T1).state.value == "failed"
