@@ -201,6 +201,15 @@ def test_an_unrecorded_request_names_the_nearest_and_the_fields(replay: LiveServ
     assert progress["unreplayed_creates"] == [0, 8, 12]  # none replayed in this play
 
 
+def test_the_nearest_recording_is_one_of_the_requests_own_api(replay: LiveServer) -> None:
+    # Its body is the AceData create's, but a Dream Machine path is nearer a Dream
+    # Machine recording than any /luma/ one.
+    body = {"prompt": "a cat", "callback_url": "http://127.0.0.1:1/cb"}
+    unknown = call(replay, "/dream-machine/v1/generations/nope", body, method="PUT")
+    assert unknown.status_code == 501, unknown.text
+    assert "nearest: GET /dream-machine/v1/credits (seq 9)" in unknown.json()["detail"]
+
+
 # -- another play: faster, relaxed, from a cassette whose recording was killed --------
 
 

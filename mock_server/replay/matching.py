@@ -159,13 +159,15 @@ def differences(recorded: Fields, asked: Fields) -> list[str]:
 
 def nearest(candidates: Sequence[tuple[int, Fields]], asked: Fields) -> tuple[int, list[str]]:
     """The seq of the recorded request closest to ``asked`` and the fields that differ:
-    fewest differences, a differing method or path weighing more than any body field,
-    the earliest on a tie."""
+    a differing method or path weighing more than any body field, then the path that
+    shares the most leading segments (its own API's, not another dialect's whose body
+    happens to differ less), then fewest differences, the earliest on a tie."""
 
-    def distance(item: tuple[int, Fields]) -> tuple[int, int]:
+    def distance(item: tuple[int, Fields]) -> tuple[int, int, int, int]:
         diff = differences(item[1], asked)
         heavy = sum(1 for name in diff if name in ("method", "path"))
-        return heavy * 1000 + len(diff), item[0]
+        shared = _shared_segments(str(item[1].get("path", "")), str(asked.get("path", "")))
+        return heavy, -shared, len(diff), item[0]
 
     seq, fields = min(candidates, key=distance)
     return seq, differences(fields, asked)
@@ -173,6 +175,16 @@ def nearest(candidates: Sequence[tuple[int, Fields]], asked: Fields) -> tuple[in
 
 _NO_JSON = object()
 _MISSING = object()
+
+
+def _shared_segments(one: str, other: str) -> int:
+    count = 0
+    mine_all, theirs_all = one.strip("/").split("/"), other.strip("/").split("/")
+    for mine, theirs in zip(mine_all, theirs_all, strict=False):  # paths differ in length
+        if mine != theirs:
+            break
+        count += 1
+    return count
 
 
 def _field_order(name: str) -> tuple[int, str]:
