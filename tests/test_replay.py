@@ -249,6 +249,13 @@ def test_bad_match_ignore_and_cassette_are_refused(tmp_path: Path) -> None:
     broken.write_text("not json\n{}\n")
     with pytest.raises(RuntimeError, match="line 1"):
         ServedFake.replay(broken, ready_timeout=20)
+    # A hand edit the schema refuses (a body that does not decode) is refused at the
+    # start, naming the line and field, not a 500 at the request that meets it.
+    tape = session()
+    tape.events[1]["response"]["body"] = {"base64": "!!!"}
+    edited = tape.write(tmp_path / "edited.jsonl")
+    with pytest.raises(RuntimeError, match="line 3: response/body"):
+        ServedFake.replay(edited, ready_timeout=20)
 
 
 # -- the engine's hook, in process ----------------------------------------------------
