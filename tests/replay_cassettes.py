@@ -73,13 +73,16 @@ class Tape:
             }
         )  # fmt: skip
 
-    def callback(self, at: float, task: str, attempt: int, sent: Any, status: int) -> None:
+    def callback(
+        self, at: float, task: str, attempt: int, sent: Any, status: int, **extra: Any
+    ) -> None:
         self._add(
             {
                 "type": "callback",
                 "at": at,
                 "dialect": "acedata",
                 "task": task,
+                **extra,
                 "attempt": attempt,
                 "request": {"method": "POST", "headers": JSON, "body": body(sent)},
                 "forwarded_to": "http://127.0.0.1:1/cb",

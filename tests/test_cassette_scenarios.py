@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from mock_server.cassettes.check import check
 from mock_server.cassettes.format import CassetteWriter, read_cassette
 from mock_server.cassettes.scenarios import rules_from
 from mock_server.engine.config import load
@@ -293,6 +294,72 @@ def test_a_create_on_a_recorded_generation_matches_any_id_and_refusals_keep_the_
     }
     assert rules[1]["then"] == {"reject": 402, "message": "Insufficient credits"}
     assert all(rule["times"] == 1 for rule in rules)
+
+
+def _callback(at: float, task: str, state: str, body: Any, dialect: str) -> dict[str, Any]:
+    return {
+        "type": "callback",
+        "at": at,
+        "dialect": dialect,
+        "task": task,
+        "state": state,
+        "attempt": 1,
+        "request": {"method": "POST", "headers": {}, "body": {"json": body}},
+        "forwarded_to": "http://client.invalid/hook",
+        "response": {"status": 200},
+        "error": None,
+        "duration": 0.01,
+    }
+
+
+def test_a_task_known_from_its_callbacks_keeps_its_times_and_its_failure(
+    tmp_path: Path,
+) -> None:
+    # A client that waits on callbacks polls nothing: the callbacks are all the
+    # recording knows of the task's end.
+    path = tmp_path / "callbacks.jsonl"
+    calm, dm = RECORDED["calm"], RECORDED["dm"]
+    with CassetteWriter(path) as cassette:
+        cassette.append(
+            _exchange(
+                0.0,
+                "/luma/videos",
+                {"prompt": "a calm sea", "callback_url": "http://client.invalid/hook"},
+                {"task_id": calm},
+                role="create",
+                task=calm,
+                state="pending",
+            )
+        )
+        cassette.append(
+            _exchange(
+                1.0,
+                "/dream-machine/v1/generations/video",
+                {"prompt": "p", "model": "ray-2", "callback_url": "http://client.invalid/h"},
+                {"id": dm, "state": "queued"},
+                role="create",
+                task=dm,
+                state="pending",
+                dialect="dream-machine",
+                duration=0.0,
+            )
+        )
+        dreaming = {"id": dm, "state": "dreaming", "failure_reason": None}
+        cassette.append(_callback(3.0, dm, "processing", dreaming, "dream-machine"))
+        done = {"success": True, "task_id": calm, "state": "completed"}
+        cassette.append(_callback(12.0, calm, "completed", done, "acedata"))
+        failed = {"id": dm, "state": "failed", "failure_reason": "the prompt was refused"}
+        cassette.append(_callback(9.0, dm, "failed", failed, "dream-machine"))
+    first, second = rules_from(read_cassette(path), known_codes={})
+    # Never seen past pending until its end: all of it queued, as a poll would tell it.
+    assert first["then"] == {"delay": 0.0, "queue": 12.0}
+    assert second["then"] == {
+        "fail": "api_error",
+        "message": "the prompt was refused",
+        "after": 6.0,  # dreaming from 3.0 to 9.0
+        "queue": 2.0,
+    }
+    assert check(path) == []
 
 
 def test_not_a_cassette_is_refused_by_name(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import json
 import random
 import secrets
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -118,7 +119,7 @@ def test_an_acedata_session_is_recorded_in_order_with_no_secret_on_disk(
     assert polled[0]["user_id"].startswith("account-")
 
     (callback,) = events(cassette, "callback")
-    assert (callback["task"], callback["attempt"]) == (task, 1)
+    assert (callback["task"], callback["attempt"], callback["state"]) == (task, 1, "completed")
     assert callback["forwarded_to"] == receiver.url and callback["response"] == {"status": 200}
     assert callback["request"]["body"]["json"]["video_url"] == record["response"]["video_url"]
     media = events(cassette, "media")
@@ -391,3 +392,18 @@ def test_a_bad_rules_file_is_refused_before_anything_is_written(
     assert cli.main([*args, "--redact", str(rules)]) == 2
     assert "tokens.headers must be a list of strings" in capsys.readouterr().err
     assert not cassette.exists()
+
+
+def test_a_failed_download_names_its_url_without_the_token(tmp_path: Path) -> None:
+    # A connection error's message is the URL it tried, query string and all.
+    cassette = tmp_path / "media.jsonl"
+    recorder = Recorder(cassette, "http://127.0.0.1:1")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v.mp4?token={SECRET}"
+    recorder.media.want("acedata", "t-1", url, recorder.redactor.url(url))
+    assert recorder.close() == []
+    (media,) = events(cassette, "media")
+    assert media["file"] is None and "ConnectionError" in media["skipped"]
+    assert "/v.mp4?token=<token-1>" in media["skipped"]

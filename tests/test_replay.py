@@ -201,6 +201,15 @@ def test_an_unrecorded_request_names_the_nearest_and_the_fields(replay: LiveServ
     assert progress["unreplayed_creates"] == [0, 8, 12]  # none replayed in this play
 
 
+def test_the_nearest_recording_is_one_of_the_requests_own_api(replay: LiveServer) -> None:
+    # Its body is the AceData create's, but a Dream Machine path is nearer a Dream
+    # Machine recording than any /luma/ one.
+    body = {"prompt": "a cat", "callback_url": "http://127.0.0.1:1/cb"}
+    unknown = call(replay, "/dream-machine/v1/generations/nope", body, method="PUT")
+    assert unknown.status_code == 501, unknown.text
+    assert "nearest: GET /dream-machine/v1/credits (seq 9)" in unknown.json()["detail"]
+
+
 # -- another play: faster, relaxed, from a cassette whose recording was killed --------
 
 
@@ -240,6 +249,13 @@ def test_bad_match_ignore_and_cassette_are_refused(tmp_path: Path) -> None:
     broken.write_text("not json\n{}\n")
     with pytest.raises(RuntimeError, match="line 1"):
         ServedFake.replay(broken, ready_timeout=20)
+    # A hand edit the schema refuses (a body that does not decode) is refused at the
+    # start, naming the line and field, not a 500 at the request that meets it.
+    tape = session()
+    tape.events[1]["response"]["body"] = {"base64": "!!!"}
+    edited = tape.write(tmp_path / "edited.jsonl")
+    with pytest.raises(RuntimeError, match="line 3: response/body"):
+        ServedFake.replay(edited, ready_timeout=20)
 
 
 # -- the engine's hook, in process ----------------------------------------------------
@@ -271,3 +287,28 @@ def test_a_fake_that_replays_nothing_has_no_replay_progress() -> None:
 
     answer = create_app(manual_service()).test_client().get("/__admin/replay")
     assert answer.status_code == 404 and "replays no cassette" in answer.get_data(as_text=True)
+
+
+def test_a_task_whose_failure_only_a_callback_showed_fails_in_the_replay(tmp_path: Path) -> None:
+    import json
+
+    from mock_server.replay import Asked, Player
+    from mock_server.replay.loading import open_cassette
+    from tests.replay_cassettes import Tape
+    from tests.support import manual_service
+
+    tape = Tape()  # a client that waits on its callback: it polled nothing
+    create = {"prompt": "a storm", "callback_url": "http://127.0.0.1:1/cb"}
+    tape.exchange(1.0, "POST", "/luma/videos", create, 200, {"task_id": T1}, task=T1,
+                  role="create", state="pending", duration=0.0)  # fmt: skip
+    failed = {"success": False, "error": {"code": "forbidden", "message": "no"}, "task_id": T1}
+    tape.callback(9.0, T1, 1, failed, 200, state="failed")
+    engine = manual_service()
+    player = Player(engine.fake, open_cassette(tape.write(tmp_path / "storm.jsonl")))
+    asked = Asked("POST", "/luma/videos", None, {"content-type": "application/json"},
+                  json.dumps(create).encode())  # fmt: skip
+    assert player.answer(asked, "http://replay.test", "t").status == 200
+    engine.advance(7.9)
+    assert not engine.task(T1).finished
+    engine.advance(0.1)
+    assert engine.task(T1).state.value == "failed"

@@ -127,6 +127,7 @@ class CallbackRelay:
                 "at": round(at, 6),
                 "dialect": receiver.dialect,
                 "task": task,
+                "state": state,  # the scenarios read a task's end from it, if no poll saw it
                 "attempt": attempt,
                 "request": {
                     "method": "POST",

@@ -88,10 +88,10 @@ class Recorder:
         )
         self.base = base
         self._started = time.monotonic()
-        self.media = MediaFetcher(self.writer.media, self.writer.append, self.clock, media_cap)
+        self.media = MediaFetcher(self.writer.media, self._append, self.clock, media_cap)
         self.relay = CallbackRelay(
             base=lambda: self.base or "",
-            record=self.writer.append,
+            record=self._append,
             clock=self.clock,
             redact_headers=lambda h: self.redactor.headers(kept(h, REQUEST_HEADERS)),
             redact_body=self.redactor.body,
@@ -106,6 +106,14 @@ class Recorder:
     def clock(self) -> float:
         """Seconds since the recording started (monotonic)."""
         return time.monotonic() - self._started
+
+    def _append(self, line: dict[str, Any]) -> None:
+        """A media or callback line, its failure's message searched for known secrets: a
+        connection error names the URL it tried, query string and all."""
+        for note in ("skipped", "error"):
+            if isinstance(line.get(note), str):
+                line[note] = self.redactor.text(line[note])
+        self.writer.append(line)
 
     # -- around the forwarding ----------------------------------------------------------
 

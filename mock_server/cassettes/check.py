@@ -62,6 +62,12 @@ def _schema_problems(number: int, line: dict[str, Any]) -> list[str]:
     return found
 
 
+def line_problems(number: int, line: dict[str, Any]) -> list[str]:
+    """What is wrong with ``line`` (line ``number`` of a cassette) by the schema, each
+    naming the field: what a replay refuses to start on."""
+    return _schema_problems(number, line)
+
+
 def _media_problems(number: int, line: dict[str, Any], folder: Path) -> list[str]:
     name = line.get("file")
     if not isinstance(name, str):

@@ -56,6 +56,11 @@ MIN_SEARCHABLE = 6
 _ALIAS = re.compile(r"^(<token-\d+>|account-\d+)$")
 
 
+def is_alias(value: str) -> bool:
+    """Whether ``value`` is an alias this module writes in a secret's place."""
+    return bool(_ALIAS.match(value))
+
+
 def _key(name: str) -> str:
     return name.strip().lower().replace("-", "_")
 

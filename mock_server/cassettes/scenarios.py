@@ -10,9 +10,10 @@ order they were made, each matching once (`times = 1`) on its dialect and path:
   provider's is not a documented one) and message, ``after`` its recorded work time;
 - otherwise: ``delay`` with the recorded work time, ``queue`` the time it spent pending.
 
-Times come from the task's state timeline as the client saw it (the create's answer and
-its polls): the task left the queue when an answer first showed it past ``pending``, and
-ended when one first showed it ``completed`` or ``failed``. A poll sees a change late by
+Times come from the task's state timeline as the client saw it (the create's answer, its
+polls and the callbacks that reached it): the task left the queue when an answer first
+showed it past ``pending``, and ended when one first showed it ``completed`` or
+``failed``. A poll sees a change late by
 up to its interval, so the times are what the client observed, never shorter. A create
 whose end was never seen keeps the fake's own work time (only its queue is given).
 
@@ -97,18 +98,28 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 class _Timeline:
-    """Each recorded task's observations, in the order they were made."""
+    """Each recorded task's observations (answers and callbacks), in time order."""
 
     def __init__(self, events: list[dict[str, Any]]) -> None:
         self.seen: dict[str, list[Observation]] = {}
         for event in events:
             task, state = event.get("task"), event.get("state")
-            if event.get("type") != "exchange" or event.get("own") or not task or not state:
+            if event.get("own") or not task or not state:
                 continue
-            body = _json_of(event.get("response", {}).get("body"))
-            # An answer shows the state at the moment it was given: its end.
-            at = float(event.get("at", 0.0)) + float(event.get("duration", 0.0))
+            if event.get("type") == "exchange":
+                body = _json_of(event.get("response", {}).get("body"))
+                # An answer shows the state at the moment it was given: its end.
+                at = float(event.get("at", 0.0)) + float(event.get("duration", 0.0))
+            elif event.get("type") == "callback":
+                # A client that waits on callbacks polls nothing: its task's end (and
+                # failure) is known from the callback alone, sent at its arrival.
+                body = _json_of(event.get("request", {}).get("body"))
+                at = float(event.get("at", 0.0))
+            else:
+                continue
             self.seen.setdefault(task, []).append(Observation(at, state, body))
+        for seen in self.seen.values():
+            seen.sort(key=lambda observation: observation.at)
 
     def first(self, task: str, states: tuple[str, ...]) -> Observation | None:
         return next((o for o in self.seen.get(task, []) if o.state in states), None)

@@ -1,11 +1,13 @@
 """A cassette opened for replay: read with the format's reader (`cassettes.format`), and
-refused — naming the line — if replay could not trust it; a torn last line (a recording
-killed mid-write) is only a warning."""
+refused — naming the line — if replay could not trust it (not JSON, or a line the schema
+refuses: a hand edit's undecodable body would otherwise be a 500 at the request that
+met it); a torn last line (a recording killed mid-write) is only a warning."""
 
 from __future__ import annotations
 
 import os
 
+from ..cassettes.check import line_problems
 from ..cassettes.format import CASSETTE_VERSION, Cassette, read_cassette
 
 
@@ -21,4 +23,11 @@ def open_cassette(path: str | os.PathLike[str]) -> Cassette:
         )
     if cassette.broken:
         raise ValueError(f"{path}: {cassette.broken[0][1]}")
+    for number, event in enumerate(cassette.events, start=2):  # line 1: the header
+        problems = line_problems(number, event)
+        if problems:
+            more = (
+                f" (and {len(problems) - 1} more; luma-mock cassette check)" if problems[1:] else ""
+            )
+            raise ValueError(f"{path}: {problems[0]}{more}")
     return cassette

@@ -10,7 +10,9 @@ listens somewhere else than the recording one did; the path still counts, since 
 the client's own choice; a recording whose callback_url is the recording proxy's own
 receiver matches any). Headers other than the content type (of a request with a body)
 never count: tokens are
-aliases in a cassette, and user agents change with every release. ``--match-ignore``
+aliases in a cassette, and user agents change with every release. For the same reason a
+recorded query parameter or body value that is an alias (``<token-1>``, ``account-1``:
+`mock_server.cassettes.redaction`) matches any value. ``--match-ignore``
 relaxes more: a dotted body path, ``query:NAME`` or ``header:NAME``.
 """
 
@@ -23,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ..cassettes.format import decode_body
+from ..cassettes.redaction import is_alias
 
 VOLATILE_BODY_FIELDS = ("timeout",)
 CALLBACK_FIELD = "callback_url"
@@ -119,6 +122,10 @@ class Matcher:
         fields: Fields = {"method": method.upper(), "path": path}
         for name, item in parse_qsl(query or "", keep_blank_values=True):
             fields.setdefault(f"query:{name}", []).append(item)
+        if recorded:  # the recording's token was written as its alias: any token matches
+            for name, items in list(fields.items()):
+                if name.startswith("query:") and all(is_alias(item) for item in items):
+                    fields[name] = ANY
         for name in HEADERS_COMPARED if raw or value is not _NO_JSON else ():
             if name in headers:
                 fields[f"header:{name}"] = headers[name].split(";", 1)[0].strip().lower()
@@ -127,7 +134,7 @@ class Matcher:
                 value = {k: v for k, v in value.items() if k not in VOLATILE_BODY_FIELDS}
                 if isinstance(value.get(CALLBACK_FIELD), str):
                     value[CALLBACK_FIELD] = _callback_path(value[CALLBACK_FIELD], recorded)
-            _flatten("body", value, fields)
+            _flatten("body", value, fields, recorded)
         elif raw:
             fields["body"] = raw
         return {k: v for k, v in fields.items() if not self._ignored(k)}
@@ -152,13 +159,15 @@ def differences(recorded: Fields, asked: Fields) -> list[str]:
 
 def nearest(candidates: Sequence[tuple[int, Fields]], asked: Fields) -> tuple[int, list[str]]:
     """The seq of the recorded request closest to ``asked`` and the fields that differ:
-    fewest differences, a differing method or path weighing more than any body field,
-    the earliest on a tie."""
+    a differing method or path weighing more than any body field, then the path that
+    shares the most leading segments (its own API's, not another dialect's whose body
+    happens to differ less), then fewest differences, the earliest on a tie."""
 
-    def distance(item: tuple[int, Fields]) -> tuple[int, int]:
+    def distance(item: tuple[int, Fields]) -> tuple[int, int, int, int]:
         diff = differences(item[1], asked)
         heavy = sum(1 for name in diff if name in ("method", "path"))
-        return heavy * 1000 + len(diff), item[0]
+        shared = _shared_segments(str(item[1].get("path", "")), str(asked.get("path", "")))
+        return heavy, -shared, len(diff), item[0]
 
     seq, fields = min(candidates, key=distance)
     return seq, differences(fields, asked)
@@ -166,6 +175,16 @@ def nearest(candidates: Sequence[tuple[int, Fields]], asked: Fields) -> tuple[in
 
 _NO_JSON = object()
 _MISSING = object()
+
+
+def _shared_segments(one: str, other: str) -> int:
+    count = 0
+    mine_all, theirs_all = one.strip("/").split("/"), other.strip("/").split("/")
+    for mine, theirs in zip(mine_all, theirs_all, strict=False):  # paths differ in length
+        if mine != theirs:
+            break
+        count += 1
+    return count
 
 
 def _field_order(name: str) -> tuple[int, str]:
@@ -183,16 +202,16 @@ def _callback_path(url: str, recorded: bool) -> Any:
     return path
 
 
-def _flatten(prefix: str, value: Any, into: Fields) -> None:
+def _flatten(prefix: str, value: Any, into: Fields, recorded: bool = False) -> None:
     """Leaves by dotted path, each as its JSON text (so 1, "1" and true differ); an
-    empty object or list is a leaf of its own."""
-    if value is ANY:
+    empty object or list is a leaf of its own; a recorded alias matches any value."""
+    if value is ANY or (recorded and isinstance(value, str) and is_alias(value)):
         into[prefix] = ANY
     elif isinstance(value, dict) and value:
         for key, item in value.items():
-            _flatten(f"{prefix}.{key}", item, into)
+            _flatten(f"{prefix}.{key}", item, into, recorded)
     elif isinstance(value, list) and value:
         for index, item in enumerate(value):
-            _flatten(f"{prefix}.{index}", item, into)
+            _flatten(f"{prefix}.{index}", item, into, recorded)
     else:
         into[prefix] = json.dumps(value, sort_keys=True)

@@ -49,6 +49,9 @@ class TaskRecording:
     # Each distinct callback body, at its first attempt (the provider's retries of the
     # same body are the provider's business; the replay's dispatcher retries its own).
     callbacks: list[tuple[float, Any]] = field(default_factory=list)
+    # The states the callbacks showed (a client that waits on callbacks polls nothing):
+    # (recorded at, state), from the callback lines that keep one.
+    reported: list[tuple[float, str]] = field(default_factory=list)
 
     @property
     def anchor(self) -> float:
@@ -62,20 +65,22 @@ class TaskRecording:
     def _states(self) -> list[tuple[float, str]]:
         shown = [self.create] if self.create is not None else []
         shown += self.polls
-        return [
+        states = [
             (self.offset(float(e.get("at") or 0.0)), str(e.get("state")))
             for e in shown
             if e.get("state")
         ]
+        return states + [(self.offset(at), state) for at, state in self.reported]
 
     def started(self) -> float:
         """Offset at which the recording first showed the task running (or done)."""
         return min((o for o, s in self._states() if s in STARTED), default=self.ended()[0])
 
     def ended(self) -> tuple[float, bool]:
-        """Offset at which the recording first showed the task finished, and whether it
-        failed; a task only a callback told the end of ends at its last callback; one
-        never seen to end, never."""
+        """Offset at which the recording first showed the task finished (an answer or a
+        callback that keeps its state), and whether it failed; a task only a callback
+        without a state told the end of ends at its last callback; one never seen to
+        end, never."""
         for offset, state in sorted(self._states()):
             if state in FINISHED:
                 return offset, state == "failed"
@@ -116,6 +121,8 @@ def task_recordings(events: Sequence[Event]) -> dict[str, TaskRecording]:
         elif kind == "exchange" and role == "poll":
             of(event).polls.append(event)
         elif kind == "callback":
+            if isinstance(event.get("state"), str):
+                of(event).reported.append((float(event.get("at") or 0.0), event["state"]))
             body = (event.get("request") or {}).get("body") or {}
             if "json" not in body:
                 continue  # a callback body is JSON in every dialect; another is not replayed
