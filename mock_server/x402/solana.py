@@ -259,30 +259,41 @@ def _decode(payload: Any) -> VersionedTransaction:
 def _check_compute_budget(
     keys: list[Pubkey], limit: CompiledInstruction, price: CompiledInstruction
 ) -> None:
-    data = bytes(limit.data)
-    if (
-        keys[limit.program_id_index] != COMPUTE_BUDGET_PROGRAM
-        or len(data) != 5
-        or data[0] != SET_COMPUTE_UNIT_LIMIT
-    ):
-        raise Refused(COMPUTE_LIMIT, "the first instruction is not SetComputeUnitLimit")
-    units = int.from_bytes(data[1:5], "little")
+    units = _compute_budget(
+        keys,
+        limit,
+        SET_COMPUTE_UNIT_LIMIT,
+        4,
+        COMPUTE_LIMIT,
+        "first instruction is not SetComputeUnitLimit",
+    )
     if units > MAX_COMPUTE_UNIT_LIMIT:
         raise Refused(COMPUTE_LIMIT, f"{units} compute units: a transaction gets at most 1.4M")
-    data = bytes(price.data)
-    if (
-        keys[price.program_id_index] != COMPUTE_BUDGET_PROGRAM
-        or len(data) != 9
-        or data[0] != SET_COMPUTE_UNIT_PRICE
-    ):
-        raise Refused(COMPUTE_PRICE, "the second instruction is not SetComputeUnitPrice")
-    micro_lamports = int.from_bytes(data[1:9], "little")
+    micro_lamports = _compute_budget(
+        keys, price, SET_COMPUTE_UNIT_PRICE, 8, COMPUTE_PRICE, "second"
+    )
     if micro_lamports > MAX_COMPUTE_UNIT_PRICE:
         raise Refused(
             COMPUTE_PRICE_TOO_HIGH,
             f"{micro_lamports} micro-lamports a unit: the gateway sponsors at most "
             f"{MAX_COMPUTE_UNIT_PRICE}",
         )
+
+
+def _compute_budget(
+    keys: list[Pubkey], ix: CompiledInstruction, opcode: int, width: int, code: str, refusal: str
+) -> int:
+    """The value a Compute Budget instruction sets (a little-endian integer of ``width``
+    bytes after its ``opcode``), or `Refused` with ``code`` and ``refusal`` if ``ix`` is
+    not that instruction."""
+    data = bytes(ix.data)
+    if (
+        keys[ix.program_id_index] != COMPUTE_BUDGET_PROGRAM
+        or len(data) != 1 + width
+        or data[0] != opcode
+    ):
+        raise Refused(code, refusal)
+    return int.from_bytes(data[1:], "little")
 
 
 def _check_optional(keys: list[Pubkey], optional: list[CompiledInstruction], memo: Any) -> None:
